@@ -1,0 +1,32 @@
+"""Shared CLI helpers: the console, catalog loading with readable errors, project paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gee_landslide.catalog import Catalog, CatalogError, load_catalog
+from gee_landslide.paths import ProjectPaths, project_paths
+
+console = Console()
+err_console = Console(stderr=True)
+
+CatalogOption = typer.Option(None, "--catalog", "-c", help="catalog file (default: ./case_studies.yaml)")
+RootOption = typer.Option(None, "--root", help="project root holding artifacts/ and models/ (default: cwd)")
+
+
+def get_paths(root: Path | None) -> ProjectPaths:
+    return project_paths(root)
+
+
+def get_catalog(catalog_path: Path | None, paths: ProjectPaths) -> Catalog:
+    """Load the catalog or exit 2 after printing every issue with its file and line."""
+    path = catalog_path or paths.catalog
+    try:
+        return load_catalog(path)
+    except CatalogError as exc:
+        for issue in exc.issues:
+            err_console.print(f"[red]error[/red] {issue}", highlight=False)
+        raise typer.Exit(2) from None
