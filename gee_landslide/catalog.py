@@ -276,7 +276,7 @@ def _yaml() -> YAML:
     y = YAML(typ="rt")
     y.indent(mapping=2, sequence=4, offset=2)
     y.preserve_quotes = True
-    y.width = 110
+    y.width = 4096  # never re-wrap long lines of an existing file
     return y
 
 
@@ -403,9 +403,25 @@ def iter_issues(path: str | Path) -> Iterator[CatalogIssue]:
         yield from exc.issues
 
 
+def validate_event(data: dict[str, Any], source: str = "command line") -> Event:
+    """Validate one event given as a mapping (e.g. from CLI options), with field-named errors."""
+    try:
+        return Event.model_validate(data)
+    except ValidationError as exc:
+        issues = [
+            CatalogIssue(
+                source, None, ".".join(str(k) for k in err["loc"]) or "<event>",
+                err.get("input") if err["type"] != "missing" else None,
+                err["msg"].removeprefix("Value error, "),
+            )
+            for err in exc.errors()
+        ]
+        raise CatalogError(issues) from None
+
+
 def event_to_yaml_map(event: Event) -> CommentedMap:
     """An event as a block-style mapping, omitting unset optional fields."""
-    data = event.model_dump(mode="json", exclude_none=True)
+    data = event.model_dump(mode="python", exclude_none=True)  # dates stay dates: unquoted in YAML
     if not data.get("approximate"):
         data.pop("approximate", None)
     out = CommentedMap()
@@ -435,7 +451,16 @@ def append_event(path: str | Path, event: Event) -> Catalog:
     parse_catalog(text, str(path))  # the existing file must be valid first
     yaml = _yaml()
     raw = yaml.load(text)
-    raw["events"].append(event_to_yaml_map(event))
+    events = raw["events"]
+    new_map = event_to_yaml_map(event)
+    if len(events):
+        # ruamel attaches the blank line and comment that follow the list (here: the `regions:`
+        # header comment) to the last event's last key; move them below the new event
+        last = events[-1]
+        trailing = last.ca.items.pop(list(last.keys())[-1], None) if isinstance(last, CommentedMap) else None
+        if trailing is not None:
+            new_map.ca.items[list(new_map.keys())[-1]] = trailing
+    events.append(new_map)
     buf = io.StringIO()
     yaml.dump(raw, buf)
     new_text = buf.getvalue()

@@ -137,7 +137,7 @@ def grid_around(lat: float, lon: float, size_m: float = 2000.0, resolution_m: fl
     """The square UTM grid of side ``size_m`` centred on (lat, lon), snapped to the lattice."""
     epsg = utm_epsg(lat, lon)
     x, y = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True).transform(lon, lat)
-    n = int(round(size_m / resolution_m))
+    n = round(size_m / resolution_m)
     x_min = math.floor((x - size_m / 2) / resolution_m) * resolution_m
     y_max = math.floor((y + size_m / 2) / resolution_m) * resolution_m
     return Grid(f"EPSG:{epsg}", x_min, y_max, n, n, resolution_m)
@@ -155,6 +155,6 @@ def grid_for_bbox(
     x0, y0, x1, y1 = tr.transform_bounds(west, south, east, north, densify_pts=21)
     x_min = math.floor(x0 / resolution_m) * resolution_m
     y_max = math.ceil(y1 / resolution_m) * resolution_m
-    width = int(math.ceil((x1 - x_min) / resolution_m))
-    height = int(math.ceil((y_max - y0) / resolution_m))
+    width = math.ceil((x1 - x_min) / resolution_m)
+    height = math.ceil((y_max - y0) / resolution_m)
     return Grid(f"EPSG:{epsg}", x_min, y_max, width, height, resolution_m)

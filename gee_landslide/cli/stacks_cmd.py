@@ -1,8 +1,17 @@
-"""CLI commands: ``stacks build|show|plan``."""
+"""CLI commands: ``stacks build|show`` (and ``stacks plan``, added by the Earth Engine module)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.ingest import BuildResult, build_one_stack, select_events
+from gee_landslide.sources import SOURCES
 
 stacks_app = typer.Typer(help="Build and inspect per-event 15-band stacks.", no_args_is_help=True)
 
@@ -12,3 +21,101 @@ def register(app: typer.Typer) -> None:
     from gee_landslide.cli import auth_cmd  # noqa: F401  (adds `stacks plan` to stacks_app)
 
     app.add_typer(stacks_app, name="stacks")
+
+
+@stacks_app.command("build")
+def build(
+    source: str = typer.Option("simulated", help=f"stack source: {' or '.join(SOURCES)}"),
+    event: list[str] = typer.Option(None, "--event", "-e", help="event id (repeatable; default: all)"),
+    force: bool = typer.Option(False, help="rebuild stacks that are already complete"),
+    catalog: Path | None = CatalogOption,
+    root: Path | None = RootOption,
+) -> None:
+    """Write stack.tif, labels.tif and meta.json for each event (skips complete stacks)."""
+    if source not in SOURCES:
+        raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    paths = get_paths(root)
+    cat = get_catalog(catalog, paths)
+    try:
+        events = select_events(cat, event)
+    except KeyError as exc:
+        err_console.print(f"[red]error[/red] {exc.args[0]}")
+        raise typer.Exit(2) from None
+    results: list[BuildResult] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"{source} stacks", total=len(events))
+        for ev in events:
+            progress.update(task, description=f"{source} stacks: {ev.id}")
+            try:
+                results.append(
+                    build_one_stack(
+                        ev, cat, paths, source, force,
+                        progress=lambda msg, ev=ev: progress.update(task, description=f"{ev.id}: {msg}"),
+                    )
+                )
+            except Exception as exc:  # one failed event must not stop the others
+                results.append(BuildResult(ev.id, paths.stack_dir(ev.id), "failed", 0.0, str(exc)))
+            progress.advance(task)
+    _print_summary(results, cat, paths)
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        err_console.print(f"[red]failed[/red] {r.event_id}: {r.error}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(results: list[BuildResult], cat, paths) -> None:
+    from gee_landslide.stackio import is_complete, read_labels, read_meta
+
+    table = Table(title=f"stacks in {paths.stacks}")
+    for col in ("event", "split", "status", "seconds", "size px", "landslide px", "landslide %"):
+        table.add_column(col, justify="left" if col in {"event", "split", "status"} else "right")
+    for r in results:
+        size = ls_px = pct = ""
+        if is_complete(r.path):
+            grid = read_meta(r.path)["grid"]
+            size = f"{grid['width']}x{grid['height']}"
+            try:
+                labels = read_labels(r.path)
+                ls_px = str(int(labels.sum()))
+                pct = f"{100 * labels.mean():.2f}"
+            except ValueError:
+                pass
+        table.add_row(r.event_id, cat.event(r.event_id).split, r.status, f"{r.seconds:.1f}", size, ls_px, pct)
+    console.print(table)
+
+
+@stacks_app.command("show")
+def show(
+    event_id: str = typer.Argument(..., help="event id"),
+    out: Path | None = typer.Option(None, help="quick-look PNG (default: <stack dir>/quicklook.png)"),
+    root: Path | None = RootOption,
+) -> None:
+    """Print the bands with their ranges and write a quick-look PNG (dNDVI, dVV, slope, labels)."""
+    from gee_landslide.quicklook import band_summary, render_quicklook
+    from gee_landslide.stackio import StackCheckError, read_stack
+
+    paths = get_paths(root)
+    stack_dir = paths.stack_dir(event_id)
+    try:
+        stack = read_stack(stack_dir)
+    except (StackCheckError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    meta = stack.meta
+    table = Table(title=f"{event_id}: {stack.grid.width}x{stack.grid.height} px, {stack.grid.crs}, "
+                        f"source {meta.get('source')}")
+    for col in ("#", "band", "min", "median", "max", "NaN %"):
+        table.add_column(col, justify="left" if col == "band" else "right")
+    for i, row in enumerate(band_summary(stack)):
+        table.add_row(str(i), str(row["band"]), *(f"{row[k]:.3g}" for k in ("min", "median", "max")),
+                      f"{row['nan_pct']:.1f}")
+    console.print(table)
+    if stack.labels is not None:
+        console.print(f"labels: {int(stack.labels.sum())} landslide px ({100 * np.mean(stack.labels):.2f} %)")
+    if "windows" in meta:
+        console.print(f"windows: pre {meta['windows']['pre']}  post {meta['windows']['post']}")
+    png = render_quicklook(stack, out or stack_dir / "quicklook.png", title=f"{event_id} ({meta.get('source')})")
+    console.print(f"quick-look: {png}")
