@@ -1,0 +1,199 @@
+"""The full 15-band stack of one event (paper Table 2) as one Earth Engine graph, and its plan.
+
+:func:`build_recipe` assembles the pure builders (no server calls) in dependency order:
+
+    DEM ──► S1 pre (volume model) ─┐
+    S2 pre reflectance ────────────┼─► CART land cover ─► S1 bands 0-8 (model per class)
+    DEM ───────────────────────────┘
+    DEM bands 9-10, Koppen-Geiger / tree height 11-12, S2 dNDVI 14
+
+and stacks them in :data:`gee_landslide.bands.BAND_NAMES` order, ``toFloat()``, clipped to the
+event's 10 m UTM grid. :func:`plan` describes what would be requested, offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ee
+
+from gee_landslide.bands import BAND_NAMES
+from gee_landslide.catalog import Defaults, Event
+from gee_landslide.earthengine import RECIPE_VERSION
+from gee_landslide.earthengine import landcover as lc
+from gee_landslide.earthengine import sentinel1 as s1
+from gee_landslide.earthengine import sentinel2 as s2
+from gee_landslide.earthengine.auxiliary import AuxAssets, auxiliary_bands
+from gee_landslide.earthengine.context import EventContext, ee_date_range
+from gee_landslide.earthengine.dem import DemChoice, choose_dem, dem_bands, dem_image
+
+PARTS = ("s1", "dem", "aux", "cart", "s2")
+
+
+@dataclass
+class Recipe:
+    """Every ``ee`` object of one event's stack; nothing here has been sent to the server."""
+
+    ctx: EventContext
+    dem_choice: DemChoice
+    assets: AuxAssets
+    orbit: ee.Number
+    parts: dict[str, ee.Image]
+    stack: ee.Image
+    collections: dict[str, ee.ImageCollection]
+    s2_composites: dict[str, ee.Image]
+    landcover_points: str | None = None
+    n_landcover_points: int = 0
+    _json_cache: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def serialized(self, part: str | None = None) -> str:
+        """``ee.Image.serialize()`` of the whole stack, or of one part (s1, dem, aux, cart, s2)."""
+        key = part or "stack"
+        if key not in self._json_cache:
+            img = self.stack if part is None else self.parts[part]
+            self._json_cache[key] = img.serialize()
+        return self._json_cache[key]
+
+    def graph_sha256(self) -> str:
+        return hashlib.sha256(self.serialized().encode("utf-8")).hexdigest()
+
+    def asset_ids(self) -> dict[str, str]:
+        return {
+            "sentinel1": s1.S1_COLLECTION,
+            "sentinel2": s2.S2_COLLECTION,
+            "cloud_score_plus": s2.CLOUD_SCORE_PLUS,
+            "dem": self.dem_choice.asset,
+            "koppen_geiger": self.assets.koppen_geiger,
+            "tree_height": self.assets.tree_height,
+            "landcover_seed": lc.WORLDCOVER if self.landcover_points is None else self.landcover_points,
+        }
+
+    def windows(self) -> dict[str, list[str]]:
+        return {"pre": list(self.ctx.pre.as_strings()), "post": list(self.ctx.post.as_strings())}
+
+    def preflight(self) -> ee.Dictionary:
+        """What the exporter checks with one cheap call: scene counts, clear S2 pixels, the orbit."""
+        aoi = self.ctx.aoi()
+        checks: dict[str, Any] = {k: c.size() for k, c in self.collections.items()}
+        for which, comp in self.s2_composites.items():
+            checks[f"s2_{which}_clear_px"] = comp.select("NDVI").reduceRegion(
+                reducer=ee.Reducer.count(), geometry=aoi, scale=100, maxPixels=1e6
+            ).get("NDVI")
+        checks["relative_orbit"] = self.orbit
+        return ee.Dictionary(checks)
+
+
+def _resolve(path: str, root: Path | None) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = (root or Path(os.environ.get("GEE_LANDSLIDE_ROOT") or Path.cwd())) / p
+    return p
+
+
+def build_recipe(
+    event: Event,
+    defaults: Defaults,
+    assets: AuxAssets | None = None,
+    root: Path | None = None,
+) -> Recipe:
+    """Build every ``ee`` object of the event's stack (pure; needs an initialised ``ee``)."""
+    ctx = EventContext.of(event, defaults)
+    assets = assets or AuxAssets.from_env()
+    aoi = ctx.aoi()
+    projection = ee.Projection(ctx.grid.crs).atScale(ctx.grid.resolution)
+
+    dem_choice = choose_dem(event, defaults)
+    elevation = dem_image(dem_choice, aoi)
+    dem = dem_bands(elevation)
+    orbit = s1.relative_orbit(ctx)
+
+    # CART land cover from pre-event S2 + DEM + pre-event S1 (first pass, volume model)
+    features = ee.Image.cat(
+        [s2.pre_event_reflectance(ctx), dem, s1.s1_cart_features(ctx, elevation, orbit)]
+    )
+    feature_names = [*s2.REFLECTANCE_BANDS, "NDVI", "elevation", "slope", "preVV", "preVH"]
+    points = None
+    points_path = None
+    n_points = 0
+    if event.landcover_points:
+        points_path = str(_resolve(event.landcover_points, root))
+        pts = lc.read_points(points_path)
+        n_points = len(pts)
+        points = lc.points_collection(pts)
+    cart = lc.cart_landcover(features, feature_names, aoi, projection, points)
+
+    s1_res = s1.s1_bands(ctx, elevation, orbit, cart)
+    s2_res = s2.s2_bands(ctx)
+    aux = auxiliary_bands(assets)
+    parts = {"s1": s1_res.image, "dem": dem, "aux": aux, "cart": cart, "s2": s2_res.image}
+    stack = ee.Image.cat([parts[p] for p in PARTS]).select(list(BAND_NAMES)).toFloat().clip(aoi)
+    collections = {
+        "s1_pre": s1_res.pre,
+        "s1_post": s1_res.post,
+        "s2_pre": s2_res.pre_collection,
+        "s2_post": s2_res.post_collection,
+    }
+    return Recipe(
+        ctx=ctx,
+        dem_choice=dem_choice,
+        assets=assets,
+        orbit=orbit,
+        parts=parts,
+        stack=stack,
+        collections=collections,
+        s2_composites={"pre": s2_res.pre, "post": s2_res.post},
+        landcover_points=points_path,
+        n_landcover_points=n_points,
+    )
+
+
+def plan(recipe: Recipe) -> dict[str, Any]:
+    """What an export of this recipe would request (no network)."""
+    ctx = recipe.ctx
+    ev = ctx.event
+    sizes = {p: len(recipe.serialized(p).encode()) for p in PARTS}
+    sizes["stack"] = len(recipe.serialized().encode())
+    return {
+        "event_id": ev.id,
+        "recipe_version": RECIPE_VERSION,
+        "windows": recipe.windows(),
+        "filter_dates": {w: list(ee_date_range(ctx.window(w))) for w in ("pre", "post")},
+        "sentinel1": {
+            "collection": s1.S1_COLLECTION,
+            "instrumentMode": "IW",
+            "orbitProperties_pass": ctx.orbit_pass,
+            "polarisations": ["VV", "VH"],
+            "relative_orbit": ev.relative_orbit
+            if ev.relative_orbit is not None
+            else "most frequent orbit common to both windows (server-side)",
+            "terrain_flattening": "Vollrath et al. 2020, volume model; surface model on classes "
+            + ",".join(str(c) for c in s1.SURFACE_CODES),
+        },
+        "sentinel2": {
+            "collection": s2.S2_COLLECTION,
+            "cloud_mask": f"{s2.CLOUD_SCORE_PLUS} cs_cdf >= {ctx.defaults.s2_clear_threshold}, SCL not in {list(s2.SCL_MASKED)}",
+            "composite": "qualityMosaic('NDVI')",
+        },
+        "dem": {"asset": recipe.dem_choice.asset, "kind": recipe.dem_choice.kind,
+                "reason": recipe.dem_choice.reason},
+        "landcover": {
+            "classifier": "smileCart",
+            "training": (f"{recipe.n_landcover_points} points from {recipe.landcover_points}"
+                         if recipe.landcover_points else f"stratifiedSample of {lc.WORLDCOVER}"),
+        },
+        "assets": recipe.asset_ids(),
+        "grid": ctx.grid.to_dict(),
+        "bands": list(BAND_NAMES),
+        "graph_bytes": sizes,
+        "graph_sha256": recipe.graph_sha256(),
+    }
+
+
+def graph_json(recipe: Recipe, indent: int | None = 2) -> str:
+    """The serialized graph of the whole stack (what ``ee.Image.serialize()`` returns), pretty."""
+    return json.dumps(json.loads(recipe.serialized()), indent=indent)
