@@ -40,3 +40,33 @@ def event_stack_builder(source: str) -> EventStackBuilder:
 
         return gee_build
     raise ValueError(f"unknown stack source {source!r}; choose one of: {', '.join(SOURCES)}")
+
+
+_announced_simulated = False
+
+
+def resolve_source(source: str | None) -> str:
+    """The source a run uses: the one asked for, else ``gee`` when Earth Engine credentials are
+    configured, else ``simulated`` — said clearly, once per process, so nobody mistakes
+    simulated scenes for real ones."""
+    global _announced_simulated
+    if source:
+        if source not in SOURCES:
+            raise ValueError(f"unknown stack source {source!r}; choose one of: {', '.join(SOURCES)}")
+        return source
+    try:
+        from gee_landslide.earthengine.init import credentials_configured
+
+        if credentials_configured():
+            return "gee"
+    except ImportError:
+        pass
+    if not _announced_simulated:
+        import logging
+
+        logging.getLogger("gee_landslide").warning(
+            "no Earth Engine credentials configured: running on SIMULATED scenes "
+            "(configure credentials, see `gee-landslide auth check`, to use Sentinel data)"
+        )
+        _announced_simulated = True
+    return "simulated"

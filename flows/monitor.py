@@ -1,0 +1,121 @@
+"""Prefect flow ``monitor``: one monitoring pass over a region (deployed as ``monitor/<region>``).
+
+Thin by design: :func:`gee_landslide.monitor.runner.prepare_pass`, ``process_tile`` and
+``finish_pass`` do the work, exactly as ``gee-landslide monitor run`` does. The flow maps the
+tiles over a task runner: a local thread pool by default, or a Dask cluster when
+``dask_address`` (or ``$GEE_LANDSLIDE_DASK_ADDRESS``) names a scheduler. New alerts are
+summarised in a Prefect markdown artifact.
+
+    python -m flows.monitor --region norway --date 2025-08-01
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from typing import Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from gee_landslide.catalog import load_catalog
+from gee_landslide.monitor.runner import (
+    GateConfig,
+    PassContext,
+    TileResult,
+    finish_pass,
+    prepare_pass,
+    process_tile,
+)
+from gee_landslide.monitor.tiling import Tile
+from gee_landslide.paths import project_paths
+from gee_landslide.sources import resolve_source
+
+
+@task(name="monitor-tile", retries=2, retry_delay_seconds=[5, 30], task_run_name="tile {tile.key}",
+      cache_policy=NO_CACHE)
+def monitor_tile(ctx: PassContext, tile: Tile) -> TileResult:
+    return process_tile(ctx, tile)
+
+
+def _map_tiles(ctx: PassContext) -> list[TileResult]:
+    futures = monitor_tile.map(unmapped(ctx), list(ctx.tiles))
+    return [f.result() for f in futures]
+
+
+@flow(name="monitor-tiles-local", task_runner=ThreadPoolTaskRunner(max_workers=2))
+def tiles_local(ctx: PassContext) -> list[TileResult]:
+    return _map_tiles(ctx)
+
+
+def tiles_on_dask(ctx: PassContext, address: str) -> list[TileResult]:
+    """Run the tiles as a sub-flow whose task runner is the Dask cluster at ``address``."""
+    from prefect_dask import DaskTaskRunner
+
+    sub = flow(name="monitor-tiles-dask", task_runner=DaskTaskRunner(address=address))(_map_tiles)
+    return sub(ctx)
+
+
+def alerts_markdown(summary: dict[str, Any]) -> str:
+    a = summary["alerts"]
+    lines = [
+        f"# Monitoring pass: {summary['region']} on {summary['run_date']}",
+        "",
+        f"pre window {summary['windows']['pre'][0]}..{summary['windows']['pre'][1]}, post window "
+        f"{summary['windows']['post'][0]}..{summary['windows']['post'][1]}; {summary['tiles']} tile(s), "
+        f"{summary['area_km2']:.1f} km2 in {summary['seconds']:.0f} s",
+        "",
+        f"**{len(a['new'])} new**, {len(a['updated'])} updated, {len(a['unchanged'])} unchanged alert(s).",
+        "",
+    ]
+    if a["new"]:
+        lines += ["| new alert |", "|---|", *[f"| `{i}` |" for i in a["new"]], ""]
+    feeds = summary.get("feeds") or {}
+    if feeds:
+        lines += ["Feeds: " + ", ".join(f"{k}: `{v}`" for k, v in feeds.items())]
+    return "\n".join(lines)
+
+
+@flow(name="monitor", log_prints=True)
+def monitor(
+    region: str = "norway",
+    date: str | None = None,
+    source: str | None = None,
+    ensemble: str | None = None,
+    change_gate: bool = False,
+    threshold: float | None = None,
+    dask_address: str | None = None,
+    notify_url: str | None = None,
+) -> dict[str, Any]:
+    """One monitoring pass: windows from ``date`` (default today), tiles, ensemble, alerts, feeds."""
+    log = get_run_logger()
+    paths = project_paths()
+    catalog = load_catalog(paths.catalog)
+    source = resolve_source(source)
+    run_date = dt.date.fromisoformat(date) if date else None
+    ctx = prepare_pass(catalog, paths, region, run_date, source, ensemble, GateConfig(enabled=change_gate), threshold)
+    log.info("region %s: %d tile(s), %.1f km2, source %s", region, len(ctx.tiles), ctx.grid.area_km2, source)
+    address = dask_address or os.environ.get("GEE_LANDSLIDE_DASK_ADDRESS")
+    results = tiles_on_dask(ctx, address) if address else tiles_local(ctx)
+    result = finish_pass(ctx, results, paths, notify_url=notify_url or os.environ.get("GEE_LANDSLIDE_NOTIFY_URL"))
+    summary = result.to_dict()
+    create_markdown_artifact(alerts_markdown(summary), key=f"monitor-{region}", description="new landslide alerts")
+    log.info("%d new, %d updated alert(s); outputs in %s", len(result.new), len(result.updated), result.out_dir)
+    return summary
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--region", default="norway")
+    p.add_argument("--date")
+    p.add_argument("--source")
+    p.add_argument("--change-gate", action="store_true")
+    a = p.parse_args()
+    print(monitor(region=a.region, date=a.date, source=a.source, change_gate=a.change_gate))
+
+
+if __name__ == "__main__":
+    main()
