@@ -26,11 +26,12 @@ def _register_all() -> None:
         events_cmd,
         labels_cmd,
         monitor_cmd,
+        orchestrate_cmd,
         stacks_cmd,
         train_cmd,
     )
 
-    for module in (events_cmd, stacks_cmd, labels_cmd, auth_cmd, train_cmd, monitor_cmd):
+    for module in (events_cmd, stacks_cmd, labels_cmd, auth_cmd, train_cmd, monitor_cmd, orchestrate_cmd):
         module.register(app)
 
 

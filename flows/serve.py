@@ -1,0 +1,49 @@
+"""Serve the project's deployments (the long-running process ``make serve`` starts).
+
+Deployments are derived from ``case_studies.yaml`` each time this process starts:
+
+- ``monitor/<region>`` for every region, on the region's cron schedule (``monitor/norway``...);
+- ``ingest/catalog``, ``train/sweep`` and ``ensemble/select``, run on demand, with parameters a
+  user can override: ``prefect deployment run train/sweep --param profile=smoke``.
+
+Adding a region to the catalog and restarting this process gives its ``monitor/<region>``.
+"""
+
+from __future__ import annotations
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from gee_landslide.catalog import load_catalog
+from gee_landslide.orchestration import deployment_specs
+from gee_landslide.paths import project_paths
+
+
+def build_deployments() -> list:
+    from flows.ensemble import ensemble
+    from flows.ingest import ingest
+    from flows.monitor import monitor
+    from flows.train import train
+
+    flows = {"ingest": ingest, "train": train, "ensemble": ensemble, "monitor": monitor}
+    catalog = load_catalog(project_paths().catalog)
+    out = []
+    for spec in deployment_specs(catalog):
+        out.append(
+            flows[spec.flow].to_deployment(
+                name=spec.name,
+                schedules=[Cron(spec.cron, timezone=spec.timezone)] if spec.cron else None,
+                parameters=spec.parameters,
+                description=spec.description,
+                tags=["gee-landslide", spec.flow],
+            )
+        )
+    return out
+
+
+def main() -> None:
+    serve(*build_deployments(), limit=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""CLI commands: ``orchestrate up|down|status`` and ``demo`` (the local Prefect stack)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from gee_landslide.cli.common import RootOption, console, err_console, get_paths
+from gee_landslide.orchestrate import DEFAULT_FEED_PORT, DEFAULT_PORT, Orchestra
+
+orch_app = typer.Typer(help="Run the local Prefect server and the deployment process.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(orch_app, name="orchestrate")
+    app.command("demo")(demo)
+
+
+def _orch(root: Path | None, port: int) -> Orchestra:
+    return Orchestra(get_paths(root), port=port)
+
+
+@orch_app.command("up")
+def up(
+    port: int = typer.Option(DEFAULT_PORT, help="Prefect server port"),
+    feed_port: int = typer.Option(DEFAULT_FEED_PORT, help="alert feed server port"),
+    root: Path | None = RootOption,
+) -> None:
+    """Start the Prefect server, the deployment process and the feed server; leave them running."""
+    from gee_landslide.catalog import load_catalog
+    from gee_landslide.orchestrate import start_feed, start_serve, start_server, wait_for_deployments
+    from gee_landslide.orchestration import deployment_specs
+
+    orch = _orch(root, port)
+    t0 = time.perf_counter()
+    start_server(orch)
+    start_serve(orch)
+    names = [s.full_name for s in deployment_specs(load_catalog(orch.paths.catalog))]
+    wait_for_deployments(orch, names)
+    start_feed(orch, feed_port)
+    _configure_profile(orch)
+    console.print(f"[green]up[/green] in {time.perf_counter() - t0:.0f} s: Prefect {orch.api_url} "
+                  f"(UI http://{orch.host}:{port}), feeds http://127.0.0.1:{feed_port}/")
+    console.print("deployments: " + ", ".join(names))
+    console.print("try: prefect deployment run monitor/norway --param date=2025-08-01   |   stop: make stop")
+
+
+def _configure_profile(orch: Orchestra) -> None:
+    """Point the user's active Prefect profile at this server so plain `prefect deployment run` works."""
+    import subprocess
+    import sys
+
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    res = subprocess.run([prefect, "config", "set", f"PREFECT_API_URL={orch.api_url}"],
+                         capture_output=True, text=True, check=False)
+    if res.returncode == 0:
+        console.print(f"set PREFECT_API_URL={orch.api_url} in your active Prefect profile")
+    else:
+        err_console.print(f"could not set the Prefect profile; export PREFECT_API_URL={orch.api_url}")
+
+
+@orch_app.command("down")
+def down(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption) -> None:
+    """Stop what ``up`` started, by process id."""
+    from gee_landslide.orchestrate import stop
+
+    stopped = stop(_orch(root, port))
+    for service, pid in stopped.items():
+        console.print(f"{service}: {'stopped pid ' + str(pid) if pid else 'not running'}")
+
+
+@orch_app.command("status")
+def status_cmd(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption) -> None:
+    """Which parts of the local stack are running."""
+    from gee_landslide.orchestrate import server_healthy, status
+
+    orch = _orch(root, port)
+    table = Table()
+    table.add_column("service")
+    table.add_column("pid")
+    for service, pid in status(orch).items():
+        table.add_row(service, str(pid) if pid else "-")
+    console.print(table)
+    console.print(f"server healthy: {server_healthy(orch)}")
+
+
+def demo(
+    port: int = typer.Option(DEFAULT_PORT, help="Prefect server port"),
+    feed_port: int = typer.Option(DEFAULT_FEED_PORT, help="alert feed server port"),
+    profile: str = typer.Option("laptop", help="training profile"),
+    root: Path | None = RootOption,
+) -> None:
+    """The whole system end to end on simulated scenes, through Prefect deployments."""
+    from gee_landslide.demo import run_demo
+
+    orch = _orch(root, port)
+    t0 = time.perf_counter()
+    try:
+        steps = run_demo(orch, say=console.print, feed_port=feed_port, profile=profile)
+    except (RuntimeError, TimeoutError) as exc:
+        err_console.print(f"[red]demo failed[/red]: {exc}")
+        raise typer.Exit(1) from None
+    paths = orch.paths
+    table = Table(title=f"demo finished in {time.perf_counter() - t0:.0f} s")
+    for col in ("deployment", "state", "seconds"):
+        table.add_column(col)
+    for s in steps:
+        table.add_row(s.deployment, s.state, f"{s.seconds:.0f}")
+    console.print(table)
+    console.print(f"alerts (GeoPackage, open in QGIS): {paths.alerts / 'alerts.gpkg'}")
+    console.print(f"feeds: {paths.alerts} (alerts.geojson, alerts.atom, cap/)")
+    console.print(f"monitoring rasters and quick-looks: {paths.monitor / 'norway'}")
+    console.print(f"ensemble report: {paths.reports}")
+    console.print(f"feed server and web map: http://127.0.0.1:{feed_port}/   Prefect UI: http://127.0.0.1:{port}")
+    console.print("stop everything with: make stop")
