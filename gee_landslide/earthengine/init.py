@@ -226,3 +226,21 @@ def ensure_initialized() -> None:
     """Initialise from the environment unless ``ee`` is already initialised (online or offline)."""
     if not ee.data.is_initialized():
         initialize()
+
+
+def credentials_configured() -> bool:
+    """True when Earth Engine credentials are configured in a file or the environment.
+
+    Used to pick the default stack source for scheduled runs. It only looks at files and
+    environment variables (never the network, never the GCE metadata server), so it is cheap and
+    safe to call on every flow run.
+    """
+    if os.environ.get(KEY_ENV_VAR) and Path(os.environ[KEY_ENV_VAR]).expanduser().is_file():
+        return True
+    if _user_oauth_arguments().get("refresh_token"):
+        return True
+    adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if adc and Path(adc).expanduser().is_file():
+        return True
+    gcloud_adc = Path(os.environ.get("CLOUDSDK_CONFIG", "~/.config/gcloud")).expanduser()
+    return (gcloud_adc / "application_default_credentials.json").is_file()

@@ -1,0 +1,1 @@
+"""Prefect flows of gee-landslide: ingest, training, ensemble selection and monitoring."""

@@ -1,0 +1,165 @@
+"""Prefect flow ``ingest``: build the 15-band stack of every catalog event (or the ones named).
+
+A thin flow over :func:`gee_landslide.ingest.build_one_stack`: one task per event, mapped over
+the catalog, so an event added to ``case_studies.yaml`` is built by the next run and the others
+are skipped. Caching: a task's cache key is (source, event id, recipe version); it is only
+offered while the stack on disk is complete, so deleted or half-written stacks are rebuilt,
+and ``force=True`` refreshes the cache. An interrupted run resumes: complete stacks are
+skipped and the Earth Engine exporter reuses its finished tiles. Transient failures
+(quota, time-outs, 5xx) are retried by Prefect; configuration errors (an empty window, a bad
+catalog) fail at once. A table artifact summarises what was built.
+
+    python -m flows.ingest --source simulated --event norway-5
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.context import TaskRunContext
+from prefect.futures import wait
+
+from gee_landslide.catalog import load_catalog
+from gee_landslide.ingest import build_one_stack, select_events
+from gee_landslide.paths import project_paths
+from gee_landslide.stackio import is_complete, read_meta
+
+
+def recipe_version(source: str) -> str:
+    """The version of the recipe that builds a source's stacks (part of the cache key)."""
+    if source == "gee":
+        from gee_landslide.earthengine import RECIPE_VERSION
+
+        return RECIPE_VERSION
+    try:
+        from gee_landslide import simulate
+
+        return str(getattr(simulate, "SIMULATOR_VERSION", getattr(simulate, "RECIPE_VERSION", "1")))
+    except ImportError:
+        return "1"
+
+
+def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+    """Cache by source + event id + recipe version, but only while the stack files exist."""
+    paths = project_paths(parameters.get("root"))
+    out = paths.stack_dir(parameters["event_id"])
+    source = parameters["source"]
+    if not is_complete(out):
+        return None  # missing or unfinished stack: always run
+    try:
+        if read_meta(out).get("source") != source:
+            return None
+    except (OSError, ValueError):
+        return None
+    return f"ingest-{source}-{parameters['event_id']}-{recipe_version(source)}"
+
+
+def _retry_transient(task_obj: Any, task_run: Any, state: Any) -> bool:
+    """Retry only errors that may pass (quota, time-outs, 5xx), not configuration errors."""
+    try:
+        state.result()
+    except Exception as exc:
+        from gee_landslide.earthengine.export import EmptyCollectionError, classify_error
+
+        if isinstance(exc, (EmptyCollectionError, KeyError, ValueError)):
+            return False
+        cause = exc.__cause__ or exc
+        return classify_error(cause) == "transient" or isinstance(exc, (OSError, TimeoutError))
+    return False
+
+
+@task(
+    name="build-stack",
+    task_run_name="build-stack-{source}-{event_id}",
+    cache_key_fn=stack_cache_key,
+    retries=2,
+    retry_delay_seconds=[30, 120],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_transient,
+    persist_result=True,
+)
+def build_stack_task(
+    event_id: str, source: str, force: bool = False, root: str | None = None, catalog: str | None = None
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    paths = project_paths(root)
+    cat = load_catalog(catalog or paths.catalog)
+    event = cat.event(event_id)
+    result = build_one_stack(event, cat, paths, source, force, progress=logger.info)
+    logger.info("%s: %s in %.1f s -> %s", event_id, result.status, result.seconds, result.path)
+    meta = read_meta(result.path) if is_complete(result.path) else {}
+    return {
+        "event_id": event_id,
+        "status": result.status,
+        "seconds": round(result.seconds, 2),
+        "path": str(result.path),
+        "source": meta.get("source", source),
+        "labels": meta.get("labels", "file"),
+    }
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(
+    source: str = "simulated",
+    events: list[str] | None = None,
+    force: bool = False,
+    root: str | None = None,
+    catalog: str | None = None,
+) -> list[dict[str, Any]]:
+    """Build the stacks of the catalog's events (all, or ``events``) from ``source``."""
+    logger = get_run_logger()
+    paths = project_paths(root)
+    cat = load_catalog(catalog or paths.catalog)
+    selected = [e.id for e in select_events(cat, events)]
+    logger.info("ingest: %d event(s) from %s source into %s", len(selected), source, paths.stacks)
+    task_fn = build_stack_task.with_options(refresh_cache=True) if force else build_stack_task
+    futures = [
+        task_fn.submit(eid, source, force, str(paths.root), str(catalog) if catalog else None)
+        for eid in selected
+    ]
+    wait(futures)
+    rows: list[dict[str, Any]] = []
+    for eid, fut in zip(selected, futures, strict=True):
+        state = fut.state
+        if state.is_completed():
+            row = dict(fut.result())
+            if state.name == "Cached":
+                row["status"] = "cached"
+        else:
+            row = {"event_id": eid, "status": "failed", "seconds": None, "path": str(paths.stack_dir(eid)),
+                   "source": source, "labels": None, "error": str(state.message)}
+            logger.error("%s failed: %s", eid, state.message)
+        rows.append(row)
+    create_table_artifact(
+        table=rows,
+        key=f"ingest-{source}",
+        description=f"Stacks built by the ingest flow ({source} source, {len(rows)} event(s)).",
+    )
+    failed = [r for r in rows if r["status"] == "failed"]
+    logger.info(
+        "ingest done: %d built, %d skipped/cached, %d failed",
+        sum(r["status"] == "built" for r in rows),
+        sum(r["status"] in ("skipped", "cached") for r in rows),
+        len(failed),
+    )
+    if failed:
+        raise RuntimeError(f"{len(failed)} event(s) failed: {', '.join(r['event_id'] for r in failed)}")
+    return rows
+
+
+def main() -> None:  # pragma: no cover - thin CLI
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default="simulated", choices=["simulated", "gee"])
+    ap.add_argument("--event", action="append", dest="events")
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--root", type=Path)
+    args = ap.parse_args()
+    ingest(args.source, args.events, args.force, str(args.root) if args.root else None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,52 @@
+"""Optional notebook viewer (extra ``notebook``): an event's Earth Engine layers on a geemap Map.
+
+    from gee_landslide.earthengine.viewer import event_map
+    m = event_map("norway-5"); m   # in Jupyter, after ee.Initialize(...)
+
+geemap is imported lazily; without it a clear error says how to install it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gee_landslide.catalog import Catalog, load_catalog
+
+VIS = {
+    "dVV": {"bands": ["dVV"], "min": -5, "max": 5, "palette": ["#762a83", "#f7f7f7", "#1b7837"]},
+    "dVH": {"bands": ["dVH"], "min": -5, "max": 5, "palette": ["#762a83", "#f7f7f7", "#1b7837"]},
+    "dNDVI": {"bands": ["dNDVI"], "min": -0.5, "max": 0.5, "palette": ["#a50026", "#ffffbf", "#006837"]},
+    "liaDeg": {"bands": ["liaDeg"], "min": 0, "max": 90},
+    "slope": {"bands": ["slope"], "min": 0, "max": 60},
+    "layover": {"bands": ["layover"], "min": 0, "max": 1, "palette": ["#000000", "#ff0000"]},
+    "shadow": {"bands": ["shadow"], "min": 0, "max": 1, "palette": ["#000000", "#0000ff"]},
+}
+
+
+def _geemap() -> Any:
+    try:
+        import geemap
+    except ImportError as exc:
+        raise ImportError(
+            "the Earth Engine viewer needs geemap: pip install 'gee-landslide[notebook]'"
+        ) from exc
+    return geemap
+
+
+def event_map(event_id: str, catalog: Catalog | str = "case_studies.yaml", zoom: int = 14) -> Any:
+    """A ``geemap.Map`` centred on the event with its change layers, land cover and AOI."""
+    geemap = _geemap()
+    from gee_landslide.earthengine.recipe import build_recipe
+    from gee_landslide.landcover import LAND_COVER
+
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    ev = cat.event(event_id)
+    recipe = build_recipe(ev, cat.defaults)
+    m = geemap.Map(center=(ev.lat, ev.lon), zoom=zoom)
+    for name, vis in VIS.items():
+        m.addLayer(recipe.stack, vis, name, name in ("dVV", "dNDVI"))
+    lc_vis = {"bands": ["CART_LC_classified"], "min": 1, "max": len(LAND_COVER),
+              "palette": [c.colour for c in LAND_COVER]}
+    m.addLayer(recipe.stack, lc_vis, "CART land cover", False)
+    m.addLayer(recipe.ctx.aoi(), {"color": "yellow"}, "AOI")
+    return m
