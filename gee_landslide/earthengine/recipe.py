@@ -100,9 +100,13 @@ def build_recipe(
     defaults: Defaults,
     assets: AuxAssets | None = None,
     root: Path | None = None,
+    ctx: EventContext | None = None,
 ) -> Recipe:
-    """Build every ``ee`` object of the event's stack (pure; needs an initialised ``ee``)."""
-    ctx = EventContext.of(event, defaults)
+    """Build every ``ee`` object of the event's stack (pure; needs an initialised ``ee``).
+
+    ``ctx`` overrides the event's own grid and windows (a monitoring tile, for instance).
+    """
+    ctx = ctx or EventContext.of(event, defaults)
     assets = assets or AuxAssets.from_env()
     aoi = ctx.aoi()
     projection = ee.Projection(ctx.grid.crs).atScale(ctx.grid.resolution)

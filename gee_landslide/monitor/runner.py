@@ -32,7 +32,7 @@ import numpy as np
 
 from gee_landslide.atomic import write_json_atomic
 from gee_landslide.bands import BAND_NAMES
-from gee_landslide.catalog import Catalog, Region, Window
+from gee_landslide.catalog import Catalog, Defaults, Region, Window
 from gee_landslide.grid import Grid, grid_for_bbox
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
 from gee_landslide.monitor.tiling import Tile, plan_tiles
@@ -71,6 +71,7 @@ class PassContext:
 
     region_id: str
     region: Region
+    defaults: Defaults
     run_date: dt.date
     pre: Window
     post: Window
@@ -80,6 +81,7 @@ class PassContext:
     manifest_path: Path
     threshold: float | None
     gate: GateConfig
+    cache_dir: Path
 
 
 @dataclass
@@ -178,6 +180,7 @@ def prepare_pass(
     return PassContext(
         region_id=region_id,
         region=region,
+        defaults=catalog.defaults,
         run_date=run_date,
         pre=pre,
         post=post,
@@ -187,6 +190,7 @@ def prepare_pass(
         manifest_path=manifest,
         threshold=threshold if threshold is not None else region.threshold,
         gate=gate or GateConfig(),
+        cache_dir=paths.monitor / region_id / ".cache" / run_date.isoformat(),
     )
 
 
@@ -203,16 +207,18 @@ def load_pass_ensemble(ctx: PassContext) -> Any:
     return _cached_ensemble(str(ctx.manifest_path), ctx.manifest_path.stat().st_mtime_ns)
 
 
-def fetch_tile_stack(ctx: PassContext, grid: Grid) -> tuple[np.ndarray, np.ndarray | None]:
+def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[np.ndarray, np.ndarray | None]:
     """The (15, H, W) stack of one tile from the pass's source, and the truth mask if known."""
     if ctx.source == "simulated":
         from gee_landslide.simulate import simulate_region_tile
 
         scene = simulate_region_tile(ctx.region_id, ctx.region, ctx.pre, ctx.post, grid)
         return scene.data, scene.labels
-    from gee_landslide.earthengine.ingest import fetch_grid_stack
+    from gee_landslide.earthengine.region import fetch_grid_stack
 
-    return fetch_grid_stack(grid, ctx.pre, ctx.post, region=ctx.region), None
+    stack = fetch_grid_stack(grid, ctx.pre, ctx.post, region=ctx.region, region_id=ctx.region_id,
+                             defaults=ctx.defaults, cache_dir=ctx.cache_dir / key)
+    return stack, None
 
 
 def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
@@ -226,7 +232,7 @@ def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
 def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
     """Fetch one tile, gate it, run the ensemble on it, and keep its core."""
     t0 = time.perf_counter()
-    stack, truth = fetch_tile_stack(ctx, tile.read_grid(ctx.grid))
+    stack, truth = fetch_tile_stack(ctx, tile.read_grid(ctx.grid), tile.key)
     t1 = time.perf_counter()
     core = tile.core_slices()
     gated = ctx.gate.enabled and not shows_change(stack, ctx.gate)
