@@ -289,11 +289,10 @@ def finish_pass(
     notify_url: str | None = None,
 ) -> PassResult:
     """Write the pass's rasters, turn detections into alerts, merge them, republish the feeds."""
-    from gee_landslide.monitor.feeds import publish_feeds
-    from gee_landslide.monitor.store import AlertStore
-
     from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.chips import ChipSource
+    from gee_landslide.monitor.feeds import publish_feeds
+    from gee_landslide.monitor.store import AlertStore
     from gee_landslide.stackio import write_geotiff
 
     started = started if started is not None else time.perf_counter()

@@ -1,0 +1,227 @@
+"""The published alert feeds, regenerated from the store.
+
+In the store directory (``artifacts/alerts``):
+
+- ``alerts.geojson``: RFC 7946 FeatureCollection, lon/lat WGS 84, exterior rings
+  counter-clockwise, no ``crs`` member; one Feature per alert (``id`` = alert id), newest first;
+- ``alerts.atom``: Atom (RFC 4287) feed with GeoRSS Simple ``georss:point`` and
+  ``georss:polygon`` per entry, links to the map, the CAP message and the quick-look;
+- ``cap/<alert_id>.xml``: one CAP 1.2 message per alert (:mod:`gee_landslide.monitor.cap`).
+
+The feeds are a pure function of the stored alerts and the base URL: nothing depends on the
+clock, so publishing twice yields the same bytes, and a file is only rewritten (atomically) when
+its bytes change. ``publish_feeds`` takes the store lock; ``write_feeds`` is the unlocked core the
+store calls while it already holds the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gee_landslide.atomic import atomic_path, write_json_atomic
+from gee_landslide.monitor.cap import cap_message
+from gee_landslide.monitor.store import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    LONLAT_DECIMALS,
+    Alert,
+    public_mode,
+    read_alerts,
+    store_lock,
+)
+
+GEOJSON_FILE = "alerts.geojson"
+ATOM_FILE = "alerts.atom"
+CAP_DIR = "cap"
+FEED_CONFIG = "feed.json"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+GEORSS_NS = "http://www.georss.org/georss"
+EPOCH = "1970-01-01T00:00:00Z"
+FEED_TITLE = "gee-landslide: landslide alerts"
+
+def resolve_base_url(store_dir: str | os.PathLike[str], explicit: str | None = None) -> str:
+    """The feeds' base URL: ``explicit``, else ``$GEE_LANDSLIDE_FEED_BASE_URL``, else the one the
+    last ``publish_feeds(..., base_url=...)`` saved in ``feed.json``, else ``http://127.0.0.1:8080``."""
+    if explicit:
+        return explicit.rstrip("/")
+    if os.environ.get(BASE_URL_ENV):
+        return os.environ[BASE_URL_ENV].rstrip("/")
+    cfg = Path(store_dir) / FEED_CONFIG
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return str(json.loads(cfg.read_text(encoding="utf-8"))["base_url"]).rstrip("/")
+    return DEFAULT_BASE_URL
+
+
+def _newest_first(alerts: Sequence[Alert]) -> list[Alert]:
+    return sorted(alerts, key=lambda a: (a.updated, a.alert_id), reverse=True)
+
+
+def _feed_updated(alerts: Sequence[Alert]) -> str:
+    return max((a.updated for a in alerts), default=EPOCH)
+
+
+def entry_uuid(alert_id: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'gee-landslide:alert:' + alert_id)}"
+
+
+# ----------------------------------------------------------------------------- GeoJSON
+def geojson_feed(alerts: Sequence[Alert], base_url: str) -> dict[str, Any]:
+    feats = [a.to_feature(base_url) for a in _newest_first(alerts)]
+    fc: dict[str, Any] = {"type": "FeatureCollection"}
+    if alerts:
+        xs0, ys0, xs1, ys1 = zip(*(a.geometry.bounds for a in alerts), strict=True)
+        fc["bbox"] = [round(v, LONLAT_DECIMALS) for v in (min(xs0), min(ys0), max(xs1), max(ys1))]
+    # foreign members (allowed by RFC 7946 section 6.1)
+    fc["title"] = FEED_TITLE
+    fc["updated"] = _feed_updated(alerts)
+    fc["links"] = {
+        "self": f"{base_url}/{GEOJSON_FILE}",
+        "atom": f"{base_url}/{ATOM_FILE}",
+        "map": f"{base_url}/",
+    }
+    fc["features"] = feats
+    return fc
+
+
+def geojson_bytes(alerts: Sequence[Alert], base_url: str) -> bytes:
+    fc = geojson_feed(alerts, base_url)
+    return (json.dumps(fc, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- Atom + GeoRSS
+def _a(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    # Atom is the default namespace (declared on the root), so elements are written unprefixed
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def georss_polygon(alert: Alert) -> str:
+    """GeoRSS Simple polygon: "lat lon lat lon ...", exterior ring, closed."""
+    coords = list(alert.geometry.exterior.coords)
+    if coords[0] != coords[-1]:
+        coords.append(coords[0])
+    return " ".join(f"{lat:.7f} {lon:.7f}" for lon, lat in coords)
+
+
+def _entry_html(alert: Alert, base_url: str) -> str:
+    rows = [
+        ("Region", alert.region),
+        ("Status", f"{alert.status} (revision {alert.revision})"),
+        ("Area", f"{alert.area_m2:,.0f} m²"),
+        ("Probability", f"mean {alert.mean_prob:.2f}, peak {alert.peak_prob:.2f}"),
+        ("Ensemble agreement", "n/a" if alert.agreement is None else f"{alert.agreement:.0%}"),
+        ("Windows", f"pre {alert.pre_start}/{alert.pre_end}, post {alert.post_start}/{alert.post_end}"),
+        ("First / last seen", f"{alert.first_seen} / {alert.last_seen}"),
+        ("Model", alert.model_version),
+    ]
+    import html
+
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    img = (
+        f'<p><img src="{html.escape(base_url)}/{html.escape(alert.quicklook)}" '
+        f'alt="dNDVI and dVV quick-look of {html.escape(alert.alert_id)}"/></p>'
+        if alert.quicklook else ""
+    )
+    return f"{img}<table>{cells}</table>"
+
+
+def atom_bytes(alerts: Sequence[Alert], base_url: str, *, max_entries: int = 1000) -> bytes:
+    root = ET.Element("feed", {"xmlns": ATOM_NS, "xmlns:georss": GEORSS_NS})
+    _a(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, base_url + '/' + ATOM_FILE)}")
+    _a(root, "title", FEED_TITLE)
+    _a(root, "subtitle", "Possible new landslides detected from Sentinel-1/2 change by the gee-landslide ensemble")
+    _a(root, "updated", _feed_updated(alerts))
+    author = _a(root, "author")
+    _a(author, "name", "gee-landslide monitoring")
+    _a(root, "generator", "gee-landslide")
+    _a(root, "link", rel="self", type="application/atom+xml", href=f"{base_url}/{ATOM_FILE}")
+    _a(root, "link", rel="alternate", type="text/html", href=f"{base_url}/")
+    _a(root, "link", rel="alternate", type="application/geo+json", href=f"{base_url}/{GEOJSON_FILE}")
+    from gee_landslide.monitor.cap import CAP_MIME, alert_description
+
+    for alert in _newest_first(alerts)[:max_entries]:
+        e = _a(root, "entry")
+        _a(e, "id", entry_uuid(alert.alert_id))
+        verb = "New" if alert.status == "new" else "Updated"
+        _a(e, "title", f"{verb} landslide alert {alert.alert_id} ({alert.area_m2:,.0f} m², p {alert.mean_prob:.2f})")
+        _a(e, "updated", alert.updated)
+        _a(e, "published", alert.first_seen)
+        _a(e, "category", term=alert.status, label=f"{alert.status} alert")
+        _a(e, "category", term=alert.region, label=f"region {alert.region}")
+        _a(e, "link", rel="alternate", type="text/html", href=f"{base_url}/#{alert.alert_id}")
+        _a(e, "link", rel="alternate", type=CAP_MIME, href=f"{base_url}/{CAP_DIR}/{alert.alert_id}.xml")
+        if alert.quicklook:
+            _a(e, "link", rel="enclosure", type="image/png", href=f"{base_url}/{alert.quicklook}")
+        _a(e, "summary", alert_description(alert), type="text")
+        _a(e, "content", _entry_html(alert, base_url), type="html")
+        ET.SubElement(e, "georss:point").text = f"{alert.centroid_lat:.7f} {alert.centroid_lon:.7f}"
+        ET.SubElement(e, "georss:polygon").text = georss_polygon(alert)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+# ----------------------------------------------------------------------------- writing
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return False
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, public_mode())
+    return True
+
+
+def write_feeds(alerts: Sequence[Alert], store_dir: str | os.PathLike[str], *, base_url: str) -> dict[str, Path]:
+    """Write GeoJSON, Atom and CAP files for ``alerts`` (no lock: the caller holds it)."""
+    store_dir = Path(store_dir)
+    base_url = base_url.rstrip("/")
+    cap_dir = store_dir / CAP_DIR
+    cap_dir.mkdir(parents=True, exist_ok=True)
+    wanted: set[str] = set()
+    for a in alerts:
+        name = f"{a.alert_id}.xml"
+        wanted.add(name)
+        _write_if_changed(cap_dir / name, cap_message(a, base_url=base_url))
+    for p in cap_dir.glob("*.xml"):  # alerts deleted from the store by hand
+        if p.name not in wanted:
+            p.unlink(missing_ok=True)
+    out = {
+        "geojson": store_dir / GEOJSON_FILE,
+        "atom": store_dir / ATOM_FILE,
+        "cap": cap_dir,
+    }
+    _write_if_changed(out["geojson"], geojson_bytes(alerts, base_url))
+    _write_if_changed(out["atom"], atom_bytes(alerts, base_url))
+    return out
+
+
+def publish_feeds(store_dir: str | os.PathLike[str], base_url: str | None = None) -> dict[str, Path]:
+    """Regenerate the feeds of the store in ``store_dir`` (under the store lock).
+
+    An explicit ``base_url`` is remembered (``feed.json``) so later merges publish the same URLs.
+    Returns ``{"geojson": ..., "atom": ..., "cap": <directory>}``.
+    """
+    store_dir = Path(store_dir)
+    with store_lock(store_dir):
+        url = resolve_base_url(store_dir, base_url)
+        if base_url:
+            cfg = store_dir / FEED_CONFIG
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(cfg.read_text(encoding="utf-8")).get("base_url") == url:
+                    base_url = None
+            if base_url:
+                write_json_atomic(cfg, {"base_url": url})
+        alerts = read_alerts(store_dir / "alerts.gpkg")
+        return write_feeds(alerts, store_dir, base_url=url)

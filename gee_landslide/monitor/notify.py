@@ -1,0 +1,127 @@
+"""Optional notifications of NEW alerts: a webhook (HTTP POST of the GeoJSON Feature) and/or Apprise.
+
+Off by default: a :class:`Notifier` with no target does nothing, and the store only notifies
+when the caller passes one (``AlertStore.merge(..., notifier=...)`` or :func:`notify_new_alerts`
+with one URL: ``http(s)://`` = webhook, anything else = Apprise). ``Notifier.from_env()`` reads ``GEE_LANDSLIDE_WEBHOOK_URL`` and
+``GEE_LANDSLIDE_APPRISE_URLS`` (whitespace- or comma-separated Apprise URLs, e.g.
+``mailto://...``, ``tgram://...``, ``slack://...``). Every failure is logged and swallowed:
+a notification problem never fails a monitoring pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gee_landslide.monitor.store import Alert
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ENV = "GEE_LANDSLIDE_WEBHOOK_URL"
+APPRISE_ENV = "GEE_LANDSLIDE_APPRISE_URLS"
+
+
+@dataclass
+class NotifyReport:
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)  # one line per failure
+
+
+@dataclass(frozen=True)
+class Notifier:
+    webhook_url: str | None = None
+    apprise_urls: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> Notifier:
+        hook = os.environ.get(WEBHOOK_ENV) or None
+        urls = tuple(u for u in re.split(r"[\s,]+", os.environ.get(APPRISE_ENV, "")) if u)
+        return cls(webhook_url=hook, apprise_urls=urls)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url or self.apprise_urls)
+
+    def notify(self, alerts: Sequence[Alert], *, base_url: str) -> NotifyReport:
+        """Send one notification per alert to every target; never raises."""
+        report = NotifyReport()
+        if not self.enabled or not alerts:
+            return report
+        if self.webhook_url:
+            self._webhook(alerts, base_url, report)
+        if self.apprise_urls:
+            self._apprise(alerts, base_url, report)
+        if report.failed:
+            log.warning("%d notification(s) failed: %s", len(report.failed), "; ".join(report.failed))
+        return report
+
+    def _webhook(self, alerts: Sequence[Alert], base_url: str, report: NotifyReport) -> None:
+        try:
+            import httpx
+
+            with httpx.Client(timeout=self.timeout_s) as client:
+                for a in alerts:
+                    try:
+                        r = client.post(
+                            self.webhook_url or "",
+                            json=a.to_feature(base_url),
+                            headers={"Content-Type": "application/geo+json"},
+                        )
+                        r.raise_for_status()
+                        report.sent += 1
+                    except Exception as exc:
+                        report.failed.append(f"webhook {a.alert_id}: {exc}")
+        except Exception as exc:
+            report.failed.append(f"webhook: {exc}")
+
+    def _apprise(self, alerts: Sequence[Alert], base_url: str, report: NotifyReport) -> None:
+        try:
+            import apprise
+
+            ap = apprise.Apprise()
+            for url in self.apprise_urls:
+                if not ap.add(url):
+                    report.failed.append(f"apprise: unusable URL {url.split(':', 1)[0]}://…")
+            if len(ap) == 0:
+                return
+            from gee_landslide.monitor.cap import alert_description
+
+            for a in alerts:
+                body = f"{alert_description(a)}\nMap: {base_url.rstrip('/')}/#{a.alert_id}"
+                if a.quicklook:
+                    body += f"\nQuick-look: {base_url.rstrip('/')}/{a.quicklook}"
+                title = f"New landslide alert {a.alert_id} ({a.area_m2:,.0f} m²)"
+                if ap.notify(title=title, body=body):
+                    report.sent += 1
+                else:
+                    report.failed.append(f"apprise {a.alert_id}: delivery failed")
+        except Exception as exc:
+            report.failed.append(f"apprise: {exc}")
+
+
+def notifier_for_url(url: str | None) -> Notifier:
+    """A notifier for one target: ``http(s)://`` is a webhook, anything else an Apprise URL."""
+    if not url:
+        return Notifier()
+    if url.startswith(("http://", "https://")):
+        return Notifier(webhook_url=url)
+    return Notifier(apprise_urls=(url,))
+
+
+def notify_new_alerts(url: str | None, alerts: Sequence[Alert], *, base_url: str | None = None) -> NotifyReport:
+    """Notify one target (webhook or Apprise URL, see :func:`notifier_for_url`) of new alerts; never raises."""
+    if base_url is None:
+        from gee_landslide.monitor.store import DEFAULT_BASE_URL
+
+        base_url = DEFAULT_BASE_URL
+    try:
+        return notifier_for_url(url).notify(alerts, base_url=base_url)
+    except Exception as exc:  # pragma: no cover - notify() already catches everything
+        log.warning("notification failed: %s", exc)
+        return NotifyReport(failed=[str(exc)])

@@ -1,0 +1,620 @@
+"""The alert store: ``artifacts/alerts/alerts.gpkg`` (layer ``alerts``, EPSG:4326 polygons).
+
+:meth:`AlertStore.merge` compares the candidates of a monitoring pass with the stored alerts and,
+under an exclusive file lock (``fcntl.flock`` on ``<store>/.lock``):
+
+- a candidate that overlaps a stored alert of the same region (IoU, overlap of the smaller
+  shape, or centroid distance; see :class:`MatchRule`) UPDATES that alert: one landslide seen again
+  keeps one alert. Its footprint is the union of what has been detected (it only grows), its
+  statistics and windows are those of the latest pass, ``revision`` goes up, ``status`` becomes
+  ``updated``. If nothing would change (a pass on the same windows with the same results), the
+  alert is left exactly as it was: re-running a pass is idempotent and rewrites no file.
+- fragments of one landslide matched to the same alert are absorbed into it;
+- the other candidates become NEW alerts, with an id stable across re-runs:
+  ``<region>-<geohash-8 of the centroid>-<YYYYMMDD of the post window's end>``.
+
+Crash safety: the new GeoPackage, quick-looks and feeds are written next to the old ones and
+renamed over them (:func:`gee_landslide.atomic.atomic_path`), store first. A pass that dies before
+the store's rename leaves store, quick-looks and feeds as they were; one that dies after it leaves
+the feeds one generation behind, and the next merge or ``feed publish`` regenerates them (feeds
+are a pure function of the store and only rewritten when their bytes change).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon, mapping
+from shapely.strtree import STRtree
+
+from gee_landslide.atomic import atomic_path
+from gee_landslide.monitor.alerts import (
+    LONLAT_DECIMALS,
+    Candidate,
+    from_lonlat,
+    geohash,
+    rfc7946_polygon,
+    to_lonlat,
+)
+from gee_landslide.monitor.chips import ChipSource, render_quicklook
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "alerts.gpkg"
+LAYER = "alerts"
+LOCK_FILE = ".lock"
+QUICKLOOK_DIR = "quicklooks"
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+BASE_URL_ENV = "GEE_LANDSLIDE_FEED_BASE_URL"
+GEOHASH_PRECISION = 8
+PROB_DECIMALS = 4
+
+
+# ----------------------------------------------------------------------------- time helpers
+def iso_utc(t: dt.datetime | dt.date | str) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC). Naive datetimes are taken as UTC; dates as midnight UTC."""
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
+    if not isinstance(t, dt.datetime):
+        t = dt.datetime(t.year, t.month, t.day)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _window_strings(w: Any) -> tuple[str, str]:
+    """A ``catalog.Window``, a (start, end) pair of dates or ISO strings -> ISO date strings."""
+    if hasattr(w, "start") and hasattr(w, "end"):
+        start, end = w.start, w.end
+    else:
+        start, end = w
+    def _d(x: Any) -> str:
+        return x.isoformat() if isinstance(x, dt.date) else dt.date.fromisoformat(str(x)).isoformat()
+    return _d(start), _d(end)
+
+
+# ----------------------------------------------------------------------------- the alert record
+@dataclass(frozen=True)
+class Alert:
+    """One landslide alert as stored (one row of the ``alerts`` layer)."""
+
+    alert_id: str
+    region: str
+    status: str  # "new" | "updated"
+    revision: int  # 1 when created, +1 at every update
+    first_seen: str  # ISO UTC, run time of the pass that created it
+    last_seen: str  # ISO UTC, run time of the latest pass that changed it
+    pre_start: str  # windows of the latest pass that changed it (ISO dates)
+    pre_end: str
+    post_start: str
+    post_end: str
+    area_m2: float
+    mean_prob: float
+    peak_prob: float
+    agreement: float | None  # mean share of ensemble members above threshold
+    spread: float | None  # mean ensemble standard deviation
+    mean_slope_deg: float | None
+    landcover: int | None  # majority land-cover code
+    centroid_lon: float
+    centroid_lat: float
+    model_version: str
+    threshold: float | None
+    quicklook: str  # path relative to the store directory ("" when none)
+    geometry: Polygon = field(compare=True)
+
+    def properties(self) -> dict[str, Any]:
+        """All attributes but the geometry (JSON-ready: None for missing values)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "geometry"}
+        return d
+
+    def to_feature(self, base_url: str | None = None) -> dict[str, Any]:
+        """An RFC 7946 Feature (lon/lat, exterior ring counter-clockwise)."""
+        props = self.properties()
+        if base_url is not None:
+            base = base_url.rstrip("/")
+            props["quicklook_url"] = f"{base}/{self.quicklook}" if self.quicklook else None
+            props["cap_url"] = f"{base}/cap/{self.alert_id}.xml"
+            props["map_url"] = f"{base}/#{self.alert_id}"
+        geom = mapping(rfc7946_polygon(self.geometry))
+        return {
+            "type": "Feature",
+            "id": self.alert_id,
+            "bbox": [round(v, LONLAT_DECIMALS) for v in self.geometry.bounds],
+            "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring] for ring in geom["coordinates"]]},
+            "properties": props,
+        }
+
+    @property
+    def id(self) -> str:
+        """Alias of ``alert_id``."""
+        return self.alert_id
+
+    @property
+    def updated(self) -> str:
+        """When this record last changed (the run time of the pass that changed it)."""
+        return self.last_seen
+
+
+ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Alert) if f.name != "geometry")
+_INT_COLUMNS = {"revision"}
+_NULLABLE_INT = {"landcover"}
+_NULLABLE_FLOAT = {"agreement", "spread", "mean_slope_deg", "threshold"}
+_FLOAT_COLUMNS = {"area_m2", "mean_prob", "peak_prob", "centroid_lon", "centroid_lat"}
+
+
+@dataclass
+class MergeResult:
+    """What a merge did: alerts created, updated, and matched but unchanged."""
+
+    new: list[Alert] = field(default_factory=list)
+    updated: list[Alert] = field(default_factory=list)
+    unchanged: list[Alert] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # the whole store after the merge
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new or self.updated)
+
+    def summary(self) -> str:
+        return f"{len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """When a candidate is the same landslide as a stored alert (any one criterion suffices)."""
+
+    iou_min: float = 0.2
+    overlap_min: float = 0.5  # intersection / area of the smaller shape
+    centroid_max_m: float = 30.0
+    growth_tol_px: float = 0.5  # footprint growth below this many pixels is not a change
+
+
+# ----------------------------------------------------------------------------- GeoPackage I/O
+def _nan_to_none(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float | np.floating) and math.isnan(v):
+        return None
+    return v
+
+
+def _alert_from_row(row: dict[str, Any], geom: Polygon) -> Alert:
+    kw: dict[str, Any] = {}
+    for col in ALERT_COLUMNS:
+        v = _nan_to_none(row.get(col))
+        if col in _INT_COLUMNS:
+            v = int(v)
+        elif col in _NULLABLE_INT:
+            v = None if v is None else int(v)
+        elif col in _FLOAT_COLUMNS:
+            v = float(v)
+        elif col in _NULLABLE_FLOAT:
+            v = None if v is None else float(v)
+        else:
+            v = "" if v is None else str(v)
+        kw[col] = v
+    return Alert(**kw, geometry=geom)
+
+
+def read_alerts(path: str | os.PathLike[str]) -> list[Alert]:
+    """All alerts of a GeoPackage store, sorted by (first_seen, alert_id)."""
+    import pyogrio
+
+    path = Path(path)
+    if not path.exists():
+        return []
+    df = pyogrio.read_dataframe(path, layer=LAYER)
+    out: list[Alert] = []
+    records = df.drop(columns="geometry").to_dict("records")
+    for rec, geom in zip(records, df.geometry, strict=True):
+        out.append(_alert_from_row(rec, geom))
+    out.sort(key=lambda a: (a.first_seen, a.alert_id))
+    return out
+
+
+def write_alerts(path: str | os.PathLike[str], alerts: Sequence[Alert]) -> None:
+    """Write ``alerts`` as a GeoPackage (layer ``alerts``, EPSG:4326 Polygon) at ``path``."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
+    cols: dict[str, Any] = {}
+    for col in ALERT_COLUMNS:
+        vals = [getattr(a, col) for a in alerts]
+        if col in _INT_COLUMNS:
+            cols[col] = pd.array(vals, dtype="int64")
+        elif col in _NULLABLE_INT:
+            cols[col] = pd.array(vals, dtype="Int64")
+        elif col in _FLOAT_COLUMNS or col in _NULLABLE_FLOAT:
+            cols[col] = pd.array([np.nan if v is None else v for v in vals], dtype="float64")
+        else:
+            cols[col] = pd.array(vals, dtype=object)
+    gdf = gpd.GeoDataFrame(
+        pd.DataFrame(cols), geometry=gpd.GeoSeries([a.geometry for a in alerts], crs="EPSG:4326")
+    )
+    pyogrio.write_dataframe(gdf, path, layer=LAYER, driver="GPKG", geometry_type="Polygon")
+
+
+# ----------------------------------------------------------------------------- locking
+@contextlib.contextmanager
+def store_lock(store_dir: str | os.PathLike[str], timeout_s: float = 900.0) -> Iterator[None]:
+    """Exclusive ``flock`` on ``<store_dir>/.lock`` (blocks other processes and threads)."""
+    store_dir = Path(store_dir)
+    store_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(store_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not lock {store_dir / LOCK_FILE} within {timeout_s} s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def public_mode() -> int:
+    """rw-r--r-- minus the umask (temp files are created 0600; published files should be readable)."""
+    umask = 0o022
+    with contextlib.suppress(OSError, ValueError):  # read it without os.umask's global set-and-restore
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+    return 0o644 & ~umask
+
+
+def _before_commit() -> None:
+    """Called after every new file is written and before the first rename (a test hook)."""
+
+
+def _remove_stale_temps(store_dir: Path) -> None:
+    """Temp files left by a killed writer (only called under the lock)."""
+    for d in (store_dir, store_dir / QUICKLOOK_DIR, store_dir / "cap"):
+        if not d.is_dir():
+            continue
+        for p in d.iterdir():
+            if p.name.startswith(".") and ".tmp" in p.name and p.is_file():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+
+# ----------------------------------------------------------------------------- matching
+def _round(v: float | None, nd: int) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), nd)
+
+
+def _weighted(cands: Sequence[Candidate], attr: str) -> float | None:
+    pairs = [(getattr(c, attr), c.pixel_count) for c in cands if getattr(c, attr) is not None]
+    if not pairs:
+        return None
+    return sum(v * w for v, w in pairs) / sum(w for _, w in pairs)
+
+
+def _as_polygon(geom: shapely.Geometry) -> Polygon:
+    if isinstance(geom, Polygon):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
+    if not parts:
+        raise ValueError(f"not a polygonal geometry: {geom.geom_type}")
+    return max(parts, key=lambda g: g.area)
+
+
+def _deg2_to_m2(area_deg2: float, lat: float) -> float:
+    return area_deg2 * (111_320.0**2) * math.cos(math.radians(lat))
+
+
+def _new_alert_id(region_id: str, c: Candidate, post_end: str, taken: set[str]) -> str:
+    base = f"{region_id}-{geohash(c.centroid_lat, c.centroid_lon, GEOHASH_PRECISION)}-{post_end.replace('-', '')}"
+    aid, k = base, 2
+    while aid in taken:
+        aid, k = f"{base}-{k}", k + 1
+    return aid
+
+
+@dataclass
+class _Plan:
+    alerts: list[Alert]
+    result: MergeResult
+    groups: dict[str, list[Candidate]]
+
+
+def plan_merge(
+    existing: Sequence[Alert],
+    candidates: Sequence[Candidate],
+    *,
+    region_id: str,
+    pre: tuple[str, str],
+    post: tuple[str, str],
+    run_iso: str,
+    model_version: str,
+    threshold: float | None,
+    rule: MatchRule = MatchRule(),
+) -> _Plan:
+    """The pure part of a merge: which candidate updates which alert, which are new (no I/O)."""
+    by_id = {a.alert_id: a for a in existing}
+    region_alerts = [a for a in existing if a.region == region_id]
+
+    # candidate -> alert pairs that satisfy the rule, scored
+    pairs: list[tuple[tuple[float, float, float], int, str]] = []
+    by_crs: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_crs.setdefault(c.crs, []).append(i)
+    for crs, idx in by_crs.items():
+        if not region_alerts:
+            break
+        projected = [from_lonlat(a.geometry, crs) for a in region_alerts]
+        tree = STRtree(projected)
+        for i in idx:
+            c = candidates[i]
+            near = tree.query(c.geometry.buffer(rule.centroid_max_m))
+            for j in near:
+                a, ag = region_alerts[int(j)], projected[int(j)]
+                inter = c.geometry.intersection(ag).area
+                union = c.geometry.area + ag.area - inter
+                iou = inter / union if union > 0 else 0.0
+                overlap = inter / max(min(c.geometry.area, ag.area), 1e-9)
+                dist = c.geometry.centroid.distance(ag.centroid)
+                if iou >= rule.iou_min or overlap >= rule.overlap_min or dist <= rule.centroid_max_m:
+                    pairs.append(((iou, overlap, -dist), i, a.alert_id))
+
+    # greedy one-to-one assignment by score, then absorb leftover fragments
+    pairs.sort(key=lambda p: (p[0], -p[1]), reverse=True)
+    groups: dict[str, list[Candidate]] = {}
+    assigned: dict[int, str] = {}
+    for _score, i, aid in pairs:
+        if i in assigned or aid in groups:
+            continue
+        assigned[i] = aid
+        groups[aid] = [candidates[i]]
+    for _score, i, aid in pairs:  # best-scoring already-matched alert first
+        if i not in assigned and aid in groups:
+            assigned[i] = aid
+            groups[aid].append(candidates[i])
+
+    result = MergeResult()
+    out: dict[str, Alert] = dict(by_id)
+    for aid, cands in groups.items():
+        cands.sort(key=lambda c: c.window)
+        old = by_id[aid]
+        if post[1] < old.post_end:  # an older pass (re-run or backfill) never rolls an alert back
+            result.unchanged.append(old)
+            continue
+        new_geom = old.geometry
+        area = old.area_m2
+        px_area = cands[0].resolution**2
+        grown = sum(_deg2_to_m2(c.lonlat.difference(old.geometry).area, c.centroid_lat) for c in cands)
+        if grown > rule.growth_tol_px * px_area:
+            union = shapely.union_all([old.geometry, *(c.lonlat for c in cands)])
+            # drop the near-collinear vertices that rounding to 1e-7 degrees leaves along shared edges
+            union = shapely.simplify(shapely.set_precision(union, 10.0**-LONLAT_DECIMALS), 2e-7)
+            new_geom = rfc7946_polygon(_as_polygon(union))
+            area = round(float(from_lonlat(new_geom, cands[0].crs).area), 1)
+        cen = from_lonlat(new_geom, cands[0].crs).centroid if new_geom is not old.geometry else None
+        clon, clat = old.centroid_lon, old.centroid_lat
+        if cen is not None:
+            p = to_lonlat(cen, cands[0].crs)
+            clon, clat = round(p.x, LONLAT_DECIMALS), round(p.y, LONLAT_DECIMALS)
+        biggest = max(cands, key=lambda c: c.pixel_count)
+        proposal = replace(
+            old,
+            pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],
+            area_m2=area,
+            mean_prob=_round(_weighted(cands, "mean_prob"), PROB_DECIMALS),
+            peak_prob=_round(max(c.peak_prob for c in cands), PROB_DECIMALS),
+            agreement=_round(_weighted(cands, "agreement"), PROB_DECIMALS),
+            spread=_round(_weighted(cands, "spread"), PROB_DECIMALS),
+            mean_slope_deg=_round(_weighted(cands, "mean_slope_deg"), 2),
+            landcover=biggest.landcover,
+            centroid_lon=clon, centroid_lat=clat,
+            model_version=model_version,
+            threshold=_round(threshold, PROB_DECIMALS),
+            geometry=new_geom,
+        )
+        if proposal == old:
+            result.unchanged.append(old)
+            continue
+        updated = replace(
+            proposal,
+            status="updated",
+            revision=old.revision + 1,
+            first_seen=min(old.first_seen, run_iso),
+            last_seen=max(old.last_seen, run_iso),
+        )
+        out[aid] = updated
+        result.updated.append(updated)
+
+    taken = set(by_id)
+    for i, c in enumerate(candidates):
+        if i in assigned:
+            continue
+        aid = _new_alert_id(region_id, c, post[1], taken)
+        taken.add(aid)
+        alert = Alert(
+            alert_id=aid, region=region_id, status="new", revision=1,
+            first_seen=run_iso, last_seen=run_iso,
+            pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],
+            area_m2=round(c.area_m2, 1),
+            mean_prob=_round(c.mean_prob, PROB_DECIMALS),
+            peak_prob=_round(c.peak_prob, PROB_DECIMALS),
+            agreement=_round(c.agreement, PROB_DECIMALS),
+            spread=_round(c.spread, PROB_DECIMALS),
+            mean_slope_deg=_round(c.mean_slope_deg, 2),
+            landcover=c.landcover,
+            centroid_lon=c.centroid_lon, centroid_lat=c.centroid_lat,
+            model_version=model_version,
+            threshold=_round(threshold, PROB_DECIMALS),
+            quicklook="",
+            geometry=c.lonlat,
+        )
+        out[aid] = alert
+        groups[aid] = [c]
+        result.new.append(alert)
+
+    alerts = sorted(out.values(), key=lambda a: (a.first_seen, a.alert_id))
+    result.alerts = alerts
+    return _Plan(alerts=alerts, result=result, groups=groups)
+
+
+# ----------------------------------------------------------------------------- the store
+class AlertStore:
+    """The alert store directory (``artifacts/alerts``): GeoPackage, quick-looks and feeds."""
+
+    def __init__(
+        self,
+        path_dir: str | os.PathLike[str],
+        *,
+        base_url: str | None = None,
+        rule: MatchRule | None = None,
+        lock_timeout_s: float = 900.0,
+    ) -> None:
+        self.dir = Path(path_dir)
+        self.base_url = base_url
+        self.rule = rule or MatchRule()
+        self.lock_timeout_s = lock_timeout_s
+
+    @property
+    def gpkg(self) -> Path:
+        return self.dir / STORE_FILE
+
+    @property
+    def quicklook_dir(self) -> Path:
+        return self.dir / QUICKLOOK_DIR
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return store_lock(self.dir, self.lock_timeout_s)
+
+    def load(self) -> list[Alert]:
+        """All stored alerts (no lock needed: the store file is only ever replaced by rename)."""
+        return read_alerts(self.gpkg)
+
+    def get(self, alert_id: str) -> Alert:
+        for a in self.load():
+            if a.alert_id == alert_id:
+                return a
+        raise KeyError(f"no alert {alert_id!r} in {self.gpkg}")
+
+    def merge(
+        self,
+        candidates: Iterable[Candidate],
+        *,
+        region_id: str,
+        pre: Any,
+        post: Any,
+        run_time: dt.datetime | dt.date | str,
+        model_version: str,
+        chips_source: ChipSource | None = None,
+        threshold: float | None = None,
+        notifier: Any = None,
+        publish: bool = True,
+    ) -> MergeResult:
+        """Merge one pass's candidates into the store (locked, atomic, idempotent).
+
+        ``pre``/``post`` are the pass's windows (``catalog.Window`` or (start, end) dates),
+        ``run_time`` its time (UTC if naive). With ``chips_source`` a quick-look PNG is rendered
+        for every new or updated alert. ``notifier`` (:class:`~gee_landslide.monitor.notify.Notifier`)
+        is told about new alerts after the store is committed; its failures are only logged.
+        """
+        from gee_landslide.monitor.feeds import resolve_base_url, write_feeds
+
+        cands = list(candidates)
+        pre_s, post_s = _window_strings(pre), _window_strings(post)
+        run_iso = iso_utc(run_time)
+        with self.lock():
+            _remove_stale_temps(self.dir)
+            existing = self.load()
+            plan = plan_merge(
+                existing, cands, region_id=region_id, pre=pre_s, post=post_s, run_iso=run_iso,
+                model_version=model_version, threshold=threshold, rule=self.rule,
+            )
+            result = plan.result
+            if result.changed or not self.gpkg.exists():  # (an empty store is written too, for QGIS)
+                self._commit(plan, chips_source)
+                result = plan.result
+            base_url = resolve_base_url(self.dir, self.base_url)
+            if publish:
+                write_feeds(result.alerts, self.dir, base_url=base_url)
+        log.info("alerts %s: %s", region_id, result.summary())
+        if notifier is not None and result.new:
+            try:
+                notifier.notify(result.new, base_url=base_url)
+            except Exception:  # notifications are never fatal
+                log.exception("notification of %d new alert(s) failed", len(result.new))
+        return result
+
+    # -- internals
+    def _commit(self, plan: _Plan, chips_source: ChipSource | None) -> None:
+        changed = {a.alert_id for a in (*plan.result.new, *plan.result.updated)}
+        staged: list[tuple[Path, Path]] = []  # (tmp, final) quick-looks
+        try:
+            if chips_source is not None:
+                with_ql: dict[str, str] = {}
+                for aid in sorted(changed):
+                    alert = next(a for a in plan.alerts if a.alert_id == aid)
+                    final = self.quicklook_dir / f"{aid}.png"
+                    tmp = self.quicklook_dir / f".{aid}.png.{os.getpid()}.tmp"
+                    try:
+                        render_quicklook(
+                            chips_source,
+                            from_lonlat(alert.geometry, chips_source.grid.crs),
+                            tmp,
+                            title=f"{aid} ({alert.status})",
+                            subtitle=(
+                                f"{alert.area_m2:,.0f} m²  ·  p̄ {alert.mean_prob:.2f}  ·  peak {alert.peak_prob:.2f}"
+                                f"  ·  post {alert.post_start} → {alert.post_end}"
+                            ),
+                        )
+                    except Exception:
+                        log.exception("quick-look of %s failed; the alert keeps its previous one", aid)
+                        with contextlib.suppress(FileNotFoundError):
+                            tmp.unlink()
+                        continue
+                    staged.append((tmp, final))
+                    with_ql[aid] = f"{QUICKLOOK_DIR}/{aid}.png"
+                self._apply_quicklooks(plan, with_ql)
+            with atomic_path(self.gpkg) as tmp_gpkg:
+                write_alerts(tmp_gpkg, plan.alerts)
+                os.chmod(tmp_gpkg, public_mode())
+                _before_commit()
+        except BaseException:
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            raise
+        for tmp, final in staged:
+            os.replace(tmp, final)
+
+    @staticmethod
+    def _apply_quicklooks(plan: _Plan, with_ql: dict[str, str]) -> None:
+        if not with_ql:
+            return
+        def fix(a: Alert) -> Alert:
+            return replace(a, quicklook=with_ql[a.alert_id]) if a.alert_id in with_ql else a
+        plan.alerts[:] = [fix(a) for a in plan.alerts]
+        r = plan.result
+        r.new[:] = [fix(a) for a in r.new]
+        r.updated[:] = [fix(a) for a in r.updated]
+        r.alerts = plan.alerts
+
