@@ -1,0 +1,499 @@
+"""Scene assembly: event scenes, region monitoring tiles and the event stack writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gee_landslide.bands import N_BANDS
+from gee_landslide.catalog import Defaults, Event, Region, Window
+from gee_landslide.grid import Grid, grid_around, grid_for_bbox
+from gee_landslide.landcover import LAND_COVER_BY_CODE
+from gee_landslide.simulate import noise
+from gee_landslide.simulate.confounders import (
+    REGROWTH_DAYS,
+    cut_state,
+    cuts_between,
+    snow_state,
+)
+from gee_landslide.simulate.landcover import (
+    FOREST,
+    HERB,
+    ROCK,
+    SNOW,
+    SPARSE,
+    WATER,
+    classify,
+    cover_fields,
+    tree_height,
+    true_cover,
+)
+from gee_landslide.simulate.landslides import Landslide, make_patch, place_in_patch
+from gee_landslide.simulate.optical import ndvi_composite
+from gee_landslide.simulate.params import SceneParams, derive_params, slide_dimensions
+from gee_landslide.simulate.sar import (
+    CUT_FRESH,
+    CUT_REGROWTH,
+    SNOW_DRY,
+    SNOW_WET,
+    composite_db,
+    flat_model_is_volume,
+)
+from gee_landslide.simulate.terrain_model import (
+    Lattice,
+    choose_event_shift,
+    horn_slope_aspect,
+    sar_geometry,
+    terrain_fields,
+)
+
+SIMULATOR_VERSION = "1.0.0"
+REGION_CELL_M = 1000.0
+MIN_EVENT_LABEL_PX = 300
+MAX_EVENT_LABEL_FRAC = 0.15
+
+
+@dataclass
+class SimulatedScene:
+    data: np.ndarray  # (15, H, W) float32, Table 2 band order, NaN nodata
+    labels: np.ndarray  # (H, W) uint8 landslide truth (1 = landslide scar)
+    grid: Grid
+    inventory: list[dict]  # {"id", "geometry" (grid CRS), "onset", "area_m2", ...}
+    meta: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- rendering
+def _surface(cover: np.ndarray, window: Window, p: SceneParams, lat: Lattice, cuts, snow, wet, slides_zone):
+    s = cover.astype(np.int16)
+    fresh, regrow = cut_state(p, lat, window, cuts)
+    forest = cover == FOREST
+    s[regrow & forest] = CUT_REGROWTH
+    s[fresh & forest] = CUT_FRESH
+    water = cover == WATER
+    s[snow & ~water & ~wet] = SNOW_DRY
+    s[wet & ~water] = SNOW_WET
+    s[slides_zone > 0] = 9 + slides_zone[slides_zone > 0]
+    return s, int((fresh & forest).sum())
+
+
+def _observed_class(surface: np.ndarray) -> np.ndarray:
+    """The land-cover class a pre-event optical classifier sees for each surface code."""
+    lut = np.arange(17, dtype=np.uint8)
+    lut[10], lut[11], lut[12] = ROCK, ROCK, SPARSE
+    lut[CUT_FRESH], lut[CUT_REGROWTH] = SPARSE, HERB
+    lut[SNOW_WET], lut[SNOW_DRY] = SNOW, SNOW
+    return lut[surface]
+
+
+def render(
+    p: SceneParams, grid: Grid, pre: Window, post: Window, slides: list[Landslide]
+) -> tuple[np.ndarray, np.ndarray, list[Landslide], dict[str, Any]]:
+    """Render the 15 bands and the change labels of ``grid``; returns (data, labels, new slides, info)."""
+    lat = Lattice.of_grid(grid)
+    pad = Lattice.of_grid(grid, 1)
+    res = grid.resolution
+    tf = terrain_fields(p, pad)
+    slope, aspect = horn_slope_aspect(tf.elevation, res)
+    z = tf.elevation[1:-1, 1:-1]
+    floor_depth = tf.floor_depth[1:-1, 1:-1]
+    cf = cover_fields(p, lat)
+    cover = true_cover(p, lat, z, slope, floor_depth, cf.nz)
+
+    # landslides: old ones (before the pre composite) are in both windows, new ones only in post
+    H, W = grid.shape
+    new_mask = np.zeros((H, W), dtype=bool)
+    new_zone = np.zeros((H, W), dtype=np.uint8)
+    new_weight = np.zeros((H, W), dtype=np.float64)
+    old_mask = np.zeros((H, W), dtype=bool)
+    old_zone = np.zeros((H, W), dtype=np.uint8)
+    new_slides: list[Landslide] = []
+    n_old = 0
+    for ls in slides:
+        if ls.onset <= pre.end:
+            n_old += int(ls.paste(lat, old_mask, old_zone))
+        elif ls.onset <= post.end and ls.paste(lat, new_mask, new_zone, new_weight):
+            new_slides.append(ls)
+    post_zone = np.where(new_zone > 0, new_zone, old_zone)
+
+    cuts = cuts_between(p, lat, pre.start - dt.timedelta(days=REGROWTH_DAYS), post.end)
+    snow_pre, wet_pre, line_pre = snow_state(p, lat, z, aspect, cf.nz, pre)
+    snow_post, wet_post, line_post = snow_state(p, lat, z, aspect, cf.nz, post)
+    s_pre, _ = _surface(cover, pre, p, lat, cuts, snow_pre, wet_pre, old_zone)
+    s_post, n_cut_px = _surface(cover, post, p, lat, cuts, snow_post, wet_post, post_zone)
+    s_post_alt, _ = _surface(cover, post, p, lat, cuts, snow_post, wet_post, old_zone)
+    # the greenest-pixel S2 composites see the least snowy date of each window
+    g_pre, gw_pre, gline_pre = snow_state(p, lat, z, aspect, cf.nz, pre, greenest=True)
+    g_post, gw_post, gline_post = snow_state(p, lat, z, aspect, cf.nz, post, greenest=True)
+    o_pre, _ = _surface(cover, pre, p, lat, cuts, g_pre, gw_pre, old_zone)
+    o_post, _ = _surface(cover, post, p, lat, cuts, g_post, gw_post, post_zone)
+    o_post_alt, _ = _surface(cover, post, p, lat, cuts, g_post, gw_post, old_zone)
+    mix_w = np.where(new_mask, new_weight, 1.0)
+
+    classified = classify(p, lat, _observed_class(o_pre))
+    height_cover = cover.copy()
+    height_cover[(s_pre == CUT_FRESH) | (s_pre == CUT_REGROWTH)] = HERB
+    height_cover[old_mask] = ROCK
+    th = tree_height(p, height_cover, z, cf.texture)
+
+    geom = sar_geometry(p, lat, slope, aspect)
+    flat_vol = flat_model_is_volume(classified)
+    sar_tex = noise.fbm(lat.x, lat.y, noise.stable_key(p.key, "sar-tex"), [60.0, 30.0, 15.0], 0.5)
+    sar_tex = 0.7 * sar_tex + 0.5 * noise.normal(noise.stable_key(p.key, "sar-pix"), lat.gx[None, :], lat.gy[:, None])
+    vv_pre, vh_pre, n_pre = composite_db(p, lat, geom, s_pre, flat_vol, pre, sar_tex, 0.0)
+    vv_post, vh_post, n_post = composite_db(
+        p, lat, geom, s_post, flat_vol, post, sar_tex, p.post_moisture_db, s_post_alt, mix_w
+    )
+    ndvi_pre, info_pre = ndvi_composite(p, lat, o_pre, cf.texture, pre)
+    ndvi_post, info_post = ndvi_composite(p, lat, o_post, cf.texture, post, o_post_alt, mix_w)
+
+    data = np.empty((N_BANDS, H, W), dtype=np.float32)
+    data[0], data[1], data[2] = vv_pre, vv_post, vv_post - vv_pre
+    data[3], data[4], data[5] = vh_pre, vh_post, vh_post - vh_pre
+    data[6] = geom.layover.astype(np.float32)
+    data[7] = geom.shadow.astype(np.float32)
+    data[8] = geom.lia_deg
+    data[9] = z
+    data[10] = slope
+    data[11] = float(p.koppen)
+    data[12] = th
+    data[13] = classified
+    data[14] = ndvi_post - ndvi_pre
+    labels = new_mask.astype(np.uint8)
+    counts = np.bincount(cover.ravel(), minlength=10)
+    info = {
+        "cover_fractions": {
+            LAND_COVER_BY_CODE[c].name: round(float(counts[c]) / cover.size, 4) for c in range(1, 10)
+        },
+        "acquisitions": {"pre": n_pre, "post": n_post},
+        "snowline_m": {
+            "sar_pre": round(line_pre, 1),
+            "sar_post": round(line_post, 1),
+            "s2_pre": round(gline_pre, 1),
+            "s2_post": round(gline_post, 1),
+        },
+        "phenology_ndvi": {"pre": info_pre["phenology"], "post": info_post["phenology"]},
+        "new_clear_cut_px": int(n_cut_px - int(((s_pre == CUT_FRESH) & (s_post == CUT_FRESH)).sum())),
+        "old_landslides": n_old,
+        "new_landslides": len(new_slides),
+        "label_px": int(labels.sum()),
+        "layover_frac": round(float(geom.layover.mean()), 4),
+        "shadow_frac": round(float(geom.shadow.mean()), 4),
+    }
+    return data, labels, new_slides, info
+
+
+def _inventory(slides: list[Landslide]) -> list[dict]:
+    out = []
+    for ls in slides:
+        out.append(
+            {
+                "id": ls.id,
+                "geometry": ls.polygon(),
+                "onset": ls.onset,
+                "area_m2": ls.area_m2,
+                "kind": ls.kind,
+                "length_m": round(ls.length_m, 1),
+                "source_xy": ls.source_xy,
+                "toe_xy": ls.toe_xy,
+                **ls.extra,
+            }
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- events
+def event_params(event: Event, defaults: Defaults, seed: int | None = None) -> tuple[SceneParams, Grid]:
+    """The scene parameters and grid of an event (deterministic in event id and seed)."""
+    seed = defaults.simulation_seed if seed is None else int(seed)
+    key = noise.stable_key("event", event.id, seed)
+    grid = grid_around(event.lat, event.lon, defaults.aoi_size_m, defaults.resolution_m)
+    p = derive_params(
+        key=key,
+        kind="event",
+        name=event.id,
+        lat=event.lat,
+        lon=event.lon,
+        rainfall_mm=event.rainfall_mm_yr,
+        orbit_pass=event.orbit_pass or defaults.orbit_pass,
+        trigger=event.trigger,
+    )
+    length, width, count = slide_dimensions(
+        event.size_km, defaults.aoi_size_m, defaults.resolution_m, p.u("slide-frac")
+    )
+    x0, y0, x1, y1 = grid.bounds
+    p = replace(
+        p,
+        slide_length_m=length,
+        slide_width_m=width,
+        slide_count=count,
+        ref_x=(x0 + x1) / 2,
+        ref_y=(y0 + y1) / 2,
+    )
+    sx, sy, _ = choose_event_shift(p, grid)
+    return replace(p, shift_x=sx, shift_y=sy), grid
+
+
+def _event_slides(event: Event, p: SceneParams, grid: Grid) -> list[Landslide]:
+    res = grid.resolution
+    margin = int(min(max(0.8 * p.slide_length_m / res, 10), 100))
+    big = Lattice.of_grid(grid, margin)
+    patch = make_patch(p, big)
+    allowed = np.zeros(patch.z.shape, dtype=bool)
+    edge = 3
+    allowed[margin + edge : margin + grid.height - edge, margin + edge : margin + grid.width - edge] = True
+    lat = Lattice.of_grid(grid)
+    n = p.slide_count
+    slides: list[Landslide] = []
+    for _ in range(6):
+        jobs = [
+            (f"{event.id}-{j + 1:03d}", event.date, noise.stable_key(p.key, "slide", j)) for j in range(n)
+        ]
+        slides = place_in_patch(p, patch, allowed, jobs, p.slide_length_m, p.slide_width_m)
+        acc = np.zeros(grid.shape, dtype=bool)
+        kept = []
+        for ls in slides:
+            trial = acc.copy()
+            ls.paste(lat, trial)
+            if kept and trial.mean() > MAX_EVENT_LABEL_FRAC:
+                break
+            acc = trial
+            kept.append(ls)
+        slides = kept
+        if acc.sum() >= MIN_EVENT_LABEL_PX or n >= 200:
+            break
+        n = int(n * 1.6) + 2
+    return slides
+
+
+def simulate_event(event: Event, defaults: Defaults, seed: int | None = None) -> SimulatedScene:
+    """Simulate the 15-band stack, labels and inventory of a catalog event."""
+    seed = defaults.simulation_seed if seed is None else int(seed)
+    p, grid = event_params(event, defaults, seed)
+    pre, post = event.windows(defaults)
+    slides = _event_slides(event, p, grid)
+    data, labels, shown, info = render(p, grid, pre, post, slides)
+    meta = {
+        "source": "simulated",
+        "simulator_version": SIMULATOR_VERSION,
+        "event_id": event.id,
+        "seed": seed,
+        "windows": {"pre": list(pre.as_strings()), "post": list(post.as_strings())},
+        "climate_class": int(p.koppen),
+        "relief_m": round(p.relief_m, 1),
+        "params": p.to_meta(),
+        **info,
+    }
+    return SimulatedScene(data=data, labels=labels, grid=grid, inventory=_inventory(shown), meta=meta)
+
+
+def _write_inventory_gpkg(path: Path, inventory: list[dict], crs: str) -> None:
+    import geopandas as gpd
+
+    from gee_landslide.atomic import atomic_path
+
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": [r["id"] for r in inventory],
+            "onset": [r["onset"].isoformat() for r in inventory],
+            "area_m2": [float(r["area_m2"]) for r in inventory],
+        },
+        geometry=[r["geometry"] for r in inventory],
+        crs=crs,
+    ).to_crs("EPSG:4326")
+    with atomic_path(path) as tmp:
+        tmp.unlink()  # GDAL must create the GeoPackage itself
+        gdf.to_file(tmp, layer="landslides", driver="GPKG", engine="pyogrio")
+
+
+def build_event_stack(
+    event: Event,
+    defaults: Defaults,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Simulate an event and write ``stack.tif``, ``labels.tif``, ``meta.json`` and ``inventory.gpkg``."""
+    from gee_landslide.stackio import is_complete, write_stack
+
+    out_dir = Path(out_dir)
+    say = progress or (lambda _msg: None)
+    if is_complete(out_dir) and not force:
+        say(f"{event.id}: stack complete, skipped")
+        return out_dir
+    say(f"{event.id}: simulating scene")
+    scene = simulate_event(event, defaults)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say(f"{event.id}: writing inventory ({len(scene.inventory)} landslides)")
+    _write_inventory_gpkg(out_dir / "inventory.gpkg", scene.inventory, scene.grid.crs)
+    meta = {
+        **scene.meta,
+        "provenance": {
+            "source": "simulated",
+            "simulator": "gee_landslide.simulate",
+            "simulator_version": SIMULATOR_VERSION,
+            "seed": scene.meta["seed"],
+            "params_key": scene.meta["params"]["key"],
+        },
+    }
+    say(f"{event.id}: writing stack")
+    write_stack(out_dir, scene.data, scene.grid, scene.labels, meta)
+    say(f"{event.id}: done ({int(scene.labels.sum())} landslide px)")
+    return out_dir
+
+
+# ----------------------------------------------------------------------------- regions
+_REGION_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _cached(key: tuple, make: Callable[[], Any], size: int = 256) -> Any:
+    if key in _REGION_CACHE:
+        _REGION_CACHE.move_to_end(key)
+        return _REGION_CACHE[key]
+    val = make()
+    _REGION_CACHE[key] = val
+    while len(_REGION_CACHE) > size:
+        _REGION_CACHE.popitem(last=False)
+    return val
+
+
+def _region_token(region_id: str, region: Region) -> tuple:
+    return (region_id, region.model_dump_json())
+
+
+def region_params(region_id: str, region: Region) -> tuple[SceneParams, Grid]:
+    """Scene parameters of a monitoring region (depend on the region only, never on a tile)."""
+
+    def make() -> tuple[SceneParams, Grid]:
+        w, s, e, n = region.bbox
+        full = grid_for_bbox(w, s, e, n)
+        key = noise.stable_key("region", region_id, region.simulation.seed)
+        p = derive_params(key=key, kind="region", name=region_id, lat=(s + n) / 2, lon=(w + e) / 2, rainfall_mm=None)
+        x0, y0, x1, y1 = full.bounds
+        p = replace(
+            p,
+            slide_length_m=180.0 * math.exp(0.25 * noise.scalar_normal(key, "len")),
+            slide_width_m=40.0 * math.exp(0.2 * noise.scalar_normal(key, "wid")),
+            ref_x=(x0 + x1) / 2,
+            ref_y=(y0 + y1) / 2,
+        )
+        sx, sy, _ = choose_event_shift(p, full)
+        return replace(p, shift_x=sx, shift_y=sy), full
+
+    return _cached(("params", *_region_token(region_id, region)), make)
+
+
+def _region_allocation(region_id: str, region: Region) -> dict[tuple[int, int], list[tuple[dt.date, int]]]:
+    """Which 1 km cells get a landslide on which date: weighted by their steep fraction."""
+
+    def make() -> dict[tuple[int, int], list[tuple[dt.date, int]]]:
+        p, full = region_params(region_id, region)
+        coarse = 50.0
+        x0, y0, x1, y1 = full.bounds
+        lat = Lattice.block(
+            math.floor(x0 / coarse), math.ceil(y1 / coarse), int((x1 - x0) / coarse) + 2,
+            int((y1 - y0) / coarse) + 2, coarse,
+        )
+        z = terrain_fields(p, lat).elevation
+        dzdy, dzdx = np.gradient(z, coarse)
+        steep = np.degrees(np.arctan(np.hypot(dzdx, dzdy))) > 25.0
+        cx = np.floor(lat.x / REGION_CELL_M).astype(np.int64)
+        cy = np.floor(lat.y / REGION_CELL_M).astype(np.int64)
+        cells: dict[tuple[int, int], list[float]] = {}
+        for j, yy in enumerate(cy):
+            for i, xx in enumerate(cx):
+                cells.setdefault((int(xx), int(yy)), []).append(float(steep[j, i]))
+        names = sorted(cells)
+        frac = np.array([np.mean(cells[c]) for c in names])
+        per = region.simulation.landslides_per_date
+        reps = max(1, math.ceil(per / max(len(names), 1)))
+        alloc: dict[tuple[int, int], list[tuple[dt.date, int]]] = {}
+        for d in sorted(region.simulation.landslide_dates):
+            cand = []
+            for ci, c in enumerate(names):
+                for r in range(reps):
+                    u = noise.scalar_uniform(p.key, noise.stable_key("alloc", d.isoformat()), c[0], c[1], r)
+                    cand.append((-math.log(max(u, 1e-300)) / (frac[ci] + 0.02), c, r))
+            cand.sort()
+            for _, c, r in cand[:per]:
+                alloc.setdefault(c, []).append((d, r))
+        return alloc
+
+    return _cached(("alloc", *_region_token(region_id, region)), make)
+
+
+def _cell_slides(region_id: str, region: Region, cell: tuple[int, int]) -> list[Landslide]:
+    """All landslides (every simulated date) of one 1 km cell, traced on the cell's own patch."""
+
+    def make() -> list[Landslide]:
+        p, full = region_params(region_id, region)
+        jobs_spec = sorted(_region_allocation(region_id, region).get(cell, []))
+        if not jobs_spec:
+            return []
+        res = full.resolution
+        n_cell = round(REGION_CELL_M / res)
+        margin = math.ceil(1.6 * p.slide_length_m / res) + 5
+        gx0 = cell[0] * n_cell - margin
+        gy0 = (cell[1] + 1) * n_cell + margin
+        lat = Lattice.block(gx0, gy0, n_cell + 2 * margin, n_cell + 2 * margin, res)
+        patch = make_patch(p, lat)
+        allowed = np.zeros(patch.z.shape, dtype=bool)
+        allowed[margin : margin + n_cell, margin : margin + n_cell] = True
+        jobs = [
+            (
+                f"{region_id}-{d:%Y%m%d}-{cell[0]}_{cell[1]}-{r}",
+                d,
+                noise.stable_key(p.key, "slide", d.isoformat(), cell[0], cell[1], r),
+            )
+            for d, r in jobs_spec
+        ]
+        return place_in_patch(p, patch, allowed, jobs, p.slide_length_m, p.slide_width_m)
+
+    return _cached(("cell", *_region_token(region_id, region), cell), make, size=4096)
+
+
+def region_slides_near(region_id: str, region: Region, grid: Grid) -> list[Landslide]:
+    p, _ = region_params(region_id, region)
+    margin = 1.6 * p.slide_length_m + 5 * grid.resolution + p.slide_width_m * 2
+    x0, y0, x1, y1 = grid.bounds
+    out: list[Landslide] = []
+    for cell in sorted(_region_allocation(region_id, region)):
+        cx0, cy0 = cell[0] * REGION_CELL_M, cell[1] * REGION_CELL_M
+        if cx0 - margin < x1 and cx0 + REGION_CELL_M + margin > x0 and cy0 - margin < y1 and cy0 + REGION_CELL_M + margin > y0:
+            out.extend(_cell_slides(region_id, region, cell))
+    return out
+
+
+def simulate_region_tile(region_id: str, region: Region, pre: Window, post: Window, grid: Grid) -> SimulatedScene:
+    """A monitoring scene of any sub-grid of a region, consistent across tiles."""
+    p, full = region_params(region_id, region)
+    if grid.crs != full.crs or not math.isclose(grid.resolution, full.resolution):
+        raise ValueError(f"tile grid {grid.crs} @ {grid.resolution} m is not on the region lattice {full.crs}")
+    slides = region_slides_near(region_id, region, grid)
+    data, labels, shown, info = render(p, grid, pre, post, slides)
+    meta = {
+        "source": "simulated",
+        "simulator_version": SIMULATOR_VERSION,
+        "region_id": region_id,
+        "seed": region.simulation.seed,
+        "windows": {"pre": list(pre.as_strings()), "post": list(post.as_strings())},
+        "climate_class": int(p.koppen),
+        "relief_m": round(p.relief_m, 1),
+        "params": p.to_meta(),
+        **info,
+    }
+    return SimulatedScene(data=data, labels=labels, grid=grid, inventory=_inventory(shown), meta=meta)
+
+
+def simulate_region(region_id: str, region: Region, run_date: dt.date, grid: Grid | None = None) -> SimulatedScene:
+    pre, post = region.windows(run_date)
+    if grid is None:
+        grid = grid_for_bbox(*region.bbox)
+    return simulate_region_tile(region_id, region, pre, post, grid)
