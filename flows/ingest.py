@@ -26,6 +26,7 @@ from prefect.futures import wait
 from gee_landslide.catalog import load_catalog
 from gee_landslide.ingest import build_one_stack, select_events
 from gee_landslide.paths import project_paths
+from gee_landslide.sources import resolve_source
 from gee_landslide.stackio import is_complete, read_meta
 
 
@@ -104,14 +105,19 @@ def build_stack_task(
 
 @flow(name="ingest", log_prints=True)
 def ingest(
-    source: str = "simulated",
+    source: str | None = None,
     events: list[str] | None = None,
     force: bool = False,
     root: str | None = None,
     catalog: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Build the stacks of the catalog's events (all, or ``events``) from ``source``."""
+    """Build the stacks of the catalog's events (all, or ``events``) from ``source``.
+
+    Without a ``source``: ``gee`` when Earth Engine credentials are configured, else ``simulated``
+    (said once in the log).
+    """
     logger = get_run_logger()
+    source = resolve_source(source)
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
     selected = [e.id for e in select_events(cat, events)]

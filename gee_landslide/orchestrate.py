@@ -73,6 +73,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap our own exited child so it does not linger as a zombie
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -185,6 +187,9 @@ def stop(orch: Orchestra, services: tuple[str, ...] = SERVICES, grace: float = 1
             if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5.0
+                while pid_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
         orch.pid_file(service).unlink(missing_ok=True)
     return stopped
 

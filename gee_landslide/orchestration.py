@@ -28,7 +28,7 @@ class DeploymentSpec:
 
 def deployment_specs(catalog: Catalog) -> list[DeploymentSpec]:
     specs = [
-        DeploymentSpec("ingest", "catalog", parameters={"source": None, "events": None, "force": False},
+        DeploymentSpec("ingest", "catalog",
                        description="Build the 15-band stack of every catalog event (skips complete ones)."),
         DeploymentSpec("train", "sweep", parameters={"profile": "laptop"},
                        description="Run the training sweep of a profile (resumable)."),

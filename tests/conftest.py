@@ -34,3 +34,11 @@ def catalog_path() -> Path:
 @pytest.fixture
 def shared_dir() -> Path:
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory):
+    """A built 5-event project with a 2-model s1s2 ensemble (read-only: copy before writing)."""
+    from helpers_project import build_small_project
+
+    return build_small_project(tmp_path_factory.mktemp("project"), REPO / "case_studies.yaml")

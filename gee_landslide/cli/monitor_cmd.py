@@ -6,18 +6,81 @@ from pathlib import Path
 
 import typer
 
-from gee_landslide.cli.common import RootOption, console, err_console, get_paths
+from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(monitor_app, name="monitor")
     app.add_typer(feed_app, name="feed")
-    # (the `monitor` group is registered here too once it exists)
 
 
 # =============================================================================================
-# monitor: monitoring passes (reserved for the monitoring-pass issue)
+# monitor: monitoring passes
 # =============================================================================================
+monitor_app = typer.Typer(help="Watch regions for new landslides.", no_args_is_help=True)
+
+
+@monitor_app.command("run")
+def monitor_run(
+    region: str = typer.Option(..., "--region", "-r", help="region id from case_studies.yaml"),
+    date: str | None = typer.Option(None, help="run date YYYY-MM-DD (default: today)"),
+    source: str | None = typer.Option(None, help="gee or simulated (default: gee when credentials exist)"),
+    ensemble: str | None = typer.Option(None, help="ensemble name (default: the region's)"),
+    change_gate: bool = typer.Option(False, help="skip tiles showing no sign of change in dNDVI or SAR"),
+    threshold: float | None = typer.Option(None, help="probability threshold (default: region / ensemble)"),
+    notify_url: str | None = typer.Option(None, help="webhook or Apprise URL to notify of new alerts"),
+    catalog: Path | None = CatalogOption,
+    root: Path | None = RootOption,
+) -> None:
+    """One monitoring pass: windows from the date, tiles, ensemble, rasters, alerts and feeds."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gee_landslide.monitor.runner import GateConfig, MonitoringError, run_pass
+    from gee_landslide.sources import resolve_source
+
+    paths = get_paths(root)
+    cat = get_catalog(catalog, paths)
+    try:
+        run_date = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise typer.BadParameter(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    try:
+        src = resolve_source(source)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if source is None and src == "simulated":
+        console.print("[yellow]no Earth Engine credentials: this pass runs on SIMULATED scenes[/yellow]")
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tiles"),
+               TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"monitor {region}", total=None)
+            result = run_pass(
+                cat, paths, region, run_date, src, ensemble, GateConfig(enabled=change_gate), threshold,
+                notify_url=notify_url, progress=lambda i, n: progress.update(task, completed=i, total=n),
+            )
+    except (MonitoringError, KeyError) as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"{result.region_id} {result.run_date}: pre {result.pre.start}..{result.pre.end}, "
+        f"post {result.post.start}..{result.post.end}; {result.tiles} tile(s) ({result.gated_tiles} gated), "
+        f"{result.area_km2:.1f} km2 in {result.seconds:.1f} s ({result.seconds_per_km2:.2f} s/km2)"
+    )
+    console.print(f"alerts: {len(result.new)} new, {len(result.updated)} updated, {len(result.unchanged)} unchanged")
+    for alert_id in result.new:
+        console.print(f"  new  {alert_id}")
+    if result.scores is not None:
+        s = result.scores
+        console.print(f"against the simulator's truth: object precision {s.precision:.2f}, recall {s.recall:.2f} "
+                      f"({s.true_detections}/{s.detections} detections real, {s.found_objects}/{s.truth_objects} "
+                      f"landslides found)")
+    console.print(f"rasters and quick-look: {result.out_dir}")
+    console.print(f"feeds: {', '.join(str(p) for p in result.feeds.values())}")
+
 
 
 # =============================================================================================

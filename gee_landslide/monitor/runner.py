@@ -53,16 +53,21 @@ class MonitoringError(ValueError):
 
 @dataclass(frozen=True)
 class GateConfig:
-    """The optional change gate: skip a tile when too few pixels show any sign of change.
+    """The optional change gate: skip a tile that shows no sign of landslide-like change.
 
-    A pixel shows change when dNDVI drops below ``dndvi_drop`` or the SAR change |dVV| or -dVH
-    exceeds ``sar_change_db``; a tile needs ``min_pixels`` such pixels (connected or not).
+    dNDVI, dVV and dVH are median-filtered (``smooth_px``) so speckle and single noisy pixels do not
+    count; a pixel shows change when the smoothed dNDVI drops below ``dndvi_drop`` or the smoothed
+    SAR change |dVV| or -dVH exceeds ``sar_change_db``, on ground the alert filters would keep
+    (not water, slope at least ``min_slope_deg``). The tile runs when one connected patch of such
+    pixels reaches ``min_pixels``.
     """
 
     enabled: bool = False
     dndvi_drop: float = -0.15
     sar_change_db: float = 2.0
+    min_slope_deg: float = 10.0
     min_pixels: int = 4
+    smooth_px: int = 5
 
 
 @dataclass(frozen=True)
@@ -221,12 +226,28 @@ def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[n
     return stack, None
 
 
-def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
-    """The change gate's test: does any pixel of the tile look like change in dNDVI or SAR?"""
+def change_mask(stack: np.ndarray, gate: GateConfig) -> np.ndarray:
+    """Pixels of a (15, H, W) stack that show landslide-like change by the gate's rules."""
+    from scipy import ndimage
+
+    from gee_landslide.landcover import WATER_CODE
+
+    def smooth(name: str) -> np.ndarray:
+        return ndimage.median_filter(np.nan_to_num(stack[_IDX[name]], nan=0.0), size=gate.smooth_px)
+
+    change = (smooth("dNDVI") < gate.dndvi_drop) | (-smooth("dVH") > gate.sar_change_db)
+    change |= np.abs(smooth("dVV")) > gate.sar_change_db
     with np.errstate(invalid="ignore"):
-        change = (stack[_IDX["dNDVI"]] < gate.dndvi_drop) | (np.abs(stack[_IDX["dVV"]]) > gate.sar_change_db)
-        change |= -stack[_IDX["dVH"]] > gate.sar_change_db
-    return int(np.count_nonzero(change)) >= gate.min_pixels
+        keep = (stack[_IDX["CART_LC_classified"]] != WATER_CODE) & (stack[_IDX["slope"]] >= gate.min_slope_deg)
+    return change & keep
+
+
+def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
+    """The change gate's test: does one connected patch of the tile show enough change?"""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(change_mask(stack, gate))
+    return n > 0 and int(np.bincount(labels.ravel())[1:].max()) >= gate.min_pixels
 
 
 def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
