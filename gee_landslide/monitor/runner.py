@@ -313,6 +313,7 @@ def finish_pass(
     from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.chips import ChipSource
     from gee_landslide.monitor.feeds import publish_feeds
+    from gee_landslide.monitor.notify import Notifier, notifier_for_url
     from gee_landslide.monitor.store import AlertStore
     from gee_landslide.stackio import write_geotiff
 
@@ -359,12 +360,9 @@ def finish_pass(
         run_time=dt.datetime.combine(ctx.run_date, dt.time(12, 0), tzinfo=dt.timezone.utc),
         model_version=ensemble.version,
         chips_source=ChipSource(m["dndvi"], m["dvv"], ctx.grid),
+        notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
     )
-    feeds = publish_feeds(paths.alerts)
-    if notify_url and merged.new:
-        from gee_landslide.monitor.notify import notify_new_alerts
-
-        notify_new_alerts(notify_url, merged.new)
+    feeds = publish_feeds(paths.alerts)  # already current after the merge: returns their paths
 
     result = PassResult(
         region_id=ctx.region_id,
