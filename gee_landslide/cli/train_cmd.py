@@ -1,9 +1,180 @@
-"""CLI commands: train (filled in by its issue)."""
+"""CLI commands: ``train``, ``leaderboard`` and ``ensemble build|report``."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
+
+from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+
+ensemble_app = typer.Typer(help="Build ensembles of the top-K runs and report on them.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``train``, ``leaderboard`` and the ``ensemble`` group to the root app."""
+    app.command("train")(train)
+    app.command("leaderboard")(leaderboard)
+    app.add_typer(ensemble_app, name="ensemble")
+
+
+def _settings_list(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = []
+    for v in values:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return out
+
+
+def train(
+    profile: str = typer.Option("laptop", "--profile", "-p", help="paper | laptop | smoke | PATH.yaml"),
+    settings: list[str] = typer.Option(None, "--setting", "-s", help="only these settings (repeat or comma list)"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:1 | mps"),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads (default: the profile's)"),
+    max_runs: int = typer.Option(None, "--max-runs", help="train at most this many runs of the grid"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and their state, train nothing"),
+    root: Path = RootOption,
+    catalog: Path = CatalogOption,
+) -> None:
+    """Run a training sweep (architectures x losses x learning rates x settings).
+
+    Interrupt it at any time and run the same command again: finished runs are skipped and the
+    interrupted run resumes from its last epoch checkpoint.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from gee_landslide.train.data import MissingStacksError
+    from gee_landslide.train.profile import ProfileError, load_profile
+    from gee_landslide.train.runs import CHECKPOINT_FILE, is_finished
+    from gee_landslide.train.sweep import Splits, expand_grid, run_sweep
+
+    paths = get_paths(root)
+    cat = get_catalog(catalog, paths)
+    try:
+        prof = load_profile(profile)
+    except ProfileError as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if threads:
+        prof = prof.model_copy(update={"num_threads": threads})
+    splits = Splits.from_catalog(cat)
+    try:
+        configs = expand_grid(prof, splits, _settings_list(settings))
+    except (ValueError, KeyError) as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    n_done = sum(is_finished(paths.runs / c.run_id) for c in configs)
+    console.print(f"profile [bold]{prof.name}[/bold]: {len(configs)} runs "
+                  f"({n_done} finished, {len(configs) - n_done} to train); splits: {len(splits.train)} train, "
+                  f"{len(splits.val)} val, {len(splits.test)} test; runs in {paths.runs}")
+    if dry_run:
+        for c in configs:
+            d = paths.runs / c.run_id
+            state = "finished" if is_finished(d) else ("checkpoint" if (d / CHECKPOINT_FILE).exists() else "todo")
+            console.print(f"  {c.run_id}  {state}")
+        return
+    try:
+        res = run_sweep(prof, paths.runs, paths.stacks, splits, _settings_list(settings),
+                        device=None if device == "auto" else device, console=console, max_runs=max_runs)
+    except MissingStacksError as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/yellow]: run the same command again to resume")
+        raise typer.Exit(130) from None
+    console.print(f"trained {len(res.trained)}, skipped {len(res.skipped)} finished, "
+                  f"{len(res.claimed)} held by other workers, {len(res.failed)} failed "
+                  f"in {res.wall_time_s / 60:.1f} min")
+    for rid, msg in res.failed.items():
+        err_console.print(f"[red]failed[/red] {rid}: {msg}", highlight=False)
+    if res.failed:
+        raise typer.Exit(1)
+
+
+def leaderboard(
+    settings: list[str] = typer.Option(None, "--setting", "-s", help="only these settings"),
+    top: int = typer.Option(None, "--top", "-n", help="show the top N runs per setting (default: all)"),
+    markdown: Path = typer.Option(None, "--markdown", help="also write the table as Markdown here"),
+    root: Path = RootOption,
+) -> None:
+    """All finished runs like the paper's Table 7, best validation F1 first, per setting."""
+    from rich.table import Table
+
+    from gee_landslide.atomic import write_text_atomic
+    from gee_landslide.train.report import SETTING_LABEL, leaderboard_markdown, leaderboard_rows
+
+    paths = get_paths(root)
+    rows = leaderboard_rows(paths.runs, _settings_list(settings), top)
+    if not rows:
+        err_console.print(f"no finished runs in {paths.runs}: run `gee-landslide train` first")
+        raise typer.Exit(1)
+    t = Table(title="Single models (cf. paper Table 7)")
+    for col in ("Setting", "F1 val", "Loss", "LR", "Architecture", "Prec. test", "Recall test", "F1 test",
+                "epochs", "run"):
+        t.add_column(col, justify="right" if col not in ("Setting", "Loss", "Architecture", "run") else "left")
+    f = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+    prev = None
+    for r in rows:
+        if prev is not None and r["setting"] != prev:
+            t.add_section()
+        prev = r["setting"]
+        t.add_row(SETTING_LABEL.get(r["setting"], r["setting"]), f(r["val_f1"]), r["loss"], f"{r['learning_rate']:g}",
+                  r["architecture"], f(r["precision"]), f(r["recall"]), f(r["f1"]),
+                  f"{r['best_epoch']}/{r['epochs']}", r["run_id"])
+    console.print(t)
+    if markdown:
+        write_text_atomic(markdown, leaderboard_markdown(rows))
+        console.print(f"wrote {markdown}")
+
+
+@ensemble_app.command("build")
+def ensemble_build(
+    setting: str = typer.Option("s1s2", "--setting", "-s", help="s1 | s2 | s1s2 | all"),
+    k: int = typer.Option(20, "--k", help="number of members (top-K by validation F1)"),
+    name: str = typer.Option(None, "--name", help="ensemble name (default: the setting name)"),
+    threshold: float = typer.Option(None, "--threshold", help="probability threshold (default: the runs')"),
+    root: Path = RootOption,
+) -> None:
+    """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json."""
+    import json
+
+    from gee_landslide.train.ensemble import EnsembleError, build_ensemble
+
+    paths = get_paths(root)
+    try:
+        path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold)
+    except (EnsembleError, KeyError) as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    man = json.loads(path.read_text())
+    if man.get("note"):
+        console.print(f"[yellow]note[/yellow]: {man['note']}")
+    console.print(f"ensemble [bold]{man['name']}[/bold] ({man['setting']}, {man['k']} members) -> {path}")
+    for m in man["members"]:
+        console.print(f"  {m['val_f1']:.3f}  {m['run_id']}  sha256 {m['sha256'][:12]}")
+
+
+@ensemble_app.command("report")
+def ensemble_report(
+    settings: list[str] = typer.Option(None, "--setting", "-s", help="only these settings (default: all)"),
+    ks: str = typer.Option("10,20,40", "--ks", help="ensemble sizes of Table 8"),
+    map_k: int = typer.Option(20, "--map-k", help="ensemble size of the comparison maps (Figure 7)"),
+    top: int = typer.Option(10, "--top", help="rows per setting in Table 7"),
+    root: Path = RootOption,
+) -> None:
+    """Write Table 7/8 and Figures 5-7 (Markdown + PNG) under artifacts/reports/."""
+    from gee_landslide.train.data import MissingStacksError
+    from gee_landslide.train.report import write_report
+
+    paths = get_paths(root)
+    try:
+        out = write_report(paths.runs, paths.stacks, paths.reports, _settings_list(settings),
+                           tuple(int(x) for x in ks.split(",")), map_k, top)
+    except (ValueError, MissingStacksError) as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    for n in out["notes"]:
+        console.print(f"[yellow]note[/yellow]: {n}")
+    console.print(out["table8"].read_text())
+    console.print(f"wrote {out['markdown']} and {len(out['figures'])} figures")

@@ -1,0 +1,207 @@
+"""Training data: stacks in memory, per-band normalisation, the NaN policy, smart crops.
+
+Normalisation (computed on the TRAINING events only, stored with every run and ensemble):
+
+- continuous bands: ``(x - mean) / std`` with NaN-robust mean/std over all training pixels;
+- mask bands (layover, shadow): kept as 0/1 (mean 0, std 1);
+- categorical bands (KG_climate, CART_LC_classified): the class code divided by the largest code
+  seen in training (mean 0, std = max code), i.e. a scaling to about [0, 1]. Codes are not
+  ordered, but one-hot encoding would make the channel count depend on the classes present;
+  with a 2 km AOI holding few classes, scaled codes still let the network separate them.
+
+NaN policy (identical in training and inference, :meth:`Normalisation.apply`): after
+normalisation every NaN becomes 0, i.e. the band's training mean. Padding added by
+:func:`gee_landslide.train.constraints.pad_scene` is NaN and so follows the same rule.
+
+The sampler keeps every training scene in memory as a normalised float32 array and cuts
+crops with NumPy, so the model, not the data, bounds the step time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gee_landslide.bands import BAND_NAMES, BANDS, Setting
+from gee_landslide.stackio import META_FILE, read_stack
+from gee_landslide.train.constraints import Padded, pad_scene
+
+
+class MissingStacksError(FileNotFoundError):
+    """Stacks needed for training are not on disk."""
+
+
+# ----------------------------------------------------------------------------- normalisation
+@dataclass(frozen=True)
+class Normalisation:
+    bands: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def compute(cls, scenes: Sequence[np.ndarray], bands: Sequence[str]) -> Normalisation:
+        """From (C,H,W) training scenes whose channels are ``bands``."""
+        means, stds = [], []
+        for c, name in enumerate(bands):
+            kind = BANDS[BAND_NAMES.index(name)].kind
+            vals = np.concatenate([s[c].ravel() for s in scenes]).astype(np.float64)
+            vals = vals[np.isfinite(vals)]
+            if kind == "mask":
+                m, sd = 0.0, 1.0
+            elif kind == "categorical":
+                top = float(vals.max()) if vals.size else 1.0
+                m, sd = 0.0, max(top, 1.0)
+            else:
+                m = float(vals.mean()) if vals.size else 0.0
+                sd = float(vals.std()) if vals.size else 1.0
+                sd = sd if sd > 1e-6 else 1.0
+            means.append(m)
+            stds.append(sd)
+        return cls(tuple(bands), tuple(means), tuple(stds))
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """Normalise a (C,H,W) array in this object's band order; NaN -> 0 (the band mean)."""
+        if image.shape[0] != len(self.bands):
+            raise ValueError(f"expected {len(self.bands)} channels ({self.bands}), got {image.shape[0]}")
+        mean = np.asarray(self.mean, np.float32)[:, None, None]
+        inv = (1.0 / np.asarray(self.std, np.float32))[:, None, None]
+        out = (image.astype(np.float32, copy=False) - mean) * inv
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return out
+
+    def select(self, stack15: np.ndarray) -> np.ndarray:
+        """This normalisation's bands out of a full (15,H,W) stack, in order."""
+        if stack15.ndim != 3 or stack15.shape[0] != len(BAND_NAMES):
+            raise ValueError(f"expected a (15,H,W) stack, got shape {stack15.shape}")
+        return stack15[[BAND_NAMES.index(b) for b in self.bands]]
+
+    def to_dict(self) -> dict:
+        return {"bands": list(self.bands), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Normalisation:
+        return cls(tuple(d["bands"]), tuple(float(x) for x in d["mean"]), tuple(float(x) for x in d["std"]))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def prepare(raw: np.ndarray, norm: Normalisation, min_size: int = 0, multiple: int = 1,
+            labels: np.ndarray | None = None) -> Padded:
+    """Pad (NaN) then normalise (NaN -> 0): the single input path of training and inference."""
+    padded = pad_scene(raw, labels, min_size=min_size, multiple=multiple)
+    padded.image = norm.apply(padded.image)
+    return padded
+
+
+# ----------------------------------------------------------------------------- scenes in memory
+@dataclass(frozen=True)
+class Scene:
+    event_id: str
+    stack: np.ndarray  # (15,H,W) float32 with NaN
+    labels: np.ndarray  # (H,W) uint8
+
+
+_CACHE: dict[tuple[str, float], Scene] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_scene(stacks_dir: Path, event_id: str) -> Scene:
+    """One event's full stack and labels, cached in memory (keyed by path and meta.json mtime)."""
+    d = Path(stacks_dir) / event_id
+    meta = d / META_FILE
+    if not meta.exists():
+        raise MissingStacksError(f"no complete stack for event {event_id!r} in {d}")
+    key = (str(d.resolve()), meta.stat().st_mtime)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    st = read_stack(d)
+    if st.labels is None:
+        raise MissingStacksError(f"event {event_id!r} has no labels.tif in {d}")
+    scene = Scene(event_id, np.ascontiguousarray(st.data, np.float32), st.labels.astype(np.uint8))
+    with _CACHE_LOCK:
+        _CACHE[key] = scene
+    return scene
+
+
+def load_scenes(stacks_dir: Path, event_ids: Sequence[str]) -> list[Scene]:
+    missing = [e for e in event_ids if not (Path(stacks_dir) / e / META_FILE).exists()]
+    if missing:
+        raise MissingStacksError(
+            f"{len(missing)} stack(s) missing in {stacks_dir}: {', '.join(missing)}. "
+            "Build them with `gee-landslide stacks build` (e.g. --source simulated)."
+        )
+    return [load_scene(stacks_dir, e) for e in event_ids]
+
+
+def normalisation_for(setting_: Setting, train_scenes: Sequence[Scene]) -> Normalisation:
+    idx = list(setting_.band_indices)
+    return Normalisation.compute([s.stack[idx] for s in train_scenes], setting_.band_names)
+
+
+# ----------------------------------------------------------------------------- smart crops
+class CropSampler:
+    """Random ``crop x crop`` windows that contain at least one landslide pixel, rotated by k*90 deg.
+
+    Scenes smaller than the crop are padded once (NaN -> 0, labels 0). An event is drawn
+    uniformly among those with landslide pixels, then one of its landslide pixels, then a window
+    holding that pixel. Every batch is full (``drop_last``: BatchNorm never sees a batch of 1).
+    """
+
+    def __init__(self, scenes: Sequence[Scene], setting_: Setting, norm: Normalisation, crop: int,
+                 batch_size: int, rng: np.random.Generator) -> None:
+        self.crop = crop
+        self.batch_size = batch_size
+        self.rng = rng
+        idx = list(setting_.band_indices)
+        self.images: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+        self.positives: list[np.ndarray] = []
+        for s in scenes:
+            p = prepare(s.stack[idx], norm, min_size=crop, labels=s.labels)
+            pos = np.argwhere(p.labels > 0).astype(np.int32)
+            if len(pos) == 0:
+                continue
+            self.images.append(np.ascontiguousarray(p.image))
+            self.labels.append(p.labels)
+            self.positives.append(pos)
+        if not self.images:
+            raise ValueError("no training scene holds a landslide pixel: smart crops are impossible")
+        c = self.images[0].shape[0]
+        # the batch is stored channels-last (B,H,W,C) and returned as a (B,C,H,W) view, so that
+        # torch.from_numpy(x) is already in torch.channels_last and needs no further copy
+        self._x_nhwc = np.empty((batch_size, crop, crop, c), np.float32)
+        self._x = self._x_nhwc.transpose(0, 3, 1, 2)
+        self._y = np.empty((batch_size, 1, crop, crop), np.float32)
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """One batch: x (B,C,crop,crop) float32 (channels-last strides), y (B,1,crop,crop) float32 0/1.
+
+        The arrays are reused buffers: consume (or copy) them before the next call.
+        """
+        rng, crop = self.rng, self.crop
+        for b in range(self.batch_size):
+            i = int(rng.integers(len(self.images)))
+            img, lab, pos = self.images[i], self.labels[i], self.positives[i]
+            r, c = pos[int(rng.integers(len(pos)))]
+            h, w = lab.shape
+            r0 = int(rng.integers(max(0, r - crop + 1), min(r, h - crop) + 1))
+            c0 = int(rng.integers(max(0, c - crop + 1), min(c, w - crop) + 1))
+            k = int(rng.integers(4))
+            xi = img[:, r0 : r0 + crop, c0 : c0 + crop]
+            yi = lab[r0 : r0 + crop, c0 : c0 + crop]
+            if k:
+                xi = np.rot90(xi, k, axes=(1, 2))
+                yi = np.rot90(yi, k)
+            self._x_nhwc[b] = xi.transpose(1, 2, 0)
+            self._y[b, 0] = yi
+        return self._x, self._y

@@ -1,0 +1,242 @@
+"""Ensembles: the top-K runs of a setting by validation F1, averaging member probabilities.
+
+``models/ensembles/<name>/manifest.json`` lists the members (run id, architecture, loss, learning
+rate, encoder, validation F1, weights path relative to the manifest, SHA-256), the band setting,
+the normalisation, the threshold and the inference tiling. :func:`load_ensemble` checks every
+member's SHA-256 before loading it and refuses a changed file with :class:`TamperedWeightsError`.
+
+Public API used by monitoring::
+
+    ens = load_ensemble(Path("models/ensembles/s1s2/manifest.json"))
+    pred = ens.predict(stack15)      # (15,H,W) float32 with NaN
+    pred.mean, pred.std, pred.agreement, pred.threshold
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+
+from gee_landslide.atomic import write_json_atomic
+from gee_landslide.bands import BAND_NAMES
+from gee_landslide.bands import setting as get_setting
+from gee_landslide.train.architectures import create_model
+from gee_landslide.train.constraints import min_side
+from gee_landslide.train.data import Normalisation
+from gee_landslide.train.inference import pick_device, predict, ready_for_inference
+from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
+
+MANIFEST_FILE = "manifest.json"
+FORMAT = "gee-landslide-ensemble/1"
+DEFAULT_INFERENCE = {"tile": 256, "overlap": 32, "batch": 8}
+
+
+class EnsembleError(ValueError):
+    """An ensemble cannot be built or loaded."""
+
+
+class TamperedWeightsError(EnsembleError):
+    """A member's weights file does not match the SHA-256 recorded in the manifest."""
+
+
+@dataclass(frozen=True)
+class Member:
+    run_id: str
+    architecture: str
+    loss: str
+    learning_rate: float
+    encoder: str
+    val_f1: float
+    weights: str  # path relative to the manifest's directory
+    sha256: str
+    normalisation: dict[str, Any]
+    in_channels: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Member:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class EnsemblePrediction:
+    mean: np.ndarray  # (H,W) float32 mean member probability
+    std: np.ndarray  # (H,W) float32 spread of member probabilities
+    agreement: np.ndarray  # (H,W) float32 share of members whose own probability > threshold
+    threshold: float
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.mean > self.threshold
+
+
+def combine(probs: np.ndarray, threshold: float) -> EnsemblePrediction:
+    """Mean, spread and agreement of member probabilities (M,H,W)."""
+    probs = np.asarray(probs, np.float32)
+    return EnsemblePrediction(
+        mean=probs.mean(0).astype(np.float32),
+        std=probs.std(0).astype(np.float32),
+        agreement=(probs > threshold).mean(0).astype(np.float32),
+        threshold=float(threshold),
+    )
+
+
+# ----------------------------------------------------------------------------- selection / build
+def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The ``k`` finished runs of a setting with the best validation F1 (ties: run id).
+
+    Returns the records and a note when fewer than ``k`` exist.
+    """
+    if k < 1:
+        raise EnsembleError(f"k must be >= 1, got {k}")
+    s = get_setting(setting).name
+    runs = list_runs(runs_dir, s)
+    if not runs:
+        raise EnsembleError(f"no finished runs for setting {s!r} in {runs_dir}: train first (gee-landslide train)")
+    note = None
+    if len(runs) < k:
+        note = f"only {len(runs)} finished run(s) for setting {s!r}, fewer than K = {k}: using all of them"
+    return runs[:k], note
+
+
+def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
+                   threshold: float | None = None, inference: dict[str, int] | None = None) -> Path:
+    """Write ``<ensembles_dir>/<name>/manifest.json`` for the top-K runs; returns its path."""
+    s = get_setting(setting)
+    name = name or s.name
+    members, note = select_top_k(runs_dir, s.name, k)
+    out_dir = Path(ensembles_dir) / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    thr = threshold if threshold is not None else float(members[0]["config"].get("threshold", 0.5))
+    entries = []
+    for rec in members:
+        wpath = Path(rec["_dir"]) / rec["weights"]["file"]
+        sha = sha256_bytes(wpath.read_bytes())
+        if sha != rec["weights"]["sha256"]:
+            raise TamperedWeightsError(
+                f"{wpath}: SHA-256 {sha[:16]}... differs from run.json ({rec['weights']['sha256'][:16]}...); "
+                "the weights were changed after training - retrain the run or restore the file")
+        c = rec["config"]
+        entries.append({
+            "run_id": rec["run_id"], "architecture": c["architecture"], "loss": c["loss"],
+            "learning_rate": c["learning_rate"], "encoder": c["encoder"], "val_f1": rec["best_val_f1"],
+            "test_f1": rec.get("test_metrics", {}).get("f1"),
+            "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
+            "normalisation": rec["normalisation"], "in_channels": s.in_channels,
+        })
+    norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
+    manifest = {
+        "format": FORMAT,
+        "name": name,
+        "setting": s.name,
+        "bands": list(s.band_names),
+        "k_requested": k,
+        "k": len(entries),
+        "note": note,
+        "selection": "top-K finished runs of the setting by validation F1",
+        "aggregation": "mean of member probabilities; std = spread; agreement = share of members > threshold",
+        "threshold": thr,
+        "normalisation": entries[0]["normalisation"] if len(norms) == 1 else None,
+        "inference": {**DEFAULT_INFERENCE, **members[0].get("inference", {}), **(inference or {})},
+        "members": entries,
+        "created": now_iso(),
+    }
+    path = out_dir / MANIFEST_FILE
+    write_json_atomic(path, manifest)
+    return path
+
+
+# ----------------------------------------------------------------------------- loading / predicting
+@dataclass
+class Ensemble:
+    name: str
+    setting: str
+    members: list[Member]
+    version: str
+    threshold: float
+    manifest_path: Path
+    device: torch.device
+    inference: dict[str, int]
+    models: list[torch.nn.Module] = field(repr=False, default_factory=list)
+    note: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def predict_members(self, stack15: np.ndarray) -> np.ndarray:
+        """Every member's probability map (M,H,W) for a (15,H,W) stack with NaN."""
+        stack15 = np.asarray(stack15, np.float32)
+        if stack15.ndim != 3 or stack15.shape[0] != len(BAND_NAMES):
+            raise ValueError(f"expected a (15,H,W) stack in Table 2 band order, got shape {stack15.shape}")
+        groups: dict[str, list[int]] = {}
+        norms: dict[str, Normalisation] = {}
+        for i, m in enumerate(self.members):
+            n = Normalisation.from_dict(m.normalisation)
+            norms.setdefault(n.digest, n)
+            groups.setdefault(n.digest, []).append(i)
+        out = np.empty((len(self.members), *stack15.shape[1:]), np.float32)
+        inf = self.inference
+        for digest, idx in groups.items():
+            norm = norms[digest]
+            probs = predict([self.models[i] for i in idx], norm.select(stack15), norm,
+                            tile=inf["tile"], overlap=inf["overlap"], batch=inf["batch"], device=self.device,
+                            min_size=max(min_side(self.members[i].architecture) for i in idx))
+            out[idx] = probs
+        return out
+
+    def predict(self, stack15: np.ndarray) -> EnsemblePrediction:
+        """Mean probability, spread and agreement of the members for a (15,H,W) stack with NaN."""
+        return combine(self.predict_members(stack15), self.threshold)
+
+
+def manifest_version(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
+    """Load an ensemble, checking each member's SHA-256 (raises :class:`TamperedWeightsError`)."""
+    manifest_path = Path(manifest_path)
+    if manifest_path.is_dir():
+        manifest_path = manifest_path / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise EnsembleError(f"no ensemble manifest at {manifest_path}: build one with `gee-landslide ensemble build`")
+    raw = manifest_path.read_bytes()
+    man = json.loads(raw)
+    if man.get("format") != FORMAT:
+        raise EnsembleError(f"{manifest_path}: unknown manifest format {man.get('format')!r}")
+    dev = pick_device(device)
+    members = [Member.from_dict(m) for m in man["members"]]
+    models = []
+    for m in members:
+        wpath = (manifest_path.parent / m.weights).resolve()
+        if not wpath.exists():
+            raise EnsembleError(f"{manifest_path}: member {m.run_id} weights missing at {wpath}")
+        data = wpath.read_bytes()
+        sha = sha256_bytes(data)
+        if sha != m.sha256:
+            raise TamperedWeightsError(
+                f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
+                f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
+        model = create_model(m.architecture, m.in_channels, m.encoder, None)
+        model.load_state_dict(st_load(data))
+        models.append(ready_for_inference(model, dev))
+    return Ensemble(
+        name=man["name"], setting=man["setting"], members=members, version=manifest_version(raw),
+        threshold=float(man["threshold"]), manifest_path=manifest_path, device=dev,
+        inference={**DEFAULT_INFERENCE, **man.get("inference", {})}, models=models, note=man.get("note"),
+    )
+
+
+def ensemble_dir(ensembles_dir: Path, name: str) -> Path:
+    return Path(ensembles_dir) / name
+
+
+__all__ = ["WEIGHTS_FILE", "Ensemble", "EnsembleError", "EnsemblePrediction", "Member",
+           "TamperedWeightsError", "build_ensemble", "combine", "load_ensemble", "select_top_k"]

@@ -1,0 +1,166 @@
+"""Training profiles: the numbers of a sweep, as data (``gee_landslide/profiles/*.yaml``).
+
+``paper`` is the paper's protocol exactly; ``laptop`` the same code with smaller numbers for a
+2-core CPU; ``smoke`` is for tests. ``load_profile(name_or_path)`` accepts a built-in name or
+the path of a user's own YAML file; errors name the file, the field and the bad value.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gee_landslide.bands import SETTINGS, setting
+from gee_landslide.train.architectures import architecture
+from gee_landslide.train.constraints import input_multiple, min_side
+from gee_landslide.train.losses import loss_spec
+
+BUILTIN = ("paper", "laptop", "smoke")
+
+
+class ProfileError(ValueError):
+    """A profile file is invalid; the message lists file, field and value of every problem."""
+
+
+def _lookup(fn, key) -> str:  # registry KeyError -> ValueError, so pydantic reports the field
+    try:
+        return fn(key).name
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+
+
+ArchName = Annotated[str, AfterValidator(lambda v: _lookup(architecture, v))]
+LossName = Annotated[str, AfterValidator(lambda v: _lookup(loss_spec, v))]
+SettingName = Annotated[str, AfterValidator(lambda v: _lookup(setting, v))]
+
+
+class InferenceOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tile: int = Field(256, ge=64, le=4096, description="tile side for full-image inference")
+    overlap: int = Field(64, ge=0, description="overlap between neighbouring tiles (Hann blending)")
+    batch: int = Field(8, ge=1, le=256, description="tiles per forward pass")
+
+    @model_validator(mode="after")
+    def _overlap(self) -> InferenceOptions:
+        if self.overlap >= self.tile // 2:
+            raise ValueError(f"overlap {self.overlap} must be below half the tile side {self.tile}")
+        return self
+
+
+class Profile(BaseModel):
+    """One sweep: the grid (architectures x losses x learning rates x settings) and its numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    architectures: list[ArchName] = Field(min_length=1)
+    losses: list[LossName] = Field(min_length=1)
+    learning_rates: list[float] = Field(min_length=1)
+    settings: list[SettingName] = Field(min_length=1)
+    encoder: str = "resnet34"
+    encoder_weights: str | None = None
+    crop_size: int = Field(256, ge=32, le=2048)
+    batch_size: int = Field(4, ge=2, description=">= 2: BatchNorm fails on a batch of 1")
+    iterations_per_epoch: int = Field(1000, ge=1)
+    max_epochs: int | None = Field(None, ge=1, description="None = until early stopping")
+    patience: int = Field(50, ge=1, description="epochs without validation-F1 improvement")
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0)
+    threshold: float = Field(0.5, gt=0, lt=1)
+    seed: int = 0
+    eval_mask: Literal["none", "visible"] = "visible"
+    amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
+    inference: InferenceOptions = Field(default_factory=InferenceOptions)
+
+    @field_validator("architectures", "losses", "settings")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("an entry is listed twice")
+        return v
+
+    @field_validator("learning_rates")
+    @classmethod
+    def _lrs(cls, v: list[float]) -> list[float]:
+        if any(x <= 0 or x >= 1 for x in v):
+            raise ValueError("learning rates must be in (0, 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _crop_fits(self) -> Profile:
+        for a in self.architectures:
+            m = input_multiple(a)
+            if self.crop_size % m:
+                raise ValueError(f"crop_size {self.crop_size} is not a multiple of {m} (needed by {a})")
+            if self.crop_size < min_side(a):
+                raise ValueError(f"crop_size {self.crop_size} is below {a}'s minimum side {min_side(a)}")
+            if self.inference.tile < min_side(a) or self.inference.tile % 32:
+                raise ValueError(
+                    f"inference.tile {self.inference.tile} must be a multiple of 32 and >= {min_side(a)} ({a})"
+                )
+        return self
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.architectures) * len(self.losses) * len(self.learning_rates) * len(self.settings)
+
+
+def _format_error(file: str, exc: ValidationError) -> str:
+    lines = [f"{file}: invalid training profile"]
+    for err in exc.errors():
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+        value = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        lines.append(f"  {file}: {loc or '<profile>'} = {value!r}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_profile(data: object, file: str = "<profile>") -> Profile:
+    if not isinstance(data, dict):
+        raise ProfileError(f"{file}: a profile must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_format_error(file, exc)) from None
+    except KeyError as exc:  # raised by the registries outside pydantic's wrapping
+        raise ProfileError(f"{file}: {exc.args[0]}") from None
+
+
+def builtin_profile_path(name: str) -> Path:
+    return Path(str(resources.files("gee_landslide") / "profiles" / f"{name}.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A built-in profile (``paper``, ``laptop``, ``smoke``) or a user's YAML file."""
+    text_name = str(name_or_path)
+    if text_name in BUILTIN:
+        path = builtin_profile_path(text_name)
+    else:
+        path = Path(name_or_path)
+        if not path.exists():
+            raise ProfileError(
+                f"no profile {text_name!r}: not a built-in ({', '.join(BUILTIN)}) and no such file"
+            )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
+    return parse_profile(data, str(path))
+
+
+__all__ = ["BUILTIN", "SETTINGS", "InferenceOptions", "Profile", "ProfileError", "load_profile", "parse_profile"]

@@ -1,0 +1,166 @@
+"""The sweep: expand a profile into run configurations and train them, skipping finished runs.
+
+Run ids are derived from the configurations, so interrupting a sweep and starting it again
+skips every finished run, resumes the interrupted one from its last checkpoint and trains the
+rest. Runs whose lock is held by another live worker are left to that worker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from gee_landslide.train.data import MissingStacksError
+from gee_landslide.train.profile import Profile
+from gee_landslide.train.runs import RunConfig, is_finished
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+
+    @classmethod
+    def from_catalog(cls, catalog: Any) -> Splits:
+        return cls(*(tuple(e.id for e in catalog.split(n)) for n in ("train", "val", "test")))
+
+    def all(self) -> tuple[str, ...]:
+        return self.train + self.val + self.test
+
+
+def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None = None) -> list[RunConfig]:
+    """All runs of a profile (optionally only some settings), in a fixed order."""
+    from gee_landslide.bands import setting as get_setting
+
+    chosen = [get_setting(s).name for s in settings] if settings else list(profile.settings)
+    unknown = [s for s in chosen if s not in profile.settings]
+    if unknown:
+        raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.settings})")
+    out = []
+    for s, arch, loss, lr in itertools.product(chosen, profile.architectures, profile.losses,
+                                               profile.learning_rates):
+        out.append(RunConfig(
+            setting=s, architecture=arch, loss=loss, learning_rate=lr, encoder=profile.encoder,
+            encoder_weights=profile.encoder_weights, crop_size=profile.crop_size,
+            batch_size=profile.batch_size, iterations_per_epoch=profile.iterations_per_epoch,
+            max_epochs=profile.max_epochs, patience=profile.patience, optimizer=profile.optimizer,
+            weight_decay=profile.weight_decay, threshold=profile.threshold, seed=profile.seed,
+            eval_mask=profile.eval_mask, train_events=splits.train, val_events=splits.val,
+            test_events=splits.test,
+        ))
+    return out
+
+
+def check_stacks(stacks_dir: Path, splits: Splits) -> None:
+    missing = [e for e in splits.all() if not (Path(stacks_dir) / e / "meta.json").exists()]
+    if missing:
+        raise MissingStacksError(
+            f"{len(missing)} of {len(splits.all())} stacks are missing in {stacks_dir}: {', '.join(missing)}. "
+            "Build them first: `gee-landslide stacks build --source simulated`."
+        )
+
+
+@dataclass
+class SweepResult:
+    total: int
+    trained: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    claimed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+
+def run_one(cfg: RunConfig, runs_dir: Path, stacks_dir: Path, profile: Profile, *,
+            device: str | None = None, hooks: Any = None) -> tuple[str, dict | None]:
+    """Train one run; returns ``(status, record)`` with status skipped|trained|claimed."""
+    from gee_landslide.train.trainer import RunClaimedError, train_run
+
+    if is_finished(Path(runs_dir) / cfg.run_id):
+        return "skipped", None
+    try:
+        rec = train_run(cfg, runs_dir, stacks_dir, device=device, amp=profile.amp,
+                        num_threads=profile.num_threads, inference=profile.inference, hooks=hooks,
+                        profile_name=profile.name)
+    except RunClaimedError:
+        return "claimed", None
+    return "trained", rec
+
+
+def run_sweep(
+    profile: Profile,
+    runs_dir: Path,
+    stacks_dir: Path,
+    splits: Splits,
+    settings: Sequence[str] | None = None,
+    *,
+    device: str | None = None,
+    show_progress: bool = True,
+    console: Console | None = None,
+    max_runs: int | None = None,
+    fail_fast: bool = False,
+) -> SweepResult:
+    """Train every run of the profile in order; Ctrl-C leaves a resumable state."""
+    from gee_landslide.train.trainer import Hooks
+
+    check_stacks(stacks_dir, splits)
+    configs = expand_grid(profile, splits, settings)
+    if max_runs is not None:
+        configs = configs[:max_runs]
+    result = SweepResult(total=len(configs))
+    t0 = time.perf_counter()
+    console = console or Console()
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=console, disable=not show_progress, transient=False,
+    )
+    with progress:
+        sweep_task = progress.add_task(f"sweep {profile.name}", total=len(configs))
+        run_task = progress.add_task("run", total=None, visible=False)
+
+        def on_start(run_id: str, total: int | None, done: int) -> None:
+            progress.reset(run_task, total=total, completed=done, description=f"  {run_id}", visible=True)
+
+        def on_step(_loss: float) -> None:
+            progress.advance(run_task)
+
+        def on_epoch(info: Any) -> None:
+            progress.update(run_task, description=(
+                f"  {info.run_id} e{info.epoch} F1 {info.val_f1:.3f} (best {info.best_f1:.3f}@{info.best_epoch})"))
+
+        hooks = Hooks(on_start=on_start, on_step=on_step, on_epoch=on_epoch)
+        for cfg in configs:
+            try:
+                status, _ = run_one(cfg, runs_dir, stacks_dir, profile, device=device, hooks=hooks)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                if fail_fast:
+                    raise
+                result.failed[cfg.run_id] = f"{type(exc).__name__}: {exc}"
+                console.print(f"[red]run {cfg.run_id} failed[/red]: {exc}")
+                status = "failed"
+            if status == "trained":
+                result.trained.append(cfg.run_id)
+            elif status == "skipped":
+                result.skipped.append(cfg.run_id)
+            elif status == "claimed":
+                result.claimed.append(cfg.run_id)
+            progress.advance(sweep_task)
+        progress.update(run_task, visible=False)
+    result.wall_time_s = time.perf_counter() - t0
+    return result

@@ -1,0 +1,81 @@
+"""Every architecture and loss trains on small stacks (smoke profile); smp constraints hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers_stacks import make_splits
+
+from gee_landslide.train.architectures import ARCHITECTURES, create_model
+from gee_landslide.train.constraints import input_multiple, min_side
+from gee_landslide.train.inference import plan_tiles, predict_normalised
+from gee_landslide.train.losses import LOSSES, create_loss
+from gee_landslide.train.profile import load_profile
+from gee_landslide.train.sweep import expand_grid, run_sweep
+
+ENC = "tu-mobilenetv3_small_050"
+
+
+def test_smoke_profile_trains_every_architecture_and_loss(tmp_path):
+    prof = load_profile("smoke")
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=100)  # 100 px < 128 crop: padded
+    losses = list(LOSSES)
+    # every architecture once, cycling through the five losses so each loss is covered too
+    configs = [c for c in expand_grid(prof, splits)
+               if losses.index(c.loss) == list(ARCHITECTURES).index(c.architecture) % len(losses)]
+    assert {c.architecture for c in configs} == set(ARCHITECTURES) and {c.loss for c in configs} == set(LOSSES)
+    from gee_landslide.train.sweep import run_one
+
+    for cfg in configs:
+        status, rec = run_one(cfg, tmp_path / "runs", tmp_path / "stacks", prof)
+        assert status == "trained", cfg.run_id
+        assert rec["epochs"] == 1 and len(rec["history"]) == 1
+        assert np.isfinite(rec["history"][0]["train_loss"])
+        assert 0 <= rec["test_metrics"]["f1"] <= 1
+        assert len(rec["weights"]["sha256"]) == 64
+    # a second sweep pass over the same configs skips them all
+    linknet = next(c for c in configs if c.architecture == "Linknet")
+    res = run_sweep(prof.model_copy(update={"architectures": ["Linknet"], "losses": [linknet.loss]}),
+                    tmp_path / "runs", tmp_path / "stacks", splits, show_progress=False)
+    assert res.skipped == [linknet.run_id] and not res.trained
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_stride_is_read_from_the_model_and_inference_pads(arch):
+    m = create_model(arch, 3, ENC).eval()
+    k = input_multiple(m)
+    assert k in (1, 8, 16, 32)
+    side = max(min_side(arch), 128)
+    img = np.random.default_rng(0).normal(size=(3, side, side + 2 * max(k, 32))).astype(np.float32)
+    out = predict_normalised([m], img, tile=128, overlap=16, batch=2, device="cpu")
+    assert out.shape == (1, *img.shape[1:]) and np.isfinite(out).all() and (out >= 0).all() and (out <= 1).all()
+
+
+def test_pan_minimum_side_and_batchnorm_batch_of_one():
+    m = create_model("PAN", 3, ENC).eval()
+    assert min_side("PAN") == 128
+    with torch.inference_mode(), pytest.raises(RuntimeError):
+        m(torch.zeros(1, 3, 112, 112))
+    m.train()
+    with pytest.raises(ValueError):
+        m(torch.zeros(1, 3, 128, 128))
+
+
+def test_dice_jaccard_guard_on_empty_batch():
+    logits = torch.zeros(2, 1, 8, 8, requires_grad=True)
+    empty = torch.zeros(2, 1, 8, 8)
+    for name in ("Dice", "Jaccard"):
+        loss = create_loss(name)(logits, empty)
+        loss.backward()
+        assert logits.grad is not None and logits.grad.abs().sum() > 0
+        logits.grad = None
+
+
+def test_tile_plan_covers_the_image_with_overlap():
+    plan = plan_tiles(600, 300, 256, 64)
+    cover = np.zeros((600, 300), int)
+    for r, c in plan.origins:
+        cover[r : r + plan.tile_h, c : c + plan.tile_w] += 1
+    assert cover.min() >= 1 and plan.tile_h == 256
+    assert plan_tiles(200, 200, 256, 64).single
