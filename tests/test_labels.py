@@ -70,7 +70,7 @@ def test_no_polygon_is_lost_or_shifted(inventory, grid_and_mask) -> None:
     sindex = utm.sindex
     checked = 0
     offsets = []
-    for i, geom in enumerate(utm):
+    for geom in utm:
         if geom.area < 1500 or len(sindex.query(geom.buffer(40))) > 1:
             continue
         if not box(*grid.bounds).buffer(-30).contains(geom):
@@ -120,7 +120,7 @@ def test_bad_inventories_are_named(tmp_path: Path, inventory) -> None:
     (tmp_path / "nocrs.geojson").write_text(
         '{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"bogus"}},"features":[]}'
     )
-    with pytest.raises(InventoryError, match="nocrs.geojson"):
+    with pytest.raises(InventoryError, match=r"nocrs\.geojson"):
         rasterize_polygons(tmp_path / "nocrs.geojson", grid)
 
 

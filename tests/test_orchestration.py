@@ -12,7 +12,15 @@ import pytest
 from helpers_project import copy_project
 
 from gee_landslide.catalog import append_event, load_catalog
-from gee_landslide.orchestrate import Orchestra, free_port, pid_alive, read_pid, start_serve, start_server, stop
+from gee_landslide.orchestrate import (
+    Orchestra,
+    free_port,
+    pid_alive,
+    read_pid,
+    start_serve,
+    start_server,
+    stop,
+)
 from gee_landslide.orchestration import deployment_specs
 
 
