@@ -28,7 +28,7 @@ from gee_landslide.train.report import write_report
 @task(name="build-ensemble", cache_policy=NO_CACHE)
 def build_task(root: str, setting: str, k: int, name: str | None) -> str:
     paths = project_paths(root)
-    return str(build_ensemble(paths.runs, paths.ensembles, setting, k, name))
+    return str(build_ensemble(paths.runs, paths.ensembles, setting, k, name, stacks_dir=paths.stacks))
 
 
 @task(name="verify-ensemble", cache_policy=NO_CACHE)

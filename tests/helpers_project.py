@@ -52,6 +52,7 @@ def write_small_catalog(src: Path, dst: Path) -> None:
             del events[i]
     raw["regions"]["norway"]["bbox"] = SMALL_NORWAY_BBOX
     raw["regions"]["norway"]["tile_px"] = 128
+    raw["regions"]["norway"]["ensemble"] = "s1s2"
     with open(dst, "w") as fh:
         yaml.dump(raw, fh)
 

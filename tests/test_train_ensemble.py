@@ -130,3 +130,36 @@ def test_report_and_cli(project):
     assert res.exit_code == 0, res.output
     res = r.invoke(app, ["train", "--root", str(project.root), "--profile", "smoke", "--dry-run", "-s", "s1s2"])
     assert res.exit_code == 0, res.output and "45 runs" in res.output
+
+
+def test_threshold_is_tuned_on_validation_events_only(project):
+    from gee_landslide.catalog import load_catalog
+    from gee_landslide.stackio import read_stack
+    from gee_landslide.train.ensemble import THRESHOLD_CANDIDATES
+    from gee_landslide.train.metrics import confusion, evaluation_mask
+
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="tuned", stacks_dir=project.stacks)
+    man = json.loads(path.read_text())
+    assert man["threshold_source"] == "validation" and man["threshold"] in THRESHOLD_CANDIDATES
+    # recompute the validation F1 of every candidate through the public ensemble API
+    ens = load_ensemble(path, device="cpu")
+    val_ids = [e.id for e in load_catalog(project.catalog).split("val")]
+    stacks = [read_stack(project.stacks / e) for e in val_ids]
+    means = [ens.predict(s.data).mean for s in stacks]
+
+    def f1_at(t: float) -> float:
+        total = None
+        for s, m in zip(stacks, means, strict=True):
+            c = confusion(m > t, s.labels, evaluation_mask(s.data, "visible"))
+            total = c if total is None else total + c
+        return total.f1
+
+    best = max(f1_at(t) for t in THRESHOLD_CANDIDATES)
+    assert f1_at(man["threshold"]) == pytest.approx(best, abs=1e-3)
+    assert man["validation_f1_at_threshold"] == pytest.approx(best, abs=1e-3)
+    # an explicit threshold wins, and without stacks the runs' own threshold is used
+    given = json.loads(build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="given",
+                                      threshold=0.3).read_text())
+    assert (given["threshold"], given["threshold_source"]) == (0.3, "given")
+    plain = json.loads(build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="plain").read_text())
+    assert (plain["threshold"], plain["threshold_source"]) == (0.5, "runs")

@@ -133,7 +133,7 @@ def ensemble_build(
     setting: str = typer.Option("s1s2", "--setting", "-s", help="s1 | s2 | s1s2 | all"),
     k: int = typer.Option(20, "--k", help="number of members (top-K by validation F1)"),
     name: str = typer.Option(None, "--name", help="ensemble name (default: the setting name)"),
-    threshold: float = typer.Option(None, "--threshold", help="probability threshold (default: the runs')"),
+    threshold: float = typer.Option(None, "--threshold", help="probability threshold (default: the one with the best validation F1)"),
     root: Path = RootOption,
 ) -> None:
     """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json."""
@@ -143,7 +143,7 @@ def ensemble_build(
 
     paths = get_paths(root)
     try:
-        path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold)
+        path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold, stacks_dir=paths.stacks)
     except (EnsembleError, KeyError) as exc:
         err_console.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

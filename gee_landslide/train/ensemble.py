@@ -106,15 +106,50 @@ def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, A
     return runs[:k], note
 
 
+THRESHOLD_CANDIDATES = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
+
+
+def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path) -> tuple[float, float]:
+    """The probability threshold that maximises the ensemble's F1 on the VALIDATION events.
+
+    Averaging members pulls probabilities towards the middle, so the members' own 0.5 leaves an
+    ensemble under-predicting; the threshold is therefore chosen where the paper chose its models:
+    on the validation events (never the test event). Returns (threshold, validation F1).
+    """
+    from gee_landslide.train.report import counts_of, run_test_probs, test_set
+
+    c0 = members[0]["config"]
+    ts = test_set(Path(stacks_dir), tuple(c0["val_events"]), c0.get("eval_mask", "visible"))
+    member_probs = [run_test_probs(rec, ts) for rec in members]
+    mean = {e: np.mean([p[e] for p in member_probs], axis=0) for e in ts.event_ids}
+    scored = [(counts_of(mean, ts, t).f1, t) for t in THRESHOLD_CANDIDATES]
+    best_f1, best_t = max(scored, key=lambda ft: (ft[0], -abs(ft[1] - 0.5)))
+    return float(best_t), float(best_f1)
+
+
 def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
-                   threshold: float | None = None, inference: dict[str, int] | None = None) -> Path:
-    """Write ``<ensembles_dir>/<name>/manifest.json`` for the top-K runs; returns its path."""
+                   threshold: float | None = None, inference: dict[str, int] | None = None,
+                   stacks_dir: Path | None = None) -> Path:
+    """Write ``<ensembles_dir>/<name>/manifest.json`` for the top-K runs; returns its path.
+
+    The threshold is ``threshold`` if given; else, with ``stacks_dir``, the one that maximises the
+    ensemble's validation F1 (:func:`tune_threshold`); else the runs' own (0.5).
+    """
     s = get_setting(setting)
     name = name or s.name
     members, note = select_top_k(runs_dir, s.name, k)
     out_dir = Path(ensembles_dir) / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    thr = threshold if threshold is not None else float(members[0]["config"].get("threshold", 0.5))
+    threshold_source = "given"
+    val_f1 = None
+    if threshold is not None:
+        thr = float(threshold)
+    elif stacks_dir is not None:
+        thr, val_f1 = tune_threshold(members, stacks_dir)
+        threshold_source = "validation"
+    else:
+        thr = float(members[0]["config"].get("threshold", 0.5))
+        threshold_source = "runs"
     entries = []
     for rec in members:
         wpath = Path(rec["_dir"]) / rec["weights"]["file"]
@@ -143,6 +178,8 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
         "selection": "top-K finished runs of the setting by validation F1",
         "aggregation": "mean of member probabilities; std = spread; agreement = share of members > threshold",
         "threshold": thr,
+        "threshold_source": threshold_source,
+        "validation_f1_at_threshold": val_f1,
         "normalisation": entries[0]["normalisation"] if len(norms) == 1 else None,
         "inference": {**DEFAULT_INFERENCE, **members[0].get("inference", {}), **(inference or {})},
         "members": entries,
