@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,19 @@ def train_run_task(run_id: str, config: dict[str, Any], profile: dict[str, Any],
     if rec:
         out.update(val_f1=rec["best_val_f1"], test_f1=rec["test_metrics"]["f1"], epochs=rec["epochs"],
                    wall_time_s=rec["wall_time_s"])
-    get_run_logger().info("%s: %s", run_id, status)
+    out["worker"] = _worker_name()
+    get_run_logger().info("%s: %s on %s", run_id, status, out["worker"])
     return out
+
+
+def _worker_name() -> str:
+    """Where a run trained: the Dask worker's address, else host:pid (shows the fan-out)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _runner(dask_address: str | None, workers: int):
