@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from gee_landslide.paths import ProjectPaths
+from gee_landslide.processes import pid_alive
 
 DEFAULT_PORT = 4200
 DEFAULT_FEED_PORT = 8080
@@ -70,23 +71,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-
-
-def pid_alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)  # reap our own exited child so it does not linger as a zombie
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie still answers kill(0); treat it as gone
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
 
 
 def read_pid(orch: Orchestra, service: str) -> int | None:

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from gee_landslide.atomic import write_bytes_atomic
+from gee_landslide.processes import pid_alive
 from gee_landslide.train.architectures import architecture
 from gee_landslide.train.losses import loss_spec
 
@@ -131,16 +132,6 @@ def list_runs(runs_dir: Path, setting: str | None = None) -> list[dict[str, Any]
 
 
 # ----------------------------------------------------------------------------- locks
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunLock:
     """An exclusive claim on a run directory (``.lock`` created with O_CREAT|O_EXCL).
 
@@ -168,7 +159,7 @@ class RunLock:
         if owner is None:
             return age > 60  # half-written lock from a crash
         if owner.get("host") == socket.gethostname():
-            return not _pid_alive(int(owner.get("pid", -1)))
+            return not pid_alive(int(owner.get("pid", -1)))
         return age > self.stale_after
 
     def acquire(self) -> bool:
