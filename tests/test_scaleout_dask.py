@@ -31,3 +31,21 @@ def test_train_flow_on_a_two_worker_dask_cluster(tmp_path):
     used = {r["worker"] for r in out["results"]}
     assert used == workers, f"runs ran on {used}, cluster workers are {workers}"
     assert len(list_runs(tmp_path / "models" / "runs", "s2")) == 4
+
+
+@pytest.mark.slow
+def test_monitor_tiles_on_a_two_worker_dask_cluster(small_project, tmp_path, monkeypatch):
+    from distributed import LocalCluster
+    from helpers_project import copy_project
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.monitor import monitor
+
+    paths = copy_project(small_project, tmp_path / "p")
+    monkeypatch.setenv("GEE_LANDSLIDE_ROOT", str(paths.root))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            prefect_test_harness(server_startup_timeout=120):
+        summary = monitor(region="norway", date="2025-08-01", source="simulated", threshold=0.05,
+                          dask_address=cluster.scheduler_address)
+    assert summary["tiles"] >= 4 and summary["alerts"]["new"]
+    assert (paths.monitor / "norway" / "2025-08-01" / "probability.tif").exists()
