@@ -140,3 +140,14 @@ def test_failed_write_keeps_the_old_files(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.undo()
     write_stack(tmp_path, _data(), GRID, _labels(), {"source": "again"})
     assert json.loads((tmp_path / "meta.json").read_text())["source"] == "again"
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    from gee_landslide.atomic import write_text_atomic
+
+    write_text_atomic(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
