@@ -123,7 +123,7 @@ def feed_serve(
     import logging
 
     from gee_landslide.monitor.feeds import GEOJSON_FILE, publish_feeds
-    from gee_landslide.monitor.server import make_server
+    from gee_landslide.monitor.server import make_server, run_until_interrupted
 
     store_dir = get_paths(root).alerts
     if (store_dir / "alerts.gpkg").exists() and not (store_dir / GEOJSON_FILE).exists():
@@ -136,12 +136,7 @@ def feed_serve(
         raise typer.Exit(1) from None
     h, p = server.server_address[:2]
     console.print(f"serving {store_dir} at http://{h}:{p}/  (Ctrl-C to stop)", highlight=False)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_until_interrupted(server)
 
 
 @feed_app.command("list")

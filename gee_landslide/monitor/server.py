@@ -227,6 +227,11 @@ def serve(store_dir: str | os.PathLike[str], host: str = "127.0.0.1", port: int 
     server = make_server(store_dir, host, port)
     h, p = server.server_address[:2]
     log.info("serving %s on http://%s:%s/", store_dir, h, p)
+    run_until_interrupted(server)
+
+
+def run_until_interrupted(server: ThreadingHTTPServer) -> None:
+    """Serve requests until Ctrl-C, then close the listening socket."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
