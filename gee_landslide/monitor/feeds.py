@@ -183,6 +183,12 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def feed_paths(store_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Where the feeds of the store in ``store_dir`` are published (no I/O)."""
+    store_dir = Path(store_dir)
+    return {"geojson": store_dir / GEOJSON_FILE, "atom": store_dir / ATOM_FILE, "cap": store_dir / CAP_DIR}
+
+
 def write_feeds(alerts: Sequence[Alert], store_dir: str | os.PathLike[str], *, base_url: str) -> dict[str, Path]:
     """Write GeoJSON, Atom and CAP files for ``alerts`` (no lock: the caller holds it)."""
     store_dir = Path(store_dir)
@@ -197,11 +203,7 @@ def write_feeds(alerts: Sequence[Alert], store_dir: str | os.PathLike[str], *, b
     for p in cap_dir.glob("*.xml"):  # alerts deleted from the store by hand
         if p.name not in wanted:
             p.unlink(missing_ok=True)
-    out = {
-        "geojson": store_dir / GEOJSON_FILE,
-        "atom": store_dir / ATOM_FILE,
-        "cap": cap_dir,
-    }
+    out = feed_paths(store_dir)
     _write_if_changed(out["geojson"], geojson_bytes(alerts, base_url))
     _write_if_changed(out["atom"], atom_bytes(alerts, base_url))
     return out

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from gee_landslide.atomic import write_json_atomic
-from gee_landslide.bands import BAND_NAMES
+from gee_landslide.bands import BAND_BY_NAME
 from gee_landslide.catalog import Catalog, Defaults, Region, Window
 from gee_landslide.grid import Grid, grid_for_bbox
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
@@ -44,7 +44,7 @@ from gee_landslide.sources import SOURCES
 EARLIEST_S1 = dt.date(2014, 10, 3)
 EARLIEST_S2 = dt.date(2015, 6, 27)
 
-_IDX = {name: i for i, name in enumerate(BAND_NAMES)}
+_IDX = {name: band.index for name, band in BAND_BY_NAME.items()}
 
 
 class MonitoringError(ValueError):
@@ -312,7 +312,7 @@ def finish_pass(
     """Write the pass's rasters, turn detections into alerts, merge them, republish the feeds."""
     from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.chips import ChipSource
-    from gee_landslide.monitor.feeds import publish_feeds
+    from gee_landslide.monitor.feeds import feed_paths
     from gee_landslide.monitor.notify import Notifier, notifier_for_url
     from gee_landslide.monitor.store import AlertStore
     from gee_landslide.stackio import write_geotiff
@@ -362,7 +362,7 @@ def finish_pass(
         chips_source=ChipSource(m["dndvi"], m["dvv"], ctx.grid),
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
     )
-    feeds = publish_feeds(paths.alerts)  # already current after the merge: returns their paths
+    feeds = feed_paths(paths.alerts)  # merge() has already republished them
 
     result = PassResult(
         region_id=ctx.region_id,
