@@ -21,12 +21,17 @@ def get_paths(root: Path | None) -> ProjectPaths:
     return project_paths(root)
 
 
+def print_catalog_issues(exc: CatalogError) -> None:
+    """Every issue of a catalog error, one line each with its file, line, field and value."""
+    for issue in exc.issues:
+        err_console.print(f"[red]error[/red] {issue}", highlight=False)
+
+
 def get_catalog(catalog_path: Path | None, paths: ProjectPaths) -> Catalog:
     """Load the catalog or exit 2 after printing every issue with its file and line."""
     path = catalog_path or paths.catalog
     try:
         return load_catalog(path)
     except CatalogError as exc:
-        for issue in exc.issues:
-            err_console.print(f"[red]error[/red] {issue}", highlight=False)
+        print_catalog_issues(exc)
         raise typer.Exit(2) from None

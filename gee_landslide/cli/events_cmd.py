@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from gee_landslide.catalog import CatalogError, append_event, load_catalog, validate_event
-from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.cli.common import (
+    CatalogOption,
+    RootOption,
+    console,
+    err_console,
+    get_catalog,
+    get_paths,
+    print_catalog_issues,
+)
 
 events_app = typer.Typer(help="List, validate and extend the event catalog.", no_args_is_help=True)
 
@@ -54,8 +62,7 @@ def validate(path: Path = typer.Argument(Path("case_studies.yaml"), help="catalo
     try:
         cat = load_catalog(path)
     except CatalogError as exc:
-        for issue in exc.issues:
-            err_console.print(f"[red]error[/red] {issue}", highlight=False)
+        print_catalog_issues(exc)
         err_console.print(f"{len(exc.issues)} problem(s) in {path}")
         raise typer.Exit(1) from None
     console.print(f"[green]ok[/green] {path}: {len(cat.events)} events, {len(cat.regions)} region(s)")
@@ -73,14 +80,14 @@ def _parse_size(size: str) -> tuple[float, float]:
 
 def _from_inventory(labels: Path) -> tuple[float, float, tuple[float, float]]:
     """Centre (lat, lon) of an inventory and the length x width (km) of its largest polygon."""
+    from pyproj import Transformer
+
     from gee_landslide.labels import read_inventory
 
     gdf = read_inventory(labels)
     utm = gdf.to_crs(gdf.estimate_utm_crs())
     centre = utm.union_all().centroid
-    lon, lat = (
-        __import__("geopandas").GeoSeries([centre], crs=utm.crs).to_crs("EPSG:4326").iloc[0].coords[0]
-    )
+    lon, lat = Transformer.from_crs(utm.crs, "EPSG:4326", always_xy=True).transform(centre.x, centre.y)
     largest = utm.geometry.iloc[int(utm.area.values.argmax())].minimum_rotated_rectangle
     xs, ys = largest.exterior.coords.xy
     sides = sorted(
@@ -148,8 +155,7 @@ def add(
         event = validate_event(data)
         cat = append_event(path, event)
     except CatalogError as exc:
-        for issue in exc.issues:
-            err_console.print(f"[red]error[/red] {issue}", highlight=False)
+        print_catalog_issues(exc)
         err_console.print(f"{path} was not changed")
         raise typer.Exit(1) from None
     console.print(f"[green]added[/green] {event.id} to {path} ({len(cat.events)} events)")
