@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from gee_landslide.bands import setting
+from gee_landslide.core.bands import setting
 from gee_landslide.train.architectures import ARCHITECTURES, create_model
 from gee_landslide.train.data import Normalisation, prepare
 from gee_landslide.train.ensemble import combine

@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from gee_landslide.bands import setting
+from gee_landslide.core.bands import setting
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.data import CropSampler, Normalisation, Scene
 from gee_landslide.train.losses import create_loss

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from gee_landslide.paths import project_paths
+from gee_landslide.core.paths import project_paths
 from gee_landslide.train.ensemble import build_ensemble, load_ensemble
 from gee_landslide.train.report import write_report
 

@@ -1,6 +1,6 @@
 """Prefect flow ``ingest``: build the 15-band stack of every catalog event (or the ones named).
 
-A thin flow over :func:`gee_landslide.ingest.build_one_stack`: one task per event, mapped over
+A thin flow over :func:`gee_landslide.sources.build.build_one_stack`: one task per event, mapped over
 the catalog, so an event added to ``case_studies.yaml`` is built by the next run and the others
 are skipped. Caching: a task's cache key is (source, event id, recipe version); it is only
 offered while the stack on disk is complete, so deleted or half-written stacks are rebuilt,
@@ -23,11 +23,11 @@ from prefect.artifacts import create_table_artifact
 from prefect.context import TaskRunContext
 from prefect.futures import wait
 
-from gee_landslide.catalog import load_catalog
-from gee_landslide.ingest import build_one_stack, select_events
-from gee_landslide.paths import project_paths
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.paths import project_paths
+from gee_landslide.core.stackio import is_complete, read_meta
 from gee_landslide.sources import resolve_source
-from gee_landslide.stackio import is_complete, read_meta
+from gee_landslide.sources.build import build_one_stack, select_events
 
 
 def recipe_version(source: str) -> str:

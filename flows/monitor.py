@@ -21,7 +21,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from gee_landslide.catalog import load_catalog
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.paths import project_paths
 from gee_landslide.monitor.runner import (
     GateConfig,
     PassContext,
@@ -31,7 +32,6 @@ from gee_landslide.monitor.runner import (
     process_tile,
 )
 from gee_landslide.monitor.tiling import Tile
-from gee_landslide.paths import project_paths
 from gee_landslide.sources import resolve_source
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from prefect import serve
 from prefect.schedules import Cron
 
-from gee_landslide.catalog import load_catalog
-from gee_landslide.orchestration import deployment_specs
-from gee_landslide.paths import project_paths
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.paths import project_paths
+from gee_landslide.ops.deployments import deployment_specs
 
 
 def build_deployments() -> list:

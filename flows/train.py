@@ -25,8 +25,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from gee_landslide.catalog import load_catalog
-from gee_landslide.paths import project_paths
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.paths import project_paths
 from gee_landslide.train.profile import Profile, load_profile
 from gee_landslide.train.runs import RunConfig
 from gee_landslide.train.sweep import Splits, check_stacks, expand_grid, run_one

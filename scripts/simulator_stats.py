@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gee_landslide.bands import BAND_NAMES
-from gee_landslide.catalog import load_catalog
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.core.catalog import load_catalog
 from gee_landslide.simulate import simulate_event
 from gee_landslide.simulate.climate import koppen_name
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from gee_landslide.catalog import load_catalog
-from gee_landslide.ingest import build_one_stack
-from gee_landslide.paths import ProjectPaths, project_paths
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.paths import ProjectPaths, project_paths
+from gee_landslide.sources.build import build_one_stack
 
 KEEP_EVENTS = ("iceland-1", "ireland-2", "new-zealand-3", "norway-5", "italy-22")
 SMALL_NORWAY_BBOX = [6.085, 61.468, 6.135, 61.491]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gee_landslide.bands import BAND_NAMES
-from gee_landslide.grid import Grid
-from gee_landslide.stackio import write_stack
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.core.grid import Grid
+from gee_landslide.core.stackio import write_stack
 
 B = {n: i for i, n in enumerate(BAND_NAMES)}
 

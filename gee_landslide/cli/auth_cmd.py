@@ -80,7 +80,7 @@ def plan(
     root: Path | None = RootOption,
 ) -> None:
     """Print what the Earth Engine source would request for an event (offline, no account)."""
-    from gee_landslide.atomic import write_text_atomic
+    from gee_landslide.core.atomic import write_text_atomic
     from gee_landslide.earthengine.init import offline
     from gee_landslide.earthengine.recipe import build_recipe, graph_json
     from gee_landslide.earthengine.recipe import plan as make_plan

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from gee_landslide.catalog import Catalog, CatalogError, load_catalog
-from gee_landslide.paths import ProjectPaths, project_paths
+from gee_landslide.core.catalog import Catalog, CatalogError, load_catalog
+from gee_landslide.core.paths import ProjectPaths, project_paths
 
 console = Console()
 err_console = Console(stderr=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from gee_landslide.catalog import CatalogError, append_event, load_catalog, validate_event
 from gee_landslide.cli.common import (
     CatalogOption,
     RootOption,
@@ -18,6 +17,7 @@ from gee_landslide.cli.common import (
     get_paths,
     print_catalog_issues,
 )
+from gee_landslide.core.catalog import CatalogError, append_event, load_catalog, validate_event
 
 events_app = typer.Typer(help="List, validate and extend the event catalog.", no_args_is_help=True)
 
@@ -82,7 +82,7 @@ def _from_inventory(labels: Path) -> tuple[float, float, tuple[float, float]]:
     """Centre (lat, lon) of an inventory and the length x width (km) of its largest polygon."""
     from pyproj import Transformer
 
-    from gee_landslide.labels import read_inventory
+    from gee_landslide.core.labels import read_inventory
 
     gdf = read_inventory(labels)
     utm = gdf.to_crs(gdf.estimate_utm_crs())

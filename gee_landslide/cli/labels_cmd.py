@@ -25,9 +25,9 @@ def rasterize(
     """Burn a landslide inventory onto a stack's grid (reprojecting it to the stack CRS)."""
     import rasterio
 
-    from gee_landslide.grid import Grid
-    from gee_landslide.labels import InventoryError, rasterize_inventory
-    from gee_landslide.stackio import LABELS_FILE, STACK_FILE, write_geotiff
+    from gee_landslide.core.grid import Grid
+    from gee_landslide.core.labels import InventoryError, rasterize_inventory
+    from gee_landslide.core.stackio import LABELS_FILE, STACK_FILE, write_geotiff
 
     stack_tif = like / STACK_FILE if like.is_dir() else like
     if not stack_tif.exists():

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from gee_landslide.cli.common import RootOption, console, err_console, get_paths
-from gee_landslide.orchestrate import DEFAULT_FEED_PORT, DEFAULT_PORT, Orchestra
+from gee_landslide.ops.supervisor import DEFAULT_FEED_PORT, DEFAULT_PORT, Orchestra
 
 orch_app = typer.Typer(help="Run the local Prefect server and the deployment process.", no_args_is_help=True)
 
@@ -30,9 +30,9 @@ def up(
     root: Path | None = RootOption,
 ) -> None:
     """Start the Prefect server, the deployment process and the feed server; leave them running."""
-    from gee_landslide.catalog import load_catalog
-    from gee_landslide.orchestrate import start_feed, start_serve, start_server, wait_for_deployments
-    from gee_landslide.orchestration import deployment_specs
+    from gee_landslide.core.catalog import load_catalog
+    from gee_landslide.ops.deployments import deployment_specs
+    from gee_landslide.ops.supervisor import start_feed, start_serve, start_server, wait_for_deployments
 
     orch = _orch(root, port)
     t0 = time.perf_counter()
@@ -65,7 +65,7 @@ def _configure_profile(orch: Orchestra) -> None:
 @orch_app.command("down")
 def down(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption) -> None:
     """Stop what ``up`` started, by process id."""
-    from gee_landslide.orchestrate import stop
+    from gee_landslide.ops.supervisor import stop
 
     stopped = stop(_orch(root, port))
     for service, pid in stopped.items():
@@ -75,7 +75,7 @@ def down(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption)
 @orch_app.command("status")
 def status_cmd(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption) -> None:
     """Which parts of the local stack are running."""
-    from gee_landslide.orchestrate import server_healthy, status
+    from gee_landslide.ops.supervisor import server_healthy, status
 
     orch = _orch(root, port)
     table = Table()
@@ -94,7 +94,7 @@ def demo(
     root: Path | None = RootOption,
 ) -> None:
     """The whole system end to end on simulated scenes, through Prefect deployments."""
-    from gee_landslide.demo import run_demo
+    from gee_landslide.ops.demo import run_demo
 
     orch = _orch(root, port)
     t0 = time.perf_counter()

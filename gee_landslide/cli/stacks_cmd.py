@@ -10,8 +10,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
-from gee_landslide.ingest import BuildResult, build_one_stack, select_events
 from gee_landslide.sources import SOURCES
+from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
 stacks_app = typer.Typer(help="Build and inspect per-event 15-band stacks.", no_args_is_help=True)
 
@@ -67,7 +67,7 @@ def build(
 
 
 def _print_summary(results: list[BuildResult], cat, paths) -> None:
-    from gee_landslide.stackio import is_complete, read_labels, read_meta
+    from gee_landslide.core.stackio import is_complete, read_labels, read_meta
 
     table = Table(title=f"stacks in {paths.stacks}")
     for col in ("event", "split", "status", "seconds", "size px", "landslide px", "landslide %"):
@@ -94,8 +94,8 @@ def show(
     root: Path | None = RootOption,
 ) -> None:
     """Print the bands with their ranges and write a quick-look PNG (dNDVI, dVV, slope, labels)."""
-    from gee_landslide.quicklook import band_summary, render_quicklook
-    from gee_landslide.stackio import StackCheckError, read_stack
+    from gee_landslide.core.quicklook import band_summary, render_quicklook
+    from gee_landslide.core.stackio import StackCheckError, read_stack
 
     paths = get_paths(root)
     stack_dir = paths.stack_dir(event_id)

@@ -101,7 +101,7 @@ def leaderboard(
     """All finished runs like the paper's Table 7, best validation F1 first, per setting."""
     from rich.table import Table
 
-    from gee_landslide.atomic import write_text_atomic
+    from gee_landslide.core.atomic import write_text_atomic
     from gee_landslide.train.report import SETTING_LABEL, leaderboard_markdown, leaderboard_rows
 
     paths = get_paths(root)

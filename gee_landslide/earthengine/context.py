@@ -1,7 +1,7 @@
 """What every builder needs to know about one event: its grid, AOI and date windows.
 
 Pure (no server calls). The AOI is the event's 10 m UTM grid (the same grid rules as the
-simulated source, :func:`gee_landslide.grid.grid_around`) as an ``ee.Geometry`` rectangle in
+simulated source, :func:`gee_landslide.core.grid.grid_around`) as an ``ee.Geometry`` rectangle in
 the grid's own CRS, so clipping and export agree to the pixel.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import ee
 
-from gee_landslide.catalog import Defaults, Event, Window
-from gee_landslide.grid import Grid, grid_around
+from gee_landslide.core.catalog import Defaults, Event, Window
+from gee_landslide.core.grid import Grid, grid_around
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import ee
 
-from gee_landslide.catalog import Defaults, Event
+from gee_landslide.core.catalog import Defaults, Event
 
 SRTM = "USGS/SRTMGL1_003"
 GLO30 = "COPERNICUS/DEM/GLO30"

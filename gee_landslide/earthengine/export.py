@@ -2,7 +2,7 @@
 
 * Tiles: the grid is cut into tiles small enough for one request (48 MB and 32768 px per side
   are the server's limits; tiles aim at 80 % of the byte limit, or ``tile_px``). Each request
-  asks for exactly the tile's part of :class:`gee_landslide.grid.Grid` (``dimensions``,
+  asks for exactly the tile's part of :class:`gee_landslide.core.grid.Grid` (``dimensions``,
   ``affineTransform``, ``crsCode``), so the stack lands on the grid with no resampling here.
 * Errors: quota (429, "Quota exceeded"), transient server errors (5xx), time-outs and "Too many
   concurrent aggregations" are retried with exponential back-off and jitter (``RetryPolicy``;
@@ -39,9 +39,9 @@ from typing import Any, Literal
 import ee
 import numpy as np
 
-from gee_landslide.atomic import write_bytes_atomic, write_json_atomic
-from gee_landslide.bands import BAND_NAMES
-from gee_landslide.grid import Grid
+from gee_landslide.core.atomic import write_bytes_atomic, write_json_atomic
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.core.grid import Grid
 
 MAX_REQUEST_BYTES = 48 * 1024 * 1024
 MAX_SIDE_PX = 32768

@@ -1,7 +1,7 @@
 """Band 13: per-event CART land cover (``ee.Classifier.smileCart``), classes 1-9.
 
 As in the paper (Lindsay et al. 2023): trained per event on pre-event Sentinel-2, the DEM and the
-pre-event Sentinel-1 VV/VH composite, with the classes of :mod:`gee_landslide.landcover`.
+pre-event Sentinel-1 VV/VH composite, with the classes of :mod:`gee_landslide.core.landcover`.
 
 Training points
     * ``landcover_points:`` in the event (a vector file of points, read locally with geopandas):
@@ -9,7 +9,7 @@ Training points
       the codes 1-9 or the class names (``forest_trees_scrub``...). The points become an
       ``ee.FeatureCollection`` inside the graph and are sampled with ``sampleRegions``.
     * otherwise ``ESA/WorldCover/v200`` remapped to our classes
-      (:attr:`gee_landslide.landcover.LandCoverClass.worldcover_codes`) and sampled with
+      (:attr:`gee_landslide.core.landcover.LandCoverClass.worldcover_codes`) and sampled with
       ``stratifiedSample`` over the AOI, so adding an event needs no hand labelling.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import ee
 
-from gee_landslide.landcover import LAND_COVER, LAND_COVER_BY_CODE, LAND_COVER_BY_NAME
+from gee_landslide.core.landcover import LAND_COVER, LAND_COVER_BY_CODE, LAND_COVER_BY_NAME
 
 WORLDCOVER = "ESA/WorldCover/v200"
 CLASS_PROPERTY = "landcover"

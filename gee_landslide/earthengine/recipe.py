@@ -7,7 +7,7 @@
     DEM ───────────────────────────┘
     DEM bands 9-10, Koppen-Geiger / tree height 11-12, S2 dNDVI 14
 
-and stacks them in :data:`gee_landslide.bands.BAND_NAMES` order, ``toFloat()``, clipped to the
+and stacks them in :data:`gee_landslide.core.bands.BAND_NAMES` order, ``toFloat()``, clipped to the
 event's 10 m UTM grid. :func:`plan` describes what would be requested, offline.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 
 import ee
 
-from gee_landslide.bands import BAND_NAMES
-from gee_landslide.catalog import Defaults, Event
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.core.catalog import Defaults, Event
 from gee_landslide.earthengine import RECIPE_VERSION
 from gee_landslide.earthengine import landcover as lc
 from gee_landslide.earthengine import sentinel1 as s1

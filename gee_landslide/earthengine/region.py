@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gee_landslide.catalog import Defaults, Event, Region, Window
+from gee_landslide.core.catalog import Defaults, Event, Region, Window
+from gee_landslide.core.grid import Grid
 from gee_landslide.earthengine.context import EventContext
 from gee_landslide.earthengine.export import export_recipe
 from gee_landslide.earthengine.init import ensure_initialized
 from gee_landslide.earthengine.recipe import build_recipe
-from gee_landslide.grid import Grid
 
 
 def region_context(region_id: str, region: Region, pre: Window, post: Window, grid: Grid,

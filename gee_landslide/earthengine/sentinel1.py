@@ -9,12 +9,12 @@ Recipe (paper section 3.1, Vollrath et al. 2020 in its original formulation):
    the most frequent orbit among the orbits seen in *both* windows, computed server-side
    (``aggregate_histogram`` of ``relativeOrbitNumber_start``, arg-max) as an ``ee.Number`` that
    filters the collections: no ``getInfo`` in the builder.
-3. Per image: the geometry of :mod:`gee_landslide.terrain` on ``ee.Image`` objects (the very
+3. Per image: the geometry of :mod:`gee_landslide.core.terrain` on ``ee.Image`` objects (the very
    code the unit tests check with NumPy): theta_i = ``angle``, phi_i = scene-mean aspect of
    ``angle`` (``ee.Terrain.aspect``, mean over the footprint at 1 km, as in the original),
    alpha_s/phi_s = ``ee.Terrain.slope``/``aspect`` of the DEM; K from the volume model, replaced
    by the surface model on the land-cover classes whose
-   :attr:`gee_landslide.landcover.LandCoverClass.scattering_model` is ``surface``;
+   :attr:`gee_landslide.core.landcover.LandCoverClass.scattering_model` is ``surface``;
    gamma0_flat = sigma0 / cos(theta_i) / K, in dB; VV/VH masked where layover or shadow
    (Table 2: the masks "should match the NoData areas in the VV and VH bands").
 4. Median composites per window, differences post - pre; layover/shadow = any image of the
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import ee
 
-from gee_landslide import terrain
+from gee_landslide.core import terrain
+from gee_landslide.core.landcover import LAND_COVER
 from gee_landslide.earthengine.context import EventContext, ee_date_range
-from gee_landslide.landcover import LAND_COVER
 
 S1_COLLECTION = "COPERNICUS/S1_GRD_FLOAT"
 ORBIT_PROPERTY = "relativeOrbitNumber_start"

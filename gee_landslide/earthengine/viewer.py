@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gee_landslide.catalog import Catalog, load_catalog
+from gee_landslide.core.catalog import Catalog, load_catalog
 
 VIS = {
     "dVV": {"bands": ["dVV"], "min": -5, "max": 5, "palette": ["#762a83", "#f7f7f7", "#1b7837"]},
@@ -36,8 +36,8 @@ def _geemap() -> Any:
 def event_map(event_id: str, catalog: Catalog | str = "case_studies.yaml", zoom: int = 14) -> Any:
     """A ``geemap.Map`` centred on the event with its change layers, land cover and AOI."""
     geemap = _geemap()
+    from gee_landslide.core.landcover import LAND_COVER
     from gee_landslide.earthengine.recipe import build_recipe
-    from gee_landslide.landcover import LAND_COVER
 
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
     ev = cat.event(event_id)

@@ -1,6 +1,6 @@
 """From ensemble probability maps to landslide candidates.
 
-A monitoring pass hands over, on one 10 m UTM :class:`~gee_landslide.grid.Grid`, the ensemble's
+A monitoring pass hands over, on one 10 m UTM :class:`~gee_landslide.core.grid.Grid`, the ensemble's
 ``mean`` probability, its ``std`` (spread of the member probabilities) and ``agreement`` (share of
 members above their threshold), plus the slope and land-cover bands. :func:`detections_to_candidates`
 
@@ -31,8 +31,8 @@ from scipy import ndimage
 from shapely.geometry import Polygon, shape
 from shapely.geometry.polygon import orient
 
-from gee_landslide.grid import Grid
-from gee_landslide.landcover import WATER_CODE
+from gee_landslide.core.grid import Grid
+from gee_landslide.core.landcover import WATER_CODE
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def detections_to_candidates(
 ) -> list[Candidate]:
     """Threshold, polygonise and filter an ensemble probability map into landslide candidates.
 
-    ``slope`` (degrees) and ``landcover`` (class codes, see :mod:`gee_landslide.landcover`) may be
+    ``slope`` (degrees) and ``landcover`` (class codes, see :mod:`gee_landslide.core.landcover`) may be
     None to skip the flat-ground and water filters. Pass a list as ``rejected`` to receive the
     components that were dropped and why. Candidates come in raster order (top-left first).
     """

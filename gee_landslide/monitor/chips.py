@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from gee_landslide.grid import Grid
+from gee_landslide.core.grid import Grid
 
 DNDVI_RANGE = 0.6  # colour scale -0.6..0.6
 DVV_RANGE_DB = 6.0  # colour scale -6..6 dB

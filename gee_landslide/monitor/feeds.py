@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gee_landslide.atomic import atomic_path, write_json_atomic
+from gee_landslide.core.atomic import atomic_path, write_json_atomic
 from gee_landslide.monitor.cap import cap_message
 from gee_landslide.monitor.store import (
     BASE_URL_ENV,

@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.atomic import write_json_atomic
-from gee_landslide.bands import BAND_BY_NAME
-from gee_landslide.catalog import Catalog, Defaults, Region, Window
-from gee_landslide.grid import Grid, grid_for_bbox
+from gee_landslide.core.atomic import write_json_atomic
+from gee_landslide.core.bands import BAND_BY_NAME
+from gee_landslide.core.catalog import Catalog, Defaults, Region, Window
+from gee_landslide.core.grid import Grid, grid_for_bbox
+from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
 from gee_landslide.monitor.tiling import Tile, plan_tiles
-from gee_landslide.paths import ProjectPaths
 from gee_landslide.sources import SOURCES
 
 # Sentinel-1A's first IW acquisitions (Oct 2014) and Sentinel-2A's first L2A products (mid 2015):
@@ -230,7 +230,7 @@ def change_mask(stack: np.ndarray, gate: GateConfig) -> np.ndarray:
     """Pixels of a (15, H, W) stack that show landslide-like change by the gate's rules."""
     from scipy import ndimage
 
-    from gee_landslide.landcover import WATER_CODE
+    from gee_landslide.core.landcover import WATER_CODE
 
     def smooth(name: str) -> np.ndarray:
         return ndimage.median_filter(np.nan_to_num(stack[_IDX[name]], nan=0.0), size=gate.smooth_px)
@@ -310,12 +310,12 @@ def finish_pass(
     notify_url: str | None = None,
 ) -> PassResult:
     """Write the pass's rasters, turn detections into alerts, merge them, republish the feeds."""
+    from gee_landslide.core.stackio import write_geotiff
     from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.chips import ChipSource
     from gee_landslide.monitor.feeds import feed_paths
     from gee_landslide.monitor.notify import Notifier, notifier_for_url
     from gee_landslide.monitor.store import AlertStore
-    from gee_landslide.stackio import write_geotiff
 
     started = started if started is not None else time.perf_counter()
     m = _mosaic(ctx, results)

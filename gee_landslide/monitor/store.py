@@ -14,7 +14,7 @@ under an exclusive file lock (``fcntl.flock`` on ``<store>/.lock``):
   ``<region>-<geohash-8 of the centroid>-<YYYYMMDD of the post window's end>``.
 
 Crash safety: the new GeoPackage, quick-looks and feeds are written next to the old ones and
-renamed over them (:func:`gee_landslide.atomic.atomic_path`), store first. A pass that dies before
+renamed over them (:func:`gee_landslide.core.atomic.atomic_path`), store first. A pass that dies before
 the store's rename leaves store, quick-looks and feeds as they were; one that dies after it leaves
 the feeds one generation behind, and the next merge or ``feed publish`` regenerates them (feeds
 are a pure function of the store and only rewritten when their bytes change).
@@ -39,7 +39,7 @@ import shapely
 from shapely.geometry import Polygon, mapping
 from shapely.strtree import STRtree
 
-from gee_landslide.atomic import atomic_path
+from gee_landslide.core.atomic import atomic_path
 from gee_landslide.monitor.alerts import (
     LONLAT_DECIMALS,
     Candidate,

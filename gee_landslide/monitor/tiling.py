@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gee_landslide.grid import Grid
+from gee_landslide.core.grid import Grid
 
 
 @dataclass(frozen=True)

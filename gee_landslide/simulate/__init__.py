@@ -1,10 +1,10 @@
 r"""The embedded scene simulator: the project's default (``simulated``) stack source.
 
 It produces, for any event of ``case_studies.yaml`` or any tile of a monitoring region, the
-15 bands of the paper's Table 2 (``gee_landslide.bands``) on the project's 10 m UTM grid, the
+15 bands of the paper's Table 2 (``gee_landslide.core.bands``) on the project's 10 m UTM grid, the
 landslide truth and a polygon inventory. Every later result of the project is judged on these
 scenes, so the model below is physical: the SAR geometry is the same Vollrath code the Earth
-Engine recipe ships (``gee_landslide.terrain``), and each change has a cause.
+Engine recipe ships (``gee_landslide.core.terrain``), and each change has a cause.
 
 Determinism and tiling
 ----------------------
@@ -44,7 +44,7 @@ The same model gives the tree line (:math:`T_{hot} = 10` C), the glacier line
 
 Land cover, canopy, NDVI (``landcover``, ``optical``)
 ------------------------------------------------------
-Cover classes (``gee_landslide.landcover`` codes 1-9) follow elevation, slope, valley floors and
+Cover classes (``gee_landslide.core.landcover`` codes 1-9) follow elevation, slope, valley floors and
 patchiness fields: forest below the (wavy) tree line, pasture on gentle slopes, sparse/bare
 rock high and steep, snow/glacier above the glacier line, lakes and rivers on floors, urban and
 wetland on flat floors, with fractions set by the climate group. Band 13 is the pre-event

@@ -19,7 +19,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gee_landslide.catalog import Window
+from gee_landslide.core.catalog import Window
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.params import SceneParams
 from gee_landslide.simulate.terrain_model import Lattice

@@ -12,7 +12,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gee_landslide.landcover import LAND_COVER_BY_NAME
+from gee_landslide.core.landcover import LAND_COVER_BY_NAME
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.climate import koppen_group
 from gee_landslide.simulate.params import SceneParams

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_landslide.catalog import Window
-from gee_landslide.landcover import LAND_COVER_BY_CODE
+from gee_landslide.core.catalog import Window
+from gee_landslide.core.landcover import LAND_COVER_BY_CODE
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.confounders import cloud_residue, phenology
 from gee_landslide.simulate.params import SceneParams

@@ -23,9 +23,9 @@ import datetime as dt
 
 import numpy as np
 
-from gee_landslide import terrain
-from gee_landslide.catalog import Window
-from gee_landslide.landcover import VOLUME_MODEL_CODES
+from gee_landslide.core import terrain
+from gee_landslide.core.catalog import Window
+from gee_landslide.core.landcover import VOLUME_MODEL_CODES
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.confounders import EPOCH
 from gee_landslide.simulate.params import SceneParams

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.bands import N_BANDS
-from gee_landslide.catalog import Defaults, Event, Region, Window
-from gee_landslide.grid import Grid, grid_around, grid_for_bbox
-from gee_landslide.landcover import LAND_COVER_BY_CODE
+from gee_landslide.core.bands import N_BANDS
+from gee_landslide.core.catalog import Defaults, Event, Region, Window
+from gee_landslide.core.grid import Grid, grid_around, grid_for_bbox
+from gee_landslide.core.landcover import LAND_COVER_BY_CODE
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.confounders import (
     REGROWTH_DAYS,
@@ -296,7 +296,7 @@ def simulate_event(event: Event, defaults: Defaults, seed: int | None = None) ->
 def _write_inventory_gpkg(path: Path, inventory: list[dict], crs: str) -> None:
     import geopandas as gpd
 
-    from gee_landslide.atomic import atomic_path
+    from gee_landslide.core.atomic import atomic_path
 
     gdf = gpd.GeoDataFrame(
         {
@@ -321,7 +321,7 @@ def build_event_stack(
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Simulate an event and write ``stack.tif``, ``labels.tif``, ``meta.json`` and ``inventory.gpkg``."""
-    from gee_landslide.stackio import is_complete, write_stack
+    from gee_landslide.core.stackio import is_complete, write_stack
 
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)

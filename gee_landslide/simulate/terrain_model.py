@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gee_landslide import terrain
-from gee_landslide.grid import Grid
+from gee_landslide.core import terrain
+from gee_landslide.core.grid import Grid
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.params import SceneParams
 
@@ -131,7 +131,7 @@ class SarGeometry:
 
 
 def sar_geometry(p: SceneParams, lat: Lattice, slope_deg: np.ndarray, aspect_deg: np.ndarray) -> SarGeometry:
-    """Vollrath geometry through :mod:`gee_landslide.terrain` (the code the GEE recipe ships)."""
+    """Vollrath geometry through :mod:`gee_landslide.core.terrain` (the code the GEE recipe ships)."""
     NI = terrain.NumpyImage
     theta = NI(np.radians(incidence_angle_deg(p, lat)))
     phi_i = NI(np.full(slope_deg.shape, np.radians(terrain.sensor_azimuth_deg(p.heading_deg))))

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gee_landslide.bands import BAND_NAMES, BANDS, Setting
-from gee_landslide.stackio import META_FILE, read_stack
+from gee_landslide.core.bands import BAND_NAMES, BANDS, Setting
+from gee_landslide.core.stackio import META_FILE, read_stack
 from gee_landslide.train.constraints import Padded, pad_scene
 
 

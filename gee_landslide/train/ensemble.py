@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from safetensors.torch import load as st_load
 
-from gee_landslide.atomic import write_json_atomic
-from gee_landslide.bands import BAND_NAMES
-from gee_landslide.bands import setting as get_setting
+from gee_landslide.core.atomic import write_json_atomic
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import min_side
 from gee_landslide.train.data import Normalisation

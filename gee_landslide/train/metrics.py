@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gee_landslide.bands import BAND_NAMES
+from gee_landslide.core.bands import BAND_NAMES
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from gee_landslide.bands import SETTINGS, setting
+from gee_landslide.core.bands import SETTINGS, setting
 from gee_landslide.train.architectures import architecture
 from gee_landslide.train.constraints import input_multiple, min_side
 from gee_landslide.train.losses import loss_spec

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.atomic import atomic_path, write_text_atomic
-from gee_landslide.bands import SETTINGS
+from gee_landslide.core.atomic import atomic_path, write_text_atomic
+from gee_landslide.core.bands import SETTINGS
 from gee_landslide.train.data import Normalisation, load_scenes
 from gee_landslide.train.metrics import Counts, confusion, evaluation_mask
 from gee_landslide.train.runs import TEST_PROBS_FILE, list_runs
@@ -100,7 +100,7 @@ def run_test_probs(rec: dict, ts: TestSet) -> dict[str, np.ndarray]:
     import torch
     from safetensors.torch import load_file
 
-    from gee_landslide.bands import setting as get_setting
+    from gee_landslide.core.bands import setting as get_setting
     from gee_landslide.train.architectures import create_model
     from gee_landslide.train.constraints import min_side
     from gee_landslide.train.inference import predict, ready_for_inference

@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gee_landslide.atomic import write_bytes_atomic
-from gee_landslide.processes import pid_alive
+from gee_landslide.core.atomic import write_bytes_atomic
+from gee_landslide.ops.processes import pid_alive
 from gee_landslide.train.architectures import architecture
 from gee_landslide.train.losses import loss_spec
 

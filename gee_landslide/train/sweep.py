@@ -45,7 +45,7 @@ class Splits:
 
 def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None = None) -> list[RunConfig]:
     """All runs of a profile (optionally only some settings), in a fixed order."""
-    from gee_landslide.bands import setting as get_setting
+    from gee_landslide.core.bands import setting as get_setting
 
     chosen = [get_setting(s).name for s in settings] if settings else list(profile.settings)
     unknown = [s for s in chosen if s not in profile.settings]

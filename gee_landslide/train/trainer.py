@@ -30,8 +30,8 @@ from safetensors import safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from gee_landslide.atomic import write_json_atomic
-from gee_landslide.bands import setting as get_setting
+from gee_landslide.core.atomic import write_json_atomic
+from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import check_batch_size, check_crop, input_multiple, min_side
 from gee_landslide.train.data import CropSampler, Normalisation, Scene, load_scenes, normalisation_for
@@ -337,7 +337,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     test_total, test_per, test_probs = evaluate(model, cfg, data, data.test, device, inf, use_amp,
                                                 keep_probs=True)
     if test_probs:
-        from gee_landslide.atomic import atomic_path
+        from gee_landslide.core.atomic import atomic_path
 
         with atomic_path(run_dir / TEST_PROBS_FILE) as tmp:
             with open(tmp, "wb") as fh:

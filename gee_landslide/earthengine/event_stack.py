@@ -1,0 +1,100 @@
+"""The ``gee`` stack source: one event's stack from Earth Engine, same files as ``simulated``.
+
+:func:`build_event_stack` implements :class:`gee_landslide.sources.EventStackBuilder`:
+initialise ``ee`` from the environment (see :mod:`gee_landslide.earthengine.init`), build the
+recipe, run the pre-flight check, export the tiles (resuming from ``<out_dir>/.tiles``),
+rasterise the event's label polygons onto the same grid, and write ``stack.tif``,
+``labels.tif`` and, last, ``meta.json`` through :func:`gee_landslide.core.stackio.write_stack`.
+
+Environment knobs: ``GEE_LANDSLIDE_EE_WORKERS`` (concurrent requests, default 4),
+``GEE_LANDSLIDE_EE_TILE_PX`` (tile side, default: as large as the request limit allows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gee_landslide.core.catalog import Defaults, Event
+from gee_landslide.core.grid import Grid
+from gee_landslide.core.stackio import is_complete, read_meta, write_stack
+from gee_landslide.earthengine import RECIPE_VERSION
+from gee_landslide.earthengine.export import RetryPolicy, export_recipe
+from gee_landslide.earthengine.init import ensure_initialized
+from gee_landslide.earthengine.recipe import Recipe, build_recipe
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    return Path(os.environ.get("GEE_LANDSLIDE_ROOT") or Path.cwd()) / p
+
+
+def event_labels(event: Event, grid: Grid) -> tuple[np.ndarray, str]:
+    """The event's landslide mask on ``grid`` and a provenance note (all zero without labels)."""
+    if not event.labels:
+        return np.zeros(grid.shape, dtype=np.uint8), "none"
+    from gee_landslide.core.labels import rasterize_polygons
+
+    path = _resolve(event.labels)
+    return rasterize_polygons(path, grid).astype(np.uint8), str(path)
+
+
+def stack_meta(recipe: Recipe, info: dict[str, Any], labels_note: str) -> dict[str, Any]:
+    orbit = info.get("relative_orbit", recipe.ctx.event.relative_orbit)
+    return {
+        "source": "gee",
+        "event_id": recipe.ctx.event.id,
+        "windows": recipe.windows(),
+        "recipe_version": RECIPE_VERSION,
+        "graph_sha256": recipe.graph_sha256(),
+        "assets": recipe.asset_ids(),
+        "dem": {"asset": recipe.dem_choice.asset, "reason": recipe.dem_choice.reason},
+        "relative_orbit": orbit,
+        "orbit_pass": recipe.ctx.orbit_pass,
+        "scene_counts": {k: info.get(k) for k in ("s1_pre", "s1_post", "s2_pre", "s2_post")},
+        "labels": labels_note,
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def build_event_stack(
+    event: Event,
+    defaults: Defaults,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Path:
+    """Build one event's stack from Earth Engine into ``out_dir``; return ``out_dir``."""
+    out_dir = Path(out_dir)
+    say = progress or (lambda _m: None)
+    if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee":
+        say(f"{event.id}: already built, skipping")
+        return out_dir
+    ensure_initialized()
+    recipe = build_recipe(event, defaults)
+    say(f"{event.id}: recipe {recipe.graph_sha256()[:12]} on {recipe.ctx.grid.crs} "
+        f"{recipe.ctx.grid.width}x{recipe.ctx.grid.height} px")
+    data, info, exporter = export_recipe(
+        recipe,
+        out_dir,
+        max_workers=int(os.environ.get("GEE_LANDSLIDE_EE_WORKERS", "4")),
+        tile_px=int(os.environ["GEE_LANDSLIDE_EE_TILE_PX"]) if os.environ.get("GEE_LANDSLIDE_EE_TILE_PX") else None,
+        retry=retry,
+        progress=lambda m: say(f"{event.id}: {m}"),
+    )
+    labels, note = event_labels(event, recipe.ctx.grid)
+    if note == "none":
+        say(f"{event.id}: no label polygons in the catalog; writing an all-zero labels.tif")
+    write_stack(out_dir, data, recipe.ctx.grid, labels, stack_meta(recipe, info, note))
+    exporter.cleanup()
+    say(f"{event.id}: wrote {out_dir}")
+    return out_dir

@@ -1,0 +1,182 @@
+"""Running the project's Prefect stack locally: server, deployment process, feed server.
+
+``make serve`` / ``gee-landslide orchestrate up`` starts a Prefect server whose SQLite database
+lives under ``artifacts/prefect/`` and the process that serves the project's deployments
+(``flows/serve.py``); ``make stop`` stops them by the process ids recorded in
+``artifacts/prefect/*.pid``. Everything here is plain Python so the end-to-end test drives the
+same code a user does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gee_landslide.core.paths import ProjectPaths
+from gee_landslide.ops.processes import pid_alive
+
+DEFAULT_PORT = 4200
+DEFAULT_FEED_PORT = 8080
+SERVICES = ("server", "serve", "feed")
+
+
+@dataclass(frozen=True)
+class Orchestra:
+    """Where the local Prefect stack keeps its database, logs and pid files."""
+
+    paths: ProjectPaths
+    port: int = DEFAULT_PORT
+    host: str = "127.0.0.1"
+
+    @property
+    def home(self) -> Path:
+        return self.paths.artifacts / "prefect"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    def pid_file(self, service: str) -> Path:
+        return self.home / f"{service}.pid"
+
+    def log_file(self, service: str) -> Path:
+        return self.home / f"{service}.log"
+
+    def env(self) -> dict[str, str]:
+        """Environment for every process of the stack (and for clients of it)."""
+        env = dict(os.environ)
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_API_URL=self.api_url,
+            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.home / 'prefect.db'}",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            DO_NOT_TRACK="1",
+            HF_HUB_OFFLINE="1",
+            GEE_LANDSLIDE_ROOT=str(self.paths.root),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def read_pid(orch: Orchestra, service: str) -> int | None:
+    try:
+        pid = int(orch.pid_file(service).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def _spawn(orch: Orchestra, service: str, argv: list[str]) -> int:
+    orch.home.mkdir(parents=True, exist_ok=True)
+    log = open(orch.log_file(service), "ab")  # noqa: SIM115  (handed to the child)
+    proc = subprocess.Popen(
+        argv, cwd=orch.paths.root, env=orch.env(), stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    orch.pid_file(service).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def server_healthy(orch: Orchestra, timeout: float = 2.0) -> bool:
+    try:
+        return httpx.get(f"{orch.api_url}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_server(orch: Orchestra, timeout: float = 90.0) -> int:
+    """Start ``prefect server start`` (or reuse a running one) and wait until it is healthy."""
+    pid = read_pid(orch, "server")
+    if pid and server_healthy(orch):
+        return pid
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    pid = _spawn(orch, "server", [prefect, "server", "start", "--host", orch.host, "--port", str(orch.port)])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server_healthy(orch):
+            return pid
+        if not pid_alive(pid):
+            raise RuntimeError(f"the Prefect server exited; see {orch.log_file('server')}")
+        time.sleep(0.5)
+    raise TimeoutError(f"the Prefect server did not become healthy in {timeout:.0f} s; see {orch.log_file('server')}")
+
+
+def start_serve(orch: Orchestra) -> int:
+    """Start the process that serves the deployments (``python -m flows.serve``)."""
+    pid = read_pid(orch, "serve")
+    if pid:
+        return pid
+    return _spawn(orch, "serve", [sys.executable, "-m", "flows.serve"])
+
+
+def start_feed(orch: Orchestra, port: int = DEFAULT_FEED_PORT) -> int:
+    pid = read_pid(orch, "feed")
+    if pid:
+        return pid
+    exe = str(Path(sys.executable).with_name("gee-landslide"))
+    return _spawn(orch, "feed", [exe, "feed", "serve", "--port", str(port), "--root", str(orch.paths.root)])
+
+
+def wait_for_deployments(orch: Orchestra, names: list[str], timeout: float = 120.0) -> None:
+    """Wait until the serve process has registered every deployment ``flow/deployment`` name."""
+    deadline = time.monotonic() + timeout
+    missing = list(names)
+    while time.monotonic() < deadline:
+        missing = [n for n in names if not _deployment_exists(orch, n)]
+        if not missing:
+            return
+        pid = read_pid(orch, "serve")
+        if pid is None:
+            raise RuntimeError(f"the serve process is not running; see {orch.log_file('serve')}")
+        time.sleep(1.0)
+    raise TimeoutError(f"deployments {missing} not registered after {timeout:.0f} s; see {orch.log_file('serve')}")
+
+
+def _deployment_exists(orch: Orchestra, name: str) -> bool:
+    flow, dep = name.split("/", 1)
+    try:
+        r = httpx.get(f"{orch.api_url}/deployments/name/{flow}/{dep}", timeout=5.0)
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200
+
+
+def stop(orch: Orchestra, services: tuple[str, ...] = SERVICES, grace: float = 10.0) -> dict[str, int | None]:
+    """Stop what :func:`start_server` / :func:`start_serve` / :func:`start_feed` started, by pid."""
+    stopped: dict[str, int | None] = {}
+    for service in services:
+        pid = read_pid(orch, service)
+        stopped[service] = pid
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5.0
+                while pid_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+        orch.pid_file(service).unlink(missing_ok=True)
+    return stopped
+
+
+def status(orch: Orchestra) -> dict[str, int | None]:
+    return {s: read_pid(orch, s) for s in SERVICES}

@@ -1,0 +1,150 @@
+"""A monitoring pass end to end on simulated scenes: outputs, idempotence, crashes, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from helpers_project import copy_project
+from typer.testing import CliRunner
+
+from gee_landslide.cli import app
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.monitor import runner
+from gee_landslide.monitor.runner import GateConfig, MonitoringError, run_pass
+
+RUN_DATE = dt.date(2025, 8, 1)  # the simulated Norway region has landslides injected on 2025-07-20
+LOW_THRESHOLD = 0.05  # the test ensemble is barely trained: a low threshold guarantees detections
+
+
+@pytest.fixture
+def project(small_project, tmp_path):
+    return copy_project(small_project, tmp_path / "p")
+
+
+def _snapshot(alerts_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(alerts_dir)): p.read_bytes() for p in sorted(alerts_dir.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+def test_pass_writes_rasters_alerts_and_feeds(project) -> None:
+    cat = load_catalog(project.catalog)
+    result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    assert result.out_dir == project.monitor / "norway" / "2025-08-01"
+    assert (result.pre.end < result.post.start) and result.post.end == RUN_DATE
+    with rasterio.open(result.out_dir / "probability.tif") as ds:
+        prob = ds.read(1)
+        assert ds.crs.to_string() == "EPSG:32632" and ds.res == (10.0, 10.0)
+    with rasterio.open(result.out_dir / "uncertainty.tif") as ds:
+        spread = ds.read(1)
+    assert prob.shape == spread.shape and np.nanmin(prob) >= 0 and np.nanmax(prob) <= 1
+    assert np.nanmax(spread) > 0  # two different members disagree somewhere
+    assert (result.out_dir / "quicklook.png").stat().st_size > 10_000
+    assert result.tiles > 1 and result.new, "a low threshold must give at least one alert"
+    feed = json.loads((project.alerts / "alerts.geojson").read_text())
+    assert {f["id"] for f in feed["features"]} == set(result.new)
+    summary = json.loads((result.out_dir / "pass.json").read_text())
+    assert summary["alerts"]["new"] == result.new and summary["object_scores"]["truth_objects"] >= 1
+
+
+def test_same_pass_twice_changes_nothing(project) -> None:
+    cat = load_catalog(project.catalog)
+    first = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    before = _snapshot(project.alerts)
+    second = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    assert second.new == [] and second.updated == [] and sorted(second.unchanged) == sorted(first.new)
+    assert _snapshot(project.alerts) == before
+
+
+def test_crash_half_way_leaves_store_and_feeds_as_they_were(project, monkeypatch) -> None:
+    cat = load_catalog(project.catalog)
+    run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    before = _snapshot(project.alerts)
+    calls = {"n": 0}
+    real = runner.process_tile
+
+    def dies_on_third_tile(ctx, tile):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")
+        return real(ctx, tile)
+
+    monkeypatch.setattr(runner, "process_tile", dies_on_third_tile)
+    with pytest.raises(KeyboardInterrupt):
+        run_pass(cat, project, "norway", RUN_DATE + dt.timedelta(days=12), "simulated", threshold=LOW_THRESHOLD)
+    assert _snapshot(project.alerts) == before
+    assert not (project.monitor / "norway" / "2025-08-13").exists()
+
+    monkeypatch.setattr(runner, "process_tile", real)
+    from gee_landslide.monitor.store import AlertStore
+
+    def merge_dies(self, *a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(AlertStore, "merge", merge_dies)
+    with pytest.raises(OSError):
+        run_pass(cat, project, "norway", RUN_DATE + dt.timedelta(days=12), "simulated", threshold=LOW_THRESHOLD)
+    assert _snapshot(project.alerts) == before
+
+
+def test_change_gate_rules() -> None:
+    from gee_landslide.core.bands import BAND_NAMES
+
+    rng = np.random.default_rng(1)
+    stack = np.zeros((15, 64, 64), np.float32)
+    idx = {n: i for i, n in enumerate(BAND_NAMES)}
+    stack[idx["slope"]] = 25.0
+    stack[idx["CART_LC_classified"]] = 2
+    stack[idx["dVV"]] = rng.normal(0, 1.5, (64, 64))  # speckle-like SAR noise only
+    stack[idx["dNDVI"]] = rng.normal(0, 0.05, (64, 64))
+    gate = GateConfig(enabled=True)
+    assert not runner.shows_change(stack, gate)
+    stack[idx["dNDVI"], 20:30, 20:26] = -0.4  # a 10 x 6 px vegetation loss
+    assert runner.shows_change(stack, gate)
+    stack[idx["CART_LC_classified"], 20:30, 20:26] = 6  # ... on water: not a landslide sign
+    assert not runner.shows_change(stack, gate)
+
+
+def test_change_gate_in_a_pass(project) -> None:
+    cat = load_catalog(project.catalog)
+    ungated = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    # a gate too permissive to skip anything changes nothing
+    loose = GateConfig(enabled=True, dndvi_drop=10.0, min_slope_deg=0.0)
+    same = run_pass(cat, project, "norway", RUN_DATE, "simulated", gate=loose, threshold=LOW_THRESHOLD)
+    assert same.gated_tiles == 0 and same.new == [] and sorted(same.unchanged) == sorted(ungated.new)
+    # a gate that sees no change anywhere skips every tile, raises nothing, and counts what it missed
+    blind = GateConfig(enabled=True, dndvi_drop=-10.0, sar_change_db=1e9)
+    skipped = run_pass(cat, project, "norway", RUN_DATE, "simulated", gate=blind, threshold=LOW_THRESHOLD)
+    assert skipped.gated_tiles == skipped.tiles and skipped.new == []
+    assert skipped.gate_missed_objects == skipped.scores.truth_objects >= 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"region_id": "atlantis"}, "no region 'atlantis'"),
+        ({"run_date": dt.date(2014, 3, 1)}, "too early"),
+        ({"ensemble": "missing"}, "ensemble build"),
+        ({"source": "landsat"}, "unknown source"),
+    ],
+)
+def test_bad_input_gives_clear_errors(project, kwargs, message) -> None:
+    cat = load_catalog(project.catalog)
+    args = {"region_id": "norway", "run_date": RUN_DATE, "source": "simulated", **kwargs}
+    with pytest.raises(MonitoringError, match=message):
+        run_pass(cat, project, args.pop("region_id"), **args)
+    assert not project.alerts.exists() or not any(project.alerts.iterdir())
+
+
+def test_cli_monitor_run(project) -> None:
+    res = CliRunner().invoke(app, ["monitor", "run", "--region", "norway", "--date", "2025-08-01",
+                                   "--source", "simulated", "--threshold", str(LOW_THRESHOLD),
+                                   "--root", str(project.root)])
+    assert res.exit_code == 0, res.output
+    assert "new" in res.output and "object precision" in res.output
+    bad = CliRunner().invoke(app, ["monitor", "run", "--region", "nowhere", "--root", str(project.root)])
+    assert bad.exit_code == 2 and "no region 'nowhere'" in bad.output

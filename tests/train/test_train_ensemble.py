@@ -1,0 +1,165 @@
+"""Top-K selection, averaging, the public ensemble API, tamper detection, report and CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers_stacks import make_project
+from typer.testing import CliRunner
+
+from gee_landslide.core.paths import project_paths
+from gee_landslide.train.ensemble import (
+    EnsembleError,
+    TamperedWeightsError,
+    build_ensemble,
+    combine,
+    load_ensemble,
+    select_top_k,
+)
+from gee_landslide.train.profile import load_profile
+from gee_landslide.train.report import setting_curve, write_report
+from gee_landslide.train.runs import list_runs
+from gee_landslide.train.sweep import Splits, run_sweep
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("proj")
+    make_project(root, 2, 1, 1, size=100)
+    from gee_landslide.core.catalog import load_catalog
+
+    paths = project_paths(root)
+    splits = Splits.from_catalog(load_catalog(paths.catalog))
+    prof = load_profile("smoke").model_copy(update={
+        "architectures": ["Linknet", "PSPNet", "FPN"], "losses": ["BCE", "Dice"], "settings": ["s1s2", "s2"],
+        "iterations_per_epoch": 3})
+    res = run_sweep(prof, paths.runs, paths.stacks, splits, ["s1s2"], show_progress=False, fail_fast=True)
+    assert len(res.trained) == 6
+    run_sweep(prof.model_copy(update={"architectures": ["Linknet"], "losses": ["BCE"]}), paths.runs,
+              paths.stacks, splits, ["s2"], show_progress=False, fail_fast=True)
+    return paths
+
+
+def test_top_k_selection_orders_by_validation_f1(project):
+    runs = list_runs(project.runs, "s1s2")
+    assert len(runs) == 6
+    f1s = [r["best_val_f1"] for r in runs]
+    assert f1s == sorted(f1s, reverse=True)
+    top, note = select_top_k(project.runs, "s1s2", 3)
+    assert [r["run_id"] for r in top] == [r["run_id"] for r in runs[:3]] and note is None
+    top, note = select_top_k(project.runs, "s1s2", 20)
+    assert len(top) == 6 and "only 6" in note
+    with pytest.raises(EnsembleError, match="no finished runs"):
+        select_top_k(project.runs, "all", 5)
+
+
+def test_combine_mean_std_agreement():
+    probs = np.stack([np.full((2, 2), v, np.float32) for v in (0.2, 0.6, 0.7, 0.9)])
+    p = combine(probs, 0.5)
+    assert p.mean == pytest.approx(np.full((2, 2), 0.6))
+    assert p.std == pytest.approx(np.full((2, 2), np.std([0.2, 0.6, 0.7, 0.9])), abs=1e-6)
+    assert p.agreement == pytest.approx(np.full((2, 2), 0.75)) and p.threshold == 0.5
+
+
+def test_ensemble_api_matches_member_average(project):
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 4)
+    assert path == project.ensembles / "s1s2" / "manifest.json"
+    man = json.loads(path.read_text())
+    assert man["setting"] == "s1s2" and man["k"] == 4 and len(man["members"]) == 4
+    assert all(len(m["sha256"]) == 64 for m in man["members"]) and man["normalisation"]["bands"]
+    ens = load_ensemble(path, device="cpu")
+    assert ens.name == "s1s2" and ens.setting == "s1s2" and len(ens.members) == 4 and len(ens.version) == 12
+    from gee_landslide.core.stackio import read_stack
+
+    stack = read_stack(project.stacks / "test-0").data
+    stack[14, :5, :5] = np.nan
+    pred = ens.predict(stack)
+    assert pred.mean.shape == stack.shape[1:] and pred.mean.dtype == np.float32
+    assert pred.std.shape == pred.agreement.shape == pred.mean.shape and pred.threshold == 0.5
+    assert np.isfinite(pred.mean).all() and ((pred.agreement * 4) % 1 == 0).all()
+    members = ens.predict_members(stack)
+    assert pred.mean == pytest.approx(members.mean(0), abs=1e-6)
+    # the report's cached test maps are the same maps (float16 precision)
+    curve = setting_curve(project.runs, project.stacks, "s1s2")
+    stack = read_stack(project.stacks / "test-0").data
+    cached = np.mean([p["test-0"] for p in curve.probs[:4]], axis=0)
+    assert ens.predict(stack).mean == pytest.approx(cached, abs=2e-3)
+    with pytest.raises(ValueError, match="15"):
+        ens.predict(stack[:11])
+
+
+def test_tampered_weights_are_refused(project, tmp_path):
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 2, name="tamper")
+    man = json.loads(path.read_text())
+    wfile = (path.parent / man["members"][1]["weights"]).resolve()
+    original = wfile.read_bytes()
+    try:
+        data = bytearray(original)
+        data[-10] ^= 0xFF
+        wfile.write_bytes(bytes(data))
+        with pytest.raises(TamperedWeightsError, match="SHA-256") as e:
+            load_ensemble(path, device="cpu")
+        assert str(wfile) in str(e.value) and man["members"][1]["run_id"] in str(e.value)
+    finally:
+        wfile.write_bytes(original)
+    assert len(load_ensemble(path, device="cpu").members) == 2
+
+
+def test_report_and_cli(project):
+    out = write_report(project.runs, project.stacks, project.reports, ks=(2, 4, 10), map_k=4)
+    for f in out["figures"]:
+        assert f.exists() and f.stat().st_size > 1000
+    t8 = out["table8"].read_text()
+    assert "S1+S2" in t8 and "F1 ens (10)" in t8 and "†" in t8
+    assert any("only 6" in n for n in out["notes"])
+    assert (project.reports / "comparison_s1s2.png").exists()
+
+    from gee_landslide.cli import app
+
+    r = CliRunner()
+    res = r.invoke(app, ["leaderboard", "--root", str(project.root), "--markdown", str(project.root / "t7.md")])
+    assert res.exit_code == 0, res.output
+    assert "Linknet" in (project.root / "t7.md").read_text()
+    res = r.invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s2", "--k", "20"])
+    assert res.exit_code == 0, res.output
+    assert "fewer than K = 20" in res.output
+    assert (project.ensembles / "s2" / "manifest.json").exists()
+    res = r.invoke(app, ["ensemble", "report", "--root", str(project.root), "--ks", "2,4"])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(app, ["train", "--root", str(project.root), "--profile", "smoke", "--dry-run", "-s", "s1s2"])
+    assert res.exit_code == 0, res.output and "45 runs" in res.output
+
+
+def test_threshold_is_tuned_on_validation_events_only(project):
+    from gee_landslide.core.catalog import load_catalog
+    from gee_landslide.core.stackio import read_stack
+    from gee_landslide.train.ensemble import THRESHOLD_CANDIDATES
+    from gee_landslide.train.metrics import confusion, evaluation_mask
+
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="tuned", stacks_dir=project.stacks)
+    man = json.loads(path.read_text())
+    assert man["threshold_source"] == "validation" and man["threshold"] in THRESHOLD_CANDIDATES
+    # recompute the validation F1 of every candidate through the public ensemble API
+    ens = load_ensemble(path, device="cpu")
+    val_ids = [e.id for e in load_catalog(project.catalog).split("val")]
+    stacks = [read_stack(project.stacks / e) for e in val_ids]
+    means = [ens.predict(s.data).mean for s in stacks]
+
+    def f1_at(t: float) -> float:
+        total = None
+        for s, m in zip(stacks, means, strict=True):
+            c = confusion(m > t, s.labels, evaluation_mask(s.data, "visible"))
+            total = c if total is None else total + c
+        return total.f1
+
+    best = max(f1_at(t) for t in THRESHOLD_CANDIDATES)
+    assert f1_at(man["threshold"]) == pytest.approx(best, abs=1e-3)
+    assert man["validation_f1_at_threshold"] == pytest.approx(best, abs=1e-3)
+    # an explicit threshold wins, and without stacks the runs' own threshold is used
+    given = json.loads(build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="given",
+                                      threshold=0.3).read_text())
+    assert (given["threshold"], given["threshold_source"]) == (0.3, "given")
+    plain = json.loads(build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="plain").read_text())
+    assert (plain["threshold"], plain["threshold_source"]) == (0.5, "runs")
