@@ -26,22 +26,13 @@ from prefect.futures import wait
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.core.stackio import is_complete, read_meta
-from gee_landslide.sources import resolve_source
+from gee_landslide.sources import SOURCES, get_source, resolve_source
 from gee_landslide.sources.build import build_one_stack, select_events
 
 
 def recipe_version(source: str) -> str:
     """The version of the recipe that builds a source's stacks (part of the cache key)."""
-    if source == "gee":
-        from gee_landslide.earthengine import RECIPE_VERSION
-
-        return RECIPE_VERSION
-    try:
-        from gee_landslide import simulate
-
-        return str(getattr(simulate, "SIMULATOR_VERSION", getattr(simulate, "RECIPE_VERSION", "1")))
-    except ImportError:
-        return "1"
+    return get_source(source).version
 
 
 def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
@@ -159,7 +150,7 @@ def ingest(
 
 def main() -> None:  # pragma: no cover - thin CLI
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source", default="simulated", choices=["simulated", "gee"])
+    ap.add_argument("--source", default="simulated", choices=list(SOURCES))
     ap.add_argument("--event", action="append", dest="events")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--root", type=Path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -23,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
+from gee_landslide.core.settings import get_settings
 from gee_landslide.monitor.runner import (
     GateConfig,
     PassContext,
@@ -98,9 +98,10 @@ def monitor(
     run_date = dt.date.fromisoformat(date) if date else None
     ctx = prepare_pass(catalog, paths, region, run_date, source, ensemble, GateConfig(enabled=change_gate), threshold)
     log.info("region %s: %d tile(s), %.1f km2, source %s", region, len(ctx.tiles), ctx.grid.area_km2, source)
-    address = dask_address or os.environ.get("GEE_LANDSLIDE_DASK_ADDRESS")
+    settings = get_settings()
+    address = dask_address or settings.dask_address
     results = tiles_on_dask(ctx, address) if address else tiles_local(ctx)
-    result = finish_pass(ctx, results, paths, notify_url=notify_url or os.environ.get("GEE_LANDSLIDE_NOTIFY_URL"))
+    result = finish_pass(ctx, results, paths, notify_url=notify_url or settings.notify_url)
     summary = result.to_dict()
     create_markdown_artifact(alerts_markdown(summary), key=f"monitor-{region}", description="new landslide alerts")
     log.info("%d new, %d updated alert(s); outputs in %s", len(result.new), len(result.updated), result.out_dir)

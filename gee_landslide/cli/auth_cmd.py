@@ -1,27 +1,31 @@
-"""CLI commands: ``auth check`` and ``stacks plan`` (the Earth Engine side of the CLI).
+"""CLI commands: ``auth check`` (Earth Engine credentials).
 
 ``gee-landslide auth check`` says which credentials and Cloud project Earth Engine would use
 (service-account key, user OAuth from ``earthengine authenticate``, or application-default
 credentials) without printing any secret, then (unless ``--offline``) makes one cheap call to
-prove they work.
-
-``gee-landslide stacks plan --event ID`` builds the event's whole Earth Engine recipe with the
-offline client (no network, no account) and prints what an export would request;
-``--json PATH`` writes the serialized graph of the 15-band stack.
+prove they work. With ``--json`` it prints JSON in every case, also when no credentials exist
+(``{"ok": false, "error": ...}``), so scripts can branch on it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
-from gee_landslide.cli.stacks_cmd import stacks_app
+from gee_landslide.cli.common import console, print_json
 
-auth_app = typer.Typer(help="Earth Engine credentials.", no_args_is_help=True)
+auth_app = typer.Typer(
+    help="Earth Engine credentials.",
+    epilog=(
+        "Examples:\n\n"
+        "  gee-landslide auth check --offline\n\n"
+        "  gee-landslide auth check --project my-ee-project\n\n"
+        "  gee-landslide auth check --offline --json"
+    ),
+    no_args_is_help=True,
+)
 
 
 @auth_app.command("check")
@@ -43,8 +47,10 @@ def check(
         else:
             info = initialize(project, service_account_key, high_volume)
     except AuthError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        if not as_json:
+            raise  # the CLI's error handler prints it and exits 2
+        print_json({"ok": False, "kind": "none", "error": exc.message, "status": "no usable credentials"})
+        raise typer.Exit(exc.exit_code) from None
     result = info.to_dict()
     status = "not checked (--offline)"
     ok = True
@@ -56,8 +62,9 @@ def check(
             status = f"FAILED: {exc}"
             ok = False
     result["status"] = status
+    result["ok"] = ok
     if as_json:
-        console.print_json(json.dumps(result))
+        print_json(result)
     else:
         table = Table(title="Earth Engine credentials", show_header=False)
         labels = {
@@ -70,59 +77,6 @@ def check(
         console.print(table)
     if not ok:
         raise typer.Exit(1)
-
-
-@stacks_app.command("plan")
-def plan(
-    event: str = typer.Option(..., "--event", "-e", help="event id"),
-    json_path: Path | None = typer.Option(None, "--json", help="write the serialized EE graph here"),
-    catalog: Path | None = CatalogOption,
-    root: Path | None = RootOption,
-) -> None:
-    """Print what the Earth Engine source would request for an event (offline, no account)."""
-    from gee_landslide.core.atomic import write_text_atomic
-    from gee_landslide.earthengine.init import offline
-    from gee_landslide.earthengine.recipe import build_recipe, graph_json
-    from gee_landslide.earthengine.recipe import plan as make_plan
-
-    paths = get_paths(root)
-    cat = get_catalog(catalog, paths)
-    try:
-        ev = cat.event(event)
-    except KeyError as exc:
-        err_console.print(f"[red]error[/red] {exc.args[0]}")
-        raise typer.Exit(2) from None
-    with offline():
-        recipe = build_recipe(ev, cat.defaults, root=paths.root)
-        info = make_plan(recipe)
-        if json_path is not None:
-            write_text_atomic(json_path, graph_json(recipe) + "\n")
-    table = Table(title=f"Earth Engine plan for {ev.id} (recipe v{info['recipe_version']})", show_header=False)
-    s1, s2, g = info["sentinel1"], info["sentinel2"], info["grid"]
-    rows = [
-        ("pre window", " .. ".join(info["windows"]["pre"])),
-        ("post window", " .. ".join(info["windows"]["post"])),
-        ("Sentinel-1", f"{s1['collection']}  {s1['instrumentMode']} {s1['orbitProperties_pass']} "
-                       f"{'+'.join(s1['polarisations'])}"),
-        ("relative orbit", str(s1["relative_orbit"])),
-        ("terrain flattening", s1["terrain_flattening"]),
-        ("Sentinel-2", f"{s2['collection']}, {s2['composite']}"),
-        ("cloud mask", s2["cloud_mask"]),
-        ("DEM", f"{info['dem']['asset']} ({info['dem']['reason']})"),
-        ("land cover", f"{info['landcover']['classifier']}: {info['landcover']['training']}"),
-        ("Koppen-Geiger", info["assets"]["koppen_geiger"]),
-        ("tree height", info["assets"]["tree_height"]),
-        ("grid", f"{g['crs']} {g['width']}x{g['height']} px @ {g['resolution']} m, "
-                 f"UL ({g['x_min']}, {g['y_max']})"),
-        ("bands", ", ".join(info["bands"])),
-        ("graph bytes", ", ".join(f"{k} {v:,}" for k, v in info["graph_bytes"].items())),
-        ("graph sha256", info["graph_sha256"]),
-    ]
-    for k, v in rows:
-        table.add_row(k, v)
-    console.print(table)
-    if json_path is not None:
-        console.print(f"wrote the serialized graph of the 15-band stack to {json_path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,20 @@ from pathlib import Path
 
 import typer
 
-from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.cli.common import (
+    CatalogOption,
+    Column,
+    JsonOption,
+    RootOption,
+    WideOption,
+    console,
+    err_console,
+    fitted_table,
+    get_catalog,
+    get_paths,
+    print_json,
+    print_table,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +31,15 @@ def register(app: typer.Typer) -> None:
 # =============================================================================================
 # monitor: monitoring passes
 # =============================================================================================
-monitor_app = typer.Typer(help="Watch regions for new landslides.", no_args_is_help=True)
+monitor_app = typer.Typer(
+    help="Watch regions for new landslides.",
+    epilog=(
+        "Examples:\n\n"
+        "  gee-landslide monitor run --region norway --date 2025-08-01\n\n"
+        "  gee-landslide monitor run --region norway --source simulated --change-gate --json"
+    ),
+    no_args_is_help=True,
+)
 
 
 @monitor_app.command("run")
@@ -32,13 +53,14 @@ def monitor_run(
     notify_url: str | None = typer.Option(None, help="webhook or Apprise URL to notify of new alerts"),
     catalog: Path | None = CatalogOption,
     root: Path | None = RootOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """One monitoring pass: windows from the date, tiles, ensemble, rasters, alerts and feeds."""
     import datetime as dt
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from gee_landslide.monitor.runner import GateConfig, MonitoringError, run_pass
+    from gee_landslide.monitor.runner import GateConfig, run_pass
     from gee_landslide.sources import resolve_source
 
     paths = get_paths(root)
@@ -47,24 +69,25 @@ def monitor_run(
         run_date = dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise typer.BadParameter(f"--date must be YYYY-MM-DD, got {date!r}") from None
-    try:
-        src = resolve_source(source)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if source is None and src == "simulated":
+    src = resolve_source(source)
+    if source is None and src == "simulated" and not as_json:
         console.print("[yellow]no Earth Engine credentials: this pass runs on SIMULATED scenes[/yellow]")
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tiles"),
-               TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task(f"monitor {region}", total=None)
-            result = run_pass(
-                cat, paths, region, run_date, src, ensemble, GateConfig(enabled=change_gate), threshold,
-                notify_url=notify_url, progress=lambda i, n: progress.update(task, completed=i, total=n),
-            )
-    except (MonitoringError, KeyError) as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    # the tile count is only known once the pass is planned: until then say so, not "0/None"
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[tiles]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console if as_json else console, transient=as_json) as progress:
+        task = progress.add_task(f"monitor {region}", total=None, tiles="planning tiles")
+
+        def on_tile(i: int, n: int) -> None:
+            progress.update(task, completed=i, total=n, tiles=f"{i}/{n} tiles")
+
+        result = run_pass(
+            cat, paths, region, run_date, src, ensemble, GateConfig(enabled=change_gate), threshold,
+            notify_url=notify_url, progress=on_tile,
+        )
+    if as_json:
+        print_json(result.to_dict())
+        return
     console.print(
         f"{result.region_id} {result.run_date}: pre {result.pre.start}..{result.pre.end}, "
         f"post {result.post.start}..{result.post.end}; {result.tiles} tile(s) ({result.gated_tiles} gated), "
@@ -88,6 +111,12 @@ def monitor_run(
 # =============================================================================================
 feed_app = typer.Typer(
     help="Publish and serve the landslide alert feeds (GeoJSON, Atom + GeoRSS, CAP 1.2) and map.",
+    epilog=(
+        "Examples:\n\n"
+        "  gee-landslide feed serve --port 8080\n\n"
+        "  gee-landslide feed publish --base-url https://alerts.example.org\n\n"
+        "  gee-landslide feed list --region norway --json"
+    ),
     no_args_is_help=True,
 )
 
@@ -144,24 +173,31 @@ def feed_list(
     region: str | None = typer.Option(None, "--region", "-r", help="only this region"),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="show at most N alerts, newest first"),
     root: Path | None = RootOption,
+    wide: bool = WideOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """List the stored alerts, newest first."""
-    from rich.table import Table
-
     from gee_landslide.monitor.store import read_alerts
 
     store_dir = get_paths(root).alerts
     alerts = [a for a in read_alerts(store_dir / "alerts.gpkg") if region is None or a.region == region]
     alerts.sort(key=lambda a: (a.updated, a.alert_id), reverse=True)
+    if as_json:
+        print_json([{"id": a.alert_id, **a.properties()} for a in alerts[:limit]])
+        return
     if not alerts:
         console.print(f"no alerts in {store_dir}", highlight=False)
         return
-    table = Table("alert", "status", "area m²", "p mean", "p peak", "agree", "last seen")
-    for a in alerts[:limit]:
-        table.add_row(
-            a.alert_id, f"{a.status} r{a.revision}", f"{a.area_m2:,.0f}", f"{a.mean_prob:.2f}",
-            f"{a.peak_prob:.2f}", "–" if a.agreement is None else f"{a.agreement:.0%}", a.last_seen,
-        )
-    console.print(table)
+    columns = [
+        Column("alert", keep=True, fold=True), Column("status", keep=True), Column("area m²", "right", keep=True),
+        Column("p mean", "right"), Column("last seen"), Column("p peak", "right"), Column("agree", "right"),
+    ]
+    rows = [
+        (a.alert_id, f"{a.status} r{a.revision}", f"{a.area_m2:,.0f}", f"{a.mean_prob:.2f}", a.last_seen,
+         f"{a.peak_prob:.2f}", "–" if a.agreement is None else f"{a.agreement:.0%}")
+        for a in alerts[:limit]
+    ]
+    table, dropped = fitted_table(columns, rows, wide=wide)
+    print_table(table, dropped, wide=wide)
     if len(alerts) > limit:
         console.print(f"… and {len(alerts) - limit} more", highlight=False)

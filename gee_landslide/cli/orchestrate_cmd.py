@@ -11,7 +11,16 @@ from rich.table import Table
 from gee_landslide.cli.common import RootOption, console, err_console, get_paths
 from gee_landslide.ops.supervisor import DEFAULT_FEED_PORT, DEFAULT_PORT, Orchestra
 
-orch_app = typer.Typer(help="Run the local Prefect server and the deployment process.", no_args_is_help=True)
+orch_app = typer.Typer(
+    help="Run the local Prefect server and the deployment process.",
+    epilog=(
+        "Examples:\n\n"
+        "  gee-landslide orchestrate up\n\n"
+        "  gee-landslide orchestrate status\n\n"
+        "  gee-landslide orchestrate down"
+    ),
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -93,16 +102,38 @@ def demo(
     profile: str = typer.Option("laptop", help="training profile"),
     root: Path | None = RootOption,
 ) -> None:
-    """The whole system end to end on simulated scenes, through Prefect deployments."""
+    """The whole system end to end on simulated scenes, through Prefect deployments.
+
+    Each deployment's progress is shown while it runs (stacks built, runs trained of the sweep,
+    with an ETA). Example: gee-landslide demo --profile smoke
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from gee_landslide.ops.demo import run_demo
 
     orch = _orch(root, port)
     t0 = time.perf_counter()
-    try:
-        steps = run_demo(orch, say=console.print, feed_port=feed_port, profile=profile)
-    except (RuntimeError, TimeoutError) as exc:
-        err_console.print(f"[red]demo failed[/red]: {exc}")
-        raise typer.Exit(1) from None
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+               TimeElapsedColumn(), TextColumn("{task.fields[eta]}"))
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def on_progress(name: str, done: int, total: int | None, elapsed: float, eta: float | None) -> None:
+            if name not in tasks or bar.tasks[tasks[name]].finished:
+                tasks[name] = bar.add_task(name, total=total, count="", eta="")
+            unit = "runs" if name.startswith("train") else "stacks" if name.startswith("ingest") else ""
+            count = f"{done}/{total} {unit}" if total else "running"
+            eta_text = f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}" if eta is not None else ""
+            bar.update(tasks[name], completed=done if total else 0, total=total, count=count, eta=eta_text)
+
+        def say(msg: str) -> None:
+            bar.console.print(msg, highlight=False)
+
+        try:
+            steps = run_demo(orch, say=say, feed_port=feed_port, profile=profile, progress=on_progress)
+        except (RuntimeError, TimeoutError) as exc:
+            err_console.print(f"[red]demo failed[/red]: {exc}")
+            raise typer.Exit(1) from None
     paths = orch.paths
     table = Table(title=f"demo finished in {time.perf_counter() - t0:.0f} s")
     for col in ("deployment", "state", "seconds"):

@@ -1,4 +1,9 @@
-"""CLI commands: ``stacks build|show`` (and ``stacks plan``, added by the Earth Engine module)."""
+"""CLI commands: ``stacks build|show|plan``.
+
+``stacks plan --event ID`` builds the event's whole Earth Engine recipe with the offline client
+(no network, no account) and prints what an export would request; ``--json PATH`` writes the
+serialized graph of the 15-band stack.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,24 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
-from gee_landslide.sources import SOURCES
+from gee_landslide.sources import SOURCES, get_source
 from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
-stacks_app = typer.Typer(help="Build and inspect per-event 15-band stacks.", no_args_is_help=True)
+stacks_app = typer.Typer(
+    help="Build and inspect per-event 15-band stacks.",
+    epilog=(
+        "Examples:\n\n"
+        "  gee-landslide stacks build --source simulated\n\n"
+        "  gee-landslide stacks build --source gee --event norway-5\n\n"
+        "  gee-landslide stacks show norway-5\n\n"
+        "  gee-landslide stacks plan --event norway-5 --json graph.json"
+    ),
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``stacks`` group (and the Earth Engine ``plan`` command) to the root app."""
-    from gee_landslide.cli import auth_cmd  # noqa: F401  (adds `stacks plan` to stacks_app)
-
+    """Add the ``stacks`` group to the root app."""
     app.add_typer(stacks_app, name="stacks")
 
 
@@ -32,15 +45,10 @@ def build(
     root: Path | None = RootOption,
 ) -> None:
     """Write stack.tif, labels.tif and meta.json for each event (skips complete stacks)."""
-    if source not in SOURCES:
-        raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    get_source(source)  # an unknown name fails here, with the list of known ones
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
-    try:
-        events = select_events(cat, event)
-    except KeyError as exc:
-        err_console.print(f"[red]error[/red] {exc.args[0]}")
-        raise typer.Exit(2) from None
+    events = select_events(cat, event)
     results: list[BuildResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
@@ -95,15 +103,11 @@ def show(
 ) -> None:
     """Print the bands with their ranges and write a quick-look PNG (dNDVI, dVV, slope, labels)."""
     from gee_landslide.core.quicklook import band_summary, render_quicklook
-    from gee_landslide.core.stackio import StackCheckError, read_stack
+    from gee_landslide.core.stackio import read_stack
 
     paths = get_paths(root)
     stack_dir = paths.stack_dir(event_id)
-    try:
-        stack = read_stack(stack_dir)
-    except (StackCheckError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(2) from None
+    stack = read_stack(stack_dir)
     meta = stack.meta
     table = Table(title=f"{event_id}: {stack.grid.width}x{stack.grid.height} px, {stack.grid.crs}, "
                         f"source {meta.get('source')}")
@@ -119,3 +123,52 @@ def show(
         console.print(f"windows: pre {meta['windows']['pre']}  post {meta['windows']['post']}")
     png = render_quicklook(stack, out or stack_dir / "quicklook.png", title=f"{event_id} ({meta.get('source')})")
     console.print(f"quick-look: {png}")
+
+
+@stacks_app.command("plan")
+def plan(
+    event: str = typer.Option(..., "--event", "-e", help="event id"),
+    json_path: Path | None = typer.Option(None, "--json", help="write the serialized EE graph here"),
+    catalog: Path | None = CatalogOption,
+    root: Path | None = RootOption,
+) -> None:
+    """Print what the Earth Engine source would request for an event (offline, no account)."""
+    from gee_landslide.core.atomic import write_text_atomic
+    from gee_landslide.earthengine.init import offline
+    from gee_landslide.earthengine.recipe import build_recipe, graph_json
+    from gee_landslide.earthengine.recipe import plan as make_plan
+
+    paths = get_paths(root)
+    cat = get_catalog(catalog, paths)
+    ev = cat.event(event)  # an unknown id goes to the error handler (exit 2)
+    with offline():
+        recipe = build_recipe(ev, cat.defaults, root=paths.root)
+        info = make_plan(recipe)
+        if json_path is not None:
+            write_text_atomic(json_path, graph_json(recipe) + "\n")
+    table = Table(title=f"Earth Engine plan for {ev.id} (recipe v{info['recipe_version']})", show_header=False)
+    s1, s2, g = info["sentinel1"], info["sentinel2"], info["grid"]
+    rows = [
+        ("pre window", " .. ".join(info["windows"]["pre"])),
+        ("post window", " .. ".join(info["windows"]["post"])),
+        ("Sentinel-1", f"{s1['collection']}  {s1['instrumentMode']} {s1['orbitProperties_pass']} "
+                       f"{'+'.join(s1['polarisations'])}"),
+        ("relative orbit", str(s1["relative_orbit"])),
+        ("terrain flattening", s1["terrain_flattening"]),
+        ("Sentinel-2", f"{s2['collection']}, {s2['composite']}"),
+        ("cloud mask", s2["cloud_mask"]),
+        ("DEM", f"{info['dem']['asset']} ({info['dem']['reason']})"),
+        ("land cover", f"{info['landcover']['classifier']}: {info['landcover']['training']}"),
+        ("Koppen-Geiger", info["assets"]["koppen_geiger"]),
+        ("tree height", info["assets"]["tree_height"]),
+        ("grid", f"{g['crs']} {g['width']}x{g['height']} px @ {g['resolution']} m, "
+                 f"UL ({g['x_min']}, {g['y_max']})"),
+        ("bands", ", ".join(info["bands"])),
+        ("graph bytes", ", ".join(f"{k} {v:,}" for k, v in info["graph_bytes"].items())),
+        ("graph sha256", info["graph_sha256"]),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+    if json_path is not None:
+        console.print(f"wrote the serialized graph of the 15-band stack to {json_path}")

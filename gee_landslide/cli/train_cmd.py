@@ -7,9 +7,32 @@ from pathlib import Path
 
 import typer
 
-from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.cli.common import (
+    CatalogOption,
+    Column,
+    JsonOption,
+    RootOption,
+    WideOption,
+    console,
+    err_console,
+    fitted_table,
+    get_catalog,
+    get_paths,
+    print_json,
+    print_table,
+)
+from gee_landslide.core.errors import GeeLandslideError
 
-ensemble_app = typer.Typer(help="Build ensembles of the top-K runs and report on them.", no_args_is_help=True)
+ensemble_app = typer.Typer(
+    help="Build ensembles of the top-K runs and report on them.",
+    epilog=(
+        "Examples:\n\n"
+        "  gee-landslide ensemble build --setting s1s2 --k 20\n\n"
+        "  gee-landslide ensemble build --setting s2 --name s2-k10 --k 10\n\n"
+        "  gee-landslide ensemble report --ks 10,20,40"
+    ),
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -42,28 +65,24 @@ def train(
 
     Interrupt it at any time and run the same command again: finished runs are skipped and the
     interrupted run resumes from its last epoch checkpoint.
+
+    Examples: gee-landslide train --profile smoke;  gee-landslide train --profile laptop --setting s1s2 --dry-run
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from gee_landslide.train.data import MissingStacksError
-    from gee_landslide.train.profile import ProfileError, load_profile
+    from gee_landslide.train.profile import load_profile
     from gee_landslide.train.runs import CHECKPOINT_FILE, is_finished
     from gee_landslide.train.sweep import Splits, expand_grid, run_sweep
 
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
-    try:
-        prof = load_profile(profile)
-    except ProfileError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    prof = load_profile(profile)
     if threads:
         prof = prof.model_copy(update={"num_threads": threads})
     splits = Splits.from_catalog(cat)
     try:
         configs = expand_grid(prof, splits, _settings_list(settings))
-    except (ValueError, KeyError) as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    except (ValueError, KeyError) as exc:  # a setting the profile does not train: a usage error
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--setting") from None
     n_done = sum(is_finished(paths.runs / c.run_id) for c in configs)
     console.print(f"profile [bold]{prof.name}[/bold]: {len(configs)} runs "
                   f"({n_done} finished, {len(configs) - n_done} to train); splits: {len(splits.train)} train, "
@@ -77,9 +96,6 @@ def train(
     try:
         res = run_sweep(prof, paths.runs, paths.stacks, splits, _settings_list(settings),
                         device=None if device == "auto" else device, console=console, max_runs=max_runs)
-    except MissingStacksError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]: run the same command again to resume")
         raise typer.Exit(130) from None
@@ -97,32 +113,38 @@ def leaderboard(
     top: int = typer.Option(None, "--top", "-n", help="show the top N runs per setting (default: all)"),
     markdown: Path = typer.Option(None, "--markdown", help="also write the table as Markdown here"),
     root: Path = RootOption,
+    wide: bool = WideOption,
+    as_json: bool = JsonOption,
 ) -> None:
-    """All finished runs like the paper's Table 7, best validation F1 first, per setting."""
-    from rich.table import Table
+    """All finished runs like the paper's Table 7, best validation F1 first, per setting.
 
+    Run ids wrap rather than being cut; --json gives every field of every row.
+    """
     from gee_landslide.core.atomic import write_text_atomic
     from gee_landslide.train.report import SETTING_LABEL, leaderboard_markdown, leaderboard_rows
 
     paths = get_paths(root)
     rows = leaderboard_rows(paths.runs, _settings_list(settings), top)
+    if as_json:
+        print_json(rows)
+        return
     if not rows:
         err_console.print(f"no finished runs in {paths.runs}: run `gee-landslide train` first")
         raise typer.Exit(1)
-    t = Table(title="Single models (cf. paper Table 7)")
-    for col in ("Setting", "F1 val", "Loss", "LR", "Architecture", "Prec. test", "Recall test", "F1 test",
-                "epochs", "run"):
-        t.add_column(col, justify="right" if col not in ("Setting", "Loss", "Architecture", "run") else "left")
     f = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
-    prev = None
-    for r in rows:
-        if prev is not None and r["setting"] != prev:
-            t.add_section()
-        prev = r["setting"]
-        t.add_row(SETTING_LABEL.get(r["setting"], r["setting"]), f(r["val_f1"]), r["loss"], f"{r['learning_rate']:g}",
-                  r["architecture"], f(r["precision"]), f(r["recall"]), f(r["f1"]),
-                  f"{r['best_epoch']}/{r['epochs']}", r["run_id"])
-    console.print(t)
+    columns = [
+        Column("run", keep=True, fold=True), Column("Setting", keep=True), Column("F1 val", "right", keep=True),
+        Column("F1 test", "right"), Column("Architecture"), Column("Loss"), Column("LR", "right"),
+        Column("Prec. test", "right"), Column("Recall test", "right"), Column("epochs", "right"),
+    ]
+    table_rows = [
+        (r["run_id"], SETTING_LABEL.get(r["setting"], r["setting"]), f(r["val_f1"]), f(r["f1"]),
+         r["architecture"], r["loss"], f"{r['learning_rate']:g}", f(r["precision"]), f(r["recall"]),
+         f"{r['best_epoch']}/{r['epochs']}")
+        for r in rows
+    ]
+    t, dropped = fitted_table(columns, table_rows, title="Single models (cf. paper Table 7)", wide=wide)
+    print_table(t, dropped, wide=wide)
     if markdown:
         write_text_atomic(markdown, leaderboard_markdown(rows))
         console.print(f"wrote {markdown}")
@@ -139,14 +161,17 @@ def ensemble_build(
     """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json."""
     import json
 
-    from gee_landslide.train.ensemble import EnsembleError, build_ensemble
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from gee_landslide.train.ensemble import build_ensemble
 
     paths = get_paths(root)
-    try:
+    step = ("choosing the threshold with the best validation F1 (runs every member on the validation events)"
+            if threshold is None else "checking the members' weights")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        progress.add_task(f"ensemble {name or setting}: top-{k} {setting} runs; {step}", total=None)
         path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold, stacks_dir=paths.stacks)
-    except (EnsembleError, KeyError) as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
     man = json.loads(path.read_text())
     if man.get("note"):
         console.print(f"[yellow]note[/yellow]: {man['note']}")
@@ -164,16 +189,24 @@ def ensemble_report(
     root: Path = RootOption,
 ) -> None:
     """Write Table 7/8 and Figures 5-7 (Markdown + PNG) under artifacts/reports/."""
-    from gee_landslide.train.data import MissingStacksError
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from gee_landslide.train.report import write_report
 
     paths = get_paths(root)
     try:
-        out = write_report(paths.runs, paths.stacks, paths.reports, _settings_list(settings),
-                           tuple(int(x) for x in ks.split(",")), map_k, top)
-    except (ValueError, MissingStacksError) as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        sizes = tuple(int(x) for x in ks.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--ks must be comma-separated integers, got {ks!r}") from None
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        progress.add_task("report: running the runs on the test event, Tables 7-8 and Figures 5-7", total=None)
+        try:
+            out = write_report(paths.runs, paths.stacks, paths.reports, _settings_list(settings), sizes, map_k, top)
+        except ValueError as exc:
+            if isinstance(exc, GeeLandslideError):
+                raise
+            raise GeeLandslideError(str(exc), hint="gee-landslide train --profile laptop") from None
     for n in out["notes"]:
         console.print(f"[yellow]note[/yellow]: {n}")
     console.print(out["table8"].read_text())

@@ -32,10 +32,14 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
 from gee_landslide.core.atomic import write_text_atomic
+from gee_landslide.core.errors import GeeLandslideError, UnknownIdError
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z?]+$")
 Split = Literal["train", "val", "test"]
+# the side of an event's square area: 50 km is 5000 px at 10 m, far inside computePixels' 32768 px
+# per side (exports are tiled under the 48 MB request limit), and ~1.5 GB of float32 per stack
+MAX_AOI_SIZE_M = 50_000.0
 
 
 # ----------------------------------------------------------------------------- errors
@@ -54,7 +58,7 @@ class CatalogIssue:
         return f"{where}: {self.field} = {self.value!r}: {self.message}"
 
 
-class CatalogError(ValueError):
+class CatalogError(GeeLandslideError, ValueError):
     """Raised when a catalog file is invalid; holds every issue found, not just the first."""
 
     def __init__(self, issues: list[CatalogIssue]) -> None:
@@ -90,7 +94,7 @@ class Window(_Strict):
 class Defaults(_Strict):
     """Values every event inherits unless it overrides them."""
 
-    aoi_size_m: float = Field(2000.0, gt=0, le=50000)
+    aoi_size_m: float = Field(2000.0, gt=0, le=MAX_AOI_SIZE_M)
     resolution_m: float = Field(10.0, gt=0)
     orbit_pass: Literal["DESCENDING", "ASCENDING"] = "DESCENDING"
     pre_days: int = Field(60, gt=0, le=730, description="pre window: the N days before the event")
@@ -124,6 +128,9 @@ class Event(_Strict):
     dem: str | None = None
     labels: str | None = None
     landcover_points: str | None = None
+    aoi_size_m: float | None = Field(
+        None, gt=0, le=MAX_AOI_SIZE_M, description="side of the event's square area, m (default: defaults')"
+    )
 
     @field_validator("id")
     @classmethod
@@ -161,6 +168,10 @@ class Event(_Strict):
         if v is not None and date is not None and v.start < date:
             raise ValueError(f"post window starts {v.start}, before the event date {date}")
         return v
+
+    def aoi_m(self, defaults: Defaults) -> float:
+        """The side of the event's square area: its own (sized to its inventory) or the default."""
+        return self.aoi_size_m if self.aoi_size_m is not None else defaults.aoi_size_m
 
     def windows(self, defaults: Defaults) -> tuple[Window, Window]:
         """The pre and post windows: the event's own, or ``defaults`` days either side."""
@@ -253,14 +264,17 @@ class Catalog(_Strict):
         for e in self.events:
             if e.id == event_id:
                 return e
-        raise KeyError(f"no event {event_id!r} in the catalog; known: {', '.join(self.ids)}")
+        raise UnknownIdError(
+            f"no event {event_id!r} in the catalog; known: {', '.join(self.ids)}", field="event", value=event_id
+        )
 
     def region(self, region_id: str) -> Region:
         try:
             return self.regions[region_id]
         except KeyError:
-            raise KeyError(
-                f"no region {region_id!r} in the catalog; known: {', '.join(self.regions) or 'none'}"
+            raise UnknownIdError(
+                f"no region {region_id!r} in the catalog; known: {', '.join(self.regions) or 'none'}",
+                field="region", value=region_id,
             ) from None
 
     @property

@@ -20,12 +20,13 @@ from rasterio import features
 from rasterio.transform import rowcol
 from shapely.geometry.base import BaseGeometry
 
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.grid import Grid
 
 POLYGON_TYPES = {"Polygon", "MultiPolygon"}
 
 
-class InventoryError(ValueError):
+class InventoryError(GeeLandslideError, ValueError):
     """An inventory file that cannot be used; the message names the file and the problem."""
 
 

@@ -1,7 +1,8 @@
 """Where things live: the project root and its ``artifacts/`` and ``models/`` trees.
 
 Everything is relative to one root so that a user can keep several projects side by side.
-The root is, in order: an explicit argument, ``$GEE_LANDSLIDE_ROOT``, the current directory.
+The root is, in order: an explicit argument, ``$GEE_LANDSLIDE_ROOT``, the current directory
+(:attr:`gee_landslide.core.settings.Settings.project_root`, the one place it is resolved).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from gee_landslide.core.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -57,5 +60,5 @@ class ProjectPaths:
 
 def project_paths(root: str | os.PathLike[str] | None = None) -> ProjectPaths:
     if root is None:
-        root = os.environ.get("GEE_LANDSLIDE_ROOT") or os.getcwd()
-    return ProjectPaths(Path(root).resolve())
+        return ProjectPaths(get_settings().project_root)
+    return ProjectPaths(Path(root).expanduser().resolve())

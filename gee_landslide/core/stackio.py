@@ -26,6 +26,7 @@ from pyproj import CRS
 
 from gee_landslide.core.atomic import atomic_path, write_json_atomic
 from gee_landslide.core.bands import BAND_NAMES, BANDS, N_BANDS, Setting
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.grid import Grid
 
 STACK_FILE = "stack.tif"
@@ -34,14 +35,14 @@ META_FILE = "meta.json"
 EXPECTED_RESOLUTION_M = 10.0
 
 
-class StackCheckError(ValueError):
+class StackCheckError(GeeLandslideError, ValueError):
     """A stack on disk breaks the contract; ``check`` names which rule failed."""
 
     def __init__(self, path: Path, check: str, detail: str) -> None:
         self.path = Path(path)
         self.check = check
         self.detail = detail
-        super().__init__(f"{path}: stack check '{check}' failed: {detail}")
+        super().__init__(f"{path}: stack check '{check}' failed: {detail}", file=path, field=check)
 
 
 @dataclass

@@ -17,10 +17,11 @@ Nodata codes
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import ee
+
+from gee_landslide.core.settings import get_settings
 
 KG_DEFAULT = "users/fsn1995/Global_19862010_KG_5m"
 TREE_HEIGHT_DEFAULT = "projects/sat-io/open-datasets/GLAD/GEDI_V27"
@@ -35,9 +36,10 @@ class AuxAssets:
 
     @classmethod
     def from_env(cls) -> AuxAssets:
+        s = get_settings()
         return cls(
-            koppen_geiger=os.environ.get("GEE_LANDSLIDE_KG_ASSET", KG_DEFAULT),
-            tree_height=os.environ.get("GEE_LANDSLIDE_TREE_HEIGHT_ASSET", TREE_HEIGHT_DEFAULT),
+            koppen_geiger=s.kg_asset or KG_DEFAULT,
+            tree_height=s.tree_height_asset or TREE_HEIGHT_DEFAULT,
         )
 
 

@@ -26,7 +26,7 @@ class EventContext:
 
     @classmethod
     def of(cls, event: Event, defaults: Defaults) -> EventContext:
-        grid = grid_around(event.lat, event.lon, defaults.aoi_size_m, defaults.resolution_m)
+        grid = grid_around(event.lat, event.lon, event.aoi_m(defaults), defaults.resolution_m)
         pre, post = event.windows(defaults)
         return cls(event, defaults, grid, pre, post)
 

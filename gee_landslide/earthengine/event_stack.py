@@ -13,7 +13,6 @@ Environment knobs: ``GEE_LANDSLIDE_EE_WORKERS`` (concurrent requests, default 4)
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 
 from gee_landslide.core.catalog import Defaults, Event
 from gee_landslide.core.grid import Grid
+from gee_landslide.core.settings import get_settings, resolve_path
 from gee_landslide.core.stackio import is_complete, read_meta, write_stack
 from gee_landslide.earthengine import RECIPE_VERSION
 from gee_landslide.earthengine.export import RetryPolicy, export_recipe
@@ -30,10 +30,7 @@ from gee_landslide.earthengine.recipe import Recipe, build_recipe
 
 
 def _resolve(path: str) -> Path:
-    p = Path(path).expanduser()
-    if p.is_absolute():
-        return p
-    return Path(os.environ.get("GEE_LANDSLIDE_ROOT") or Path.cwd()) / p
+    return resolve_path(path)
 
 
 def event_labels(event: Event, grid: Grid) -> tuple[np.ndarray, str]:
@@ -80,14 +77,15 @@ def build_event_stack(
         say(f"{event.id}: already built, skipping")
         return out_dir
     ensure_initialized()
+    settings = get_settings()
     recipe = build_recipe(event, defaults)
     say(f"{event.id}: recipe {recipe.graph_sha256()[:12]} on {recipe.ctx.grid.crs} "
         f"{recipe.ctx.grid.width}x{recipe.ctx.grid.height} px")
     data, info, exporter = export_recipe(
         recipe,
         out_dir,
-        max_workers=int(os.environ.get("GEE_LANDSLIDE_EE_WORKERS", "4")),
-        tile_px=int(os.environ["GEE_LANDSLIDE_EE_TILE_PX"]) if os.environ.get("GEE_LANDSLIDE_EE_TILE_PX") else None,
+        max_workers=settings.ee_workers,
+        tile_px=settings.ee_tile_px,
         retry=retry,
         progress=lambda m: say(f"{event.id}: {m}"),
     )

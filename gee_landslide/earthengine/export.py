@@ -41,6 +41,7 @@ import numpy as np
 
 from gee_landslide.core.atomic import write_bytes_atomic, write_json_atomic
 from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.grid import Grid
 
 MAX_REQUEST_BYTES = 48 * 1024 * 1024
@@ -80,7 +81,7 @@ TRANSIENT_MARKERS = (
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-class ExportError(RuntimeError):
+class ExportError(GeeLandslideError, RuntimeError):
     """An export that cannot finish; the message says which tile or window and why."""
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,9 +33,11 @@ from typing import Any, Literal
 
 import ee
 
+from gee_landslide.core.errors import GeeLandslideError
+from gee_landslide.core.settings import get_settings
+
 OFFLINE_PROJECT = "gee-landslide-offline"
 HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
-PROJECT_ENV_VARS = ("EARTHENGINE_PROJECT", "EE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT")
 KEY_ENV_VAR = "EARTHENGINE_SERVICE_ACCOUNT_KEY"
 HIGH_VOLUME_ENV_VAR = "EARTHENGINE_HIGH_VOLUME"
 SCOPES = (
@@ -47,7 +48,7 @@ SCOPES = (
 CredentialKind = Literal["service_account_key", "user_oauth", "application_default", "none"]
 
 
-class AuthError(RuntimeError):
+class AuthError(GeeLandslideError, RuntimeError):
     """No usable Earth Engine credentials or project; the message says what to do."""
 
 
@@ -116,10 +117,8 @@ def offline(project: str = OFFLINE_PROJECT) -> Iterator[None]:
 
 # ----------------------------------------------------------------------------- online
 def _env_project() -> tuple[str | None, str | None]:
-    for var in PROJECT_ENV_VARS:
-        if os.environ.get(var):
-            return os.environ[var], f"${var}"
-    return None, None
+    s = get_settings()
+    return s.earthengine_project, s.earthengine_project_source
 
 
 def _user_oauth_arguments() -> dict[str, Any]:
@@ -139,9 +138,9 @@ def resolve_credentials(
     Returns ``(credentials, info)``; raises :class:`AuthError` when nothing usable is found.
     """
     if high_volume is None:
-        high_volume = os.environ.get(HIGH_VOLUME_ENV_VAR, "").lower() in ("1", "true", "yes")
+        high_volume = get_settings().earthengine_high_volume
     endpoint = HIGH_VOLUME_URL if high_volume else "https://earthengine.googleapis.com"
-    key = service_account_key or os.environ.get(KEY_ENV_VAR)
+    key = service_account_key or get_settings().earthengine_service_account_key
     notes: list[str] = []
     proj, proj_src = (project, "--project") if project else _env_project()
 
@@ -191,7 +190,7 @@ def resolve_credentials(
         proj = getattr(creds, "quota_project_id", None) or adc_project
         proj_src = "application-default credentials" if proj else None
     principal = getattr(creds, "service_account_email", None) or type(creds).__name__
-    src = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or "gcloud ADC / metadata server"
+    src = get_settings().google_application_credentials or "gcloud ADC / metadata server"
     return creds, CredentialInfo(
         "application_default", principal, proj, proj_src, endpoint, high_volume, src, notes
     )
@@ -235,12 +234,13 @@ def credentials_configured() -> bool:
     environment variables (never the network, never the GCE metadata server), so it is cheap and
     safe to call on every flow run.
     """
-    if os.environ.get(KEY_ENV_VAR) and Path(os.environ[KEY_ENV_VAR]).expanduser().is_file():
+    s = get_settings()
+    if s.earthengine_service_account_key and Path(s.earthengine_service_account_key).expanduser().is_file():
         return True
     if _user_oauth_arguments().get("refresh_token"):
         return True
-    adc = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    adc = s.google_application_credentials
     if adc and Path(adc).expanduser().is_file():
         return True
-    gcloud_adc = Path(os.environ.get("CLOUDSDK_CONFIG", "~/.config/gcloud")).expanduser()
+    gcloud_adc = Path(s.cloudsdk_config).expanduser()
     return (gcloud_adc / "application_default_credentials.json").is_file()

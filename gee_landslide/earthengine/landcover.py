@@ -19,6 +19,7 @@ from pathlib import Path
 
 import ee
 
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.landcover import LAND_COVER, LAND_COVER_BY_CODE, LAND_COVER_BY_NAME
 
 WORLDCOVER = "ESA/WorldCover/v200"
@@ -28,7 +29,7 @@ POINTS_PER_CLASS = 100
 SAMPLE_SEED = 42
 
 
-class LandcoverPointsError(ValueError):
+class LandcoverPointsError(GeeLandslideError, ValueError):
     """A landcover_points file that cannot be used; the message names the file and the problem."""
 
 

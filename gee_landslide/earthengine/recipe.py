@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import ee
 
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.catalog import Defaults, Event
+from gee_landslide.core.settings import get_settings
 from gee_landslide.earthengine import RECIPE_VERSION
 from gee_landslide.earthengine import landcover as lc
 from gee_landslide.earthengine import sentinel1 as s1
@@ -91,7 +91,7 @@ class Recipe:
 def _resolve(path: str, root: Path | None) -> Path:
     p = Path(path).expanduser()
     if not p.is_absolute():
-        p = (root or Path(os.environ.get("GEE_LANDSLIDE_ROOT") or Path.cwd())) / p
+        p = (root or get_settings().project_root) / p
     return p
 
 

@@ -8,13 +8,13 @@ window) that carries the catalog defaults for orbit pass, DEM choice and cloud t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from gee_landslide.core.catalog import Defaults, Event, Region, Window
 from gee_landslide.core.grid import Grid
+from gee_landslide.core.settings import get_settings
 from gee_landslide.earthengine.context import EventContext
 from gee_landslide.earthengine.export import export_recipe
 from gee_landslide.earthengine.init import ensure_initialized
@@ -40,7 +40,7 @@ def fetch_grid_stack(grid: Grid, pre: Window, post: Window, *, region: Region, r
     ctx = region_context(region_id, region, pre, post, grid, defaults)
     recipe = build_recipe(ctx.event, defaults, ctx=ctx)
     data, _info, exporter = export_recipe(
-        recipe, cache_dir, max_workers=int(os.environ.get("GEE_LANDSLIDE_EE_WORKERS", "4"))
+        recipe, cache_dir, max_workers=get_settings().ee_workers
     )
     exporter.cleanup()
     return data

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from gee_landslide.core.atomic import atomic_path, write_json_atomic
+from gee_landslide.core.settings import get_settings
 from gee_landslide.monitor.cap import cap_message
 from gee_landslide.monitor.store import (
-    BASE_URL_ENV,
     DEFAULT_BASE_URL,
     LONLAT_DECIMALS,
     Alert,
@@ -51,8 +51,9 @@ def resolve_base_url(store_dir: str | os.PathLike[str], explicit: str | None = N
     last ``publish_feeds(..., base_url=...)`` saved in ``feed.json``, else ``http://127.0.0.1:8080``."""
     if explicit:
         return explicit.rstrip("/")
-    if os.environ.get(BASE_URL_ENV):
-        return os.environ[BASE_URL_ENV].rstrip("/")
+    env_url = get_settings().feed_base_url
+    if env_url:
+        return env_url.rstrip("/")
     cfg = Path(store_dir) / FEED_CONFIG
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         return str(json.loads(cfg.read_text(encoding="utf-8"))["base_url"]).rstrip("/")

@@ -11,11 +11,11 @@ a notification problem never fails a monitoring pass.
 from __future__ import annotations
 
 import logging
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from gee_landslide.core.settings import get_settings
 
 if TYPE_CHECKING:
     from gee_landslide.monitor.store import Alert
@@ -40,9 +40,8 @@ class Notifier:
 
     @classmethod
     def from_env(cls) -> Notifier:
-        hook = os.environ.get(WEBHOOK_ENV) or None
-        urls = tuple(u for u in re.split(r"[\s,]+", os.environ.get(APPRISE_ENV, "")) if u)
-        return cls(webhook_url=hook, apprise_urls=urls)
+        s = get_settings()
+        return cls(webhook_url=s.webhook_url, apprise_urls=s.apprise_url_list)
 
     @property
     def enabled(self) -> bool:

@@ -33,11 +33,12 @@ import numpy as np
 from gee_landslide.core.atomic import write_json_atomic
 from gee_landslide.core.bands import BAND_BY_NAME
 from gee_landslide.core.catalog import Catalog, Defaults, Region, Window
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.grid import Grid, grid_for_bbox
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
 from gee_landslide.monitor.tiling import Tile, plan_tiles
-from gee_landslide.sources import SOURCES
+from gee_landslide.sources import UnknownSourceError, get_source
 
 # Sentinel-1A's first IW acquisitions (Oct 2014) and Sentinel-2A's first L2A products (mid 2015):
 # a pass whose pre window starts before both has no data to compare.
@@ -47,7 +48,7 @@ EARLIEST_S2 = dt.date(2015, 6, 27)
 _IDX = {name: band.index for name, band in BAND_BY_NAME.items()}
 
 
-class MonitoringError(ValueError):
+class MonitoringError(GeeLandslideError, ValueError):
     """A pass that cannot run; the message says what to fix."""
 
 
@@ -146,6 +147,23 @@ class PassResult:
 
 
 # ----------------------------------------------------------------------------- 1. prepare
+def ensemble_build_hint(name: str) -> str:
+    """The commands that build the ensemble called ``name``.
+
+    An ensemble named after a band setting (``s1``, ``s2``, ``s1s2``, ``all``) is that setting's
+    default; any other name cannot say which setting it should hold, so the hint leaves a
+    placeholder instead of guessing (``--name s2`` alone would build an S1+S2 model named s2).
+    """
+    from gee_landslide.core.bands import SETTINGS
+
+    if name in SETTINGS:
+        return (f"`gee-landslide train --profile laptop --setting {name}` then "
+                f"`gee-landslide ensemble build --setting {name}`")
+    return ("`gee-landslide train --profile laptop --setting SETTING` then "
+            f"`gee-landslide ensemble build --setting SETTING --name {name}` (SETTING: one of "
+            f"{', '.join(SETTINGS)})")
+
+
 def prepare_pass(
     catalog: Catalog,
     paths: ProjectPaths,
@@ -159,8 +177,10 @@ def prepare_pass(
     grid: Grid | None = None,
 ) -> PassContext:
     """Check the inputs and plan the tiles. Raises :class:`MonitoringError` with what to fix."""
-    if source not in SOURCES:
-        raise MonitoringError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    try:
+        get_source(source)
+    except UnknownSourceError as exc:
+        raise MonitoringError(exc.message, field="source", value=source) from None
     try:
         region = catalog.region(region_id)
     except KeyError as exc:
@@ -177,9 +197,10 @@ def prepare_pass(
     name = ensemble or region.ensemble
     manifest = paths.ensembles / name / "manifest.json"
     if not manifest.exists():
+        hint = ensemble_build_hint(name)
         raise MonitoringError(
-            f"no ensemble {name!r} for region {region_id!r}: {manifest} is missing; build it with "
-            f"`gee-landslide train --profile laptop` then `gee-landslide ensemble build --name {name}`"
+            f"no ensemble {name!r} for region {region_id!r}: {manifest} is missing; build it with {hint}",
+            file=manifest, field="ensemble", value=name, hint=hint,
         )
     grid = grid or grid_for_bbox(*region.bbox)
     return PassContext(
@@ -214,16 +235,9 @@ def load_pass_ensemble(ctx: PassContext) -> Any:
 
 def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[np.ndarray, np.ndarray | None]:
     """The (15, H, W) stack of one tile from the pass's source, and the truth mask if known."""
-    if ctx.source == "simulated":
-        from gee_landslide.simulate import simulate_region_tile
-
-        scene = simulate_region_tile(ctx.region_id, ctx.region, ctx.pre, ctx.post, grid)
-        return scene.data, scene.labels
-    from gee_landslide.earthengine.region import fetch_grid_stack
-
-    stack = fetch_grid_stack(grid, ctx.pre, ctx.post, region=ctx.region, region_id=ctx.region_id,
-                             defaults=ctx.defaults, cache_dir=ctx.cache_dir / key)
-    return stack, None
+    return get_source(ctx.source).fetch_region_tile(
+        ctx.region_id, ctx.region, ctx.pre, ctx.post, grid, defaults=ctx.defaults, cache_dir=ctx.cache_dir / key
+    )
 
 
 def change_mask(stack: np.ndarray, gate: GateConfig) -> np.ndarray:
@@ -337,7 +351,7 @@ def finish_pass(
     render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, threshold)
 
     scores = gate_missed = None
-    if ctx.source == "simulated":
+    if get_source(ctx.source).has_truth:
         detected = _candidate_mask(candidates, ctx.grid)
         scores = object_scores(detected, m["truth"], min_truth_px=int(ctx.region.min_area_m2 / ctx.grid.resolution**2))
         gate_missed = object_scores(m["gated"], m["truth"]).found_objects if ctx.gate.enabled else 0

@@ -213,7 +213,7 @@ def event_params(event: Event, defaults: Defaults, seed: int | None = None) -> t
     """The scene parameters and grid of an event (deterministic in event id and seed)."""
     seed = defaults.simulation_seed if seed is None else int(seed)
     key = noise.stable_key("event", event.id, seed)
-    grid = grid_around(event.lat, event.lon, defaults.aoi_size_m, defaults.resolution_m)
+    grid = grid_around(event.lat, event.lon, event.aoi_m(defaults), defaults.resolution_m)
     p = derive_params(
         key=key,
         kind="event",
@@ -225,7 +225,7 @@ def event_params(event: Event, defaults: Defaults, seed: int | None = None) -> t
         trigger=event.trigger,
     )
     length, width, count = slide_dimensions(
-        event.size_km, defaults.aoi_size_m, defaults.resolution_m, p.u("slide-frac")
+        event.size_km, event.aoi_m(defaults), defaults.resolution_m, p.u("slide-frac")
     )
     x0, y0, x1, y1 = grid.bounds
     p = replace(

@@ -15,7 +15,7 @@ from pathlib import Path
 from gee_landslide.core.catalog import Catalog, Event
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.core.stackio import is_complete, read_meta
-from gee_landslide.sources import event_stack_builder
+from gee_landslide.sources import get_source
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,7 @@ def build_one_stack(
     t0 = time.perf_counter()
     if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == source:
         return BuildResult(event.id, out_dir, "skipped", 0.0)
-    builder = event_stack_builder(source)
-    builder(event, catalog.defaults, out_dir, force=force, progress=progress)
+    get_source(source).build_event_stack(event, catalog.defaults, out_dir, force=force, progress=progress)
     return BuildResult(event.id, out_dir, "built", time.perf_counter() - t0)
 
 

@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from gee_landslide.core.bands import BAND_NAMES, BANDS, Setting
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.stackio import META_FILE, read_stack
 from gee_landslide.train.constraints import Padded, pad_scene
 
 
-class MissingStacksError(FileNotFoundError):
+class MissingStacksError(GeeLandslideError, FileNotFoundError):
     """Stacks needed for training are not on disk."""
 
 

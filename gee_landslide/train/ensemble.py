@@ -28,6 +28,7 @@ from safetensors.torch import load as st_load
 from gee_landslide.core.atomic import write_json_atomic
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.bands import setting as get_setting
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import min_side
 from gee_landslide.train.data import Normalisation
@@ -39,7 +40,7 @@ FORMAT = "gee-landslide-ensemble/1"
 DEFAULT_INFERENCE = {"tile": 256, "overlap": 32, "batch": 8}
 
 
-class EnsembleError(ValueError):
+class EnsembleError(GeeLandslideError, ValueError):
     """An ensemble cannot be built or loaded."""
 
 

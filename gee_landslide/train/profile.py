@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from gee_landslide.core.bands import SETTINGS, setting
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.train.architectures import architecture
 from gee_landslide.train.constraints import input_multiple, min_side
 from gee_landslide.train.losses import loss_spec
@@ -30,7 +31,7 @@ from gee_landslide.train.losses import loss_spec
 BUILTIN = ("paper", "laptop", "smoke")
 
 
-class ProfileError(ValueError):
+class ProfileError(GeeLandslideError, ValueError):
     """A profile file is invalid; the message lists file, field and value of every problem."""
 
 

@@ -32,6 +32,7 @@ from safetensors.torch import save as st_save
 
 from gee_landslide.core.atomic import write_json_atomic
 from gee_landslide.core.bands import setting as get_setting
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import check_batch_size, check_crop, input_multiple, min_side
 from gee_landslide.train.data import CropSampler, Normalisation, Scene, load_scenes, normalisation_for
@@ -53,7 +54,7 @@ from gee_landslide.train.runs import (
 )
 
 
-class RunClaimedError(RuntimeError):
+class RunClaimedError(GeeLandslideError, RuntimeError):
     """Another live worker holds this run's lock."""
 
 

@@ -51,9 +51,13 @@ def project(tmp_path, request, monkeypatch):
     except ImportError:
         real = False
     if not real:
+        from types import SimpleNamespace
+
         import gee_landslide.sources.build as ingest_mod
 
-        monkeypatch.setattr(ingest_mod, "event_stack_builder", lambda source: tiny_builder(calls))
+        monkeypatch.setattr(
+            ingest_mod, "get_source", lambda source: SimpleNamespace(build_event_stack=tiny_builder(calls))
+        )
     return tmp_path, calls, real
 
 

@@ -1,0 +1,73 @@
+"""The ``simulated`` stack source: the project's own scene simulator (:mod:`gee_landslide.simulate`).
+
+The simulator draws its own landslides (it knows the truth, so passes can be scored). It does
+NOT use an event's label inventory: when an event names one, the build says so in its progress
+and in the log, and ``labels.tif`` holds the simulated landslides, not the inventory's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from gee_landslide.core.catalog import Defaults, Event, Region, Window
+    from gee_landslide.core.grid import Grid
+
+log = logging.getLogger("gee_landslide")
+
+INVENTORY_IGNORED = (
+    "{event}: the simulated source ignores the label inventory {labels}: it draws its own "
+    "landslides (use --source gee for stacks labelled from the inventory)"
+)
+
+
+class SimulatedSource:
+    """Scenes from the embedded simulator: no account, no network, truth known."""
+
+    name = "simulated"
+    has_truth = True
+
+    @property
+    def version(self) -> str:
+        from gee_landslide.simulate import SIMULATOR_VERSION
+
+        return str(SIMULATOR_VERSION)
+
+    def build_event_stack(
+        self,
+        event: Event,
+        defaults: Defaults,
+        out_dir: Path,
+        *,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> Path:
+        from gee_landslide.simulate import build_event_stack
+
+        if event.labels:
+            note = INVENTORY_IGNORED.format(event=event.id, labels=event.labels)
+            log.warning(note)
+            if progress:
+                progress(note)
+        return build_event_stack(event, defaults, out_dir, force=force, progress=progress)
+
+    def fetch_region_tile(
+        self,
+        region_id: str,
+        region: Region,
+        pre: Window,
+        post: Window,
+        grid: Grid,
+        *,
+        defaults: Defaults,
+        cache_dir: Path,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        from gee_landslide.simulate import simulate_region_tile
+
+        scene = simulate_region_tile(region_id, region, pre, post, grid)
+        return scene.data, scene.labels
