@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,18 @@ from gee_landslide.core.atomic import atomic_path, write_json_atomic
 from gee_landslide.core.settings import get_settings
 from gee_landslide.monitor.cap import cap_message
 from gee_landslide.monitor.store import (
-    DEFAULT_BASE_URL,
     LONLAT_DECIMALS,
     Alert,
+    AlertStore,
+    MergeResult,
     public_mode,
     read_alerts,
     store_lock,
 )
+
+log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+BASE_URL_ENV = "GEE_LANDSLIDE_FEED_BASE_URL"
 
 GEOJSON_FILE = "alerts.geojson"
 ATOM_FILE = "alerts.atom"
@@ -228,3 +234,32 @@ def publish_feeds(store_dir: str | os.PathLike[str], base_url: str | None = None
                 write_json_atomic(cfg, {"base_url": url})
         alerts = read_alerts(store_dir / "alerts.gpkg")
         return write_feeds(alerts, store_dir, base_url=url)
+
+
+def merge_and_publish(
+    store: AlertStore,
+    candidates: Iterable[Any],
+    *,
+    notifier: Any = None,
+    publish: bool = True,
+    **merge_kw: Any,
+) -> MergeResult:
+    """Merge one pass's candidates into ``store`` and publish the feeds of the result.
+
+    The feeds are written under the store's lock, right after the merge commits, so they always
+    show the state just committed. ``notifier`` (:class:`~gee_landslide.monitor.notify.Notifier`)
+    is told about new alerts after the lock is released; its failures are only logged.
+    """
+    base_url = resolve_base_url(store.dir, store.base_url)
+
+    def write(result: MergeResult) -> None:
+        if publish:
+            write_feeds(result.alerts, store.dir, base_url=base_url)
+
+    result = store.merge(candidates, on_commit=write, **merge_kw)
+    if notifier is not None and result.new:
+        try:
+            notifier.notify(result.new, base_url=base_url)
+        except Exception:  # notifications are never fatal
+            log.exception("notification of %d new alert(s) failed", len(result.new))
+    return result

@@ -1,7 +1,7 @@
 """Optional notifications of NEW alerts: a webhook (HTTP POST of the GeoJSON Feature) and/or Apprise.
 
 Off by default: a :class:`Notifier` with no target does nothing, and the store only notifies
-when the caller passes one (``AlertStore.merge(..., notifier=...)`` or :func:`notify_new_alerts`
+when the caller passes one (``feeds.merge_and_publish(..., notifier=...)`` or :func:`notify_new_alerts`
 with one URL: ``http(s)://`` = webhook, anything else = Apprise). ``Notifier.from_env()`` reads ``GEE_LANDSLIDE_WEBHOOK_URL`` and
 ``GEE_LANDSLIDE_APPRISE_URLS`` (whitespace- or comma-separated Apprise URLs, e.g.
 ``mailto://...``, ``tgram://...``, ``slack://...``). Every failure is logged and swallowed:
@@ -116,7 +116,7 @@ def notifier_for_url(url: str | None) -> Notifier:
 def notify_new_alerts(url: str | None, alerts: Sequence[Alert], *, base_url: str | None = None) -> NotifyReport:
     """Notify one target (webhook or Apprise URL, see :func:`notifier_for_url`) of new alerts; never raises."""
     if base_url is None:
-        from gee_landslide.monitor.store import DEFAULT_BASE_URL
+        from gee_landslide.monitor.feeds import DEFAULT_BASE_URL
 
         base_url = DEFAULT_BASE_URL
     try:

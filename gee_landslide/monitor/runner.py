@@ -327,7 +327,7 @@ def finish_pass(
     from gee_landslide.core.stackio import write_geotiff
     from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.chips import ChipSource
-    from gee_landslide.monitor.feeds import feed_paths
+    from gee_landslide.monitor.feeds import feed_paths, merge_and_publish
     from gee_landslide.monitor.notify import Notifier, notifier_for_url
     from gee_landslide.monitor.store import AlertStore
 
@@ -366,7 +366,8 @@ def finish_pass(
         partial.rename(final_dir)
 
     store = AlertStore(paths.alerts)
-    merged = store.merge(
+    merged = merge_and_publish(
+        store,
         candidates,
         region_id=ctx.region_id,
         pre=ctx.pre,
@@ -376,7 +377,7 @@ def finish_pass(
         chips_source=ChipSource(m["dndvi"], m["dvv"], ctx.grid),
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
     )
-    feeds = feed_paths(paths.alerts)  # merge() has already republished them
+    feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
 
     result = PassResult(
         region_id=ctx.region_id,

@@ -1,7 +1,7 @@
 """The alert store: ``artifacts/alerts/alerts.gpkg`` (layer ``alerts``, EPSG:4326 polygons).
 
 :meth:`AlertStore.merge` compares the candidates of a monitoring pass with the stored alerts and,
-under an exclusive file lock (``fcntl.flock`` on ``<store>/.lock``):
+under an exclusive file lock (:class:`filelock.FileLock` on ``<store>/.lock``):
 
 - a candidate that overlaps a stored alert of the same region (IoU, overlap of the smaller
   shape, or centroid distance; see :class:`MatchRule`) UPDATES that alert: one landslide seen again
@@ -12,6 +12,10 @@ under an exclusive file lock (``fcntl.flock`` on ``<store>/.lock``):
 - fragments of one landslide matched to the same alert are absorbed into it;
 - the other candidates become NEW alerts, with an id stable across re-runs:
   ``<region>-<geohash-8 of the centroid>-<YYYYMMDD of the post window's end>``.
+
+The store only merges. Publishing (GeoJSON, Atom, CAP) and notifying live in
+:mod:`gee_landslide.monitor.feeds` (:func:`~gee_landslide.monitor.feeds.merge_and_publish` runs a
+merge and writes the feeds under the same lock); the store never imports them.
 
 Crash safety: the new GeoPackage, quick-looks and feeds are written next to the old ones and
 renamed over them (:func:`gee_landslide.core.atomic.atomic_path`), store first. A pass that dies before
@@ -24,18 +28,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import logging
 import math
 import os
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
+from filelock import FileLock, Timeout
 from shapely.geometry import Polygon, mapping
 from shapely.strtree import STRtree
 
@@ -56,8 +59,6 @@ STORE_FILE = "alerts.gpkg"
 LAYER = "alerts"
 LOCK_FILE = ".lock"
 QUICKLOOK_DIR = "quicklooks"
-DEFAULT_BASE_URL = "http://127.0.0.1:8080"
-BASE_URL_ENV = "GEE_LANDSLIDE_FEED_BASE_URL"
 GEOHASH_PRECISION = 8
 PROB_DECIMALS = 4
 
@@ -254,26 +255,23 @@ def write_alerts(path: str | os.PathLike[str], alerts: Sequence[Alert]) -> None:
 # ----------------------------------------------------------------------------- locking
 @contextlib.contextmanager
 def store_lock(store_dir: str | os.PathLike[str], timeout_s: float = 900.0) -> Iterator[None]:
-    """Exclusive ``flock`` on ``<store_dir>/.lock`` (blocks other processes and threads)."""
+    """Exclusive lock on ``<store_dir>/.lock`` (blocks other processes and threads).
+
+    A :class:`filelock.FileLock` per call: ``flock`` on a fresh descriptor, so a second holder in
+    the same process (another thread, or a nested call) waits like another process would.
+    ``filelock.Timeout`` is a ``TimeoutError``.
+    """
     store_dir = Path(store_dir)
     store_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(store_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(store_dir / LOCK_FILE, timeout=timeout_s, mode=0o644)
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not lock {store_dir / LOCK_FILE} within {timeout_s} s") from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        lock.acquire()
+    except Timeout:
+        raise TimeoutError(f"could not lock {store_dir / LOCK_FILE} within {timeout_s} s") from None
+    try:
+        yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def public_mode() -> int:
@@ -527,18 +525,15 @@ class AlertStore:
         model_version: str,
         chips_source: ChipSource | None = None,
         threshold: float | None = None,
-        notifier: Any = None,
-        publish: bool = True,
+        on_commit: Callable[[MergeResult], None] | None = None,
     ) -> MergeResult:
         """Merge one pass's candidates into the store (locked, atomic, idempotent).
 
         ``pre``/``post`` are the pass's windows (``catalog.Window`` or (start, end) dates),
         ``run_time`` its time (UTC if naive). With ``chips_source`` a quick-look PNG is rendered
-        for every new or updated alert. ``notifier`` (:class:`~gee_landslide.monitor.notify.Notifier`)
-        is told about new alerts after the store is committed; its failures are only logged.
+        for every new or updated alert. ``on_commit`` is called with the result while the lock
+        is still held (the feeds use it to publish exactly the state just committed).
         """
-        from gee_landslide.monitor.feeds import resolve_base_url, write_feeds
-
         cands = list(candidates)
         pre_s, post_s = _window_strings(pre), _window_strings(post)
         run_iso = iso_utc(run_time)
@@ -553,15 +548,9 @@ class AlertStore:
             if result.changed or not self.gpkg.exists():  # (an empty store is written too, for QGIS)
                 self._commit(plan, chips_source)
                 result = plan.result
-            base_url = resolve_base_url(self.dir, self.base_url)
-            if publish:
-                write_feeds(result.alerts, self.dir, base_url=base_url)
+            if on_commit is not None:
+                on_commit(result)
         log.info("alerts %s: %s", region_id, result.summary())
-        if notifier is not None and result.new:
-            try:
-                notifier.notify(result.new, base_url=base_url)
-            except Exception:  # notifications are never fatal
-                log.exception("notification of %d new alert(s) failed", len(result.new))
         return result
 
     # -- internals

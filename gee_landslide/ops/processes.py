@@ -1,10 +1,14 @@
-"""Process liveness, shared by the run locks of the training sweep and the local Prefect stack."""
+"""Process liveness, shared by the run locks of the training sweep and the local Prefect stack.
+
+Built on psutil rather than ``/proc`` parsing, so it reads the same on Linux and macOS.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
+
+import psutil
 
 
 def pid_alive(pid: int) -> bool:
@@ -12,15 +16,10 @@ def pid_alive(pid: int) -> bool:
     if pid <= 0:  # 0 / -1 would address process groups or every process, never one process
         return False
     with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        os.waitpid(pid, os.WNOHANG)  # reap our own exited child, or it would linger as a zombie
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:  # someone else's process: it exists
         return True
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True

@@ -10,6 +10,7 @@ from synthetic_pass import Slide, SyntheticPass, synthetic_pass
 from gee_landslide.core.grid import Grid, grid_around
 from gee_landslide.monitor.alerts import Candidate, detections_to_candidates
 from gee_landslide.monitor.chips import ChipSource
+from gee_landslide.monitor.feeds import merge_and_publish
 from gee_landslide.monitor.store import AlertStore, MergeResult
 
 GRID: Grid = grid_around(61.55, 7.35, size_m=1200.0)  # 120 x 120 px, UTM 32N (Norway)
@@ -47,8 +48,8 @@ def run_pass(
     cands = candidates_of(p)
     pre, post = windows(run_date)
     store = AlertStore(store_dir, **store_kw)  # type: ignore[arg-type]
-    return store.merge(
-        cands, region_id=region, pre=pre, post=post,
+    return merge_and_publish(
+        store, cands, region_id=region, pre=pre, post=post,
         run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0),
         model_version=model_version, threshold=0.5,
         chips_source=ChipSource(p.dndvi, p.dvv, p.grid) if chips else None,

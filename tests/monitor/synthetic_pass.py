@@ -98,6 +98,7 @@ def demo_store(store_dir: str | Path, *, n_passes: int = 2) -> list:
     """Fill ``store_dir`` with a few passes of synthetic alerts (new, then updated) and publish."""
     from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.chips import ChipSource
+    from gee_landslide.monitor.feeds import merge_and_publish
     from gee_landslide.monitor.store import AlertStore
 
     store = AlertStore(store_dir)
@@ -121,8 +122,8 @@ def demo_store(store_dir: str | Path, *, n_passes: int = 2) -> list:
         pre = (run_date - dt.timedelta(days=89), run_date - dt.timedelta(days=30))
         post = (run_date - dt.timedelta(days=29), run_date)
         results.append(
-            store.merge(
-                cands, region_id="demo", pre=pre, post=post,
+            merge_and_publish(
+                store, cands, region_id="demo", pre=pre, post=post,
                 run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0),
                 model_version="demo-ensemble-k10", chips_source=ChipSource(p.dndvi, p.dvv, p.grid),
                 threshold=0.5,

@@ -21,6 +21,7 @@ from gee_landslide.core.grid import Grid
 from gee_landslide.core.landcover import WATER_CODE
 from gee_landslide.monitor import store as store_mod
 from gee_landslide.monitor.alerts import Rejected, detections_to_candidates, geohash
+from gee_landslide.monitor.feeds import merge_and_publish
 from gee_landslide.monitor.notify import Notifier, notify_new_alerts
 from gee_landslide.monitor.store import AlertStore, read_alerts
 
@@ -303,11 +304,11 @@ def test_webhook_notifies_new_alerts_only_and_failures_are_not_fatal(tmp_path, c
         store = AlertStore(d)
         kw = {"region_id": "norway", "pre": pre, "post": post, "run_time": dt.datetime(2024, 6, 1, 6),
               "model_version": "m", "notifier": Notifier(webhook_url=url)}
-        r = store.merge(candidates_of(p), **kw)
+        r = merge_and_publish(store, candidates_of(p), **kw)
         assert len(_Hook.received) == 2
         assert {f["id"] for f in _Hook.received} == {a.alert_id for a in r.new}
         assert all(f["type"] == "Feature" and f["geometry"]["type"] == "Polygon" for f in _Hook.received)
-        store.merge(candidates_of(p), **kw)  # nothing new: no notification
+        merge_and_publish(store, candidates_of(p), **kw)  # nothing new: no notification
         assert len(_Hook.received) == 2
         rep = notify_new_alerts(url, r.new)
         assert rep.sent == 2 and not rep.failed
