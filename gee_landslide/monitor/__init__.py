@@ -27,6 +27,7 @@ __all__ = [
     "Rejected",
     "detections_to_candidates",
     "geohash",
+    "merge_and_publish",
     "notify_new_alerts",
     "publish_feeds",
     "render_quicklook",

@@ -6,7 +6,12 @@ In the store directory (``artifacts/alerts``):
   counter-clockwise, no ``crs`` member; one Feature per alert (``id`` = alert id), newest first;
 - ``alerts.atom``: Atom (RFC 4287) feed with GeoRSS Simple ``georss:point`` and
   ``georss:polygon`` per entry, links to the map, the CAP message and the quick-look;
-- ``cap/<alert_id>.xml``: one CAP 1.2 message per alert (:mod:`gee_landslide.monitor.cap`).
+- ``cap/<alert_id>.xml``: one CAP 1.2 message per alert (:mod:`gee_landslide.monitor.cap`);
+- ``regions/<region>.geojson`` and ``regions/<region>.atom``: the same feeds for one region, so a
+  subscriber can follow only the region they care about with any static file server.
+
+The feed server also answers ``/alerts.geojson?region=norway&since=P7D`` (any region, any ISO 8601
+duration or date) from the store; :func:`select_alerts` is that filter.
 
 The feeds are a pure function of the stored alerts and the base URL: nothing depends on the
 clock, so publishing twice yields the same bytes, and a file is only rewritten (atomically) when
@@ -17,9 +22,11 @@ store calls while it already holds the lock.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gee_landslide.core.atomic import atomic_path, write_json_atomic
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.settings import get_settings
 from gee_landslide.monitor.cap import cap_message
 from gee_landslide.monitor.store import (
@@ -34,6 +42,7 @@ from gee_landslide.monitor.store import (
     Alert,
     AlertStore,
     MergeResult,
+    parse_iso,
     public_mode,
     read_alerts,
     store_lock,
@@ -43,6 +52,12 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 BASE_URL_ENV = "GEE_LANDSLIDE_FEED_BASE_URL"
 
+REGION_DIR = "regions"
+REGION_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DURATION_RE = re.compile(
+    r"^P(?:(?P<weeks>\d+)W|(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+)S)?)?)$"
+)
 GEOJSON_FILE = "alerts.geojson"
 ATOM_FILE = "alerts.atom"
 CAP_DIR = "cap"
@@ -66,6 +81,18 @@ def resolve_base_url(store_dir: str | os.PathLike[str], explicit: str | None = N
     return DEFAULT_BASE_URL
 
 
+def configured_base_url(store_dir: str | os.PathLike[str]) -> str | None:
+    """The base URL someone chose (``$GEE_LANDSLIDE_FEED_BASE_URL`` or the one saved by
+    ``feed publish --base-url``), or None: then the feed server links to the URL it is served at."""
+    env_url = get_settings().feed_base_url
+    if env_url:
+        return env_url.rstrip("/")
+    cfg = Path(store_dir) / FEED_CONFIG
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return str(json.loads(cfg.read_text(encoding="utf-8"))["base_url"]).rstrip("/")
+    return None
+
+
 def _newest_first(alerts: Sequence[Alert]) -> list[Alert]:
     return sorted(alerts, key=lambda a: (a.updated, a.alert_id), reverse=True)
 
@@ -79,26 +106,33 @@ def entry_uuid(alert_id: str) -> str:
 
 
 # ----------------------------------------------------------------------------- GeoJSON
-def geojson_feed(alerts: Sequence[Alert], base_url: str) -> dict[str, Any]:
+def _self_paths(region: str | None) -> tuple[str, str]:
+    if region is None:
+        return GEOJSON_FILE, ATOM_FILE
+    return f"{REGION_DIR}/{region}.geojson", f"{REGION_DIR}/{region}.atom"
+
+
+def geojson_feed(alerts: Sequence[Alert], base_url: str, *, region: str | None = None) -> dict[str, Any]:
+    geojson_path, atom_path = _self_paths(region)
     feats = [a.to_feature(base_url) for a in _newest_first(alerts)]
     fc: dict[str, Any] = {"type": "FeatureCollection"}
     if alerts:
         xs0, ys0, xs1, ys1 = zip(*(a.geometry.bounds for a in alerts), strict=True)
         fc["bbox"] = [round(v, LONLAT_DECIMALS) for v in (min(xs0), min(ys0), max(xs1), max(ys1))]
     # foreign members (allowed by RFC 7946 section 6.1)
-    fc["title"] = FEED_TITLE
+    fc["title"] = FEED_TITLE if region is None else f"{FEED_TITLE} ({region})"
     fc["updated"] = _feed_updated(alerts)
     fc["links"] = {
-        "self": f"{base_url}/{GEOJSON_FILE}",
-        "atom": f"{base_url}/{ATOM_FILE}",
+        "self": f"{base_url}/{geojson_path}",
+        "atom": f"{base_url}/{atom_path}",
         "map": f"{base_url}/",
     }
     fc["features"] = feats
     return fc
 
 
-def geojson_bytes(alerts: Sequence[Alert], base_url: str) -> bytes:
-    fc = geojson_feed(alerts, base_url)
+def geojson_bytes(alerts: Sequence[Alert], base_url: str, *, region: str | None = None) -> bytes:
+    fc = geojson_feed(alerts, base_url, region=region)
     return (json.dumps(fc, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -141,18 +175,20 @@ def _entry_html(alert: Alert, base_url: str) -> str:
     return f"{img}<table>{cells}</table>"
 
 
-def atom_bytes(alerts: Sequence[Alert], base_url: str, *, max_entries: int = 1000) -> bytes:
+def atom_bytes(alerts: Sequence[Alert], base_url: str, *, max_entries: int = 1000,
+               region: str | None = None) -> bytes:
+    geojson_path, atom_path = _self_paths(region)
     root = ET.Element("feed", {"xmlns": ATOM_NS, "xmlns:georss": GEORSS_NS})
-    _a(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, base_url + '/' + ATOM_FILE)}")
-    _a(root, "title", FEED_TITLE)
+    _a(root, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, base_url + '/' + atom_path)}")
+    _a(root, "title", FEED_TITLE if region is None else f"{FEED_TITLE} ({region})")
     _a(root, "subtitle", "Possible new landslides detected from Sentinel-1/2 change by the gee-landslide ensemble")
     _a(root, "updated", _feed_updated(alerts))
     author = _a(root, "author")
     _a(author, "name", "gee-landslide monitoring")
     _a(root, "generator", "gee-landslide")
-    _a(root, "link", rel="self", type="application/atom+xml", href=f"{base_url}/{ATOM_FILE}")
+    _a(root, "link", rel="self", type="application/atom+xml", href=f"{base_url}/{atom_path}")
     _a(root, "link", rel="alternate", type="text/html", href=f"{base_url}/")
-    _a(root, "link", rel="alternate", type="application/geo+json", href=f"{base_url}/{GEOJSON_FILE}")
+    _a(root, "link", rel="alternate", type="application/geo+json", href=f"{base_url}/{geojson_path}")
     from gee_landslide.monitor.cap import CAP_MIME, alert_description
 
     for alert in _newest_first(alerts)[:max_entries]:
@@ -190,6 +226,40 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+class FeedQueryError(GeeLandslideError, ValueError):
+    """A feed query parameter that cannot be used (the server answers 400 with this message)."""
+
+
+def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
+    """The start of a time window: an ISO 8601 duration back from ``now`` (``P7D``, ``PT12H``,
+    ``P2W``) or an ISO date/time (``2025-08-01``, ``2025-08-01T06:00:00Z``); UTC."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    m = DURATION_RE.match(value.strip().upper())
+    if m and any(m.groupdict().values()):
+        parts = {k: int(v) for k, v in m.groupdict().items() if v}
+        return now - dt.timedelta(**parts)
+    try:
+        t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise FeedQueryError(
+            f"since={value!r} is neither an ISO 8601 duration (P7D, PT12H, P2W) nor a date (2025-08-01)",
+            field="since", value=value,
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def select_alerts(
+    alerts: Sequence[Alert], region: str | None = None, since: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[Alert]:
+    """The alerts of one ``region`` (all when None) last seen at or after ``since``."""
+    out = [a for a in alerts if region is None or a.region == region]
+    if since:
+        start = parse_since(since, now)
+        out = [a for a in out if parse_iso(a.updated) >= start]
+    return out
+
+
 def feed_paths(store_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Where the feeds of the store in ``store_dir`` are published (no I/O)."""
     store_dir = Path(store_dir)
@@ -213,7 +283,27 @@ def write_feeds(alerts: Sequence[Alert], store_dir: str | os.PathLike[str], *, b
     out = feed_paths(store_dir)
     _write_if_changed(out["geojson"], geojson_bytes(alerts, base_url))
     _write_if_changed(out["atom"], atom_bytes(alerts, base_url))
+    _write_region_feeds(alerts, store_dir, base_url)
     return out
+
+
+def _write_region_feeds(alerts: Sequence[Alert], store_dir: Path, base_url: str) -> None:
+    """``regions/<region>.geojson|atom`` for every region with alerts; stale ones removed."""
+    region_dir = store_dir / REGION_DIR
+    regions = sorted({a.region for a in alerts if REGION_NAME_RE.match(a.region)})
+    if regions:
+        region_dir.mkdir(parents=True, exist_ok=True)
+    wanted: set[str] = set()
+    for region in regions:
+        mine = [a for a in alerts if a.region == region]
+        for ext, data in (("geojson", geojson_bytes(mine, base_url, region=region)),
+                          ("atom", atom_bytes(mine, base_url, region=region))):
+            wanted.add(f"{region}.{ext}")
+            _write_if_changed(region_dir / f"{region}.{ext}", data)
+    if region_dir.is_dir():
+        for p in region_dir.iterdir():
+            if p.suffix in (".geojson", ".atom") and p.name not in wanted:
+                p.unlink(missing_ok=True)
 
 
 def publish_feeds(store_dir: str | os.PathLike[str], base_url: str | None = None) -> dict[str, Path]:

@@ -104,6 +104,7 @@ class TileResult:
     gated: bool
     fetch_seconds: float
     predict_seconds: float
+    elevation: np.ndarray | None = None  # the DEM band, for the web map's hillshade basemap
 
 
 @dataclass
@@ -290,13 +291,15 @@ def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
         gated=gated,
         fetch_seconds=t1 - t0,
         predict_seconds=time.perf_counter() - t1,
+        elevation=stack[_IDX["elevation"]][core],
     )
 
 
 # ----------------------------------------------------------------------------- 3. finish
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
-    out = {k: np.full((h, w), np.nan, np.float32) for k in ("mean", "std", "agreement", "dndvi", "dvv", "slope", "landcover")}
+    keys = ("mean", "std", "agreement", "dndvi", "dvv", "slope", "landcover", "elevation")
+    out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
     truth = np.zeros((h, w), np.uint8)
     gated_mask = np.zeros((h, w), bool)
     seen = 0
@@ -304,7 +307,9 @@ def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.nda
         t = r.tile
         sl = (slice(t.row, t.row + t.height), slice(t.col, t.col + t.width))
         for k in out:
-            out[k][sl] = getattr(r, k)
+            value = getattr(r, k)
+            if value is not None:
+                out[k][sl] = value
         if r.truth is not None:
             truth[sl] = r.truth
         gated_mask[sl] = r.gated
@@ -326,6 +331,7 @@ def finish_pass(
     """Write the pass's rasters, turn detections into alerts, merge them, republish the feeds."""
     from gee_landslide.core.stackio import write_geotiff
     from gee_landslide.monitor.alerts import detections_to_candidates
+    from gee_landslide.monitor.basemap import install_basemap, write_basemap
     from gee_landslide.monitor.chips import ChipSource
     from gee_landslide.monitor.feeds import feed_paths, merge_and_publish
     from gee_landslide.monitor.notify import Notifier, notifier_for_url
@@ -343,6 +349,8 @@ def finish_pass(
     write_geotiff(partial / "probability.tif", m["mean"], ctx.grid, ("probability",))
     write_geotiff(partial / "uncertainty.tif", m["std"], ctx.grid, ("member_std",))
     write_geotiff(partial / "agreement.tif", m["agreement"], ctx.grid, ("member_agreement",))
+    write_basemap(partial, ctx.region_id, ctx.grid, m["elevation"], m["landcover"], ctx.region.bbox,
+                  ctx.run_date.isoformat())
 
     candidates = detections_to_candidates(
         m["mean"], m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
@@ -378,6 +386,7 @@ def finish_pass(
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
+    install_basemap(final_dir, paths.alerts, ctx.region_id)
 
     result = PassResult(
         region_id=ctx.region_id,

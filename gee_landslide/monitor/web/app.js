@@ -1,9 +1,12 @@
 // gee-landslide alert map: plain SVG rendering of alerts.geojson (lon/lat), no external libraries.
+// Under the alerts: the offline basemap of each region from map.json (hillshade of the pass's DEM,
+// water, the region outline), or XYZ tiles when the server was given a tile URL.
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const M_PER_DEG = 111320;
-const state = { features: [], shown: [], selected: null, view: null, k: 1, lon0: 0, lat0: 0, byId: new Map() };
+const state = { features: [], shown: [], selected: null, view: null, k: 1, lon0: 0, lat0: 0, byId: new Map(),
+  basemaps: [], tileUrl: null, attribution: "" };
 
 const $ = (id) => document.getElementById(id);
 const svg = $("map");
@@ -148,6 +151,46 @@ function drawScale(ppu) {
   s.append(bar, label);
 }
 
+// ---------------------------------------------------------------- basemap
+function drawBasemaps(g) {
+  for (const b of state.basemaps) {
+    const [w, s, e, n] = b.bounds;
+    const [x0, y0] = project(w, n);
+    const [x1, y1] = project(e, s);
+    g.appendChild(el("image", { href: b.image, x: x0, y: y0, width: x1 - x0, height: y1 - y0,
+      preserveAspectRatio: "none", class: "hillshade", "data-region": b.region }));
+  }
+}
+function drawOutlines(g, ppu) {
+  for (const b of state.basemaps) {
+    if (!b.outline) continue;
+    g.appendChild(el("path", { d: ringPath(b.outline), class: "outline", "stroke-width": 1.5 / ppu,
+      "stroke-dasharray": `${6 / ppu} ${4 / ppu}`, "data-region": b.region }));
+  }
+}
+function tileLon(x, z) { return (x / 2 ** z) * 360 - 180; }
+function tileLat(y, z) { return (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / 2 ** z))) * 180) / Math.PI; }
+function drawTiles(g, vb, ppu) {
+  // Web-Mercator XYZ tiles placed by their lon/lat corners (exact enough at landslide scale)
+  const mPerPx = 1 / ppu;
+  const z = Math.max(0, Math.min(19, Math.round(Math.log2((156543.03 * Math.cos((state.lat0 * Math.PI) / 180)) / mPerPx))));
+  const [lonW, latN] = unproject(vb.x, vb.y);
+  const [lonE, latS] = unproject(vb.x + vb.w, vb.y + vb.h);
+  const n = 2 ** z;
+  const tx = (lon) => Math.floor(((lon + 180) / 360) * n);
+  const ty = (lat) => Math.floor(((1 - Math.log(Math.tan((lat * Math.PI) / 180) + 1 / Math.cos((lat * Math.PI) / 180)) / Math.PI) / 2) * n);
+  const xa = Math.max(0, tx(lonW)), xb = Math.min(n - 1, tx(lonE));
+  const ya = Math.max(0, ty(Math.min(latN, 85))), yb = Math.min(n - 1, ty(Math.max(latS, -85)));
+  if ((xb - xa + 1) * (yb - ya + 1) > 100) return;
+  for (let x = xa; x <= xb; x++) for (let y = ya; y <= yb; y++) {
+    const [x0, y0] = project(tileLon(x, z), tileLat(y, z));
+    const [x1, y1] = project(tileLon(x + 1, z), tileLat(y + 1, z));
+    const href = state.tileUrl.replace("{z}", z).replace("{x}", x).replace("{y}", y).replace("{s}", "a");
+    g.appendChild(el("image", { href, x: x0, y: y0, width: x1 - x0, height: y1 - y0, preserveAspectRatio: "none",
+      class: "tile" }));
+  }
+}
+
 function draw() {
   const v = state.view;
   if (!v) return;
@@ -156,6 +199,10 @@ function draw() {
   svg.textContent = "";
   const ppu = pxPerUnit();
   const vb = visibleBox();
+  const base = el("g", { class: "basemap" });
+  if (state.tileUrl) drawTiles(base, vb, ppu); else drawBasemaps(base);
+  drawOutlines(base, ppu);
+  svg.appendChild(base);
   const grid = el("g", { class: "grid" });
   drawGrid(grid, vb, ppu);
   svg.appendChild(grid);
@@ -320,8 +367,23 @@ function wire() {
   });
 }
 
+async function loadMapConfig() {
+  try {
+    const r = await fetch("map.json", { cache: "no-cache" });
+    if (!r.ok) return;
+    const cfg = await r.json();
+    state.basemaps = (cfg.basemaps || []).filter((b) => b && Array.isArray(b.bounds) && b.bounds.length === 4);
+    state.tileUrl = cfg.tile_url || null;
+    state.attribution = cfg.tile_attribution || "";
+  } catch (err) { /* no basemap: the map still draws the alerts on the graticule */ }
+  const a = $("attribution");
+  if (a) a.textContent = state.tileUrl ? state.attribution
+    : state.basemaps.length ? "Relief: hillshade of the monitoring pass's DEM; water from its land cover" : "";
+}
+
 async function load() {
   wire();
+  await loadMapConfig();
   let fc;
   try {
     const r = await fetch("alerts.geojson", { cache: "no-cache" });
@@ -340,6 +402,10 @@ async function load() {
     const [w, s, e, n] = boundsOf(state.features);
     state.lon0 = (w + e) / 2;
     state.lat0 = (s + n) / 2;
+  } else if (state.basemaps.length) {
+    const [w, s, e, n] = state.basemaps[0].bounds;
+    state.lon0 = (w + e) / 2;
+    state.lat0 = (s + n) / 2;
   }
   state.k = Math.cos((state.lat0 * Math.PI) / 180);
   const regions = [...new Set(state.features.map((f) => f.properties.region))].sort();
@@ -349,6 +415,7 @@ async function load() {
   renderList();
   const want = decodeURIComponent(location.hash.slice(1));
   if (state.features.length) fitBounds(boundsOf(state.features), 2000);
+  else if (state.basemaps.length) fitBounds(state.basemaps[0].bounds, 2000, 1.05);
   if (want && state.byId.has(want)) select(want, true);
   document.body.dataset.state = "ready";
 }
