@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -148,9 +149,11 @@ def _read(path: Path) -> tuple[bytes, os.stat_result]:
 class FeedApp:
     """The request handling: whitelist, conditional GETs, dynamic feeds; wrapped by Starlette."""
 
-    def __init__(self, store_dir: Path, tile_url: str | None = None) -> None:
+    def __init__(self, store_dir: Path, tile_url: str | None = None, base_url: str | None = None) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.tile_url = tile_url
+        self.env_base_url = base_url.rstrip("/") if base_url else None
+        self._saved: tuple[int, str | None] = (-1, None)  # (feed.json mtime_ns, its base_url)
         self.etags = _ETagCache()
         tiles = ""
         if tile_url:
@@ -188,10 +191,37 @@ class FeedApp:
             return self._feed(request, m.group("region"), m.group("ext"))
         return self._file(request, self.store_dir, rel)
 
-    def _served_links(self) -> bool:
-        from gee_landslide.monitor.feeds import configured_base_url
+    def _configured_base_url(self) -> str | None:
+        """The public base URL someone chose (settings, or ``feed publish --base-url``), or None."""
+        if self.env_base_url:
+            return self.env_base_url
+        import json
 
-        return configured_base_url(self.store_dir) is None
+        from gee_landslide.monitor.feeds import FEED_CONFIG
+
+        cfg = self.store_dir / FEED_CONFIG
+        try:
+            mtime = cfg.stat().st_mtime_ns
+        except OSError:
+            return None
+        if mtime != self._saved[0]:
+            try:
+                url = str(json.loads(cfg.read_text(encoding="utf-8"))["base_url"]).rstrip("/")
+            except (OSError, ValueError, KeyError, TypeError):
+                url = None
+            self._saved = (mtime, url)
+        return self._saved[1]
+
+    def _served_links(self) -> bool:
+        return self._configured_base_url() is None
+
+    def generates_feed(self, request: Request) -> bool:
+        """True when this request is answered from the store rather than from a file."""
+        return (
+            request.method in ("GET", "HEAD")
+            and FEED_ROUTE.fullmatch(request.scope["path"][1:]) is not None
+            and (bool(request.query_params) or self._served_links())
+        )
 
     # -- responses
     def _headers(self, suffix: str, etag: str, mtime: float) -> dict[str, str]:
@@ -229,13 +259,7 @@ class FeedApp:
 
     def _feed(self, request: Request, region: str | None, ext: str) -> Response:
         """A feed generated from the store, linking to the URL this request reached."""
-        from gee_landslide.monitor.feeds import (
-            FeedQueryError,
-            atom_bytes,
-            configured_base_url,
-            geojson_bytes,
-            select_alerts,
-        )
+        from gee_landslide.monitor.feeds import FeedQueryError, atom_bytes, geojson_bytes, select_alerts
         from gee_landslide.monitor.store import STORE_FILE, read_alerts
 
         gpkg = self.store_dir / STORE_FILE
@@ -254,7 +278,7 @@ class FeedApp:
             alerts = select_alerts(read_alerts(gpkg), region=region, since=q.get("since"))
         except FeedQueryError as exc:
             return _plain(400, exc.message + "\n")
-        base = configured_base_url(self.store_dir) or str(request.base_url).rstrip("/")
+        base = self._configured_base_url() or str(request.base_url).rstrip("/")
         data = (geojson_bytes if ext == "geojson" else atom_bytes)(alerts, base, region=region)
         return self._send(request, data, f".{ext}", _etag(data), st.st_mtime)
 
@@ -287,13 +311,17 @@ class FeedApp:
 
 def create_app(store_dir: str | os.PathLike[str], tile_url: str | None = None) -> Starlette:
     """The Starlette app serving ``store_dir`` (``tile_url``: default ``$GEE_LANDSLIDE_TILE_URL``)."""
-    if tile_url is None:
-        from gee_landslide.core.settings import get_settings
+    from gee_landslide.core.settings import get_settings
 
-        tile_url = get_settings().tile_url
-    feed_app = FeedApp(Path(store_dir), tile_url)
+    settings = get_settings()  # read once: a server is configured when it starts
+    feed_app = FeedApp(Path(store_dir), settings.tile_url if tile_url is None else tile_url,
+                       settings.feed_base_url)
 
-    def endpoint(request: Request) -> Response:  # sync: file reads run in Starlette's thread pool
+    async def endpoint(request: Request) -> Response:
+        # small files from the page cache are read on the event loop (a thread hop per request
+        # costs more than the read); feeds generated from the GeoPackage go to the thread pool
+        if feed_app.generates_feed(request):
+            return await run_in_threadpool(feed_app.handle, request)
         return feed_app.handle(request)
 
     methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "TRACE", "CONNECT"]
@@ -314,6 +342,9 @@ class FeedServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # accepted connections inherit this: headers and body go out as two writes, and Nagle's
+        # algorithm would hold the body back until the client's delayed ACK (~40 ms per request)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.socket.bind((host, port))
             self.socket.listen(2048)  # connections queue from now on, before the event loop runs
