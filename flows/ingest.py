@@ -5,9 +5,10 @@ the catalog, so an event added to ``case_studies.yaml`` is built by the next run
 are skipped. Caching: a task's cache key is (source, event id, recipe version); it is only
 offered while the stack on disk is complete, so deleted or half-written stacks are rebuilt,
 and ``force=True`` refreshes the cache. An interrupted run resumes: complete stacks are
-skipped and the Earth Engine exporter reuses its finished tiles. Transient failures
-(quota, time-outs, 5xx) are retried by Prefect; configuration errors (an empty window, a bad
-catalog) fail at once. A table artifact summarises what was built.
+skipped and the Earth Engine exporter reuses its finished tiles. Transient Earth Engine failures
+(quota, time-outs, 5xx) are retried by the exporter's one retry policy
+(:class:`gee_landslide.earthengine.export.RetryPolicy`), not again by Prefect; configuration
+errors (an empty window, a bad catalog) fail at once. A table artifact summarises what was built.
 
     python -m flows.ingest --source simulated --event norway-5
 """
@@ -50,28 +51,10 @@ def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str 
     return f"ingest-{source}-{parameters['event_id']}-{recipe_version(source)}"
 
 
-def _retry_transient(task_obj: Any, task_run: Any, state: Any) -> bool:
-    """Retry only errors that may pass (quota, time-outs, 5xx), not configuration errors."""
-    try:
-        state.result()
-    except Exception as exc:
-        from gee_landslide.earthengine.export import EmptyCollectionError, classify_error
-
-        if isinstance(exc, (EmptyCollectionError, KeyError, ValueError)):
-            return False
-        cause = exc.__cause__ or exc
-        return classify_error(cause) == "transient" or isinstance(exc, (OSError, TimeoutError))
-    return False
-
-
 @task(
     name="build-stack",
     task_run_name="build-stack-{source}-{event_id}",
     cache_key_fn=stack_cache_key,
-    retries=2,
-    retry_delay_seconds=[30, 120],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_transient,
     persist_result=True,
 )
 def build_stack_task(

@@ -5,8 +5,9 @@
   asks for exactly the tile's part of :class:`gee_landslide.core.grid.Grid` (``dimensions``,
   ``affineTransform``, ``crsCode``), so the stack lands on the grid with no resampling here.
 * Errors: quota (429, "Quota exceeded"), transient server errors (5xx), time-outs and "Too many
-  concurrent aggregations" are retried with exponential back-off and jitter (``RetryPolicy``;
-  the sleep function is injectable). "Total request size ... must be less than or equal to",
+  concurrent aggregations" are retried with exponential back-off and jitter (``RetryPolicy``,
+  run by tenacity; the sleep function is injectable). It is the only retry around Earth Engine
+  calls: the ingest flow does not add Prefect retries on top. "Total request size ... must be less than or equal to",
   "payload size" and "memory limit" errors split the tile into four. Anything else fails at
   once with the server's message. The client library's own retry loop is switched off while
   exporting (``client_retries=0``) so that one policy, with jitter, governs every retry.
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import ee
 import numpy as np
@@ -89,6 +90,9 @@ class EmptyCollectionError(ExportError):
     """A window holds no usable scene; the message names it and suggests widening it."""
 
 
+T = TypeVar("T")
+
+
 # ----------------------------------------------------------------------------- errors / retry
 def _http_status(exc: BaseException) -> int | None:
     """The HTTP status behind an ``EEException`` (kept as its ``__context__`` HttpError)."""
@@ -127,18 +131,56 @@ def classify_error(exc: BaseException) -> ErrorKind:
     return "fatal"
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: a time-out, a 429/5xx, "too many concurrent" (never a size error)."""
+    return not isinstance(exc, ExportError) and classify_error(exc) == "transient"
+
+
 @dataclass
 class RetryPolicy:
-    """Exponential back-off with jitter: ``min(max_delay, base * 2**n) * U(0.5, 1)``."""
+    """The one retry policy of every Earth Engine call: exponential back-off with jitter,
+    ``min(max_delay, base * 2**n) * U(0.5, 1)``, on transient errors only (:func:`is_transient`),
+    run by tenacity. Size errors are not retried: the exporter splits the tile instead.
+    ``sleep`` and ``rng`` are injectable so tests run without waiting."""
 
     max_attempts: int = 6
     base_delay: float = 2.0
     max_delay: float = 64.0
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
+    last_attempts: int = field(default=0, init=False, repr=False)
 
     def delay(self, attempt: int) -> float:
         return min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + 0.5 * self.rng.random())
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        on_retry: Callable[[int, BaseException, float], None] | None = None,
+    ) -> T:
+        """``fn()``, retried on transient errors; the last error is raised as it was.
+
+        ``on_retry(attempt, exc, delay)`` is told before each wait (attempt counts from 1).
+        The number of attempts made is left in ``self.last_attempts``.
+        """
+        import tenacity
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            if on_retry is not None and state.outcome is not None and state.next_action is not None:
+                on_retry(state.attempt_number, state.outcome.exception(), state.next_action.sleep)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=lambda state: self.delay(state.attempt_number - 1),
+            retry=tenacity.retry_if_exception(is_transient),
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        finally:
+            self.last_attempts = retrying.statistics.get("attempt_number", 1)
 
 
 @contextlib.contextmanager
@@ -325,42 +367,39 @@ class StackExporter:
             with self._lock:
                 self.stats.tiles_reused += 1
             return
-        attempt = 0
-        while True:
-            try:
-                self._request(tile)
-                self.progress(f"tile {tile.name} done")
+        attempts = [1]
+
+        def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+            attempts[0] = attempt + 1
+            with self._lock:
+                self.stats.retries += 1
+            self.progress(f"tile {tile.name}: {exc}; retry {attempt} in {delay:.1f} s")
+
+        try:
+            self.retry.call(lambda: self._request(tile), on_retry)
+        except ExportError:
+            raise
+        except Exception as exc:
+            kind = classify_error(exc)
+            if kind == "too_large":
+                if min(tile.height, tile.width) <= self.min_split_px:
+                    raise ExportError(
+                        f"tile {tile.name} is still too large for one request at "
+                        f"{tile.height}x{tile.width} px: {exc}"
+                    ) from exc
+                with self._lock:
+                    self.stats.splits += 1
+                self.progress(f"tile {tile.name} too large ({exc}); splitting into 4")
+                for q in tile.quarters():
+                    self._fetch(q)
                 return
-            except ExportError:
-                raise
-            except Exception as exc:
-                kind = classify_error(exc)
-                if kind == "too_large":
-                    if min(tile.height, tile.width) <= self.min_split_px:
-                        raise ExportError(
-                            f"tile {tile.name} is still too large for one request at "
-                            f"{tile.height}x{tile.width} px: {exc}"
-                        ) from exc
-                    with self._lock:
-                        self.stats.splits += 1
-                    self.progress(f"tile {tile.name} too large ({exc}); splitting into 4")
-                    for q in tile.quarters():
-                        self._fetch(q)
-                    return
-                if kind == "transient" and attempt + 1 < self.retry.max_attempts:
-                    delay = self.retry.delay(attempt)
-                    with self._lock:
-                        self.stats.retries += 1
-                    self.progress(f"tile {tile.name}: {exc}; retry {attempt + 1} in {delay:.1f} s")
-                    self.retry.sleep(delay)
-                    attempt += 1
-                    continue
-                what = "gave up after" if kind == "transient" else "failed on"
-                raise ExportError(
-                    f"tile {tile.name} of {self.grid.width}x{self.grid.height} px: {what} attempt "
-                    f"{attempt + 1} of {self.retry.max_attempts}: {exc}"
-                    + (" (transient error; rerun to resume from the finished tiles)" if kind == "transient" else "")
-                ) from exc
+            what = "gave up after" if kind == "transient" else "failed on"
+            raise ExportError(
+                f"tile {tile.name} of {self.grid.width}x{self.grid.height} px: {what} attempt "
+                f"{attempts[0]} of {self.retry.max_attempts}: {exc}"
+                + (" (transient error; rerun to resume from the finished tiles)" if kind == "transient" else "")
+            ) from exc
+        self.progress(f"tile {tile.name} done")
 
     def _load(self, tile: Tile, out: np.ndarray, depth: int = 0) -> None:
         path = self._tile_path(tile)
@@ -428,17 +467,10 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
 def preflight(recipe: Any, retry: RetryPolicy | None = None) -> dict[str, Any]:
     """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError."""
     retry = retry or RetryPolicy()
-    attempt = 0
-    while True:
-        try:
-            info = recipe.preflight().getInfo()
-            break
-        except Exception as exc:
-            if classify_error(exc) == "transient" and attempt + 1 < retry.max_attempts:
-                retry.sleep(retry.delay(attempt))
-                attempt += 1
-                continue
-            raise ExportError(f"{recipe.ctx.event.id}: pre-flight check failed: {exc}") from exc
+    try:
+        info = retry.call(lambda: recipe.preflight().getInfo())
+    except Exception as exc:
+        raise ExportError(f"{recipe.ctx.event.id}: pre-flight check failed: {exc}") from exc
     problems = check_preflight(info, recipe)
     if problems:
         raise EmptyCollectionError("\n".join(problems))

@@ -11,7 +11,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gee_landslide.core.bands import SETTINGS, setting
 from gee_landslide.core.errors import GeeLandslideError
@@ -158,8 +159,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
                 f"no profile {text_name!r}: not a built-in ({', '.join(BUILTIN)}) and no such file"
             )
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = YAML(typ="safe", pure=True).load(path.read_text())  # ruamel: the project's one YAML library
+    except YAMLError as exc:
         raise ProfileError(f"{path}: not valid YAML: {exc}") from None
     return parse_profile(data, str(path))
 
