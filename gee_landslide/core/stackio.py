@@ -8,8 +8,10 @@ One event's data lives in ``artifacts/stacks/<event_id>/``:
 - ``meta.json``: source, windows, grid and provenance. It is written last, so its presence
   marks a complete stack; an interrupted build leaves no ``meta.json`` and is rebuilt.
 
-Every write goes through a temporary file and a rename. :func:`read_stack` re-checks the
-contract and raises :class:`StackCheckError` naming the failed check.
+Every write goes through a temporary file and a rename. Reading goes one way: :func:`open_stack`
+opens the files with rioxarray as a labelled ``xarray.DataArray`` (band names as coordinates,
+CRS and transform through ``.rio``), re-checks the contract and raises :class:`StackCheckError`
+naming the failed check; :func:`read_stack` is the same reader unpacked into NumPy arrays.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import xarray as xr
 from pyproj import CRS
 
 from gee_landslide.core.atomic import atomic_path, write_json_atomic
@@ -158,31 +161,65 @@ def _grid_of(ds: rasterio.DatasetReader) -> Grid:
     return Grid.from_transform(ds.crs, ds.transform, ds.width, ds.height)
 
 
-def check_stack_file(path: Path, ds: rasterio.DatasetReader) -> Grid:
-    """Check band count, names, dtype, nodata, CRS and the 10 m north-up grid of an open stack."""
-    if ds.count != N_BANDS:
-        raise StackCheckError(path, "band_count", f"expected {N_BANDS} bands, found {ds.count}")
-    names = tuple(ds.descriptions)
+def _grid_of_array(da: xr.DataArray) -> Grid:
+    return Grid.from_transform(da.rio.crs, da.rio.transform(), da.rio.width, da.rio.height)
+
+
+def _open_raster(path: Path) -> xr.DataArray:
+    """A GeoTIFF as a lazy DataArray (dims band, y, x; CRS and transform through ``.rio``)."""
+    import rioxarray
+
+    if not path.exists():
+        raise StackCheckError(path, "complete", f"{path.name} is missing")
+    return rioxarray.open_rasterio(path, masked=False, cache=False, lock=False)
+
+
+def _descriptions(da: xr.DataArray) -> tuple[str, ...]:
+    names = da.attrs.get("long_name", ())
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def check_stack_array(path: Path, da: xr.DataArray) -> Grid:
+    """Check band count, names, dtype, nodata, CRS and the 10 m north-up grid of an opened stack."""
+    count = da.sizes["band"]
+    if count != N_BANDS:
+        raise StackCheckError(path, "band_count", f"expected {N_BANDS} bands, found {count}")
+    names = _descriptions(da)
     if names != BAND_NAMES:
-        bad = next(i for i, (a, b) in enumerate(zip(names, BAND_NAMES, strict=True)) if a != b)
-        raise StackCheckError(
-            path, "band_names", f"band {bad} is named {names[bad]!r}, expected {BAND_NAMES[bad]!r}"
-        )
-    if set(ds.dtypes) != {"float32"}:
-        raise StackCheckError(path, "dtype", f"expected float32 bands, found {sorted(set(ds.dtypes))}")
-    if ds.nodata is None or not math.isnan(ds.nodata):
-        raise StackCheckError(path, "nodata", f"expected nodata NaN, found {ds.nodata}")
-    if ds.crs is None:
+        bad = next((i for i, (a, b) in enumerate(zip(names, BAND_NAMES, strict=False)) if a != b), len(names))
+        found = names[bad] if bad < len(names) else None
+        raise StackCheckError(path, "band_names", f"band {bad} is named {found!r}, expected {BAND_NAMES[bad]!r}")
+    if da.dtype != np.float32:
+        raise StackCheckError(path, "dtype", f"expected float32 bands, found {[str(da.dtype)]}")
+    nodata = da.rio.nodata
+    if nodata is None or not math.isnan(nodata):
+        raise StackCheckError(path, "nodata", f"expected nodata NaN, found {nodata}")
+    crs = da.rio.crs
+    if crs is None:
         raise StackCheckError(path, "crs", "the file has no CRS")
-    epsg = ds.crs.to_epsg()
+    epsg = crs.to_epsg()
     if epsg is None or not (32601 <= epsg <= 32660 or 32701 <= epsg <= 32760):
-        raise StackCheckError(path, "crs", f"expected a WGS 84 / UTM CRS, found {ds.crs.to_string()}")
-    t = ds.transform
-    if t.b != 0 or t.d != 0 or t.e != -t.a:
+        raise StackCheckError(path, "crs", f"expected a WGS 84 / UTM CRS, found {crs.to_string()}")
+    t = da.rio.transform()
+    if t.b != 0 or t.d != 0 or not math.isclose(t.e, -t.a, rel_tol=1e-9):
         raise StackCheckError(path, "grid", f"grid is not north-up with square pixels: {tuple(t)[:6]}")
     if not math.isclose(t.a, EXPECTED_RESOLUTION_M, abs_tol=1e-6):
         raise StackCheckError(path, "resolution", f"expected {EXPECTED_RESOLUTION_M} m pixels, found {t.a} m")
-    return _grid_of(ds)
+    return _grid_of_array(da)
+
+
+def _check_labels(path: Path, da: xr.DataArray, grid: Grid | None) -> np.ndarray:
+    if grid is not None and not _grid_of_array(da).same_as(grid):
+        raise StackCheckError(
+            path, "label_alignment", f"label grid {_grid_of_array(da).to_dict()} != stack grid {grid.to_dict()}"
+        )
+    if da.dtype != np.uint8:
+        raise StackCheckError(path, "label_dtype", f"expected uint8, found {da.dtype}")
+    labels = np.asarray(da.isel(band=0).values)
+    values = np.unique(labels)
+    if not set(values.tolist()) <= {0, 1}:
+        raise StackCheckError(path, "label_values", f"expected 0/1, found values {values[:10].tolist()}")
+    return labels
 
 
 def read_labels(stack_dir: str | Path, grid: Grid | None = None) -> np.ndarray:
@@ -190,18 +227,61 @@ def read_labels(stack_dir: str | Path, grid: Grid | None = None) -> np.ndarray:
     path = Path(stack_dir) / LABELS_FILE
     if not path.exists():
         raise StackCheckError(path, "labels", f"{LABELS_FILE} is missing")
-    with rasterio.open(path) as ds:
-        if grid is not None and not _grid_of(ds).same_as(grid):
-            raise StackCheckError(
-                path, "label_alignment", f"label grid {_grid_of(ds).to_dict()} != stack grid {grid.to_dict()}"
-            )
-        if ds.dtypes[0] != "uint8":
-            raise StackCheckError(path, "label_dtype", f"expected uint8, found {ds.dtypes[0]}")
-        labels = ds.read(1)
-    values = np.unique(labels)
-    if not set(values.tolist()) <= {0, 1}:
-        raise StackCheckError(path, "label_values", f"expected 0/1, found values {values[:10].tolist()}")
-    return labels
+    with _open_raster(path) as da:
+        return _check_labels(path, da, grid)
+
+
+def _band_names(bands: tuple[str, ...] | list[str] | Setting | None) -> tuple[str, ...]:
+    if isinstance(bands, Setting):
+        names = bands.band_names
+    else:
+        names = tuple(bands) if bands is not None else BAND_NAMES
+    for n in names:
+        if n not in BAND_NAMES:
+            raise KeyError(f"unknown band {n!r}; known bands: {', '.join(BAND_NAMES)}")
+    return names
+
+
+def open_stack(
+    stack_dir: str | Path,
+    bands: tuple[str, ...] | list[str] | Setting | None = None,
+    window: tuple[int, int, int, int] | None = None,
+    *,
+    with_labels: bool = True,
+) -> xr.DataArray:
+    """A stack as a labelled, checked ``xarray.DataArray`` (the one way the project reads stacks).
+
+    Dims ``(band, y, x)``; the ``band`` coordinate holds the Table 2 names, ``x``/``y`` the cell
+    centres in the stack's UTM CRS; ``.rio.crs`` and ``.rio.transform()`` give the grid;
+    ``attrs["meta"]`` is ``meta.json``; with ``labels.tif`` present (and ``with_labels``) the
+    landslide mask is the 2-D coordinate ``labels``. Optionally only some ``bands`` (names or a
+    :class:`Setting`) and a ``(row, col, height, width)`` ``window``. Values are loaded.
+    """
+    stack_dir = Path(stack_dir)
+    meta = read_meta(stack_dir)
+    path = stack_dir / STACK_FILE
+    names = _band_names(bands)
+    with _open_raster(path) as da:
+        grid = check_stack_array(path, da)
+        if "grid" in meta and not Grid.from_dict(meta["grid"]).same_as(grid):
+            raise StackCheckError(path, "meta_grid", f"{META_FILE} grid differs from the file's grid")
+        da = da.assign_coords(band=list(BAND_NAMES)).sel(band=list(names))
+        if window is not None:
+            row, col, h, w = window
+            da = da.isel(y=slice(row, row + h), x=slice(col, col + w))
+        da = da.load()
+    labels = None
+    if with_labels and (stack_dir / LABELS_FILE).exists():
+        labels = read_labels(stack_dir, grid)
+        if window is not None:
+            row, col, h, w = window
+            labels = labels[row : row + h, col : col + w]
+    if labels is not None:
+        da = da.assign_coords(labels=(("y", "x"), labels))
+    da.attrs = {"long_name": list(names), "units": [BANDS[BAND_NAMES.index(n)].unit for n in names],
+                "meta": meta, "_FillValue": float("nan")}
+    da.name = "stack"
+    return da
 
 
 def read_stack(
@@ -210,41 +290,18 @@ def read_stack(
     with_labels: bool = True,
     window: tuple[int, int, int, int] | None = None,
 ) -> Stack:
-    """Read a stack (optionally only some bands, or a (row, col, height, width) window), checked."""
-    stack_dir = Path(stack_dir)
-    meta = read_meta(stack_dir)
-    path = stack_dir / STACK_FILE
-    if isinstance(bands, Setting):
-        names = bands.band_names
-    else:
-        names = tuple(bands) if bands is not None else BAND_NAMES
-    for n in names:
-        if n not in BAND_NAMES:
-            raise KeyError(f"unknown band {n!r}; known bands: {', '.join(BAND_NAMES)}")
-    with rasterio.open(path) as ds:
-        grid = check_stack_file(path, ds)
-        if "grid" in meta and not Grid.from_dict(meta["grid"]).same_as(grid):
-            raise StackCheckError(path, "meta_grid", f"{META_FILE} grid differs from the file's grid")
-        indexes = [BAND_NAMES.index(n) + 1 for n in names]
-        rio_window = None
-        if window is not None:
-            row, col, h, w = window
-            rio_window = rasterio.windows.Window(col, row, w, h)
-        data = ds.read(indexes, window=rio_window)
-    labels = None
-    if with_labels and (stack_dir / LABELS_FILE).exists():
-        labels = read_labels(stack_dir, grid)
-        if window is not None:
-            row, col, h, w = window
-            labels = labels[row : row + h, col : col + w]
-    out_grid = grid.window(*window) if window is not None else grid
-    return Stack(data=data, grid=out_grid, band_names=names, labels=labels, meta=meta)
+    """Read a stack (optionally only some bands, or a (row, col, height, width) window), checked.
+
+    The NumPy view of :func:`open_stack`: the same reader, unpacked into a :class:`Stack`.
+    """
+    da = open_stack(stack_dir, bands, window, with_labels=with_labels)
+    labels = np.asarray(da.coords["labels"].values) if "labels" in da.coords else None
+    return Stack(
+        data=np.asarray(da.values, dtype=np.float32), grid=_grid_of_array(da),
+        band_names=tuple(str(b) for b in da.band.values), labels=labels, meta=da.attrs["meta"],
+    )
 
 
-def open_stack_dataarray(stack_dir: str | Path):  # -> xarray.DataArray
-    """Open ``stack.tif`` lazily with rioxarray, with the band names as the ``band`` coordinate."""
-    import rioxarray  # noqa: F401  (registers the .rio accessor)
-    import xarray as xr
-
-    da = xr.open_dataarray(Path(stack_dir) / STACK_FILE, engine="rasterio", chunks={})
-    return da.assign_coords(band=list(BAND_NAMES))
+def open_stack_dataarray(stack_dir: str | Path) -> xr.DataArray:
+    """:func:`open_stack` of every band (kept for callers of the earlier name)."""
+    return open_stack(stack_dir)

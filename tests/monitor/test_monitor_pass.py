@@ -49,6 +49,18 @@ def test_pass_writes_rasters_alerts_and_feeds(project) -> None:
     assert {f["id"] for f in feed["features"]} == set(result.new)
     summary = json.loads((result.out_dir / "pass.json").read_text())
     assert summary["alerts"]["new"] == result.new and summary["object_scores"]["truth_objects"] >= 1
+    # the pass as one labelled Dataset, and the web map's offline basemap from its DEM band
+    from gee_landslide.monitor.passes import open_pass
+
+    ds = open_pass(result.out_dir)
+    assert set(ds.data_vars) >= {"probability", "uncertainty", "agreement", "hillshade"}
+    np.testing.assert_array_equal(ds["probability"].values, prob)
+    assert ds.rio.crs.to_epsg() == 32632 and ds.attrs["pass"]["region"] == "norway"
+    assert ds["hillshade"].values.std() > 0  # relief, not a flat grey
+    entry = json.loads((project.alerts / "basemaps" / "norway.json").read_text())
+    w, s_, e, n = entry["bounds"]
+    assert w < e and s_ < n and entry["image"] == "basemaps/norway.png"
+    assert (project.alerts / "basemaps" / "norway.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_same_pass_twice_changes_nothing(project) -> None:
