@@ -1,9 +1,12 @@
 """Optional notebook viewer (extra ``notebook``): an event's Earth Engine layers on a geemap Map.
 
     from gee_landslide.earthengine.viewer import event_map
-    m = event_map("norway-5"); m   # in Jupyter, after ee.Initialize(...)
+    m = event_map("norway-5"); m   # in Jupyter
 
-geemap is imported lazily; without it a clear error says how to install it.
+``event_map`` initialises Earth Engine itself from the configured credentials and project (as
+``gee-landslide auth check`` reports them); when none are configured it raises
+:class:`~gee_landslide.earthengine.init.AuthError` with the exact commands to run. geemap is
+imported lazily; without it a clear error says how to install it.
 """
 
 from __future__ import annotations
@@ -33,12 +36,36 @@ def _geemap() -> Any:
     return geemap
 
 
+def ensure_ee() -> None:
+    """Initialise Earth Engine from the configured credentials unless it already is.
+
+    Without credentials or a project, the :class:`~gee_landslide.earthengine.init.AuthError`
+    says exactly what to run (authenticate, set ``EARTHENGINE_PROJECT``, check with
+    ``gee-landslide auth check``) instead of Earth Engine's bare "not initialized".
+    """
+    from gee_landslide.earthengine.init import AuthError, ensure_initialized
+
+    try:
+        ensure_initialized()
+    except AuthError as exc:
+        raise AuthError(
+            f"{exc.message}\nThen, in this notebook's environment:\n"
+            "  export EARTHENGINE_PROJECT=your-cloud-project   (or: earthengine set_project your-cloud-project)\n"
+            "  gee-landslide auth check                         (proves the credentials work)\n"
+            "and call event_map(...) again (see README: 'Earth Engine, first time')."
+        ) from None
+
+
 def event_map(event_id: str, catalog: Catalog | str = "case_studies.yaml", zoom: int = 14) -> Any:
-    """A ``geemap.Map`` centred on the event with its change layers, land cover and AOI."""
+    """A ``geemap.Map`` centred on the event with its change layers, land cover and AOI.
+
+    Initialises Earth Engine first if nothing has (see :func:`ensure_ee`).
+    """
     geemap = _geemap()
     from gee_landslide.core.landcover import LAND_COVER
     from gee_landslide.earthengine.recipe import build_recipe
 
+    ensure_ee()
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
     ev = cat.event(event_id)
     recipe = build_recipe(ev, cat.defaults)
