@@ -14,17 +14,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from gee_landslide.cli.common import console, print_json
+from gee_landslide.cli.common import console
+from gee_landslide.cli.help import command_group
+from gee_landslide.cli.output import print_json
 
-auth_app = typer.Typer(
-    help="Earth Engine credentials.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide auth check --offline\n\n"
-        "  gee-landslide auth check --project my-ee-project\n\n"
-        "  gee-landslide auth check --offline --json"
-    ),
-    no_args_is_help=True,
+auth_app = command_group(
+    "Earth Engine credentials.",
+    "gee-landslide auth check --offline",
+    "gee-landslide auth check --project my-ee-project",
+    "gee-landslide auth check --offline --json",
 )
 
 

@@ -17,12 +17,11 @@ from gee_landslide.core.errors import GeeLandslideError
 
 def report_error(exc: GeeLandslideError) -> None:
     """Print one project error to stderr: message, location, hint."""
-    from gee_landslide.cli.common import err_console
+    from gee_landslide.cli.common import err_console, print_catalog_issues
+    from gee_landslide.core.catalog import CatalogError
 
-    issues = getattr(exc, "issues", None)
-    if issues:  # a catalog error lists every problem, one line each with file:line, field and value
-        for issue in issues:
-            err_console.print(f"[red]error[/red] {issue}", highlight=False)
+    if isinstance(exc, CatalogError):  # every problem, one line each with file:line, field and value
+        print_catalog_issues(exc)
     else:
         err_console.print(f"[red]error[/red] {exc.message}", highlight=False)
     for label, text in exc.location():

@@ -10,19 +10,15 @@ import typer
 
 from gee_landslide.cli.common import (
     CatalogOption,
-    Column,
-    JsonOption,
     RootOption,
-    WideOption,
     console,
     err_console,
-    fitted_table,
     get_catalog,
     get_paths,
     print_catalog_issues,
-    print_json,
-    print_table,
 )
+from gee_landslide.cli.help import command_group
+from gee_landslide.cli.output import Column, JsonOption, WideOption, fitted_table, print_json, print_table
 from gee_landslide.core.catalog import (
     MAX_AOI_SIZE_M,
     CatalogError,
@@ -31,16 +27,11 @@ from gee_landslide.core.catalog import (
     validate_event,
 )
 
-events_app = typer.Typer(
-    help="List, validate and extend the event catalog.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide events list --json\n\n"
-        "  gee-landslide events validate case_studies.yaml\n\n"
-        "  gee-landslide events add --id colombia-mesetas --name Mesetas --country Colombia "
-        "--date 2019-12-24 --trigger E --split train --labels inventory.gpkg"
-    ),
-    no_args_is_help=True,
+events_app = command_group(
+    "List, validate and extend the event catalog.",
+    "gee-landslide events list --json",
+    "gee-landslide events validate case_studies.yaml",
+    "gee-landslide events add --id colombia-mesetas --name Mesetas --country Colombia --date 2019-12-24 --trigger E --split train --labels inventory.gpkg",
 )
 # an inventory's events get an area this much wider than the inventory's extent (and at least
 # the catalog default), so every polygon lies inside the stack with some context around it

@@ -11,21 +11,15 @@ from pathlib import Path
 import typer
 
 from gee_landslide.cli.common import console
+from gee_landslide.cli.help import command_group
 from gee_landslide.core.labels import InventoryError
 
-labels_app = typer.Typer(
-    help="Landslide inventories and label rasters.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide labels rasterize inventory.gpkg --like artifacts/stacks/my-event --out /tmp/labels.tif\n\n"
-        "  gee-landslide labels rasterize inventory.gpkg --like artifacts/stacks/my-event --force"
-    ),
-    no_args_is_help=True,
+labels_app = command_group(
+    "Landslide inventories and label rasters.",
+    "gee-landslide labels rasterize inventory.gpkg --like artifacts/stacks/my-event --out /tmp/labels.tif",
+    "gee-landslide labels rasterize inventory.gpkg --like artifacts/stacks/my-event --force",
 )
 
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(labels_app, name="labels")
 
 
 @labels_app.command("rasterize")
@@ -70,3 +64,7 @@ def rasterize(
         f"{report.polygon_area_m2 / 1e6:.3f} km2, ratio {ratio:.3f}; {report.rescued_small} sub-pixel "
         f"polygon(s) kept as one pixel) -> {target}", highlight=False,
     )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(labels_app, name="labels")

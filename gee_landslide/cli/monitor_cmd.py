@@ -6,20 +6,9 @@ from pathlib import Path
 
 import typer
 
-from gee_landslide.cli.common import (
-    CatalogOption,
-    Column,
-    JsonOption,
-    RootOption,
-    WideOption,
-    console,
-    err_console,
-    fitted_table,
-    get_catalog,
-    get_paths,
-    print_json,
-    print_table,
-)
+from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.cli.help import command_group
+from gee_landslide.cli.output import Column, JsonOption, WideOption, fitted_table, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -31,14 +20,10 @@ def register(app: typer.Typer) -> None:
 # =============================================================================================
 # monitor: monitoring passes
 # =============================================================================================
-monitor_app = typer.Typer(
-    help="Watch regions for new landslides.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide monitor run --region norway --date 2025-08-01\n\n"
-        "  gee-landslide monitor run --region norway --source simulated --change-gate --json"
-    ),
-    no_args_is_help=True,
+monitor_app = command_group(
+    "Watch regions for new landslides.",
+    "gee-landslide monitor run --region norway --date 2025-08-01",
+    "gee-landslide monitor run --region norway --source simulated --change-gate --json",
 )
 
 
@@ -109,15 +94,11 @@ def monitor_run(
 # =============================================================================================
 # feed: the published alerts (GeoPackage store -> GeoJSON, Atom + GeoRSS, CAP; HTTP server)
 # =============================================================================================
-feed_app = typer.Typer(
-    help="Publish and serve the landslide alert feeds (GeoJSON, Atom + GeoRSS, CAP 1.2) and map.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide feed serve --port 8080\n\n"
-        "  gee-landslide feed publish --base-url https://alerts.example.org\n\n"
-        "  gee-landslide feed list --region norway --json"
-    ),
-    no_args_is_help=True,
+feed_app = command_group(
+    "Publish and serve the landslide alert feeds (GeoJSON, Atom + GeoRSS, CAP 1.2) and map.",
+    "gee-landslide feed serve --port 8080",
+    "gee-landslide feed publish --base-url https://alerts.example.org",
+    "gee-landslide feed list --region norway --json",
 )
 
 

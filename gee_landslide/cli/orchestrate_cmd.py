@@ -9,23 +9,16 @@ import typer
 from rich.table import Table
 
 from gee_landslide.cli.common import RootOption, console, err_console, get_paths
+from gee_landslide.cli.help import command_group
 from gee_landslide.ops.supervisor import DEFAULT_FEED_PORT, DEFAULT_PORT, Orchestra
 
-orch_app = typer.Typer(
-    help="Run the local Prefect server and the deployment process.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide orchestrate up\n\n"
-        "  gee-landslide orchestrate status\n\n"
-        "  gee-landslide orchestrate down"
-    ),
-    no_args_is_help=True,
+orch_app = command_group(
+    "Run the local Prefect server and the deployment process.",
+    "gee-landslide orchestrate up",
+    "gee-landslide orchestrate status",
+    "gee-landslide orchestrate down",
 )
 
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(orch_app, name="orchestrate")
-    app.command("demo")(demo)
 
 
 def _orch(root: Path | None, port: int) -> Orchestra:
@@ -147,3 +140,8 @@ def demo(
     console.print(f"ensemble report: {paths.reports}")
     console.print(f"feed server and web map: http://127.0.0.1:{feed_port}/   Prefect UI: http://127.0.0.1:{port}")
     console.print("stop everything with: make stop")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(orch_app, name="orchestrate")
+    app.command("demo")(demo)

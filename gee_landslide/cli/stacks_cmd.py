@@ -15,25 +15,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.cli.help import command_group
 from gee_landslide.sources import SOURCES, get_source
 from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
-stacks_app = typer.Typer(
-    help="Build and inspect per-event 15-band stacks.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide stacks build --source simulated\n\n"
-        "  gee-landslide stacks build --source gee --event norway-5\n\n"
-        "  gee-landslide stacks show norway-5\n\n"
-        "  gee-landslide stacks plan --event norway-5 --json graph.json"
-    ),
-    no_args_is_help=True,
+stacks_app = command_group(
+    "Build and inspect per-event 15-band stacks.",
+    "gee-landslide stacks build --source simulated",
+    "gee-landslide stacks build --source gee --event norway-5",
+    "gee-landslide stacks show norway-5",
+    "gee-landslide stacks plan --event norway-5 --json graph.json",
 )
 
-
-def register(app: typer.Typer) -> None:
-    """Add the ``stacks`` group to the root app."""
-    app.add_typer(stacks_app, name="stacks")
 
 
 @stacks_app.command("build")
@@ -172,3 +165,8 @@ def plan(
     console.print(table)
     if json_path is not None:
         console.print(f"wrote the serialized graph of the 15-band stack to {json_path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``stacks`` group to the root app."""
+    app.add_typer(stacks_app, name="stacks")

@@ -7,31 +7,16 @@ from pathlib import Path
 
 import typer
 
-from gee_landslide.cli.common import (
-    CatalogOption,
-    Column,
-    JsonOption,
-    RootOption,
-    WideOption,
-    console,
-    err_console,
-    fitted_table,
-    get_catalog,
-    get_paths,
-    print_json,
-    print_table,
-)
+from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
+from gee_landslide.cli.help import command_group
+from gee_landslide.cli.output import Column, JsonOption, WideOption, fitted_table, print_json, print_table
 from gee_landslide.core.errors import GeeLandslideError
 
-ensemble_app = typer.Typer(
-    help="Build ensembles of the top-K runs and report on them.",
-    epilog=(
-        "Examples:\n\n"
-        "  gee-landslide ensemble build --setting s1s2 --k 20\n\n"
-        "  gee-landslide ensemble build --setting s2 --name s2-k10 --k 10\n\n"
-        "  gee-landslide ensemble report --ks 10,20,40"
-    ),
-    no_args_is_help=True,
+ensemble_app = command_group(
+    "Build ensembles of the top-K runs and report on them.",
+    "gee-landslide ensemble build --setting s1s2 --k 20",
+    "gee-landslide ensemble build --setting s2 --name s2-k10 --k 10",
+    "gee-landslide ensemble report --ks 10,20,40",
 )
 
 

@@ -72,13 +72,7 @@ def resolve_base_url(store_dir: str | os.PathLike[str], explicit: str | None = N
     last ``publish_feeds(..., base_url=...)`` saved in ``feed.json``, else ``http://127.0.0.1:8080``."""
     if explicit:
         return explicit.rstrip("/")
-    env_url = get_settings().feed_base_url
-    if env_url:
-        return env_url.rstrip("/")
-    cfg = Path(store_dir) / FEED_CONFIG
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return str(json.loads(cfg.read_text(encoding="utf-8"))["base_url"]).rstrip("/")
-    return DEFAULT_BASE_URL
+    return configured_base_url(store_dir) or DEFAULT_BASE_URL
 
 
 def configured_base_url(store_dir: str | os.PathLike[str]) -> str | None:

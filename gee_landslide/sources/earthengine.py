@@ -6,11 +6,12 @@ A thin adapter over :mod:`gee_landslide.earthengine` (the recipe builders and th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from gee_landslide.earthengine import RECIPE_VERSION
 
 if TYPE_CHECKING:
     from gee_landslide.core.catalog import Defaults, Event, Region, Window
@@ -22,39 +23,17 @@ class EarthEngineSource:
 
     name = "gee"
     has_truth = False
+    version = RECIPE_VERSION  # the package's __init__ holds only constants: no `ee` import here
 
-    @property
-    def version(self) -> str:
-        from gee_landslide.earthengine import RECIPE_VERSION
-
-        return str(RECIPE_VERSION)
-
-    def build_event_stack(
-        self,
-        event: Event,
-        defaults: Defaults,
-        out_dir: Path,
-        *,
-        force: bool = False,
-        progress: Callable[[str], None] | None = None,
-    ) -> Path:
+    def build_event_stack(self, event: Event, defaults: Defaults, out_dir: Path, **options: Any) -> Path:
+        """See :class:`~gee_landslide.sources.StackSource` (options: ``force``, ``progress``)."""
         from gee_landslide.earthengine.event_stack import build_event_stack
 
-        return build_event_stack(event, defaults, out_dir, force=force, progress=progress)
+        return build_event_stack(event, defaults, out_dir, **options)
 
-    def fetch_region_tile(
-        self,
-        region_id: str,
-        region: Region,
-        pre: Window,
-        post: Window,
-        grid: Grid,
-        *,
-        defaults: Defaults,
-        cache_dir: Path,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def fetch_region_tile(self, region_id: str, region: Region, pre: Window, post: Window, grid: Grid,
+                          **where: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """The exported tile (``where``: ``defaults``, ``cache_dir``); no truth for new scenes."""
         from gee_landslide.earthengine.region import fetch_grid_stack
 
-        stack = fetch_grid_stack(grid, pre, post, region=region, region_id=region_id,
-                                 defaults=defaults, cache_dir=cache_dir)
-        return stack, None
+        return fetch_grid_stack(grid, pre, post, region=region, region_id=region_id, **where), None

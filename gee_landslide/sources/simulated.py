@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from gee_landslide.simulate.scene import SIMULATOR_VERSION
 
 if TYPE_CHECKING:
     from gee_landslide.core.catalog import Defaults, Event, Region, Window
@@ -31,42 +33,23 @@ class SimulatedSource:
 
     name = "simulated"
     has_truth = True
+    version = SIMULATOR_VERSION
 
-    @property
-    def version(self) -> str:
-        from gee_landslide.simulate import SIMULATOR_VERSION
-
-        return str(SIMULATOR_VERSION)
-
-    def build_event_stack(
-        self,
-        event: Event,
-        defaults: Defaults,
-        out_dir: Path,
-        *,
-        force: bool = False,
-        progress: Callable[[str], None] | None = None,
-    ) -> Path:
+    def build_event_stack(self, event: Event, defaults: Defaults, out_dir: Path, **options: Any) -> Path:
+        """See :class:`~gee_landslide.sources.StackSource` (options: ``force``, ``progress``)."""
         from gee_landslide.simulate import build_event_stack
 
+        progress: Callable[[str], None] | None = options.get("progress")
         if event.labels:
             note = INVENTORY_IGNORED.format(event=event.id, labels=event.labels)
             log.warning(note)
             if progress:
                 progress(note)
-        return build_event_stack(event, defaults, out_dir, force=force, progress=progress)
+        return build_event_stack(event, defaults, out_dir, **options)
 
-    def fetch_region_tile(
-        self,
-        region_id: str,
-        region: Region,
-        pre: Window,
-        post: Window,
-        grid: Grid,
-        *,
-        defaults: Defaults,
-        cache_dir: Path,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def fetch_region_tile(self, region_id: str, region: Region, pre: Window, post: Window, grid: Grid,
+                          **where: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """The simulated region's tile and its truth (``defaults``/``cache_dir`` are not needed)."""
         from gee_landslide.simulate import simulate_region_tile
 
         scene = simulate_region_tile(region_id, region, pre, post, grid)
