@@ -38,7 +38,7 @@ from gee_landslide.core.grid import Grid, grid_for_bbox
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
 from gee_landslide.monitor.tiling import Tile, plan_tiles
-from gee_landslide.sources import UnknownSourceError, get_source
+from gee_landslide.sources import UnknownSourceError, get_source, source_names
 
 # Sentinel-1A's first IW acquisitions (Oct 2014) and Sentinel-2A's first L2A products (mid 2015):
 # a pass whose pre window starts before both has no data to compare.
@@ -180,8 +180,10 @@ def prepare_pass(
     """Check the inputs and plan the tiles. Raises :class:`MonitoringError` with what to fix."""
     try:
         get_source(source)
-    except UnknownSourceError as exc:
-        raise MonitoringError(exc.message, field="source", value=source) from None
+    except UnknownSourceError:
+        raise MonitoringError(
+            f"unknown source {source!r}; choose one of {', '.join(source_names())}", field="source", value=source
+        ) from None
     try:
         region = catalog.region(region_id)
     except KeyError as exc:

@@ -158,5 +158,10 @@ def test_cli_monitor_run(project) -> None:
                                    "--root", str(project.root)])
     assert res.exit_code == 0, res.output
     assert "new" in res.output and "object precision" in res.output
+    assert "None" not in res.output and "tiles" in res.output  # the progress never says "0/None tiles"
+    as_json = CliRunner().invoke(app, ["monitor", "run", "--region", "norway", "--date", "2025-08-01",
+                                       "--source", "simulated", "--threshold", str(LOW_THRESHOLD),
+                                       "--root", str(project.root), "--json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["region"] == "norway"
     bad = CliRunner().invoke(app, ["monitor", "run", "--region", "nowhere", "--root", str(project.root)])
     assert bad.exit_code == 2 and "no region 'nowhere'" in bad.output
