@@ -38,11 +38,17 @@ def up(
 
     orch = _orch(root, port)
     t0 = time.perf_counter()
-    start_server(orch)
-    start_serve(orch)
     names = [s.full_name for s in deployment_specs(load_catalog(orch.paths.catalog))]
-    wait_for_deployments(orch, names)
-    start_feed(orch, feed_port)
+    steps = [
+        (f"starting the Prefect server on {orch.api_url}", lambda: start_server(orch)),
+        ("starting the deployment process (flows/serve.py)", lambda: start_serve(orch)),
+        (f"waiting for {len(names)} deployments to register", lambda: wait_for_deployments(orch, names)),
+        (f"starting the feed server on port {feed_port}", lambda: start_feed(orch, feed_port)),
+    ]
+    for n, (what, run) in enumerate(steps, 1):
+        with console.status(f"[{n}/{len(steps)}] {what}"):
+            run()
+        console.print(f"[{n}/{len(steps)}] {what}: done ({time.perf_counter() - t0:.0f} s)", highlight=False)
     _configure_profile(orch)
     console.print(f"[green]up[/green] in {time.perf_counter() - t0:.0f} s: Prefect {orch.api_url} "
                   f"(UI http://{orch.host}:{port}), feeds http://127.0.0.1:{feed_port}/")

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
 from gee_landslide.cli.help import command_group
+from gee_landslide.cli.output import Column, fitted_table, print_table
 from gee_landslide.sources import SOURCES, get_source
 from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
@@ -70,9 +71,9 @@ def build(
 def _print_summary(results: list[BuildResult], cat, paths) -> None:
     from gee_landslide.core.stackio import is_complete, read_labels, read_meta
 
-    table = Table(title=f"stacks in {paths.stacks}")
-    for col in ("event", "split", "status", "seconds", "size px", "landslide px", "landslide %"):
-        table.add_column(col, justify="left" if col in {"event", "split", "status"} else "right")
+    columns = [Column("event", keep=True, fold=True), Column("status", keep=True), Column("landslide %", "right"),
+               Column("split"), Column("seconds", "right"), Column("size px", "right"), Column("landslide px", "right")]
+    rows = []
     for r in results:
         size = ls_px = pct = ""
         if is_complete(r.path):
@@ -84,8 +85,9 @@ def _print_summary(results: list[BuildResult], cat, paths) -> None:
                 pct = f"{100 * labels.mean():.2f}"
             except ValueError:
                 pass
-        table.add_row(r.event_id, cat.event(r.event_id).split, r.status, f"{r.seconds:.1f}", size, ls_px, pct)
-    console.print(table)
+        rows.append((r.event_id, r.status, pct, cat.event(r.event_id).split, f"{r.seconds:.1f}", size, ls_px))
+    table, dropped = fitted_table(columns, rows, title=f"stacks in {paths.stacks}")
+    print_table(table, dropped)
 
 
 @stacks_app.command("show")
