@@ -106,7 +106,7 @@ def demo(
     Each deployment's progress is shown while it runs (stacks built, runs trained of the sweep,
     with an ETA). Example: gee-landslide demo --profile smoke
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from gee_landslide.ops.demo import run_demo
 
@@ -115,15 +115,16 @@ def demo(
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                TimeElapsedColumn(), TextColumn("{task.fields[eta]}"))
     with Progress(*columns, console=console) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, tuple[TaskID, float]] = {}  # deployment -> (its row, elapsed at the last poll)
 
         def on_progress(name: str, done: int, total: int | None, elapsed: float, eta: float | None) -> None:
-            if name not in tasks or bar.tasks[tasks[name]].finished:
-                tasks[name] = bar.add_task(name, total=total, count="", eta="")
+            if name not in tasks or elapsed < tasks[name][1]:  # a new run of this deployment: a new row
+                tasks[name] = (bar.add_task(name, total=total, count="", eta=""), elapsed)
+            tasks[name] = (tasks[name][0], elapsed)
             unit = "runs" if name.startswith("train") else "stacks" if name.startswith("ingest") else ""
             count = f"{done}/{total} {unit}" if total else "running"
             eta_text = f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}" if eta is not None else ""
-            bar.update(tasks[name], completed=done if total else 0, total=total, count=count, eta=eta_text)
+            bar.update(tasks[name][0], completed=done if total else 0, total=total, count=count, eta=eta_text)
 
         def say(msg: str) -> None:
             bar.console.print(msg, highlight=False)

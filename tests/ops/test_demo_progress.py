@@ -1,0 +1,36 @@
+"""The demo's progress: counts from the project's files, and an ETA from the rate so far."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.grid import grid_around
+from gee_landslide.core.paths import project_paths
+from gee_landslide.core.stackio import write_stack
+from gee_landslide.ops.demo import eta_seconds, step_counter
+from gee_landslide.ops.supervisor import Orchestra
+
+
+def test_eta_from_the_rate_since_the_step_started():
+    assert eta_seconds(0, 5, 10, 50.0) == 50.0  # 5 done in 50 s: 5 more take 50 s
+    assert eta_seconds(3, 3, 10, 50.0) is None  # nothing finished yet: no guess
+    assert eta_seconds(0, 2, None, 10.0) is None
+
+
+def test_step_counters_count_stacks_and_runs(tmp_path, catalog_path):
+    shutil.copy(catalog_path, tmp_path / "case_studies.yaml")
+    orch = Orchestra(project_paths(tmp_path), port=1)
+    ingest = step_counter(orch, "ingest/catalog")
+    n_events = len(load_catalog(catalog_path).events)
+    assert ingest() == (0, n_events)
+    grid = grid_around(61.48, 6.1, 100.0)
+    for eid in ("norway-5", "iceland-1"):
+        write_stack(orch.paths.stack_dir(eid), np.zeros((15, *grid.shape), np.float32), grid, None, {})
+    assert ingest() == (2, n_events)
+    train = step_counter(orch, "train/sweep", profile="smoke")
+    done, total = train()
+    assert done == 0 and total > 0
+    assert step_counter(orch, "monitor/norway") is None
