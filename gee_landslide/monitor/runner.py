@@ -156,13 +156,17 @@ def ensemble_build_hint(name: str) -> str:
     placeholder instead of guessing (``--name s2`` alone would build an S1+S2 model named s2).
     """
     from gee_landslide.core.bands import SETTINGS
+    from gee_landslide.train.profile import load_profile
 
     if name in SETTINGS:
-        return (f"`gee-landslide train --profile laptop --setting {name}` then "
+        # the smallest built-in profile that trains this setting (laptop: s2, s1s2; paper: all four)
+        profile = next(p for p in ("laptop", "paper") if name in load_profile(p).settings)
+        return (f"`gee-landslide train --profile {profile} --setting {name}` then "
                 f"`gee-landslide ensemble build --setting {name}`")
+    laptop = load_profile("laptop").settings
     return ("`gee-landslide train --profile laptop --setting SETTING` then "
-            f"`gee-landslide ensemble build --setting SETTING --name {name}` (SETTING: one of "
-            f"{', '.join(SETTINGS)})")
+            f"`gee-landslide ensemble build --setting SETTING --name {name}` (SETTING: {' or '.join(laptop)}; "
+            f"{' or '.join(x for x in SETTINGS if x not in laptop)} need --profile paper)")
 
 
 def prepare_pass(

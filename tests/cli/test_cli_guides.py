@@ -68,9 +68,11 @@ def test_missing_ensemble_hint_is_a_correct_command(tmp_path, catalog_path) -> N
     from gee_landslide.monitor.runner import ensemble_build_hint
 
     assert "ensemble build --setting s2`" in ensemble_build_hint("s2")
+    assert "train --profile laptop --setting s2`" in ensemble_build_hint("s2")
+    assert "train --profile paper --setting s1`" in ensemble_build_hint("s1")  # laptop does not train s1
     assert "--name s2" not in ensemble_build_hint("s2")
     custom = ensemble_build_hint("norway-k10")
-    assert "--setting SETTING --name norway-k10" in custom and "s1s2" in custom
+    assert "--setting SETTING --name norway-k10" in custom and "s1s2" in custom and "--profile paper" in custom
     shutil.copy(catalog_path, tmp_path / "case_studies.yaml")
     res = runner.invoke(app, ["monitor", "run", "--region", "norway", "--date", "2025-08-01", "--source",
                               "simulated", "--root", str(tmp_path)], env={"COLUMNS": "200"})
