@@ -104,6 +104,8 @@ def leaderboard(
     """All finished runs like the paper's Table 7, best validation F1 first, per setting.
 
     Run ids wrap rather than being cut; --json gives every field of every row.
+
+    Examples: gee-landslide leaderboard --setting s1s2 --top 10;  gee-landslide leaderboard --json
     """
     from gee_landslide.core.atomic import write_text_atomic
     from gee_landslide.train.report import SETTING_LABEL, leaderboard_markdown, leaderboard_rows

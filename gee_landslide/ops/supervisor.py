@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from gee_landslide.core.paths import ProjectPaths
-from gee_landslide.ops.processes import pid_alive
+from gee_landslide.ops.processes import pid_alive, pid_file_owner
 
 DEFAULT_PORT = 4200
 DEFAULT_FEED_PORT = 8080
@@ -74,11 +74,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def read_pid(orch: Orchestra, service: str) -> int | None:
-    try:
-        pid = int(orch.pid_file(service).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if pid_alive(pid) else None
+    return pid_file_owner(orch.pid_file(service))
 
 
 def _spawn(orch: Orchestra, service: str, argv: list[str]) -> int:

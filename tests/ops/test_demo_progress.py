@@ -34,3 +34,23 @@ def test_step_counters_count_stacks_and_runs(tmp_path, catalog_path):
     done, total = train()
     assert done == 0 and total > 0
     assert step_counter(orch, "monitor/norway") is None
+
+
+def test_a_pid_file_is_believed_only_for_the_process_that_wrote_it(tmp_path):
+    import os
+
+    import psutil
+
+    from gee_landslide.ops.processes import pid_file_owner
+
+    f = tmp_path / "serve.pid"
+    f.write_text(f"{os.getpid()}\n")
+    assert pid_file_owner(f) == os.getpid()
+    # the same number in a file written before this process started: a reused pid, not ours
+    before = psutil.Process().create_time() - 60
+    os.utime(f, (before, before))
+    assert pid_file_owner(f) is None
+    f.write_text("999999999\n")
+    assert pid_file_owner(f) is None
+    f.write_text("not a pid\n")
+    assert pid_file_owner(f) is None
