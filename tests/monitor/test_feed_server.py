@@ -160,3 +160,25 @@ def test_map_config_offers_basemaps_or_tiles(store):
         for s in (offline, osm):
             s.shutdown()
             s.server_close()
+
+
+def test_idle_keep_alive_connections_are_closed(store, monkeypatch):
+    import time
+
+    from gee_landslide.monitor import server as server_mod
+
+    monkeypatch.setattr(server_mod, "KEEP_ALIVE_S", 1)
+    server = _start(store)
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as s:
+            s.sendall(b"GET /map.json HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(2.5)
+            t0 = time.monotonic()
+            data = b""
+            while chunk := s.recv(65536):  # ends only when the server hangs up (else: timeout error)
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200") and data.count(b"HTTP/1.1 ") == 1
+            assert time.monotonic() - t0 < 5
+    finally:
+        server.shutdown()
+        server.server_close()
