@@ -330,8 +330,10 @@ def finish_pass(
     write_geotiff(partial / "uncertainty.tif", m["std"], ctx.grid, ("member_std",))
     write_geotiff(partial / "agreement.tif", m["agreement"], ctx.grid, ("member_agreement",))
 
+    # the ensemble's threshold applies to its own score: mean probability, or the vote share
+    score = m["agreement"] if ensemble.aggregation == "vote" else m["mean"]
     candidates = detections_to_candidates(
-        m["mean"], m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
+        score, m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
         landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
     )
     render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, threshold)
