@@ -414,7 +414,8 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
                 f"{which} window {span}; {widen}, or set `relative_orbit:` on the event"
             )
         if not info.get(f"s2_{which}"):
-            problems.append(f"{ev.id}: no Sentinel-2 L2A scene in the {which} window {span}; {widen}")
+            level = getattr(recipe, "s2_level", "L2A")
+            problems.append(f"{ev.id}: no Sentinel-2 {level} scene in the {which} window {span}; {widen}")
         elif not info.get(f"s2_{which}_clear_px"):
             problems.append(
                 f"{ev.id}: no cloud-free Sentinel-2 pixel (Cloud Score+ cs_cdf >= "
@@ -424,20 +425,24 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
     return problems
 
 
-def preflight(recipe: Any, retry: RetryPolicy | None = None) -> dict[str, Any]:
-    """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError."""
+def preflight_info(recipe: Any, retry: RetryPolicy | None = None) -> dict[str, Any]:
+    """The answer of one cheap server call (:meth:`Recipe.preflight`), retried when transient."""
     retry = retry or RetryPolicy()
     attempt = 0
     while True:
         try:
-            info = recipe.preflight().getInfo()
-            break
+            return dict(recipe.preflight().getInfo())
         except Exception as exc:
             if classify_error(exc) == "transient" and attempt + 1 < retry.max_attempts:
                 retry.sleep(retry.delay(attempt))
                 attempt += 1
                 continue
             raise ExportError(f"{recipe.ctx.event.id}: pre-flight check failed: {exc}") from exc
+
+
+def preflight(recipe: Any, retry: RetryPolicy | None = None, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError."""
+    info = preflight_info(recipe, retry) if info is None else info
     problems = check_preflight(info, recipe)
     if problems:
         raise EmptyCollectionError("\n".join(problems))
@@ -454,9 +459,10 @@ def export_recipe(
     file_format: str = "NPY",
     check: bool = True,
     progress: Callable[[str], None] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any], StackExporter]:
-    """Pre-flight check, then fetch the stack; returns (data, pre-flight info, exporter)."""
-    info = preflight(recipe, retry) if check else {}
+    """Pre-flight check (or the given ``info``), then fetch the stack; (data, info, exporter)."""
+    info = preflight(recipe, retry, info) if check else (info or {})
     exporter = StackExporter(
         recipe.stack,
         recipe.ctx.grid,
