@@ -107,7 +107,8 @@ def build_event_stack(
     """Build one event's stack from Earth Engine into ``out_dir``; return ``out_dir``."""
     out_dir = Path(out_dir)
     say = progress or (lambda _m: None)
-    if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee":
+    if (not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee"
+            and str(read_meta(out_dir).get("recipe_version")) == RECIPE_VERSION):
         say(f"{event.id}: already built, skipping")
         return out_dir
     ensure_initialized()
