@@ -161,10 +161,10 @@ def test_norway_above_60n_uses_glo30_and_full_stack(ee_offline, catalog):
     assert ("orbitProperties_pass", "DESCENDING") in pairs
     assert ("transmitterReceiverPolarisation", "VV") in pairs
     assert ("transmitterReceiverPolarisation", "VH") in pairs
-    # date windows: 60 days either side, EE end dates exclusive
+    # date windows: one month either side (window_rule auto, a summer event), EE end dates exclusive
     pre, _post = ev.windows(catalog.defaults)
-    assert (str(pre.start), str(pre.end)) == ("2019-05-31", "2019-07-29")
-    for d in ("2019-05-31", "2019-07-30", "2019-07-31", "2019-09-29"):
+    assert (str(pre.start), str(pre.end)) == ("2019-06-30", "2019-07-29")
+    for d in ("2019-06-30", "2019-07-30", "2019-07-31", "2019-08-31"):
         assert d in consts, d
     assert invocations(g, "DateRange")
     # relative orbit: server-side most frequent, no override

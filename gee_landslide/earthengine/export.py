@@ -403,9 +403,11 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
     for which in ("pre", "post"):
         w = ctx.window(which)
         span = f"{w.start}..{w.end}"
+        months = getattr(ctx, "window_reason", "")
         widen = (
-            f"widen it: set `{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml "
-            f"or raise defaults.{which}_days"
+            f"widen it: set `window_rule: {{mode: months, months: 2}}` (or 12) or "
+            f"`{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml"
+            + (f" (windows now: {months})" if months else "")
         )
         if not info.get(f"s1_{which}"):
             orbit_txt = f"relative orbit {orbit}" if orbit else "any relative orbit common to both windows"
