@@ -49,7 +49,7 @@ def test_per_event_override_and_explicit_windows(catalog):
     assert c.months == 12 and c.rule == "months" and c.pre.start == dt.date(2018, 7, 30)
     days = catalog.event("norway-5").model_copy(update={"window_rule": WindowRule(mode="days")})
     pre, post = days.windows(catalog.defaults)
-    assert pre.days == catalog.defaults.pre_days == 60
+    assert pre.days == catalog.defaults.pre_days == 60 and post.days == catalog.defaults.post_days
     own = catalog.event("norway-5").model_copy(update={
         "pre": Window(start=dt.date(2019, 7, 1), end=dt.date(2019, 7, 20))})
     c = choose_windows(own, catalog.defaults)
