@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -91,3 +92,51 @@ def test_simulator_and_recipe_use_the_same_windows(catalog):
     old = simulate_event(ev, days)
     assert old.meta["snowline_m"]["s2_pre"] < zmax
     assert float(np.nanmean(old.data[14][old.labels.astype(bool)])) > 0
+
+
+# ------------------------------------------------------------------ stacks plan
+def _plan(request, *args):
+    from typer.testing import CliRunner
+
+    from gee_landslide.cli import app
+
+    return CliRunner().invoke(app, ["stacks", "plan", *args, "--catalog",
+                                    str(request.config.rootpath / "case_studies.yaml")])
+
+
+def test_plan_all_prints_every_event_within_80_columns(request, catalog):
+    res = _plan(request, "--all")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    body = "\n".join(lines)
+    for ev in catalog.events:
+        assert ev.id in body, ev.id
+    row = next(line for line in lines if line.lstrip().startswith("iceland-15"))
+    assert "GLO30" in row and "12m" in row and "2021-02-02" in row and "L2A/L1C" in row
+    row = next(line for line in lines if line.lstrip().startswith("indonesia-29"))
+    assert "2m" in row and "L2A17-18" in row
+    assert "L2A17-18: S2 L2A not global" in body
+
+
+def test_plan_all_json_has_windows_collections_fallbacks_risks(request, catalog, tmp_path):
+    out = tmp_path / "plan.json"
+    res = _plan(request, "--all", "--json", str(out))
+    assert res.exit_code == 0, res.output
+    rows = {r["event_id"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == set(catalog.ids)
+    r = rows["kyrgyzstan-21"]
+    assert r["windows"]["months"] == 12 and "snow/leaf-off" in r["windows"]["reason"]
+    assert r["collections"]["sentinel2"] == "COPERNICUS/S2_SR_HARMONIZED"
+    assert r["fallbacks"] and "COPERNICUS/S2_HARMONIZED" in r["fallbacks"][0]
+    assert any("2017-2018" in x for x in r["risks"]) and r["dem"] == "USGS/SRTMGL1_003"
+    assert rows["norway-5"]["collections"]["landcover_labels"] == "GOOGLE/DYNAMICWORLD/V1"
+
+
+def test_plan_event_says_windows_reason_and_fallback(request):
+    res = _plan(request, "--event", "iceland-15")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "a year apart" in text and "COPERNICUS/S2_HARMONIZED (both windows)" in text
+    assert "GOOGLE/DYNAMICWORLD/V1" in text
+    assert _plan(request).exit_code == 2  # neither --event nor --all

@@ -205,6 +205,7 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "event_id": ev.id,
         "recipe_version": RECIPE_VERSION,
         "windows": recipe.windows(),
+        "window_reason": ctx.window_reason,
         "filter_dates": {w: list(ee_date_range(ctx.window(w))) for w in ("pre", "post")},
         "sentinel1": {
             "collection": s1.S1_COLLECTION,
