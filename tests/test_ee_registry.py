@@ -162,3 +162,25 @@ def test_worldcover_is_used_only_when_it_predates_the_pre_window(ee_offline, cat
     r = build(ev, catalog)
     assert r.label_source == "worldcover" and "predates" in r.label_reason
     assert build(catalog.event("norway-5"), catalog).label_source == "dynamic_world"
+
+
+def test_builders_load_assets_only_through_the_registry():
+    """No builder opens an asset id itself: ee.Image / ee.ImageCollection only wrap variables."""
+    import ast
+    from pathlib import Path
+
+    import gee_landslide.earthengine as pkg
+
+    offenders = []
+    for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
+        if path.name == "assets.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ee"
+                    and node.func.attr in ("Image", "ImageCollection") and node.args):
+                arg = node.args[0]
+                if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)) or (
+                        isinstance(arg, ast.Name) and arg.id.isupper()):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
