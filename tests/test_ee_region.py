@@ -172,7 +172,7 @@ def test_sparse_l2a_falls_back_to_l1c_and_meta_records_it(ee_offline, catalog, t
     with apitestcase.UsingCloudApi(mock_http=server):
         out = build_event_stack(ev, catalog.defaults, tmp_path / ev.id, progress=msgs.append)
     meta = read_meta(out)
-    assert meta["sentinel2"]["level"] == "L1C"
+    assert meta["sentinel2"]["level"] == "L1C" and "tropical" in meta["window_reason"]
     assert meta["sentinel2"]["collection"] == "COPERNICUS/S2_HARMONIZED"
     assert "0 L2A scenes against 9 L1C" in meta["sentinel2"]["reason"]
     assert meta["assets"]["sentinel2"] == "COPERNICUS/S2_HARMONIZED"

@@ -78,6 +78,7 @@ def stack_meta(recipe: Recipe, info: dict[str, Any], labels_note: str) -> dict[s
         "source": "gee",
         "event_id": recipe.ctx.event.id,
         "windows": recipe.windows(),
+        "window_reason": recipe.ctx.window_reason,
         "recipe_version": RECIPE_VERSION,
         "graph_sha256": recipe.graph_sha256(),
         "assets": recipe.asset_ids(),
