@@ -70,6 +70,8 @@ def test_every_catalog_event_graph_matches_the_registry(ee_offline, catalog):
         r = build(ev, catalog)
         problems = check_graph(r.serialized()) + check_graph(r.preflight().serialize())
         assert problems == [], (ev.id, problems)
+        l1c = build(ev, catalog, s2_level="L1C")  # the fallback graph must be right too
+        assert check_graph(l1c.serialized()) + check_graph(l1c.preflight().serialize()) == [], ev.id
         seen_assets |= {u.asset for u in load_uses(r.serialized())}
     assert {"COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED", "GOOGLE/DYNAMICWORLD/V1",
             "COPERNICUS/DEM/GLO30", "USGS/SRTMGL1_003", "users/fsn1995/Global_19862010_KG_5m",
