@@ -38,11 +38,27 @@ def build_one_stack(
     """Build (or skip, when complete from the same source) one event's stack."""
     out_dir = paths.stack_dir(event.id)
     t0 = time.perf_counter()
+    stale = False
     if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == source:
-        return BuildResult(event.id, out_dir, "skipped", 0.0)
+        if _current(read_meta(out_dir), source):
+            return BuildResult(event.id, out_dir, "skipped", 0.0)
+        stale = True  # built by an older recipe / simulator version: rebuild
     builder = event_stack_builder(source)
-    builder(event, catalog.defaults, out_dir, force=force, progress=progress)
+    builder(event, catalog.defaults, out_dir, force=force or stale, progress=progress)
     return BuildResult(event.id, out_dir, "built", time.perf_counter() - t0)
+
+
+def _current(meta: dict, source: str) -> bool:
+    """True when a finished stack was built by the current recipe (gee) or simulator version."""
+    if source == "gee":
+        from gee_landslide.earthengine import RECIPE_VERSION
+
+        return str(meta.get("recipe_version")) == RECIPE_VERSION
+    if source == "simulated":
+        from gee_landslide.simulate import SIMULATOR_VERSION
+
+        return meta.get("simulator_version", SIMULATOR_VERSION) == SIMULATOR_VERSION
+    return True
 
 
 def select_events(catalog: Catalog, event_ids: Iterable[str] | None) -> list[Event]:

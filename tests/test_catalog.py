@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from gee_landslide.catalog import (
     CatalogError,
+    WindowRule,
     append_event,
     draw_split,
     load_catalog,
@@ -70,6 +71,10 @@ def test_default_windows_surround_the_event(catalog_path: Path) -> None:
     cat = load_catalog(catalog_path)
     pre, post = cat.event("norway-5").windows(cat.defaults)
     assert pre.end < dt.date(2019, 7, 30) < post.start
+    # window_rule auto: one summer month either side (earthengine/seasons.py)
+    assert (pre.start, post.end) == (dt.date(2019, 6, 30), dt.date(2019, 8, 30))
+    days = cat.defaults.model_copy(update={"window_rule": WindowRule(mode="days")})
+    pre, post = cat.event("norway-5").windows(days)
     assert pre.days == cat.defaults.pre_days and post.days == cat.defaults.post_days
 
 

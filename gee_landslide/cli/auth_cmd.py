@@ -7,7 +7,9 @@ prove they work.
 
 ``gee-landslide stacks plan --event ID`` builds the event's whole Earth Engine recipe with the
 offline client (no network, no account) and prints what an export would request;
-``--json PATH`` writes the serialized graph of the 15-band stack.
+``--json PATH`` writes the serialized graph of the 15-band stack. ``stacks plan --all`` prints
+one 80-column row per catalog event (DEM, windows, Sentinel-2 level and fallback, label source,
+risks known offline); ``--all --json PATH`` writes every event's full plan summary.
 """
 
 from __future__ import annotations
@@ -74,27 +76,43 @@ def check(
 
 @stacks_app.command("plan")
 def plan(
-    event: str = typer.Option(..., "--event", "-e", help="event id"),
-    json_path: Path | None = typer.Option(None, "--json", help="write the serialized EE graph here"),
+    event: str | None = typer.Option(None, "--event", "-e", help="event id"),
+    all_events: bool = typer.Option(False, "--all", help="one table row per catalog event"),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="write the serialized EE graph here (with --all: every event's plan, '-' = stdout)"
+    ),
     catalog: Path | None = CatalogOption,
     root: Path | None = RootOption,
 ) -> None:
     """Print what the Earth Engine source would request for an event (offline, no account)."""
     from gee_landslide.atomic import write_text_atomic
+    from gee_landslide.earthengine.assets import AssetError
     from gee_landslide.earthengine.init import offline
+    from gee_landslide.earthengine.planning import risks
     from gee_landslide.earthengine.recipe import build_recipe, graph_json
     from gee_landslide.earthengine.recipe import plan as make_plan
 
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
+    if all_events == (event is not None):
+        err_console.print("[red]error[/red] give either --event ID or --all")
+        raise typer.Exit(2)
+    if all_events:
+        _plan_all(cat, paths, json_path)
+        return
     try:
-        ev = cat.event(event)
+        ev = cat.event(event)  # type: ignore[arg-type]
     except KeyError as exc:
         err_console.print(f"[red]error[/red] {exc.args[0]}")
         raise typer.Exit(2) from None
     with offline():
-        recipe = build_recipe(ev, cat.defaults, root=paths.root)
+        try:
+            recipe = build_recipe(ev, cat.defaults, root=paths.root)
+        except AssetError as exc:
+            err_console.print(f"[red]error[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
         info = make_plan(recipe)
+        event_risks = risks(recipe)
         if json_path is not None:
             write_text_atomic(json_path, graph_json(recipe) + "\n")
     table = Table(title=f"Earth Engine plan for {ev.id} (recipe v{info['recipe_version']})", show_header=False)
@@ -102,19 +120,23 @@ def plan(
     rows = [
         ("pre window", " .. ".join(info["windows"]["pre"])),
         ("post window", " .. ".join(info["windows"]["post"])),
+        ("windows because", info["window_reason"]),
         ("Sentinel-1", f"{s1['collection']}  {s1['instrumentMode']} {s1['orbitProperties_pass']} "
                        f"{'+'.join(s1['polarisations'])}"),
         ("relative orbit", str(s1["relative_orbit"])),
         ("terrain flattening", s1["terrain_flattening"]),
-        ("Sentinel-2", f"{s2['collection']}, {s2['composite']}"),
+        ("Sentinel-2", f"{s2['collection']} ({s2['level']}: {s2['level_reason']}), {s2['composite']}"),
+        ("S2 fallback", s2["fallback"]),
         ("cloud mask", s2["cloud_mask"]),
         ("DEM", f"{info['dem']['asset']} ({info['dem']['reason']})"),
         ("land cover", f"{info['landcover']['classifier']}: {info['landcover']['training']}"),
+        ("labels because", info["landcover"]["label_source"]),
         ("Koppen-Geiger", info["assets"]["koppen_geiger"]),
         ("tree height", info["assets"]["tree_height"]),
         ("grid", f"{g['crs']} {g['width']}x{g['height']} px @ {g['resolution']} m, "
                  f"UL ({g['x_min']}, {g['y_max']})"),
         ("bands", ", ".join(info["bands"])),
+        ("risks", "; ".join(event_risks) or "none known offline"),
         ("graph bytes", ", ".join(f"{k} {v:,}" for k, v in info["graph_bytes"].items())),
         ("graph sha256", info["graph_sha256"]),
     ]
@@ -123,6 +145,59 @@ def plan(
     console.print(table)
     if json_path is not None:
         console.print(f"wrote the serialized graph of the 15-band stack to {json_path}")
+
+
+def _plan_all(cat, paths, json_path: Path | None) -> None:
+    """``stacks plan --all``: one row per event, 80 columns wide; ``--json`` for the full rows."""
+    from rich.console import Console
+
+    from gee_landslide.atomic import write_text_atomic
+    from gee_landslide.earthengine.assets import AssetError
+    from gee_landslide.earthengine.init import offline
+    from gee_landslide.earthengine.planning import event_summary, table_row
+    from gee_landslide.earthengine.recipe import build_recipe
+
+    summaries: list[dict] = []
+    failed = False
+    with offline():
+        for ev in cat.events:
+            try:
+                summaries.append(event_summary(build_recipe(ev, cat.defaults, root=paths.root)))
+            except (AssetError, ValueError) as exc:
+                failed = True
+                summaries.append({"event_id": ev.id, "error": str(exc)})
+    if json_path is not None:
+        text = json.dumps(summaries, indent=2)
+        if str(json_path) == "-":
+            print(text)
+            return
+        write_text_atomic(json_path, text + "\n")
+    from rich import box
+
+    from gee_landslide.earthengine.planning import RISK_CODES
+
+    table = Table(title="Earth Engine plan, every event (offline)", box=box.SIMPLE_HEAD, width=80,
+                  padding=(0, 1, 0, 0), pad_edge=False, title_style="bold")
+    for col in ("event", "DEM", "win", "pre from", "post to", "S2", "lab"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("risks", overflow="fold", ratio=1)
+    for s in summaries:
+        if "error" in s:
+            table.add_row(s["event_id"], "", "", "", "", "", "", f"ERROR {s['error']}")
+        else:
+            table.add_row(*table_row(s))
+    out = console if console.width <= 80 else Console(width=80)
+    out.print(table)
+    legend = ["win: months either side (window_rule). S2: L2A, /L1C = falls back to L1C after the "
+              "pre-flight. lab: CART labels from DW (Dynamic World, pre window), WC (WorldCover), "
+              "pts (points).", *(f"{k}: {v}" for k, v in RISK_CODES.items()),
+              "Reasons per event: stacks plan --event ID, or --json PATH."]
+    for line in legend:
+        out.print(line, highlight=False)
+    if json_path is not None:
+        console.print(f"wrote every event's plan to {json_path}")
+    if failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

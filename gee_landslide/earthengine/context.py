@@ -23,12 +23,15 @@ class EventContext:
     grid: Grid
     pre: Window
     post: Window
+    window_reason: str = "given by the caller"
 
     @classmethod
     def of(cls, event: Event, defaults: Defaults) -> EventContext:
+        from gee_landslide.earthengine.seasons import choose_windows
+
         grid = grid_around(event.lat, event.lon, defaults.aoi_size_m, defaults.resolution_m)
-        pre, post = event.windows(defaults)
-        return cls(event, defaults, grid, pre, post)
+        choice = choose_windows(event, defaults)
+        return cls(event, defaults, grid, choice.pre, choice.post, choice.reason)
 
     @property
     def orbit_pass(self) -> str:

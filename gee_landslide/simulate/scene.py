@@ -17,6 +17,7 @@ from gee_landslide.catalog import Defaults, Event, Region, Window
 from gee_landslide.grid import Grid, grid_around, grid_for_bbox
 from gee_landslide.landcover import LAND_COVER_BY_CODE
 from gee_landslide.simulate import noise
+from gee_landslide.simulate.climate import koppen_band_value
 from gee_landslide.simulate.confounders import (
     REGROWTH_DAYS,
     cut_state,
@@ -54,7 +55,7 @@ from gee_landslide.simulate.terrain_model import (
     terrain_fields,
 )
 
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"
 REGION_CELL_M = 1000.0
 MIN_EVENT_LABEL_PX = 300
 MAX_EVENT_LABEL_FRAC = 0.15
@@ -161,7 +162,7 @@ def render(
     data[8] = geom.lia_deg
     data[9] = z
     data[10] = slope
-    data[11] = float(p.koppen)
+    data[11] = float(koppen_band_value(p.koppen))  # shared class index (earthengine/classes.py)
     data[12] = th
     data[13] = classified
     data[14] = ndvi_post - ndvi_pre
