@@ -41,7 +41,9 @@ def verify_task(manifest: str) -> dict[str, Any]:
 @task(name="ensemble-report", cache_policy=NO_CACHE)
 def report_task(root: str) -> str:
     paths = project_paths(root)
-    out = write_report(paths.runs, paths.stacks, paths.reports)
+    from gee_landslide.core.catalog import load_catalog
+
+    out = write_report(paths.runs, paths.stacks, paths.reports, catalog=load_catalog(paths.catalog))
     return str(out["markdown"])
 
 

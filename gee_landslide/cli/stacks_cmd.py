@@ -2,11 +2,14 @@
 
 ``stacks plan --event ID`` builds the event's whole Earth Engine recipe with the offline client
 (no network, no account) and prints what an export would request; ``--json PATH`` writes the
-serialized graph of the 15-band stack.
+serialized graph of the 15-band stack. ``stacks plan --all`` prints one 80-column row per
+catalog event (DEM, windows, Sentinel-2 level and fallback, label source, risks known offline);
+``--all --json PATH`` writes every event's full plan summary.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from rich.table import Table
 from gee_landslide.cli.common import CatalogOption, RootOption, console, err_console, get_catalog, get_paths
 from gee_landslide.cli.help import command_group
 from gee_landslide.cli.output import Column, fitted_table, print_table
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.sources import SOURCES, get_source
 from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
@@ -26,6 +30,7 @@ stacks_app = command_group(
     "gee-landslide stacks build --source gee --event norway-5",
     "gee-landslide stacks show norway-5",
     "gee-landslide stacks plan --event norway-5 --json graph.json",
+    "gee-landslide stacks plan --all",
 )
 
 
@@ -122,23 +127,34 @@ def show(
 
 @stacks_app.command("plan")
 def plan(
-    event: str = typer.Option(..., "--event", "-e", help="event id"),
-    json_path: Path | None = typer.Option(None, "--json", help="write the serialized EE graph here"),
+    event: str | None = typer.Option(None, "--event", "-e", help="event id"),
+    all_events: bool = typer.Option(False, "--all", help="one table row per catalog event"),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="write the serialized EE graph here (with --all: every event's plan, '-' = stdout)"
+    ),
     catalog: Path | None = CatalogOption,
     root: Path | None = RootOption,
 ) -> None:
     """Print what the Earth Engine source would request for an event (offline, no account)."""
     from gee_landslide.core.atomic import write_text_atomic
     from gee_landslide.earthengine.init import offline
+    from gee_landslide.earthengine.planning import risks
     from gee_landslide.earthengine.recipe import build_recipe, graph_json
     from gee_landslide.earthengine.recipe import plan as make_plan
 
+    if all_events == (event is not None):
+        raise GeeLandslideError("give either --event ID or --all",
+                                hint="gee-landslide stacks plan --all")
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
-    ev = cat.event(event)  # an unknown id goes to the error handler (exit 2)
+    if all_events:
+        _plan_all(cat, paths, json_path)
+        return
+    ev = cat.event(event)  # type: ignore[arg-type]  # an unknown id goes to the error handler (exit 2)
     with offline():
-        recipe = build_recipe(ev, cat.defaults, root=paths.root)
+        recipe = build_recipe(ev, cat.defaults, root=paths.root)  # an AssetError goes there too
         info = make_plan(recipe)
+        event_risks = risks(recipe)
         if json_path is not None:
             write_text_atomic(json_path, graph_json(recipe) + "\n")
     table = Table(title=f"Earth Engine plan for {ev.id} (recipe v{info['recipe_version']})", show_header=False)
@@ -146,19 +162,23 @@ def plan(
     rows = [
         ("pre window", " .. ".join(info["windows"]["pre"])),
         ("post window", " .. ".join(info["windows"]["post"])),
+        ("windows because", info["window_reason"]),
         ("Sentinel-1", f"{s1['collection']}  {s1['instrumentMode']} {s1['orbitProperties_pass']} "
                        f"{'+'.join(s1['polarisations'])}"),
         ("relative orbit", str(s1["relative_orbit"])),
         ("terrain flattening", s1["terrain_flattening"]),
-        ("Sentinel-2", f"{s2['collection']}, {s2['composite']}"),
+        ("Sentinel-2", f"{s2['collection']} ({s2['level']}: {s2['level_reason']}), {s2['composite']}"),
+        ("S2 fallback", s2["fallback"]),
         ("cloud mask", s2["cloud_mask"]),
         ("DEM", f"{info['dem']['asset']} ({info['dem']['reason']})"),
         ("land cover", f"{info['landcover']['classifier']}: {info['landcover']['training']}"),
+        ("labels because", info["landcover"]["label_source"]),
         ("Koppen-Geiger", info["assets"]["koppen_geiger"]),
         ("tree height", info["assets"]["tree_height"]),
         ("grid", f"{g['crs']} {g['width']}x{g['height']} px @ {g['resolution']} m, "
                  f"UL ({g['x_min']}, {g['y_max']})"),
         ("bands", ", ".join(info["bands"])),
+        ("risks", "; ".join(event_risks) or "none known offline"),
         ("graph bytes", ", ".join(f"{k} {v:,}" for k, v in info["graph_bytes"].items())),
         ("graph sha256", info["graph_sha256"]),
     ]
@@ -167,6 +187,62 @@ def plan(
     console.print(table)
     if json_path is not None:
         console.print(f"wrote the serialized graph of the 15-band stack to {json_path}")
+
+
+def _plan_all(cat, paths, json_path: Path | None) -> None:
+    """``stacks plan --all``: one row per event, 80 columns wide; ``--json`` for the full rows.
+
+    One event that cannot be planned does not stop the others: its row says why, and the
+    command exits 1 after printing every row (as ``stacks build`` does).
+    """
+    from rich import box
+    from rich.console import Console
+
+    from gee_landslide.core.atomic import write_text_atomic
+    from gee_landslide.earthengine.assets import AssetError
+    from gee_landslide.earthengine.init import offline
+    from gee_landslide.earthengine.planning import RISK_CODES, event_summary, table_row
+    from gee_landslide.earthengine.recipe import build_recipe
+
+    summaries: list[dict] = []
+    failed = False
+    with offline():
+        for ev in cat.events:
+            try:
+                summaries.append(event_summary(build_recipe(ev, cat.defaults, root=paths.root)))
+            except (AssetError, ValueError) as exc:
+                failed = True
+                summaries.append({"event_id": ev.id, "error": str(exc)})
+    if json_path is not None and str(json_path) == "-":
+        print(json.dumps(summaries, indent=2))
+        if failed:
+            raise typer.Exit(1)
+        return
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps(summaries, indent=2) + "\n")
+    table = Table(title="Earth Engine plan, every event (offline)", box=box.SIMPLE_HEAD, width=80,
+                  padding=(0, 1, 0, 0), pad_edge=False, title_style="bold")
+    for col in ("event", "DEM", "win", "pre from", "post to", "S2", "lab"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("risks", overflow="fold", ratio=1)
+    for s in summaries:
+        if "error" in s:
+            table.add_row(s["event_id"], "", "", "", "", "", "", f"ERROR {s['error']}")
+        else:
+            table.add_row(*table_row(s))
+    out = console if console.width <= 80 else Console(width=80)
+    out.print(table)
+    legend = ["win: months either side (window_rule). S2: L2A, /L1C = falls back to L1C after the "
+              "pre-flight. lab: CART labels from DW (Dynamic World, pre window), WC (WorldCover), "
+              "pts (points).", *(f"{k}: {v}" for k, v in RISK_CODES.items()),
+              "Reasons per event: stacks plan --event ID, or --json PATH."]
+    for line in legend:
+        out.print(line, highlight=False)
+    if json_path is not None:
+        console.print(f"wrote every event's plan to {json_path}")
+    if failed:
+        err_console.print("[red]error[/red] some events cannot be planned (rows marked ERROR)", highlight=False)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -142,7 +142,10 @@ def ensemble_build(
     setting: str = typer.Option("s1s2", "--setting", "-s", help="s1 | s2 | s1s2 | all"),
     k: int = typer.Option(20, "--k", help="number of members (top-K by validation F1)"),
     name: str = typer.Option(None, "--name", help="ensemble name (default: the setting name)"),
-    threshold: float = typer.Option(None, "--threshold", help="probability threshold (default: the one with the best validation F1)"),
+    threshold: float = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                    help="threshold (default: the one with the best validation F1)"),
+    aggregation: str = typer.Option("mean", "--aggregation",
+                                    help="mean (average member probabilities) | vote (average member maps)"),
     root: Path = RootOption,
 ) -> None:
     """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json."""
@@ -158,11 +161,13 @@ def ensemble_build(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         progress.add_task(f"ensemble {name or setting}: top-{k} {setting} runs; {step}", total=None)
-        path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold, stacks_dir=paths.stacks)
+        path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold, stacks_dir=paths.stacks,
+                              aggregation=aggregation)
     man = json.loads(path.read_text())
     if man.get("note"):
         console.print(f"[yellow]note[/yellow]: {man['note']}")
-    console.print(f"ensemble [bold]{man['name']}[/bold] ({man['setting']}, {man['k']} members) -> {path}")
+    console.print(f"ensemble [bold]{man['name']}[/bold] ({man['setting']}, {man['k']} members, "
+                  f"{man['aggregation']}, threshold {man['threshold']:.2f} from {man['threshold_source']}) -> {path}")
     for m in man["members"]:
         console.print(f"  {m['val_f1']:.3f}  {m['run_id']}  sha256 {m['sha256'][:12]}")
 
@@ -170,7 +175,9 @@ def ensemble_build(
 @ensemble_app.command("report")
 def ensemble_report(
     settings: list[str] = typer.Option(None, "--setting", "-s", help="only these settings (default: all)"),
-    ks: str = typer.Option("10,20,40", "--ks", help="ensemble sizes of Table 8"),
+    ks: str = typer.Option("5,10,20", "--ks", help="ensemble sizes of Table 8 (all runs are always shown too)"),
+    heldout: int = typer.Option(8, "--heldout", min=0, help="held-out simulated scenes to score every method on"),
+    aggregation: str = typer.Option("mean", "--aggregation", help="mean | vote"),
     map_k: int = typer.Option(20, "--map-k", help="ensemble size of the comparison maps (Figure 7)"),
     top: int = typer.Option(10, "--top", help="rows per setting in Table 7"),
     root: Path = RootOption,
@@ -187,14 +194,18 @@ def ensemble_report(
         raise typer.BadParameter(f"--ks must be comma-separated integers, got {ks!r}") from None
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
-        progress.add_task("report: running the runs on the test event, Tables 7-8 and Figures 5-7", total=None)
+        progress.add_task("report: baselines, held-out scenes, Tables 7-8 and Figures 5-7", total=None)
         try:
-            out = write_report(paths.runs, paths.stacks, paths.reports, _settings_list(settings), sizes, map_k, top)
+            from gee_landslide.core.catalog import load_catalog
+
+            catalog = load_catalog(paths.catalog) if heldout else None
+            out = write_report(paths.runs, paths.stacks, paths.reports, _settings_list(settings), sizes, map_k,
+                               top, catalog=catalog, n_heldout=heldout, aggregation=aggregation)
         except ValueError as exc:
             if isinstance(exc, GeeLandslideError):
                 raise
             raise GeeLandslideError(str(exc), hint="gee-landslide train --profile laptop") from None
     for n in out["notes"]:
         console.print(f"[yellow]note[/yellow]: {n}")
-    console.print(out["table8"].read_text())
+    console.print(out["skill"].read_text())
     console.print(f"wrote {out['markdown']} and {len(out['figures'])} figures")

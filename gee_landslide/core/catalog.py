@@ -91,6 +91,28 @@ class Window(_Strict):
         return (self.start.isoformat(), self.end.isoformat())
 
 
+class WindowRule(_Strict):
+    """How an event's pre/post windows are picked when it gives no explicit ``pre:``/``post:``.
+
+    The paper used "periods of one, two, or 12 months before or after the event date ...
+    ensuring comparison between temporally homogenous periods, depending on the local image
+    acquisition frequency and seasonality". ``auto`` applies that rule
+    (:mod:`gee_landslide.earthengine.seasons`); ``months`` forces 1, 2 or 12 months; ``days``
+    keeps the fixed ``pre_days``/``post_days`` of the defaults.
+    """
+
+    mode: Literal["auto", "months", "days"] = "auto"
+    months: Literal[1, 2, 12] | None = Field(None, description="window length for mode: months")
+
+    @model_validator(mode="after")
+    def _months_with_mode(self) -> WindowRule:
+        if self.mode == "months" and self.months is None:
+            raise ValueError("mode: months needs months: 1, 2 or 12")
+        if self.mode != "months" and self.months is not None:
+            raise ValueError(f"months: is only used with mode: months (mode is {self.mode!r})")
+        return self
+
+
 class Defaults(_Strict):
     """Values every event inherits unless it overrides them."""
 
@@ -99,6 +121,7 @@ class Defaults(_Strict):
     orbit_pass: Literal["DESCENDING", "ASCENDING"] = "DESCENDING"
     pre_days: int = Field(60, gt=0, le=730, description="pre window: the N days before the event")
     post_days: int = Field(60, gt=0, le=730, description="post window: the N days after the event")
+    window_rule: WindowRule = Field(default_factory=WindowRule, description="how windows are picked")
     dem: str = Field("auto", description="'auto' = SRTM below 60N, Copernicus GLO-30 above")
     s2_clear_threshold: float = Field(0.6, ge=0, le=1, description="Cloud Score+ cs_cdf minimum")
     simulation_seed: int = 0
@@ -123,6 +146,7 @@ class Event(_Strict):
     split: Split
     pre: Window | None = None
     post: Window | None = None
+    window_rule: WindowRule | None = Field(None, description="overrides defaults.window_rule")
     orbit_pass: Literal["DESCENDING", "ASCENDING"] | None = None
     relative_orbit: int | None = Field(None, ge=1, le=175)
     dem: str | None = None
@@ -172,18 +196,6 @@ class Event(_Strict):
     def aoi_m(self, defaults: Defaults) -> float:
         """The side of the event's square area: its own (sized to its inventory) or the default."""
         return self.aoi_size_m if self.aoi_size_m is not None else defaults.aoi_size_m
-
-    def windows(self, defaults: Defaults) -> tuple[Window, Window]:
-        """The pre and post windows: the event's own, or ``defaults`` days either side."""
-        pre = self.pre or Window(
-            start=self.date - dt.timedelta(days=defaults.pre_days),
-            end=self.date - dt.timedelta(days=1),
-        )
-        post = self.post or Window(
-            start=self.date + dt.timedelta(days=1),
-            end=self.date + dt.timedelta(days=defaults.post_days),
-        )
-        return pre, post
 
     @property
     def size_area_km2(self) -> float:

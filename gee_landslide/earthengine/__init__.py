@@ -7,4 +7,4 @@ serialized offline (:func:`gee_landslide.earthengine.init.initialize_offline`). 
 :mod:`export` (``ee.data.computePixels``) and :mod:`init` (credentials) use the network.
 """
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"

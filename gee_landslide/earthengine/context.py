@@ -14,6 +14,7 @@ import ee
 
 from gee_landslide.core.catalog import Defaults, Event, Window
 from gee_landslide.core.grid import Grid, grid_around
+from gee_landslide.earthengine.seasons import choose_windows
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,13 @@ class EventContext:
     grid: Grid
     pre: Window
     post: Window
+    window_reason: str = "given by the caller"
 
     @classmethod
     def of(cls, event: Event, defaults: Defaults) -> EventContext:
         grid = grid_around(event.lat, event.lon, event.aoi_m(defaults), defaults.resolution_m)
-        pre, post = event.windows(defaults)
-        return cls(event, defaults, grid, pre, post)
+        choice = choose_windows(event, defaults)
+        return cls(event, defaults, grid, choice.pre, choice.post, choice.reason)
 
     @property
     def orbit_pass(self) -> str:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import ee
 
 from gee_landslide.core.catalog import Defaults, Event
+from gee_landslide.earthengine import assets as reg
 
-SRTM = "USGS/SRTMGL1_003"
-GLO30 = "COPERNICUS/DEM/GLO30"
+SRTM = reg.asset("srtm").id
+GLO30 = reg.asset("glo30").id
 SRTM_NORTH_LIMIT = 60.0
 SRTM_SOUTH_LIMIT = -56.0
 COLLECTION_PREFIX = "collection:"
@@ -33,6 +34,13 @@ class DemChoice:
     kind: str  # "image" | "collection"
     band: str | None
     reason: str
+
+    def entry(self) -> reg.Asset:
+        """The registry entry (SRTM, GLO-30) or a configured one with the declared type."""
+        for key in ("srtm", "glo30"):
+            if self.asset in reg.asset(key).ids:
+                return reg.asset(key)
+        return reg.custom_asset("dem", self.asset, "ImageCollection" if self.kind == "collection" else "Image")
 
 
 def choose_dem(event: Event, defaults: Defaults) -> DemChoice:
@@ -54,13 +62,14 @@ def choose_dem(event: Event, defaults: Defaults) -> DemChoice:
 
 def dem_image(choice: DemChoice, aoi: ee.Geometry) -> ee.Image:
     """The DEM as a one-band image named ``elevation``, in the DEM's native projection."""
-    if choice.kind == "collection":
-        col = ee.ImageCollection(choice.asset).filterBounds(aoi)
+    entry = choice.entry()
+    if entry.type == "ImageCollection":
+        col = reg.load_collection(entry).filterBounds(aoi)
         col = col.select(choice.band) if choice.band else col.select([0])
         proj = col.first().projection()
         img = col.mosaic().setDefaultProjection(proj)
     else:
-        img = ee.Image(choice.asset)
+        img = reg.load_image(entry)
         img = img.select(choice.band) if choice.band else img.select([0])
     return img.rename("elevation").toFloat()
 

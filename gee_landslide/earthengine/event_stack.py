@@ -24,7 +24,8 @@ from gee_landslide.core.grid import Grid
 from gee_landslide.core.settings import get_settings, resolve_path
 from gee_landslide.core.stackio import is_complete, read_meta, write_stack
 from gee_landslide.earthengine import RECIPE_VERSION
-from gee_landslide.earthengine.export import RetryPolicy, export_recipe
+from gee_landslide.earthengine import sentinel2 as s2
+from gee_landslide.earthengine.export import RetryPolicy, export_recipe, preflight, preflight_info
 from gee_landslide.earthengine.init import ensure_initialized
 from gee_landslide.earthengine.recipe import Recipe, build_recipe
 
@@ -43,19 +44,50 @@ def event_labels(event: Event, grid: Grid) -> tuple[np.ndarray, str]:
     return rasterize_polygons(path, grid).astype(np.uint8), str(path)
 
 
+def prepare_recipe(
+    build: Callable[..., Recipe],
+    retry: RetryPolicy | None = None,
+    say: Callable[[str], None] | None = None,
+) -> tuple[Recipe, dict[str, Any]]:
+    """Build, pre-flight, and rebuild with L1C when L2A is empty or sparse; check the inputs.
+
+    ``build(s2_level=None|"L1C", s2_reason=...)`` builds the recipe (an event's or a tile's).
+    Why two steps: the L2A/L1C choice needs scene counts only the server knows, while the
+    builders stay pure; the second pre-flight then checks the recipe that will be exported.
+    Raises :class:`~gee_landslide.earthengine.export.EmptyCollectionError` before any pixel.
+    """
+    say = say or (lambda _m: None)
+    recipe = build()
+    info = preflight_info(recipe, retry)
+    level, reason = s2.choose_level(info, recipe.s2_level)  # type: ignore[arg-type]
+    if level != recipe.s2_level:
+        say(f"Sentinel-2: {reason}")
+        recipe = build(s2_level=level, s2_reason=reason)
+        l2a_counts = {f"s2_l2a_{w}": info.get(f"s2_{w}") for w in ("pre", "post")}
+        info = {**preflight_info(recipe, retry), **l2a_counts}
+    preflight(recipe, retry, info)
+    return recipe, info
+
+
 def stack_meta(recipe: Recipe, info: dict[str, Any], labels_note: str) -> dict[str, Any]:
     orbit = info.get("relative_orbit", recipe.ctx.event.relative_orbit)
     return {
         "source": "gee",
         "event_id": recipe.ctx.event.id,
         "windows": recipe.windows(),
+        "window_reason": recipe.ctx.window_reason,
         "recipe_version": RECIPE_VERSION,
         "graph_sha256": recipe.graph_sha256(),
         "assets": recipe.asset_ids(),
         "dem": {"asset": recipe.dem_choice.asset, "reason": recipe.dem_choice.reason},
         "relative_orbit": orbit,
         "orbit_pass": recipe.ctx.orbit_pass,
-        "scene_counts": {k: info.get(k) for k in ("s1_pre", "s1_post", "s2_pre", "s2_post")},
+        "scene_counts": {k: info.get(k) for k in ("s1_pre", "s1_post", "s2_pre", "s2_post",
+                                                  "s2_l1c_pre", "s2_l1c_post", "s2_l2a_pre", "s2_l2a_post")
+                         if k in info or k in ("s1_pre", "s1_post", "s2_pre", "s2_post")},
+        "sentinel2": {"level": recipe.s2_level, "collection": s2.level_entry(recipe.s2_level).id,
+                      "reason": recipe.s2_reason},
+        "landcover_labels": recipe.label_reason,
         "labels": labels_note,
         "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -73,12 +105,14 @@ def build_event_stack(
     """Build one event's stack from Earth Engine into ``out_dir``; return ``out_dir``."""
     out_dir = Path(out_dir)
     say = progress or (lambda _m: None)
-    if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee":
+    if (not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee"
+            and str(read_meta(out_dir).get("recipe_version")) == RECIPE_VERSION):
         say(f"{event.id}: already built, skipping")
         return out_dir
     ensure_initialized()
     settings = get_settings()
-    recipe = build_recipe(event, defaults)
+    recipe, info = prepare_recipe(lambda **kw: build_recipe(event, defaults, **kw), retry,
+                                  lambda m: say(f"{event.id}: {m}"))
     say(f"{event.id}: recipe {recipe.graph_sha256()[:12]} on {recipe.ctx.grid.crs} "
         f"{recipe.ctx.grid.width}x{recipe.ctx.grid.height} px")
     data, info, exporter = export_recipe(
@@ -88,6 +122,8 @@ def build_event_stack(
         tile_px=settings.ee_tile_px,
         retry=retry,
         progress=lambda m: say(f"{event.id}: {m}"),
+        check=False,
+        info=info,
     )
     labels, note = event_labels(event, recipe.ctx.grid)
     if note == "none":

@@ -443,9 +443,11 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
     for which in ("pre", "post"):
         w = ctx.window(which)
         span = f"{w.start}..{w.end}"
+        months = getattr(ctx, "window_reason", "")
         widen = (
-            f"widen it: set `{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml "
-            f"or raise defaults.{which}_days"
+            f"widen it: set `window_rule: {{mode: months, months: 2}}` (or 12) or "
+            f"`{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml"
+            + (f" (windows now: {months})" if months else "")
         )
         if not info.get(f"s1_{which}"):
             orbit_txt = f"relative orbit {orbit}" if orbit else "any relative orbit common to both windows"
@@ -454,7 +456,8 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
                 f"{which} window {span}; {widen}, or set `relative_orbit:` on the event"
             )
         if not info.get(f"s2_{which}"):
-            problems.append(f"{ev.id}: no Sentinel-2 L2A scene in the {which} window {span}; {widen}")
+            level = getattr(recipe, "s2_level", "L2A")
+            problems.append(f"{ev.id}: no Sentinel-2 {level} scene in the {which} window {span}; {widen}")
         elif not info.get(f"s2_{which}_clear_px"):
             problems.append(
                 f"{ev.id}: no cloud-free Sentinel-2 pixel (Cloud Score+ cs_cdf >= "
@@ -464,13 +467,18 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
     return problems
 
 
-def preflight(recipe: Any, retry: RetryPolicy | None = None) -> dict[str, Any]:
-    """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError."""
+def preflight_info(recipe: Any, retry: RetryPolicy | None = None) -> dict[str, Any]:
+    """The answer of one cheap server call (:meth:`Recipe.preflight`), retried when transient."""
     retry = retry or RetryPolicy()
     try:
-        info = retry.call(lambda: recipe.preflight().getInfo())
+        return dict(retry.call(lambda: recipe.preflight().getInfo()))
     except Exception as exc:
         raise ExportError(f"{recipe.ctx.event.id}: pre-flight check failed: {exc}") from exc
+
+
+def preflight(recipe: Any, retry: RetryPolicy | None = None, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError."""
+    info = preflight_info(recipe, retry) if info is None else info
     problems = check_preflight(info, recipe)
     if problems:
         raise EmptyCollectionError("\n".join(problems))
@@ -487,9 +495,10 @@ def export_recipe(
     file_format: str = "NPY",
     check: bool = True,
     progress: Callable[[str], None] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any], StackExporter]:
-    """Pre-flight check, then fetch the stack; returns (data, pre-flight info, exporter)."""
-    info = preflight(recipe, retry) if check else {}
+    """Pre-flight check (or the given ``info``), then fetch the stack; (data, info, exporter)."""
+    info = preflight(recipe, retry, info) if check else (info or {})
     exporter = StackExporter(
         recipe.stack,
         recipe.ctx.grid,

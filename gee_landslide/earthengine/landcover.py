@@ -8,9 +8,14 @@ Training points
       the class column is the first of ``class``, ``landcover``, ``lc``, ``code`` found, holding
       the codes 1-9 or the class names (``forest_trees_scrub``...). The points become an
       ``ee.FeatureCollection`` inside the graph and are sampled with ``sampleRegions``.
-    * otherwise ``ESA/WorldCover/v200`` remapped to our classes
-      (:attr:`gee_landslide.core.landcover.LandCoverClass.worldcover_codes`) and sampled with
-      ``stratifiedSample`` over the AOI, so adding an event needs no hand labelling.
+    * otherwise a reference map that **predates the pre window** (:func:`label_source`),
+      remapped to our classes (:mod:`gee_landslide.earthengine.classes`) and sampled with
+      ``stratifiedSample`` over the AOI, so adding an event needs no hand labelling:
+      the modal Dynamic World ``label`` over the pre window (``GOOGLE/DYNAMICWORLD/V1``, one
+      image per Sentinel-2 scene, from 2015-06-27), or ESA WorldCover v200 only when its map
+      year (2021) ends before the pre window starts. Why: WorldCover v200 is a map of 2021;
+      for an earlier event its "bare" pixels include the landslide scars themselves, which
+      would teach the pre-event classifier post-event ground.
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from pathlib import Path
 import ee
 
 from gee_landslide.core.errors import GeeLandslideError
-from gee_landslide.core.landcover import LAND_COVER, LAND_COVER_BY_CODE, LAND_COVER_BY_NAME
+from gee_landslide.core.landcover import LAND_COVER_BY_CODE, LAND_COVER_BY_NAME
+from gee_landslide.earthengine import assets as reg
+from gee_landslide.earthengine.classes import dynamic_world_remap, worldcover_remap
+from gee_landslide.earthengine.context import EventContext, ee_date_range
 
-WORLDCOVER = "ESA/WorldCover/v200"
+WORLDCOVER = reg.asset("worldcover").id
+DYNAMIC_WORLD = reg.asset("dynamic_world").id
 CLASS_PROPERTY = "landcover"
 CLASS_COLUMNS = ("class", "landcover", "lc", "code")
 POINTS_PER_CLASS = 100
@@ -78,15 +87,42 @@ def points_collection(points: list[tuple[float, float, int]]) -> ee.FeatureColle
     )
 
 
+def label_source(ctx: EventContext) -> tuple[str, str]:
+    """(registry key, reason) of the reference map that seeds the CART labels of an event.
+
+    Raises :class:`~gee_landslide.earthengine.assets.AssetError` when no registered map
+    predates the pre window (the event must then bring ``landcover_points``).
+    """
+    pre = ctx.pre
+    wc = reg.asset("worldcover")
+    wc_end = wc.coverage[1]
+    if wc_end is not None and wc_end < pre.start:
+        return "worldcover", f"{wc.id} (map of {wc.coverage[0].year}) predates the pre window {pre.start}"
+    dw = reg.asset("dynamic_world")
+    reg.check_coverage(dw, pre.start, pre.end, f"{ctx.event.id} CART labels (set landcover_points: instead)")
+    return "dynamic_world", (f"modal {dw.id} label over the pre window {pre.start}..{pre.end} "
+                             f"({wc.id} is a map of {wc.coverage[0].year}, not before the event)")
+
+
 def worldcover_classes() -> ee.Image:
     """ESA WorldCover v200 remapped to our class codes 1-9 (band ``landcover``)."""
-    src: list[int] = []
-    dst: list[int] = []
-    for c in LAND_COVER:
-        for wc in c.worldcover_codes:
-            src.append(wc)
-            dst.append(c.code)
-    return ee.ImageCollection(WORLDCOVER).first().select("Map").remap(src, dst).rename(CLASS_PROPERTY)
+    src, dst = worldcover_remap()
+    return reg.load_collection(reg.asset("worldcover")).first().select("Map").remap(src, dst).rename(CLASS_PROPERTY)
+
+
+def dynamic_world_classes(ctx: EventContext) -> ee.Image:
+    """The modal Dynamic World label of the pre window, remapped to codes 1-9 (band ``landcover``)."""
+    start, end = ee_date_range(ctx.pre)
+    src, dst = dynamic_world_remap()
+    labels = (reg.load_collection(reg.asset("dynamic_world")).filterBounds(ctx.aoi())
+              .filterDate(start, end).select("label"))
+    return labels.mode().remap(src, dst).rename(CLASS_PROPERTY)
+
+
+def reference_classes(ctx: EventContext) -> ee.Image:
+    """The class image of :func:`label_source` (band ``landcover``, codes 1-9)."""
+    key, _ = label_source(ctx)
+    return worldcover_classes() if key == "worldcover" else dynamic_world_classes(ctx)
 
 
 def training_samples(
@@ -96,12 +132,15 @@ def training_samples(
     points: ee.FeatureCollection | None = None,
     points_per_class: int = POINTS_PER_CLASS,
     seed: int = SAMPLE_SEED,
+    labels: ee.Image | None = None,
 ) -> ee.FeatureCollection:
     if points is not None:
         return features.sampleRegions(
             collection=points, properties=[CLASS_PROPERTY], projection=projection, geometries=False
         )
-    return features.addBands(worldcover_classes()).stratifiedSample(
+    if labels is None:
+        raise ValueError("training_samples needs landcover points or a reference class image")
+    return features.addBands(labels).stratifiedSample(
         numPoints=points_per_class,
         classBand=CLASS_PROPERTY,
         region=aoi,
@@ -119,8 +158,9 @@ def cart_landcover(
     projection: ee.Projection,
     points: ee.FeatureCollection | None = None,
     seed: int = SAMPLE_SEED,
+    labels: ee.Image | None = None,
 ) -> ee.Image:
     """Band 13 ``CART_LC_classified``: ``smileCart`` trained on the samples, applied to the AOI."""
-    samples = training_samples(features, aoi, projection, points, seed=seed)
+    samples = training_samples(features, aoi, projection, points, seed=seed, labels=labels)
     classifier = ee.Classifier.smileCart().train(samples, CLASS_PROPERTY, feature_names)
     return features.select(feature_names).classify(classifier).rename("CART_LC_classified")

@@ -4,8 +4,13 @@
 
     DEM ──► S1 pre (volume model) ─┐
     S2 pre reflectance ────────────┼─► CART land cover ─► S1 bands 0-8 (model per class)
-    DEM ───────────────────────────┘
+    DEM ───────────────────────────┘   (labels: points, or a map predating the pre window)
     DEM bands 9-10, Koppen-Geiger / tree height 11-12, S2 dNDVI 14
+
+Every asset is opened through :mod:`gee_landslide.earthengine.assets`; windows that lie wholly
+outside a collection's coverage raise :class:`~gee_landslide.earthengine.assets.AssetError`
+here, before any server call. The Sentinel-2 level (L2A, or L1C for both windows) is decided
+offline from the coverage dates, or given by the exporter after its pre-flight scene counts.
 
 and stacks them in :data:`gee_landslide.core.bands.BAND_NAMES` order, ``toFloat()``, clipped to the
 event's 10 m UTM grid. :func:`plan` describes what would be requested, offline.
@@ -25,6 +30,7 @@ from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.catalog import Defaults, Event
 from gee_landslide.core.settings import get_settings
 from gee_landslide.earthengine import RECIPE_VERSION
+from gee_landslide.earthengine import assets as reg
 from gee_landslide.earthengine import landcover as lc
 from gee_landslide.earthengine import sentinel1 as s1
 from gee_landslide.earthengine import sentinel2 as s2
@@ -49,6 +55,11 @@ class Recipe:
     s2_composites: dict[str, ee.Image]
     landcover_points: str | None = None
     n_landcover_points: int = 0
+    s2_level: str = "L2A"
+    s2_reason: str = ""
+    label_source: str | None = None  # registry key of the CART label map (None: points)
+    label_reason: str = ""
+    pre_event: dict[str, ee.Image] = field(default_factory=dict)
     _json_cache: dict[str, str] = field(default_factory=dict, repr=False)
 
     def serialized(self, part: str | None = None) -> str:
@@ -65,12 +76,13 @@ class Recipe:
     def asset_ids(self) -> dict[str, str]:
         return {
             "sentinel1": s1.S1_COLLECTION,
-            "sentinel2": s2.S2_COLLECTION,
+            "sentinel2": s2.level_entry(self.s2_level).id,
             "cloud_score_plus": s2.CLOUD_SCORE_PLUS,
             "dem": self.dem_choice.asset,
             "koppen_geiger": self.assets.koppen_geiger,
             "tree_height": self.assets.tree_height,
-            "landcover_seed": lc.WORLDCOVER if self.landcover_points is None else self.landcover_points,
+            "landcover_seed": (reg.asset(self.label_source).id if self.label_source
+                               else str(self.landcover_points)),
         }
 
     def windows(self) -> dict[str, list[str]]:
@@ -84,6 +96,9 @@ class Recipe:
             checks[f"s2_{which}_clear_px"] = comp.select("NDVI").reduceRegion(
                 reducer=ee.Reducer.count(), geometry=aoi, scale=100, maxPixels=1e6
             ).get("NDVI")
+        if self.s2_level == "L2A":  # L1C scene counts, for the L2A -> L1C fallback decision
+            for which in ("pre", "post"):
+                checks[f"s2_l1c_{which}"] = s2.s2_collection(self.ctx, which, "L1C").size()
         checks["relative_orbit"] = self.orbit
         return ee.Dictionary(checks)
 
@@ -101,12 +116,23 @@ def build_recipe(
     assets: AuxAssets | None = None,
     root: Path | None = None,
     ctx: EventContext | None = None,
+    s2_level: str | None = None,
+    s2_reason: str | None = None,
 ) -> Recipe:
     """Build every ``ee`` object of the event's stack (pure; needs an initialised ``ee``).
 
-    ``ctx`` overrides the event's own grid and windows (a monitoring tile, for instance).
+    ``ctx`` overrides the event's own grid and windows (a monitoring tile, for instance);
+    ``s2_level`` forces the Sentinel-2 level (the exporter's fallback after its pre-flight).
     """
     ctx = ctx or EventContext.of(event, defaults)
+    for which in ("pre", "post"):
+        w = ctx.window(which)
+        reg.check_coverage(reg.asset("s1"), w.start, w.end, f"{ctx.event.id} Sentinel-1 {which} window")
+    if s2_level is None:
+        s2_level, static_reason = s2.static_level(ctx)
+        s2_reason = s2_reason or static_reason
+    else:
+        s2.static_level(ctx)  # coverage errors still apply
     assets = assets or AuxAssets.from_env()
     aoi = ctx.aoi()
     projection = ee.Projection(ctx.grid.crs).atScale(ctx.grid.resolution)
@@ -118,22 +144,29 @@ def build_recipe(
 
     # CART land cover from pre-event S2 + DEM + pre-event S1 (first pass, volume model)
     features = ee.Image.cat(
-        [s2.pre_event_reflectance(ctx), dem, s1.s1_cart_features(ctx, elevation, orbit)]
+        [s2.pre_event_reflectance(ctx, s2_level), dem, s1.s1_cart_features(ctx, elevation, orbit)]
     )
     feature_names = [*s2.REFLECTANCE_BANDS, "NDVI", "elevation", "slope", "preVV", "preVH"]
     points = None
     points_path = None
     n_points = 0
+    label_key: str | None = None
+    label_reason = ""
+    labels = None
     if event.landcover_points:
         points_path = str(_resolve(event.landcover_points, root))
         pts = lc.read_points(points_path)
         n_points = len(pts)
         points = lc.points_collection(pts)
-    cart = lc.cart_landcover(features, feature_names, aoi, projection, points)
+        label_reason = f"{n_points} points from {points_path}"
+    else:
+        label_key, label_reason = lc.label_source(ctx)
+        labels = lc.reference_classes(ctx)
+    cart = lc.cart_landcover(features, feature_names, aoi, projection, points, labels=labels)
 
     s1_res = s1.s1_bands(ctx, elevation, orbit, cart)
-    s2_res = s2.s2_bands(ctx)
-    aux = auxiliary_bands(assets)
+    s2_res = s2.s2_bands(ctx, s2_level)
+    aux = auxiliary_bands(assets, aoi)
     parts = {"s1": s1_res.image, "dem": dem, "aux": aux, "cart": cart, "s2": s2_res.image}
     stack = ee.Image.cat([parts[p] for p in PARTS]).select(list(BAND_NAMES)).toFloat().clip(aoi)
     collections = {
@@ -153,6 +186,12 @@ def build_recipe(
         s2_composites={"pre": s2_res.pre, "post": s2_res.post},
         landcover_points=points_path,
         n_landcover_points=n_points,
+        s2_level=s2_level,
+        s2_reason=s2_reason or "",
+        label_source=label_key,
+        label_reason=label_reason,
+        pre_event={"preVV+preVH": s1_res.pre_composite, "CART_LC_classified": cart,
+                    "s2_pre": s2_res.pre},
     )
 
 
@@ -166,6 +205,7 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "event_id": ev.id,
         "recipe_version": RECIPE_VERSION,
         "windows": recipe.windows(),
+        "window_reason": ctx.window_reason,
         "filter_dates": {w: list(ee_date_range(ctx.window(w))) for w in ("pre", "post")},
         "sentinel1": {
             "collection": s1.S1_COLLECTION,
@@ -179,8 +219,14 @@ def plan(recipe: Recipe) -> dict[str, Any]:
             + ",".join(str(c) for c in s1.SURFACE_CODES),
         },
         "sentinel2": {
-            "collection": s2.S2_COLLECTION,
-            "cloud_mask": f"{s2.CLOUD_SCORE_PLUS} cs_cdf >= {ctx.defaults.s2_clear_threshold}, SCL not in {list(s2.SCL_MASKED)}",
+            "collection": s2.level_entry(recipe.s2_level).id,
+            "level": recipe.s2_level,
+            "level_reason": recipe.s2_reason,
+            "fallback": (f"{s2.S2_L1C_COLLECTION} (both windows) if the pre-flight finds fewer L2A "
+                         f"scenes than {s2.L2A_MIN_FRACTION:g} x L1C in a window"
+                         if recipe.s2_level == "L2A" else "none (already L1C)"),
+            "cloud_mask": f"{s2.CLOUD_SCORE_PLUS} cs_cdf >= {ctx.defaults.s2_clear_threshold}"
+            + (f", SCL not in {list(s2.SCL_MASKED)}" if recipe.s2_level == "L2A" else " (L1C: no SCL)"),
             "composite": "qualityMosaic('NDVI')",
         },
         "dem": {"asset": recipe.dem_choice.asset, "kind": recipe.dem_choice.kind,
@@ -188,7 +234,9 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "landcover": {
             "classifier": "smileCart",
             "training": (f"{recipe.n_landcover_points} points from {recipe.landcover_points}"
-                         if recipe.landcover_points else f"stratifiedSample of {lc.WORLDCOVER}"),
+                         if recipe.landcover_points
+                         else f"stratifiedSample of {reg.asset(recipe.label_source or 'dynamic_world').id}"),
+            "label_source": recipe.label_reason,
         },
         "assets": recipe.asset_ids(),
         "grid": ctx.grid.to_dict(),

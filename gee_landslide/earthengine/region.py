@@ -1,13 +1,17 @@
-"""Earth Engine stacks for monitoring tiles: the event recipe on any grid and windows.
+"""Monitoring on Earth Engine: the stack of one region tile, built and exported like an event's.
 
-A monitoring pass asks for the 15-band stack of one tile of a region, for windows derived from
-the run date. The recipe is the event recipe unchanged; only its context differs: the tile's
-grid, the pass's windows, and a stand-in event (centre of the tile, date = start of the post
-window) that carries the catalog defaults for orbit pass, DEM choice and cloud threshold.
+A monitoring pass (:mod:`gee_landslide.monitor.runner`) cuts a region into tiles of its 10 m UTM
+grid and asks each tile for its (15, H, W) stack. With the ``gee`` source the tile gets exactly
+the event recipe (:func:`gee_landslide.earthengine.recipe.build_recipe`): a stand-in
+:class:`~gee_landslide.core.catalog.Event` at the tile centre carries the tile's grid and the pass's
+pre/post windows (:func:`region_context`), so the graph differs from an event's only in grid and
+dates. The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback),
+then ``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +20,9 @@ from gee_landslide.core.catalog import Defaults, Event, Region, Window
 from gee_landslide.core.grid import Grid
 from gee_landslide.core.settings import get_settings
 from gee_landslide.earthengine.context import EventContext
-from gee_landslide.earthengine.export import export_recipe
+from gee_landslide.earthengine.export import RetryPolicy, export_recipe
 from gee_landslide.earthengine.init import ensure_initialized
-from gee_landslide.earthengine.recipe import build_recipe
+from gee_landslide.earthengine.recipe import Recipe, build_recipe
 
 
 def region_context(region_id: str, region: Region, pre: Window, post: Window, grid: Grid,
@@ -33,14 +37,29 @@ def region_context(region_id: str, region: Region, pre: Window, post: Window, gr
     return EventContext(stand_in, defaults, grid, pre, post)
 
 
-def fetch_grid_stack(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,
-                     defaults: Defaults, cache_dir: Path) -> np.ndarray:
-    """Export the (15, H, W) stack of one tile; finished sub-tiles in ``cache_dir`` are reused."""
-    ensure_initialized()
+def tile_recipe(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,
+                defaults: Defaults, **kw: object) -> Recipe:
+    """The recipe of one tile (pure): the event recipe on the tile's grid and the pass's windows."""
     ctx = region_context(region_id, region, pre, post, grid, defaults)
-    recipe = build_recipe(ctx.event, defaults, ctx=ctx)
+    return build_recipe(ctx.event, defaults, ctx=ctx, **kw)  # type: ignore[arg-type]
+
+
+def fetch_grid_stack(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,
+                     defaults: Defaults, cache_dir: Path, retry: RetryPolicy | None = None,
+                     progress: Callable[[str], None] | None = None) -> np.ndarray:
+    """Export the (15, H, W) stack of one tile; finished sub-tiles in ``cache_dir`` are reused."""
+    from gee_landslide.earthengine.event_stack import prepare_recipe
+
+    ensure_initialized()
+    recipe, info = prepare_recipe(
+        lambda **kw: tile_recipe(grid, pre, post, region=region, region_id=region_id,
+                                 defaults=defaults, **kw),
+        retry, progress,
+    )
+    settings = get_settings()
     data, _info, exporter = export_recipe(
-        recipe, cache_dir, max_workers=get_settings().ee_workers
+        recipe, cache_dir, max_workers=settings.ee_workers, tile_px=settings.ee_tile_px,
+        retry=retry, progress=progress, check=False, info=info,
     )
     exporter.cleanup()
     return data

@@ -33,9 +33,10 @@ import ee
 
 from gee_landslide.core import terrain
 from gee_landslide.core.landcover import LAND_COVER
+from gee_landslide.earthengine import assets as reg
 from gee_landslide.earthengine.context import EventContext, ee_date_range
 
-S1_COLLECTION = "COPERNICUS/S1_GRD_FLOAT"
+S1_COLLECTION = reg.asset("s1").id
 ORBIT_PROPERTY = "relativeOrbitNumber_start"
 RAD_TO_DEG = 180.0 / 3.141592653589793
 SURFACE_CODES: tuple[int, ...] = tuple(c.code for c in LAND_COVER if c.scattering_model == "surface")
@@ -46,7 +47,7 @@ def s1_collection(ctx: EventContext, which: str) -> ee.ImageCollection:
     """All IW VV+VH scenes of the event's pass over the AOI in the ``pre`` or ``post`` window."""
     start, end = ee_date_range(ctx.window(which))
     return (
-        ee.ImageCollection(S1_COLLECTION)
+        reg.load_collection(reg.asset("s1"))
         .filterBounds(ctx.aoi())
         .filterDate(start, end)
         .filter(ee.Filter.eq("instrumentMode", "IW"))
@@ -126,6 +127,7 @@ class S1Result:
     image: ee.Image  # bands 0-8
     pre: ee.ImageCollection  # orbit-filtered raw collections (for the pre-flight check)
     post: ee.ImageCollection
+    pre_composite: ee.Image | None = None  # preVV, preVH (what the pre-event checks inspect)
 
 
 def s1_cart_features(ctx: EventContext, elevation: ee.Image, orbit: ee.Number) -> ee.Image:
@@ -161,4 +163,5 @@ def s1_bands(
             both.select("liaDeg").median().rename("liaDeg"),
         ]
     )
-    return S1Result(image=image, pre=pre_raw, post=post_raw)
+    pre_composite = pre_c.select(["VV", "VH"]).rename(["preVV", "preVH"])
+    return S1Result(image=image, pre=pre_raw, post=post_raw, pre_composite=pre_composite)

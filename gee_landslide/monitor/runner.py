@@ -358,8 +358,10 @@ def finish_pass(
     write_basemap(partial, ctx.region_id, ctx.grid, m["elevation"], m["landcover"], ctx.region.bbox,
                   ctx.run_date.isoformat())
 
+    # the ensemble's threshold applies to its own score: mean probability, or the vote share
+    score = m["agreement"] if ensemble.aggregation == "vote" else m["mean"]
     candidates = detections_to_candidates(
-        m["mean"], m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
+        score, m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
         landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
     )
     render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, threshold)

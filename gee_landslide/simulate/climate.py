@@ -1,7 +1,9 @@
 """Köppen-Geiger classes (Kottek et al. 2006 / Rubel & Kottek 2010 numeric codes) and a small
 rule-based climate model for the simulator.
 
-Band 11 of a stack holds one of these codes. The real map (5 arc-min, 1986-2010) is not
+The model reasons in Kottek codes; band 11 of a stack holds the *class index 0-30* of the one
+table shared with the Earth Engine recipe (:mod:`gee_landslide.earthengine.classes`, the coding
+of the Köppen-Geiger asset), converted by :func:`koppen_band_value`. The real map (5 arc-min, 1986-2010) is not
 available offline, so the simulator derives a class from latitude, annual rainfall and the
 elevation of the scene, with the Köppen rules applied to a crude temperature model:
 
@@ -177,6 +179,13 @@ def climate_model(lat: float, rainfall_mm: float, phys: Physiography | None) -> 
         amplitude=1.0 + cont * abs(lat),
         season=season,
     )
+
+
+def koppen_band_value(code: int) -> int:
+    """Band-11 value of a Kottek code: the shared class index (0 = Af ... 30 = ET)."""
+    from gee_landslide.earthengine.classes import kg_index_from_kottek
+
+    return kg_index_from_kottek(code)
 
 
 def koppen_name(code: int) -> str:

@@ -16,7 +16,9 @@ from gee_landslide.core.bands import N_BANDS
 from gee_landslide.core.catalog import Defaults, Event, Region, Window
 from gee_landslide.core.grid import Grid, grid_around, grid_for_bbox
 from gee_landslide.core.landcover import LAND_COVER_BY_CODE
+from gee_landslide.earthengine.seasons import event_windows
 from gee_landslide.simulate import noise
+from gee_landslide.simulate.climate import koppen_band_value
 from gee_landslide.simulate.confounders import (
     REGROWTH_DAYS,
     cut_state,
@@ -54,7 +56,7 @@ from gee_landslide.simulate.terrain_model import (
     terrain_fields,
 )
 
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"
 REGION_CELL_M = 1000.0
 MIN_EVENT_LABEL_PX = 300
 MAX_EVENT_LABEL_FRAC = 0.15
@@ -161,7 +163,7 @@ def render(
     data[8] = geom.lia_deg
     data[9] = z
     data[10] = slope
-    data[11] = float(p.koppen)
+    data[11] = float(koppen_band_value(p.koppen))  # shared class index (earthengine/classes.py)
     data[12] = th
     data[13] = classified
     data[14] = ndvi_post - ndvi_pre
@@ -276,7 +278,7 @@ def simulate_event(event: Event, defaults: Defaults, seed: int | None = None) ->
     """Simulate the 15-band stack, labels and inventory of a catalog event."""
     seed = defaults.simulation_seed if seed is None else int(seed)
     p, grid = event_params(event, defaults, seed)
-    pre, post = event.windows(defaults)
+    pre, post = event_windows(event, defaults)
     slides = _event_slides(event, p, grid)
     data, labels, shown, info = render(p, grid, pre, post, slides)
     meta = {

@@ -38,10 +38,24 @@ def build_one_stack(
     """Build (or skip, when complete from the same source) one event's stack."""
     out_dir = paths.stack_dir(event.id)
     t0 = time.perf_counter()
+    stale = False
     if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == source:
-        return BuildResult(event.id, out_dir, "skipped", 0.0)
-    get_source(source).build_event_stack(event, catalog.defaults, out_dir, force=force, progress=progress)
+        if _current(read_meta(out_dir), source):
+            return BuildResult(event.id, out_dir, "skipped", 0.0)
+        stale = True  # built by an older recipe / simulator version: rebuild
+    get_source(source).build_event_stack(event, catalog.defaults, out_dir, force=force or stale, progress=progress)
     return BuildResult(event.id, out_dir, "built", time.perf_counter() - t0)
+
+
+def _current(meta: dict, source: str) -> bool:
+    """True when a finished stack was built by the source's current version
+    (:attr:`StackSource.version`: the recipe version for ``gee``, the simulator's for ``simulated``)."""
+    version = str(get_source(source).version)
+    if source == "gee":
+        return str(meta.get("recipe_version")) == version
+    if source == "simulated":
+        return str(meta.get("simulator_version", version)) == version
+    return True
 
 
 def select_events(catalog: Catalog, event_ids: Iterable[str] | None) -> list[Event]:

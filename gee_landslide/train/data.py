@@ -159,7 +159,9 @@ class CropSampler:
     """
 
     def __init__(self, scenes: Sequence[Scene], setting_: Setting, norm: Normalisation, crop: int,
-                 batch_size: int, rng: np.random.Generator) -> None:
+                 batch_size: int, rng: np.random.Generator, loss_mask: str = "none") -> None:
+        from gee_landslide.train.metrics import evaluation_mask
+
         self.crop = crop
         self.batch_size = batch_size
         self.rng = rng
@@ -167,14 +169,20 @@ class CropSampler:
         self.images: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []
         self.positives: list[np.ndarray] = []
+        self.counted: list[np.ndarray] = []
         for s in scenes:
             p = prepare(s.stack[idx], norm, min_size=crop, labels=s.labels)
-            pos = np.argwhere(p.labels > 0).astype(np.int32)
+            counted = p.valid.copy()
+            m = evaluation_mask(s.stack, loss_mask)
+            if m is not None:
+                counted[: p.height, : p.width] &= m
+            pos = np.argwhere((p.labels > 0) & counted).astype(np.int32)
             if len(pos) == 0:
                 continue
             self.images.append(np.ascontiguousarray(p.image))
             self.labels.append(p.labels)
             self.positives.append(pos)
+            self.counted.append(counted)
         if not self.images:
             raise ValueError("no training scene holds a landslide pixel: smart crops are impossible")
         c = self.images[0].shape[0]
@@ -183,16 +191,19 @@ class CropSampler:
         self._x_nhwc = np.empty((batch_size, crop, crop, c), np.float32)
         self._x = self._x_nhwc.transpose(0, 3, 1, 2)
         self._y = np.empty((batch_size, 1, crop, crop), np.float32)
+        self._w = np.empty((batch_size, 1, crop, crop), bool)
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray]:
-        """One batch: x (B,C,crop,crop) float32 (channels-last strides), y (B,1,crop,crop) float32 0/1.
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One batch: x (B,C,crop,crop) float32 (channels-last strides), y (B,1,crop,crop) float32 0/1,
+        and ``counted`` (B,1,crop,crop) bool: the pixels the loss may use (not padding, and inside
+        the loss mask: with ``loss_mask="visible"`` what the evaluation counts).
 
         The arrays are reused buffers: consume (or copy) them before the next call.
         """
         rng, crop = self.rng, self.crop
         for b in range(self.batch_size):
             i = int(rng.integers(len(self.images)))
-            img, lab, pos = self.images[i], self.labels[i], self.positives[i]
+            img, lab, pos, cnt = self.images[i], self.labels[i], self.positives[i], self.counted[i]
             r, c = pos[int(rng.integers(len(pos)))]
             h, w = lab.shape
             r0 = int(rng.integers(max(0, r - crop + 1), min(r, h - crop) + 1))
@@ -200,9 +211,12 @@ class CropSampler:
             k = int(rng.integers(4))
             xi = img[:, r0 : r0 + crop, c0 : c0 + crop]
             yi = lab[r0 : r0 + crop, c0 : c0 + crop]
+            wi = cnt[r0 : r0 + crop, c0 : c0 + crop]
             if k:
                 xi = np.rot90(xi, k, axes=(1, 2))
                 yi = np.rot90(yi, k)
+                wi = np.rot90(wi, k)
             self._x_nhwc[b] = xi.transpose(1, 2, 0)
             self._y[b, 0] = yi
-        return self._x, self._y
+            self._w[b, 0] = wi
+        return self._x, self._y, self._w

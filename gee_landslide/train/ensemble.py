@@ -1,4 +1,10 @@
-"""Ensembles: the top-K runs of a setting by validation F1, averaging member probabilities.
+"""Ensembles: the top-K runs of a setting by validation F1, combined by averaging.
+
+Two aggregations, as in the paper: ``mean`` averages the member probabilities (the default);
+``vote`` averages the members' classification maps (each member thresholded at its own
+validation threshold), i.e. the share of members that call a pixel a landslide. Either way the
+ensemble's threshold is chosen on the validation events (:func:`tune_threshold`) and stored in
+the manifest; the report, the leaderboard and monitoring all use that stored threshold.
 
 ``models/ensembles/<name>/manifest.json`` lists the members (run id, architecture, loss, learning
 rate, encoder, validation F1, weights path relative to the manifest, SHA-256), the band setting,
@@ -48,6 +54,9 @@ class TamperedWeightsError(EnsembleError):
     """A member's weights file does not match the SHA-256 recorded in the manifest."""
 
 
+AGGREGATIONS = ("mean", "vote")
+
+
 @dataclass(frozen=True)
 class Member:
     run_id: str
@@ -60,33 +69,64 @@ class Member:
     sha256: str
     normalisation: dict[str, Any]
     in_channels: int
+    threshold: float = 0.5  # the member's own (validation) threshold: its vote
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass
 class EnsemblePrediction:
     mean: np.ndarray  # (H,W) float32 mean member probability
     std: np.ndarray  # (H,W) float32 spread of member probabilities
-    agreement: np.ndarray  # (H,W) float32 share of members whose own probability > threshold
+    agreement: np.ndarray  # (H,W) float32 share of members voting landslide (own threshold)
     threshold: float
+    aggregation: str = "mean"
+
+    @property
+    def score(self) -> np.ndarray:
+        """What the ensemble's threshold applies to: the mean probability, or the vote share."""
+        return self.agreement if self.aggregation == "vote" else self.mean
 
     @property
     def mask(self) -> np.ndarray:
-        return self.mean > self.threshold
+        return self.score > self.threshold
 
 
-def combine(probs: np.ndarray, threshold: float) -> EnsemblePrediction:
-    """Mean, spread and agreement of member probabilities (M,H,W)."""
+def member_votes(probs: np.ndarray, member_thresholds: np.ndarray | float) -> np.ndarray:
+    """(M,H,W) probabilities -> the share of members above their own threshold (H,W)."""
+    t = np.asarray(member_thresholds, np.float32).reshape(-1, 1, 1) if np.ndim(member_thresholds) else member_thresholds
+    return (np.asarray(probs) > t).mean(0).astype(np.float32)
+
+
+def ensemble_score(probs: np.ndarray, aggregation: str, member_thresholds: np.ndarray | float) -> np.ndarray:
+    """The score an ensemble thresholds: mean probability (``mean``) or vote share (``vote``)."""
+    if aggregation not in AGGREGATIONS:
+        raise EnsembleError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
+    if aggregation == "vote":
+        return member_votes(probs, member_thresholds)
+    return np.asarray(probs, np.float32).mean(0)
+
+
+def combine(probs: np.ndarray, threshold: float, member_thresholds: np.ndarray | float = 0.5,
+            aggregation: str = "mean") -> EnsemblePrediction:
+    """Mean, spread and vote share of member probabilities (M,H,W)."""
+    if aggregation not in AGGREGATIONS:
+        raise EnsembleError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
     probs = np.asarray(probs, np.float32)
     return EnsemblePrediction(
         mean=probs.mean(0).astype(np.float32),
         std=probs.std(0).astype(np.float32),
-        agreement=(probs > threshold).mean(0).astype(np.float32),
+        agreement=member_votes(probs, member_thresholds),
         threshold=float(threshold),
+        aggregation=aggregation,
     )
+
+
+def run_threshold(rec: dict[str, Any]) -> float:
+    """A finished run's threshold: the one chosen on validation when the profile tuned it."""
+    return float(rec.get("threshold", rec["config"].get("threshold", 0.5)))
 
 
 # ----------------------------------------------------------------------------- selection / build
@@ -107,30 +147,29 @@ def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, A
     return runs[:k], note
 
 
-THRESHOLD_CANDIDATES = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
+def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation: str = "mean") -> tuple[float, float]:
+    """The threshold that maximises the ensemble's F1 on the VALIDATION events.
 
-
-def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path) -> tuple[float, float]:
-    """The probability threshold that maximises the ensemble's F1 on the VALIDATION events.
-
-    Averaging members pulls probabilities towards the middle, so the members' own 0.5 leaves an
-    ensemble under-predicting; the threshold is therefore chosen where the paper chose its models:
-    on the validation events (never the test event). Returns (threshold, validation F1).
+    Averaging members pulls probabilities towards the middle, so the members' own thresholds
+    leave an ensemble under-predicting; the threshold is therefore chosen where the paper chose
+    its models: on the validation events (never the test event). Returns (threshold, validation F1).
     """
-    from gee_landslide.train.report import counts_of, run_test_probs, test_set
+    from gee_landslide.train.data import load_scenes
+    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
+    from gee_landslide.train.report import member_probs
 
     c0 = members[0]["config"]
-    ts = test_set(Path(stacks_dir), tuple(c0["val_events"]), c0.get("eval_mask", "visible"))
-    member_probs = [run_test_probs(rec, ts) for rec in members]
-    mean = {e: np.mean([p[e] for p in member_probs], axis=0) for e in ts.event_ids}
-    scored = [(counts_of(mean, ts, t).f1, t) for t in THRESHOLD_CANDIDATES]
-    best_f1, best_t = max(scored, key=lambda ft: (ft[0], -abs(ft[1] - 0.5)))
-    return float(best_t), float(best_f1)
+    scenes = load_scenes(Path(stacks_dir), tuple(c0["val_events"]))
+    probs = member_probs(members, scenes)
+    mt = np.array([run_threshold(r) for r in members], np.float32)
+    scores = [ensemble_score(probs[sc.event_id], aggregation, mt) for sc in scenes]
+    t, counts = best_threshold(scores, scenes, PROB_CANDIDATES, c0.get("eval_mask", "visible"))
+    return t, counts.f1
 
 
 def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
                    threshold: float | None = None, inference: dict[str, int] | None = None,
-                   stacks_dir: Path | None = None) -> Path:
+                   stacks_dir: Path | None = None, aggregation: str = "mean") -> Path:
     """Write ``<ensembles_dir>/<name>/manifest.json`` for the top-K runs; returns its path.
 
     The threshold is ``threshold`` if given; else, with ``stacks_dir``, the one that maximises the
@@ -138,6 +177,8 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     """
     s = get_setting(setting)
     name = name or s.name
+    if aggregation not in AGGREGATIONS:
+        raise EnsembleError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
     members, note = select_top_k(runs_dir, s.name, k)
     out_dir = Path(ensembles_dir) / name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,10 +187,12 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     if threshold is not None:
         thr = float(threshold)
     elif stacks_dir is not None:
-        thr, val_f1 = tune_threshold(members, stacks_dir)
+        thr, val_f1 = tune_threshold(members, stacks_dir, aggregation)
         threshold_source = "validation"
+    elif aggregation == "vote":
+        thr, threshold_source = 0.5, "majority"
     else:
-        thr = float(members[0]["config"].get("threshold", 0.5))
+        thr = float(np.mean([run_threshold(r) for r in members]))
         threshold_source = "runs"
     entries = []
     for rec in members:
@@ -166,6 +209,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "test_f1": rec.get("test_metrics", {}).get("f1"),
             "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
             "normalisation": rec["normalisation"], "in_channels": s.in_channels,
+            "threshold": run_threshold(rec),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     manifest = {
@@ -177,7 +221,10 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
         "k": len(entries),
         "note": note,
         "selection": "top-K finished runs of the setting by validation F1",
-        "aggregation": "mean of member probabilities; std = spread; agreement = share of members > threshold",
+        "aggregation": aggregation,
+        "aggregation_note": ("mean of member probabilities" if aggregation == "mean" else
+                             "share of members above their own validation threshold (vote)")
+                            + "; std = spread of probabilities; agreement = vote share",
         "threshold": thr,
         "threshold_source": threshold_source,
         "validation_f1_at_threshold": val_f1,
@@ -202,6 +249,7 @@ class Ensemble:
     manifest_path: Path
     device: torch.device
     inference: dict[str, int]
+    aggregation: str = "mean"
     models: list[torch.nn.Module] = field(repr=False, default_factory=list)
     note: str | None = None
 
@@ -231,7 +279,8 @@ class Ensemble:
 
     def predict(self, stack15: np.ndarray) -> EnsemblePrediction:
         """Mean probability, spread and agreement of the members for a (15,H,W) stack with NaN."""
-        return combine(self.predict_members(stack15), self.threshold)
+        return combine(self.predict_members(stack15), self.threshold,
+                       np.array([m.threshold for m in self.members], np.float32), self.aggregation)
 
 
 def manifest_version(data: bytes) -> str:
@@ -250,6 +299,14 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
     if man.get("format") != FORMAT:
         raise EnsembleError(f"{manifest_path}: unknown manifest format {man.get('format')!r}")
     dev = pick_device(device)
+    thr = man.get("threshold")
+    if not isinstance(thr, int | float) or not 0.0 < float(thr) < 1.0:
+        raise EnsembleError(f"{manifest_path}: threshold = {thr!r}: must be a number within (0, 1)")
+    aggregation = man.get("aggregation", "mean")
+    if aggregation not in AGGREGATIONS:  # manifests before 'vote' held a sentence here
+        aggregation = "mean" if str(aggregation).startswith("mean") else aggregation
+    if aggregation not in AGGREGATIONS:
+        raise EnsembleError(f"{manifest_path}: aggregation = {aggregation!r}: use one of {', '.join(AGGREGATIONS)}")
     members = [Member.from_dict(m) for m in man["members"]]
     models = []
     for m in members:
@@ -267,7 +324,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
         models.append(ready_for_inference(model, dev))
     return Ensemble(
         name=man["name"], setting=man["setting"], members=members, version=manifest_version(raw),
-        threshold=float(man["threshold"]), manifest_path=manifest_path, device=dev,
+        threshold=float(thr), manifest_path=manifest_path, device=dev, aggregation=aggregation,
         inference={**DEFAULT_INFERENCE, **man.get("inference", {})}, models=models, note=man.get("note"),
     )
 

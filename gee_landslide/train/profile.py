@@ -83,8 +83,14 @@ class Profile(BaseModel):
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     weight_decay: float = Field(0.0, ge=0)
     threshold: float = Field(0.5, gt=0, lt=1)
+    tune_threshold: bool = Field(
+        False, description="pick each run's threshold on the validation events (else `threshold`)")
     seed: int = 0
     eval_mask: Literal["none", "visible"] = "visible"
+    lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
+        "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
+    loss_mask: Literal["none", "visible"] = Field(
+        "none", description="pixels the loss ignores besides padding: none, or visible = what eval_mask counts")
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)
@@ -115,6 +121,12 @@ class Profile(BaseModel):
                 raise ValueError(
                     f"inference.tile {self.inference.tile} must be a multiple of 32 and >= {min_side(a)} ({a})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _schedule_needs_budget(self) -> Profile:
+        if self.lr_schedule != "constant" and self.max_epochs is None:
+            raise ValueError(f"lr_schedule {self.lr_schedule} needs max_epochs: the schedule spans the whole budget")
         return self
 
     @property

@@ -9,14 +9,16 @@
 - Figure 7: single best vs ensemble on the test event with the paper's colour code.
 
 Ensemble curves average the test-probability maps each run saved at the end of training
-(``test_probs.npz``, float16), so a report over hundreds of runs costs no inference; a run
+(``eval_probs.npz``, float16, validation and test events), so a report over hundreds of runs costs no inference; a run
 without that file is re-predicted from its weights.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,9 @@ import numpy as np
 
 from gee_landslide.core.atomic import atomic_path, write_text_atomic
 from gee_landslide.core.bands import SETTINGS
-from gee_landslide.train.data import Normalisation, load_scenes
-from gee_landslide.train.metrics import Counts, confusion, evaluation_mask
-from gee_landslide.train.runs import TEST_PROBS_FILE, list_runs
+from gee_landslide.train.data import Normalisation, Scene, load_scenes
+from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
+from gee_landslide.train.runs import EVAL_PROBS_FILE, list_runs
 
 SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
 SETTING_COLOUR = {"s1": "tab:blue", "s2": "tab:green", "s1s2": "tab:red", "all": "tab:purple"}
@@ -74,29 +76,16 @@ def leaderboard_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ----------------------------------------------------------------------------- test probabilities
-@dataclass
-class TestSet:
-    event_ids: tuple[str, ...]
-    labels: dict[str, np.ndarray]
-    masks: dict[str, np.ndarray | None]
-    stacks: dict[str, np.ndarray]
-
-
-def test_set(stacks_dir: Path, event_ids: tuple[str, ...], eval_mask: str) -> TestSet:
-    scenes = load_scenes(stacks_dir, event_ids)
-    return TestSet(tuple(event_ids), {s.event_id: s.labels for s in scenes},
-                   {s.event_id: evaluation_mask(s.stack, eval_mask) for s in scenes},
-                   {s.event_id: s.stack for s in scenes})
-
-
-def run_test_probs(rec: dict, ts: TestSet) -> dict[str, np.ndarray]:
-    """A run's test probability maps: from its ``test_probs.npz``, else predicted from its weights."""
-    p = Path(rec["_dir"]) / TEST_PROBS_FILE
+# ----------------------------------------------------------------------------- probabilities
+def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
+    """A run's probability maps of ``scenes``: from its ``eval_probs.npz`` (validation and test
+    events, saved at the end of training) when it holds them all, else predicted from its weights."""
+    p = Path(rec["_dir"]) / EVAL_PROBS_FILE
+    ids = [s.event_id for s in scenes]
     if p.exists():
         with np.load(p) as z:
-            if all(e in z for e in ts.event_ids):
-                return {e: z[e].astype(np.float32) for e in ts.event_ids}
+            if all(e in z for e in ids):
+                return {e: z[e].astype(np.float32) for e in ids}
     import torch
     from safetensors.torch import load_file
 
@@ -110,45 +99,168 @@ def run_test_probs(rec: dict, ts: TestSet) -> dict[str, np.ndarray]:
     model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
     model = ready_for_inference(model, torch.device("cpu"))
     norm = Normalisation.from_dict(rec["normalisation"])
-    return {e: predict([model], norm.select(ts.stacks[e]), norm, min_size=min_side(c["architecture"]))[0]
-            for e in ts.event_ids}
+    return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
+            for s in scenes}
 
 
-def counts_of(probs: dict[str, np.ndarray], ts: TestSet, threshold: float) -> Counts:
-    total = Counts()
-    for e in ts.event_ids:
-        total = total + confusion(probs[e] > threshold, ts.labels[e], ts.masks[e])
-    return total
+def member_probs(runs: Sequence[dict], scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
+    """(M,H,W) probabilities of the runs, per scene."""
+    per_run = [run_probs(r, scenes) for r in runs]
+    return {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in scenes}
+
+
+def counts_over(scores: Sequence[np.ndarray], scenes: Sequence[Scene], threshold: float,
+                eval_mask: str) -> list[Counts]:
+    """Per-scene counts of ``score > threshold`` inside the evaluation mask."""
+    return [confusion(sc > threshold, s.labels, evaluation_mask(s.stack, eval_mask))
+            for sc, s in zip(scores, scenes, strict=True)]
+
+
+# ----------------------------------------------------------------------------- held-out scenes
+HELDOUT_SCENES = 8
+
+
+def heldout_events(catalog: Any, n: int = HELDOUT_SCENES) -> list[Any]:
+    """``n`` new events for the simulator: the parameters (place, date, trigger, size) of evenly
+    spaced catalog events under new ids, so terrain, cover and landslides are drawn afresh.
+
+    They are never training, validation or threshold data: only the report scores them.
+    """
+    events = list(catalog.events)
+    step = len(events) / n
+    picked = [events[int(i * step)] for i in range(n)]
+    return [e.model_copy(update={"id": f"heldout-{i + 1}-{e.id}", "split": "test"}) for i, e in enumerate(picked)]
+
+
+def heldout_scenes(catalog: Any, heldout_dir: Path, n: int = HELDOUT_SCENES,
+                   progress: Any = None) -> list[Scene]:
+    """Build (once; complete stacks are reused) and load the held-out scenes."""
+    from gee_landslide.simulate import build_event_stack
+
+    out = []
+    for ev in heldout_events(catalog, n):
+        d = Path(heldout_dir) / ev.id
+        build_event_stack(ev, catalog.defaults, d, progress=progress)
+        out.extend(load_scenes(Path(heldout_dir), [ev.id]))
+    return out
+
+
+# ----------------------------------------------------------------------------- skill of every method
+@dataclass
+class MethodResult:
+    """One method's scores on the test event(s) and the held-out scenes, at its chosen threshold."""
+
+    method: str  # "dNDVI rule", "boosted trees", "single best", "ensemble K"
+    setting: str | None
+    k: int | None
+    threshold: float
+    chosen_on: str
+    test: Counts
+    heldout: list[Counts] = field(default_factory=list)
+
+    @property
+    def heldout_mean_f1(self) -> float | None:
+        return float(np.mean([c.f1 for c in self.heldout])) if self.heldout else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "setting": self.setting, "k": self.k, "threshold": self.threshold,
+                "chosen_on": self.chosen_on, "test": self.test.to_dict(),
+                "heldout_mean_f1": self.heldout_mean_f1, "heldout_f1": [c.f1 for c in self.heldout]}
 
 
 @dataclass
 class SettingCurve:
     setting: str
     runs: list[dict]
-    single: Counts
-    by_k: dict[int, Counts]  # K -> counts of the top-K ensemble (K = 1..n)
-    probs: list[dict[str, np.ndarray]]
-    threshold: float
-    ts: TestSet
+    aggregation: str
+    by_k: dict[int, MethodResult]  # K -> the top-K ensemble (K = 1 is the single best run)
+    test_scores: dict[int, list[np.ndarray]]  # K -> score map per test scene
+    thresholds: dict[int, float]
+    test: list[Scene]
+
+    @property
+    def single(self) -> MethodResult:
+        return self.by_k[1]
 
 
-def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | None = None) -> SettingCurve | None:
+def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | None = None,
+                  heldout: Sequence[Scene] = (), aggregation: str = "mean") -> SettingCurve | None:
+    """Single best and every top-K ensemble of a setting, each at the threshold chosen on validation."""
+    from gee_landslide.train.ensemble import ensemble_score, run_threshold
+
     runs = list_runs(runs_dir, setting)
     if not runs:
         return None
     if max_k:
         runs = runs[:max_k]
     c0 = runs[0]["config"]
-    thr = float(c0.get("threshold", 0.5))
-    ts = test_set(stacks_dir, tuple(c0["test_events"]), c0.get("eval_mask", "visible"))
-    probs = [run_test_probs(r, ts) for r in runs]
-    running = {e: np.zeros_like(probs[0][e]) for e in ts.event_ids}
-    by_k = {}
-    for k, p in enumerate(probs, 1):
-        for e in ts.event_ids:
-            running[e] += p[e]
-        by_k[k] = counts_of({e: running[e] / k for e in ts.event_ids}, ts, thr)
-    return SettingCurve(setting, runs, by_k[1], by_k, probs, thr, ts)
+    mask = c0.get("eval_mask", "visible")
+    val = load_scenes(stacks_dir, tuple(c0["val_events"]))
+    test = load_scenes(stacks_dir, tuple(c0["test_events"]))
+    mt = np.array([run_threshold(r) for r in runs], np.float32)
+    sets = {"val": val, "test": test, "heldout": list(heldout)}
+    probs = {name: member_probs(runs, sc) for name, sc in sets.items()}
+    by_k: dict[int, MethodResult] = {}
+    test_scores: dict[int, list[np.ndarray]] = {}
+    thresholds: dict[int, float] = {}
+    for k in range(1, len(runs) + 1):
+        score = {name: [ensemble_score(probs[name][s.event_id][:k], aggregation, mt[:k]) for s in sc]
+                 for name, sc in sets.items()}
+        if k == 1:
+            thr, chosen = float(mt[0]), runs[0].get("threshold_source", "config")
+        else:
+            thr, _ = best_threshold(score["val"], val, PROB_CANDIDATES, mask)
+            chosen = "validation"
+        test_c = sum(counts_over(score["test"], test, thr, mask), Counts())
+        ho = counts_over(score["heldout"], list(heldout), thr, mask)
+        by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c, ho)
+        test_scores[k] = score["test"]
+        thresholds[k] = thr
+    return SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
+
+
+def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
+                     heldout: Sequence[Scene], settings: Sequence[str], eval_mask: str) -> list[MethodResult]:
+    """The dNDVI rule (fitted on train+val) and boosted trees per setting (train; threshold on val)."""
+    from gee_landslide.train.baselines import BoostedTrees, DndviRule
+
+    out = []
+    rule = DndviRule().fit([*train, *val], eval_mask)
+    models: list[tuple[Any, str | None, str]] = [(rule, None, "train+val")]
+    for s in settings:
+        models.append((BoostedTrees(s).fit(train, val, eval_mask), s, "validation"))
+    for m, s, chosen in models:
+        test_c = sum((confusion(m.predict(sc.stack), sc.labels, evaluation_mask(sc.stack, eval_mask))
+                      for sc in test), Counts())
+        ho = [confusion(m.predict(sc.stack), sc.labels, evaluation_mask(sc.stack, eval_mask)) for sc in heldout]
+        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c, ho))
+    return out
+
+
+def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks: Sequence[int],
+                   n_heldout: int) -> str:
+    """Every method on the same pixels: test event and the mean over the held-out scenes."""
+    head = ("| Setting | Method | Threshold (chosen on) | Precision (test) | Recall (test) | F1 (test) | "
+            f"F1 held-out (mean of {n_heldout}) |")
+    lines = [head, "|---|---|---|---|---|---|---|"]
+
+    def row(setting: str, r: MethodResult) -> str:
+        ho = _f(r.heldout_mean_f1) if r.heldout else "-"
+        return (f"| {setting} | {r.method} | {r.threshold:.2f} ({r.chosen_on}) | {_f(r.test.precision)} | "
+                f"{_f(r.test.recall)} | {_f(r.test.f1)} | {ho} |")
+
+    for b in baselines:
+        if b.setting is None:
+            lines.append(row("-", b))
+    for c in curves:
+        n = len(c.runs)
+        label = SETTING_LABEL[c.setting]
+        lines += [row(label, b) for b in baselines if b.setting == c.setting]
+        for k in [1, *[k for k in ks if k < n], n]:
+            r = c.by_k[k]
+            name = r.method if k != n or k == 1 else f"ensemble {k} (all)"
+            lines.append(row(label, MethodResult(name, r.setting, k, r.threshold, r.chosen_on, r.test, r.heldout)))
+    return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
 # ----------------------------------------------------------------------------- Table 8
@@ -158,8 +270,8 @@ def table8_markdown(curves: list[SettingCurve], ks: tuple[int, ...]) -> tuple[st
     notes = []
     for c in curves:
         n = len(c.runs)
-        s1 = c.single.f1
-        vals = [c.by_k[min(k, n)].f1 for k in ks]
+        s1 = c.single.test.f1
+        vals = [c.by_k[min(k, n)].test.f1 for k in ks]
         order = sorted([s1, *vals], reverse=True)
         cells = [_cell(s1, order)]
         for k, v in zip(ks, vals, strict=True):
@@ -195,7 +307,8 @@ def _plt():
     return plt
 
 
-def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: Path) -> Path:
+def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: Path,
+                        baselines: Sequence[MethodResult] = ()) -> Path:
     """Roebber (2009): x = precision (success ratio), y = recall (POD), F1 isolines, bias lines."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 6.5))
@@ -216,16 +329,24 @@ def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: P
     markers = {1: "o", **dict(zip(ks, ["s", "^", "D", "v", "P"], strict=False))}
     for c in curves:
         n = len(c.runs)
-        pts = [(1, c.single)] + [(k, c.by_k[min(k, n)]) for k in ks]
+        pts = [(1, c.single.test)] + [(k, c.by_k[min(k, n)].test) for k in ks]
         for k, cnt in pts:
             ax.scatter(cnt.precision, cnt.recall, marker=markers[k], s=55, color=SETTING_COLOUR[c.setting],
                        edgecolor="k", zorder=3)
+    for b in baselines:
+        colour = SETTING_COLOUR.get(b.setting or "", "k")
+        ax.scatter(b.test.precision, b.test.recall, marker="*" if b.setting is None else "X", s=110,
+                   color=colour, edgecolor="k", zorder=4)
     from matplotlib.lines import Line2D
 
     h = [Line2D([], [], color=SETTING_COLOUR[c.setting], marker="o", ls="", label=SETTING_LABEL[c.setting])
          for c in curves]
     h += [Line2D([], [], color="k", marker=markers[k], ls="", mfc="w",
                  label="single best" if k == 1 else f"ensemble {k}") for k in markers]
+    if any(b.setting is None for b in baselines):
+        h.append(Line2D([], [], color="k", marker="*", ms=10, ls="", label="dNDVI rule"))
+    if any(b.setting is not None for b in baselines):
+        h.append(Line2D([], [], color="0.5", marker="X", ms=9, ls="", mec="k", label="boosted trees"))
     ax.legend(handles=h, loc="lower left", fontsize=8)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Precision (success ratio)", ylabel="Recall (probability of detection)",
            title="Performance diagram (test)")
@@ -234,21 +355,33 @@ def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: P
     return _save(fig, path)
 
 
-def f1_vs_k(curves: list[SettingCurve], path: Path) -> Path:
+def f1_vs_k(curves: list[SettingCurve], path: Path, baselines: Sequence[MethodResult] = ()) -> Path:
+    """Test F1 (solid) and held-out mean F1 (dashed) over K, with the baselines as flat lines."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for c in curves:
         ks = sorted(c.by_k)
-        ax.plot(ks, [c.by_k[k].f1 for k in ks], marker=".", color=SETTING_COLOUR[c.setting],
-                label=SETTING_LABEL[c.setting])
-    ax.set(xlabel="ensemble size K (top-K by validation F1)", ylabel="F1 (test)",
-           title="Test F1 over ensemble size")
+        col = SETTING_COLOUR[c.setting]
+        ax.plot(ks, [c.by_k[k].test.f1 for k in ks], marker=".", color=col,
+                label=f"{SETTING_LABEL[c.setting]} ensemble, test")
+        if c.by_k[1].heldout:
+            ax.plot(ks, [c.by_k[k].heldout_mean_f1 for k in ks], ls="--", color=col,
+                    label=f"{SETTING_LABEL[c.setting]} ensemble, held-out mean")
+    for b in baselines:
+        col = SETTING_COLOUR.get(b.setting or "", "k")
+        name = b.method if b.setting is None else f"{b.method}"
+        ax.axhline(b.test.f1, color=col, ls=":", lw=1.2 if b.setting else 1.6)
+        ax.text(1.02, b.test.f1, f"{name}, test", transform=ax.get_yaxis_transform(), fontsize=7,
+                color=col, va="center")
+    ax.set(xlabel="ensemble size K (top-K by validation F1; threshold chosen on validation)",
+           ylabel="F1", title="F1 over ensemble size, beside the baselines", ylim=(0, 1))
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    fig.subplots_adjust(right=0.78)
     return _save(fig, path)
 
 
@@ -279,20 +412,22 @@ def comparison_rgb(truth: np.ndarray, single: np.ndarray, ens: np.ndarray, mask:
 def comparison_map(c: SettingCurve, k: int, path: Path) -> Path:
     plt = _plt()
     n = min(k, len(c.runs))
-    events = c.ts.event_ids
-    fig, axes = plt.subplots(1, len(events), figsize=(6 * len(events) + 2.5, 6), squeeze=False)
-    for ax, e in zip(axes[0], events, strict=True):
-        single = c.probs[0][e] > c.threshold
-        ens = np.mean([p[e] for p in c.probs[:n]], axis=0) > c.threshold
-        ax.imshow(comparison_rgb(c.ts.labels[e], single, ens, c.ts.masks[e]), interpolation="nearest")
-        ax.set_title(f"{SETTING_LABEL[c.setting]} - {e}: single best vs ensemble of {n}", fontsize=9)
+    scenes = c.test
+    mask_kind = c.runs[0]["config"].get("eval_mask", "visible")
+    fig, axes = plt.subplots(1, len(scenes), figsize=(6 * len(scenes) + 2.5, 6), squeeze=False)
+    for i, (ax, sc) in enumerate(zip(axes[0], scenes, strict=True)):
+        single = c.test_scores[1][i] > c.thresholds[1]
+        ens = c.test_scores[n][i] > c.thresholds[n]
+        ax.imshow(comparison_rgb(sc.labels, single, ens, evaluation_mask(sc.stack, mask_kind)),
+                  interpolation="nearest")
+        ax.set_title(f"{SETTING_LABEL[c.setting]} - {sc.event_id}: single best vs ensemble of {n}", fontsize=9)
         ax.set_axis_off()
     from matplotlib.patches import Patch
 
     handles = [Patch(facecolor=col, edgecolor="k", label=lab) for col, lab in FIG7_COLOURS.values()]
     handles.append(Patch(facecolor=(0.3, 0.3, 0.3), edgecolor="k", label="dimmed: outside evaluation mask"))
     fig.legend(handles=handles, loc="center right", fontsize=7)
-    fig.subplots_adjust(right=0.72 if len(events) == 1 else 0.85)
+    fig.subplots_adjust(right=0.72 if len(scenes) == 1 else 0.85)
     return _save(fig, path)
 
 
@@ -306,38 +441,76 @@ def _save(fig: Any, path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- the whole report
 def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: list[str] | None = None,
-                 ks: tuple[int, ...] = (10, 20, 40), map_k: int = 20, top: int = 10) -> dict[str, Any]:
-    """Write Table 7, Table 8 and Figures 5-7 under ``reports_dir``; returns paths and numbers."""
+                 ks: tuple[int, ...] = (5, 10, 20), map_k: int = 20, top: int = 10, catalog: Any = None,
+                 heldout_dir: Path | None = None, n_heldout: int = HELDOUT_SCENES,
+                 aggregation: str = "mean", baselines: bool = True) -> dict[str, Any]:
+    """Write Table 7, Table 8 (with the baselines) and Figures 5-7 under ``reports_dir``.
+
+    With a ``catalog``, ``n_heldout`` held-out scenes are simulated for new event ids (under
+    ``heldout_dir``, default ``<stacks_dir>/../heldout``) and every method is scored on them too.
+    Returns paths and every number (``summary``).
+    """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     settings = settings or list(SETTINGS)
-    curves = [c for s in settings if (c := setting_curve(runs_dir, stacks_dir, s)) is not None]
-    if not curves:
+    have = [s for s in settings if list_runs(runs_dir, s)]
+    if not have:
         raise ValueError(f"no finished runs in {runs_dir} for settings {settings}")
+    c0 = list_runs(runs_dir, have[0])[0]["config"]
+    mask = c0.get("eval_mask", "visible")
+    heldout: list[Scene] = []
+    if catalog is not None and n_heldout > 0:
+        heldout = heldout_scenes(catalog, heldout_dir or Path(stacks_dir).parent / "heldout", n_heldout)
+    curves = [c for s in have if (c := setting_curve(runs_dir, stacks_dir, s, heldout=heldout,
+                                                          aggregation=aggregation)) is not None]
+    base: list[MethodResult] = []
+    if baselines:
+        train = load_scenes(stacks_dir, tuple(c0["train_events"]))
+        base = baseline_results(train, load_scenes(stacks_dir, tuple(c0["val_events"])), curves[0].test,
+                                heldout, [c.setting for c in curves], mask)
     t7 = leaderboard_markdown(leaderboard_rows(runs_dir, [c.setting for c in curves], top))
     t8, notes = table8_markdown(curves, ks)
-    fig5 = performance_diagram(curves, ks, reports_dir / "performance_diagram.png")
-    fig6 = f1_vs_k(curves, reports_dir / "f1_vs_k.png")
+    skill = skill_markdown(curves, base, ks, len(heldout))
+    fig5 = performance_diagram(curves, ks, reports_dir / "performance_diagram.png", base)
+    fig6 = f1_vs_k(curves, reports_dir / "f1_vs_k.png", base)
     fig7 = {c.setting: comparison_map(c, map_k, reports_dir / f"comparison_{c.setting}.png") for c in curves}
     write_text_atomic(reports_dir / "table7.md", t7)
     write_text_atomic(reports_dir / "table8.md", t8)
+    write_text_atomic(reports_dir / "skill.md", skill)
     rel = lambda p: os.path.relpath(p, reports_dir)  # noqa: E731
     md = ["# Ensemble report", "",
           f"Runs: {', '.join(f'{SETTING_LABEL[c.setting]} {len(c.runs)}' for c in curves)} finished. "
-          f"Test event(s): {', '.join(curves[0].ts.event_ids)}; evaluation mask: "
-          f"`{curves[0].runs[0]['config'].get('eval_mask', 'visible')}`; threshold {curves[0].threshold}.", "",
+          f"Test event(s): {', '.join(s.event_id for s in curves[0].test)}; evaluation mask: `{mask}`; "
+          f"ensembles: `{aggregation}` aggregation.", "",
+          "**Thresholds.** Every threshold below was chosen without the test event or the held-out scenes: "
+          "each run's on the validation events (its best validation F1), each ensemble's on the validation "
+          "events for that K (averaging pulls probabilities towards the middle, so the members' own "
+          "thresholds would leave it under-predicting), the dNDVI rule's on the training + validation "
+          "events, the boosted trees' on the validation events. The ensemble manifests, the leaderboard "
+          "and monitoring use the same thresholds.", "",
+          f"**Held-out scenes.** {len(heldout)} scenes the simulator drew for new event ids "
+          + (f"({', '.join(s.event_id for s in heldout)}) " if heldout else "")
+          + "with the catalog's parameters: never used for training, selection or thresholds.", "",
+          "## Skill - every method on the same pixels", "", skill,
           f"## Table 7 - top {top} single models per setting (by validation F1)", "", t7,
           "## Table 8 - single best vs ensembles (test F1, improvement over the single best)", "", t8]
     md += [f"- {n}" for n in notes]
     md += ["", "Improvement = (F1 ens - F1 single) / F1 single. (The paper's Table 8 percentages match "
            "(F1 ens - F1 single) / F1 ens.)", "",
-           "## Figure 5 - performance diagram", "", f"![performance diagram]({rel(fig5)})", "",
-           "## Figure 6 - test F1 over ensemble size", "", f"![F1 over K]({rel(fig6)})", "",
+           "## Figure 5 - performance diagram (test)", "", f"![performance diagram]({rel(fig5)})", "",
+           "## Figure 6 - F1 over ensemble size", "", f"![F1 over K]({rel(fig6)})", "",
            f"## Figure 7 - single best vs ensemble of {map_k} on the test event", ""]
     md += [f"![{s}]({rel(p)})" for s, p in fig7.items()]
     md += ["", "Colours: " + "; ".join(lab for _, lab in FIG7_COLOURS.values()) + ".", ""]
     md_path = write_text_atomic(reports_dir / "ensemble_report.md", "\n".join(md))
-    summary = {c.setting: {"runs": len(c.runs), "single": c.single.to_dict(),
-                           **{f"ens{k}": c.by_k[min(k, len(c.runs))].to_dict() for k in ks}} for c in curves}
+    summary: dict[str, Any] = {
+        c.setting: {"runs": len(c.runs), "single": c.single.test.to_dict(),
+                    **{f"ens{k}": c.by_k[min(k, len(c.runs))].test.to_dict() for k in ks},
+                    "methods": {r.method: r.to_dict() for r in c.by_k.values()}}
+        for c in curves}
+    summary["baselines"] = [b.to_dict() for b in base]
+    summary["heldout_events"] = [s.event_id for s in heldout]
+    write_text_atomic(reports_dir / "skill.json", json.dumps(summary, indent=1))
     return {"markdown": md_path, "table7": reports_dir / "table7.md", "table8": reports_dir / "table8.md",
-            "figures": [fig5, fig6, *fig7.values()], "summary": summary, "notes": notes}
+            "skill": reports_dir / "skill.md", "figures": [fig5, fig6, *fig7.values()], "summary": summary,
+            "notes": notes, "curves": curves, "baselines": base}

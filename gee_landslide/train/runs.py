@@ -38,7 +38,7 @@ RUN_FILE = "run.json"
 WEIGHTS_FILE = "weights.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 LOCK_FILE = ".lock"
-TEST_PROBS_FILE = "test_probs.npz"
+EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 
 
 class RunConfig(BaseModel):
@@ -60,8 +60,11 @@ class RunConfig(BaseModel):
     optimizer: str = "adam"
     weight_decay: float = 0.0
     threshold: float = 0.5
+    tune_threshold: bool = False
     seed: int = 0
     eval_mask: str = "visible"
+    lr_schedule: str = "constant"
+    loss_mask: str = "none"
     train_events: tuple[str, ...]
     val_events: tuple[str, ...]
     test_events: tuple[str, ...]

@@ -59,8 +59,10 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
             encoder_weights=profile.encoder_weights, crop_size=profile.crop_size,
             batch_size=profile.batch_size, iterations_per_epoch=profile.iterations_per_epoch,
             max_epochs=profile.max_epochs, patience=profile.patience, optimizer=profile.optimizer,
-            weight_decay=profile.weight_decay, threshold=profile.threshold, seed=profile.seed,
-            eval_mask=profile.eval_mask, train_events=splits.train, val_events=splits.val,
+            weight_decay=profile.weight_decay, threshold=profile.threshold,
+            tune_threshold=profile.tune_threshold, seed=profile.seed,
+            eval_mask=profile.eval_mask, lr_schedule=profile.lr_schedule, loss_mask=profile.loss_mask,
+            train_events=splits.train, val_events=splits.val,
             test_events=splits.test,
         ))
     return out

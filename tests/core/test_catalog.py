@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from gee_landslide.cli import app
 from gee_landslide.core.catalog import (
     CatalogError,
+    WindowRule,
     append_event,
     draw_split,
     load_catalog,
@@ -67,9 +68,15 @@ def test_split_is_the_one_the_seed_draws(catalog_path: Path) -> None:
 
 
 def test_default_windows_surround_the_event(catalog_path: Path) -> None:
+    from gee_landslide.earthengine.seasons import event_windows
+
     cat = load_catalog(catalog_path)
-    pre, post = cat.event("norway-5").windows(cat.defaults)
+    pre, post = event_windows(cat.event("norway-5"), cat.defaults)
     assert pre.end < dt.date(2019, 7, 30) < post.start
+    # window_rule auto: one summer month either side (earthengine/seasons.py)
+    assert (pre.start, post.end) == (dt.date(2019, 6, 30), dt.date(2019, 8, 30))
+    days = cat.defaults.model_copy(update={"window_rule": WindowRule(mode="days")})
+    pre, post = event_windows(cat.event("norway-5"), days)
     assert pre.days == cat.defaults.pre_days and post.days == cat.defaults.post_days
 
 

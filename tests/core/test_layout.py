@@ -109,6 +109,7 @@ def test_environment_is_read_only_in_settings() -> None:
         "gee_landslide.earthengine.export:ExportError",
         "gee_landslide.earthengine.export:EmptyCollectionError",
         "gee_landslide.earthengine.landcover:LandcoverPointsError",
+        "gee_landslide.earthengine.assets:AssetError",
         "gee_landslide.train.ensemble:EnsembleError",
         "gee_landslide.train.ensemble:TamperedWeightsError",
         "gee_landslide.train.data:MissingStacksError",

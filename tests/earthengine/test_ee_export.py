@@ -286,7 +286,7 @@ def test_build_event_stack_writes_the_stack_files(ee_offline, tmp_path, request,
     meta = read_meta(out)
     assert meta["source"] == "gee" and meta["event_id"] == "norway-5"
     assert meta["labels"] == "none" and meta["relative_orbit"] == 66
-    assert meta["windows"] == {"pre": ["2019-05-31", "2019-07-29"], "post": ["2019-07-31", "2019-09-28"]}
+    assert meta["windows"] == {"pre": ["2019-06-30", "2019-07-29"], "post": ["2019-07-31", "2019-08-30"]}
     assert len(meta["graph_sha256"]) == 64 and meta["recipe_version"]
     assert meta["assets"]["dem"] == "COPERNICUS/DEM/GLO30"
     assert not (out / ".tiles").exists()
@@ -308,8 +308,8 @@ def test_empty_window_is_reported_before_fetching_pixels(ee_offline, tmp_path, r
     with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(EmptyCollectionError) as info:
         build_event_stack(ev, cat.defaults, tmp_path / "india-19")
     msg = str(info.value)
-    assert "no cloud-free Sentinel-2 pixel" in msg and "post window 2020-08-07..2020-10-05" in msg
-    assert "widen it" in msg and "post_days" in msg
+    assert "no cloud-free Sentinel-2 pixel" in msg and "post window 2020-08-07..2020-09-06" in msg
+    assert "widen it" in msg and "window_rule: {mode: months, months: 2}" in msg
     assert "no Sentinel-1 descending IW VV+VH scene of relative orbit 66 in the pre window" in msg
     assert server.pixel_requests == []
 

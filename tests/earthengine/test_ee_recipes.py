@@ -13,6 +13,7 @@ import pytest
 
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.catalog import load_catalog
+from gee_landslide.earthengine.seasons import event_windows
 
 
 @pytest.fixture
@@ -147,10 +148,11 @@ def test_norway_above_60n_uses_glo30_and_full_stack(ee_offline, catalog):
     # assets
     for asset in ("COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED",
                   "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED", "COPERNICUS/DEM/GLO30",
-                  "ESA/WorldCover/v200", "users/fsn1995/Global_19862010_KG_5m",
+                  "GOOGLE/DYNAMICWORLD/V1", "users/fsn1995/Global_19862010_KG_5m",
                   "projects/sat-io/open-datasets/GLAD/GEDI_V27"):
         assert asset in consts, asset
     assert "USGS/SRTMGL1_003" not in consts
+    assert "ESA/WorldCover/v200" not in consts  # a 2021 map cannot label a 2019 pre window
     # GLO30: mosaic of band DEM with its projection set
     assert {"ImageCollection.mosaic", "Image.setDefaultProjection"} <= fns
     assert ["DEM"] in consts
@@ -160,10 +162,10 @@ def test_norway_above_60n_uses_glo30_and_full_stack(ee_offline, catalog):
     assert ("orbitProperties_pass", "DESCENDING") in pairs
     assert ("transmitterReceiverPolarisation", "VV") in pairs
     assert ("transmitterReceiverPolarisation", "VH") in pairs
-    # date windows: 60 days either side, EE end dates exclusive
-    pre, _post = ev.windows(catalog.defaults)
-    assert (str(pre.start), str(pre.end)) == ("2019-05-31", "2019-07-29")
-    for d in ("2019-05-31", "2019-07-30", "2019-07-31", "2019-09-29"):
+    # date windows: one month either side (window_rule auto, a summer event), EE end dates exclusive
+    pre, _post = event_windows(ev, catalog.defaults)
+    assert (str(pre.start), str(pre.end)) == ("2019-06-30", "2019-07-29")
+    for d in ("2019-06-30", "2019-07-30", "2019-07-31", "2019-08-31"):
         assert d in consts, d
     assert invocations(g, "DateRange")
     # relative orbit: server-side most frequent, no override
@@ -291,7 +293,14 @@ def test_tree_height_codes_and_kg_nodata(ee_offline):
 
     g = json.loads(auxiliary_bands(AuxAssets("users/me/kg", "users/me/th")).serialize())
     consts = constants(g)
-    assert {"users/me/kg", "users/me/th", 101, 102, 60} <= {c for c in consts if isinstance(c, (str, int))}
+    assert {"users/me/kg", "users/me/th", 101, 102, 60, 30} <= {c for c in consts if isinstance(c, (str, int))}
+    from gee_landslide.earthengine.auxiliary import koppen_geiger
+
+    kg = json.loads(koppen_geiger("users/me/kg").serialize())
+    # Af is class 0 and must stay: the only mask is "value <= 30" (koppen.js), no "!= 0"
+    lte = [deref(kg, a["image2"])["functionInvocationValue"] for a in invocations(kg, "Image.lte")]
+    assert [value(kg, f["arguments"]["value"]) for f in lte] == [30]
+    assert not invocations(kg, "Image.neq") and not invocations(kg, "Image.eq")
     assert {"Image.where", "Image.updateMask", "Image.lte"} <= functions(g)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 from rasterio import features
@@ -11,6 +13,7 @@ from shapely.ops import unary_union
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.landcover import VOLUME_MODEL_CODES, WATER_CODE
 from gee_landslide.core.stackio import is_complete, read_stack
+from gee_landslide.earthengine.classes import KG_BY_NAME, kg_name
 from gee_landslide.simulate import build_event_stack, simulate_event
 from gee_landslide.simulate.climate import KOPPEN_CLASSES
 
@@ -60,7 +63,8 @@ def test_band_contract(scenes):
         assert np.isfinite(d[6:]).all(), eid
         assert np.allclose(d[2][~masked], (d[1] - d[0])[~masked], atol=1e-4)
         assert np.allclose(d[5][~masked], (d[4] - d[3])[~masked], atol=1e-4)
-        assert len(np.unique(d[11])) == 1 and int(d[11][0, 0]) in KOPPEN_CLASSES
+        assert len(np.unique(d[11])) == 1  # band 11: the shared class index (earthengine/classes.py)
+        assert KG_BY_NAME[kg_name(int(d[11][0, 0]))].kottek in KOPPEN_CLASSES
         assert d[12].min() >= 0 and d[12].max() <= 60
         assert set(np.unique(d[13]).astype(int)) <= set(range(1, 10))
         assert np.all(np.abs(d[14]) <= 2)
@@ -171,7 +175,9 @@ def test_event_scene_meta_records_parameters(scenes):
     assert set(m["windows"]) == {"pre", "post"}
     for k in ("seed", "climate_class", "relief_m", "cover_fractions", "params", "acquisitions"):
         assert k in m
-    assert m["acquisitions"]["pre"] >= 4
+    # one acquisition per 12 days of the pre window (norway-5: one month, window_rule auto)
+    pre_days = (dt.date.fromisoformat(m["windows"]["pre"][1]) - dt.date.fromisoformat(m["windows"]["pre"][0])).days + 1
+    assert m["acquisitions"]["pre"] >= pre_days // 12 >= 2
 
 
 def test_build_event_stack_writes_readable_files_and_skips(tmp_path, catalog):

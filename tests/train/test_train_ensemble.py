@@ -84,7 +84,7 @@ def test_ensemble_api_matches_member_average(project):
     # the report's cached test maps are the same maps (float16 precision)
     curve = setting_curve(project.runs, project.stacks, "s1s2")
     stack = read_stack(project.stacks / "test-0").data
-    cached = np.mean([p["test-0"] for p in curve.probs[:4]], axis=0)
+    cached = curve.test_scores[4][0]  # mean aggregation: the mean of the top-4 members' saved maps
     assert ens.predict(stack).mean == pytest.approx(cached, abs=2e-3)
     with pytest.raises(ValueError, match="15"):
         ens.predict(stack[:11])
@@ -108,12 +108,27 @@ def test_tampered_weights_are_refused(project, tmp_path):
 
 
 def test_report_and_cli(project):
-    out = write_report(project.runs, project.stacks, project.reports, ks=(2, 4, 10), map_k=4)
+    from gee_landslide.core.catalog import load_catalog
+
+    out = write_report(project.runs, project.stacks, project.reports, ks=(2, 4, 10), map_k=4,
+                       catalog=load_catalog(project.catalog), n_heldout=2)
     for f in out["figures"]:
         assert f.exists() and f.stat().st_size > 1000
     t8 = out["table8"].read_text()
     assert "S1+S2" in t8 and "F1 ens (10)" in t8 and "†" in t8
     assert any("only 6" in n for n in out["notes"])
+    # the baselines stand beside the models, on the test event and the held-out scenes
+    skill = out["skill"].read_text()
+    assert "dNDVI rule" in skill and "boosted trees (s1s2)" in skill and "single best" in skill
+    assert "ensemble 6 (all)" in skill
+    held = out["summary"]["heldout_events"]
+    assert len(held) == 2 and all(e.startswith("heldout-") for e in held)
+    assert not set(held) & {e.id for e in load_catalog(project.catalog).events}
+    for b in out["summary"]["baselines"]:
+        assert len(b["heldout_f1"]) == 2 and 0.0 <= b["test"]["f1"] <= 1.0
+    # every ensemble threshold of the curve was chosen on validation, never on test
+    assert {r["chosen_on"] for k, r in out["summary"]["s1s2"]["methods"].items() if k != "single best"} == {
+        "validation"}
     assert (project.reports / "comparison_s1s2.png").exists()
 
     from gee_landslide.cli import app
@@ -135,7 +150,7 @@ def test_report_and_cli(project):
 def test_threshold_is_tuned_on_validation_events_only(project):
     from gee_landslide.core.catalog import load_catalog
     from gee_landslide.core.stackio import read_stack
-    from gee_landslide.train.ensemble import THRESHOLD_CANDIDATES
+    from gee_landslide.train.metrics import PROB_CANDIDATES as THRESHOLD_CANDIDATES
     from gee_landslide.train.metrics import confusion, evaluation_mask
 
     path = build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="tuned", stacks_dir=project.stacks)

@@ -1,0 +1,216 @@
+"""Monitoring on Earth Engine (earthengine/region.py) and the Sentinel-2 coverage fallback, offline.
+
+Graphs are built by the real client (offline initialisation); exports run the real
+``ee.data.computePixels`` request path against a fake transport that answers with arrays of the
+requested shape, or with injected 429 / 5xx / request-size errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+
+import numpy as np
+import pytest
+from test_ee_export import FakeServer, expected
+
+from gee_landslide.core.catalog import Window, load_catalog
+from gee_landslide.core.grid import grid_for_bbox
+
+RUN_DATE = dt.date(2024, 8, 15)
+
+
+@pytest.fixture
+def ee_offline():
+    import ee
+
+    from gee_landslide.earthengine.init import offline
+
+    with offline():
+        yield ee
+
+
+@pytest.fixture(scope="module")
+def catalog(request):
+    return load_catalog(request.config.rootpath / "case_studies.yaml")
+
+
+class SequenceServer(FakeServer):
+    """A FakeServer whose value (getInfo) requests answer ``results`` in turn."""
+
+    def __init__(self, results, **kw):
+        super().__init__(value_result=results[0], **kw)
+        self.results = list(results)
+
+    def request(self, uri, *args, **kw):
+        if "computePixels" not in uri and self.results:
+            self.value_result = self.results.pop(0) if len(self.results) > 1 else self.results[0]
+        return super().request(uri, *args, **kw)
+
+
+PREFLIGHT = {"s1_pre": 5, "s1_post": 3, "s2_pre": 12, "s2_post": 6, "s2_pre_clear_px": 400,
+             "s2_post_clear_px": 380, "s2_l1c_pre": 12, "s2_l1c_post": 6, "relative_orbit": 37}
+
+
+def region_setup(catalog):
+    region = catalog.region("norway")
+    pre, post = region.windows(RUN_DATE)
+    grid = grid_for_bbox(*region.bbox)
+    sub = grid.window(0, 0, 48, 40)  # one monitoring tile of the region grid
+    return region, pre, post, grid, sub
+
+
+def retry():
+    from gee_landslide.earthengine.export import RetryPolicy
+
+    sleeps: list[float] = []
+    return RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=8.0, sleep=sleeps.append,
+                       rng=random.Random(1)), sleeps
+
+
+# ------------------------------------------------------------------ graphs
+def test_tile_recipe_is_the_event_recipe_on_the_tile_grid_and_pass_windows(ee_offline, catalog):
+    from test_ee_recipes import assert_stack_root, constants
+
+    from gee_landslide.earthengine.graphcheck import check_graph, pre_event_violations
+    from gee_landslide.earthengine.region import tile_recipe
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
+    g = json.loads(r.serialized())
+    assert_stack_root(g, sub)
+    consts = constants(g)
+    for d in (pre.start.isoformat(), (pre.end + dt.timedelta(days=1)).isoformat(),
+              post.start.isoformat(), (post.end + dt.timedelta(days=1)).isoformat()):
+        assert d in consts, d
+    assert check_graph(r.serialized()) == [] and check_graph(r.preflight().serialize()) == []
+    for img in r.pre_event.values():
+        assert pre_event_violations(img.serialize(), pre.start, pre.end) == []
+    assert r.dem_choice.asset == "COPERNICUS/DEM/GLO30"  # 61.5 N
+    assert r.s2_level == "L2A" and r.label_source == "worldcover"  # 2024: WorldCover 2021 predates it
+
+
+def test_tile_windows_before_sentinel1_give_a_clear_error(ee_offline, catalog):
+    from gee_landslide.earthengine.assets import AssetError
+    from gee_landslide.earthengine.region import tile_recipe
+
+    region, _pre, _post, _grid, sub = region_setup(catalog)
+    pre = Window(start=dt.date(2014, 6, 1), end=dt.date(2014, 7, 31))
+    post = Window(start=dt.date(2014, 8, 1), end=dt.date(2014, 8, 30))
+    with pytest.raises(AssetError, match=r"COPERNICUS/S1_GRD_FLOAT \(2014-10-03\.\.today"):
+        tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
+
+
+# ------------------------------------------------------------------ exporter
+@pytest.mark.parametrize(
+    ("script", "too_large_px", "retries", "splits"),
+    [
+        ((), None, 0, 0),
+        (((429, "Quota exceeded"), (503, "Service unavailable"), (500, "Internal error")), None, 3, 0),
+        ((), 40 * 40, 0, 1),
+    ],
+    ids=["clean", "429-503-500", "request-size"],
+)
+def test_fetch_grid_stack_with_injected_errors(ee_offline, catalog, tmp_path, monkeypatch,
+                                               script, too_large_px, retries, splits):
+    from ee import apitestcase
+
+    from gee_landslide.earthengine.region import fetch_grid_stack
+
+    region, pre, post, grid, sub = region_setup(catalog)
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "1")
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_TILE_PX", "64")
+    server = SequenceServer([PREFLIGHT], grid=sub, script=script, too_large_px=too_large_px)
+    policy, sleeps = retry()
+    msgs: list[str] = []
+    with apitestcase.UsingCloudApi(mock_http=server):
+        data = fetch_grid_stack(sub, pre, post, region=region, region_id="norway",
+                                defaults=catalog.defaults, cache_dir=tmp_path / "tile",
+                                retry=policy, progress=msgs.append)
+    assert data.shape == (15, sub.height, sub.width) and data.dtype == np.float32
+    np.testing.assert_array_equal(data, expected(sub))
+    assert server.value_requests == 1  # one pre-flight, L2A kept
+    assert len(sleeps) == retries and all(0 < s <= 8.0 for s in sleeps)
+    assert sum("splitting into 4" in m for m in msgs) == splits
+    widths = [r["grid"]["dimensions"]["width"] for r in server.pixel_requests]
+    assert (min(widths) < sub.width) == bool(splits)
+    assert not (tmp_path / "tile" / ".tiles").exists()  # cleaned up once assembled
+    assert grid.width > sub.width  # the region really is cut into tiles
+
+
+def test_fetch_grid_stack_gives_up_with_the_tile_named(ee_offline, catalog, tmp_path, monkeypatch):
+    from ee import apitestcase
+
+    from gee_landslide.earthengine.export import ExportError
+    from gee_landslide.earthengine.region import fetch_grid_stack
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "1")
+    server = SequenceServer([PREFLIGHT], grid=sub, script=[(429, "Quota exceeded")] * 10)
+    policy, _ = retry()
+    with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(ExportError, match="gave up after attempt 4"):
+        fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
+                         cache_dir=tmp_path / "tile", retry=policy)
+
+
+# ------------------------------------------------------------------ coverage: L2A -> L1C
+def test_sparse_l2a_falls_back_to_l1c_and_meta_records_it(ee_offline, catalog, tmp_path):
+    from ee import apitestcase
+
+    from gee_landslide.core.grid import grid_around
+    from gee_landslide.core.stackio import read_meta
+    from gee_landslide.earthengine.event_stack import build_event_stack
+    from gee_landslide.earthengine.graphcheck import check_graph
+
+    ev = catalog.event("indonesia-29")  # 2018: L2A "not yet global" (catalog)
+    grid = grid_around(ev.lat, ev.lon, 2000, 10)
+    first = {**PREFLIGHT, "s2_pre": 0, "s2_post": 1, "s2_l1c_pre": 9, "s2_l1c_post": 10}
+    second = {**PREFLIGHT, "s2_pre": 9, "s2_post": 10}
+    server = SequenceServer([first, second], grid=grid)
+    msgs: list[str] = []
+    with apitestcase.UsingCloudApi(mock_http=server):
+        out = build_event_stack(ev, catalog.defaults, tmp_path / ev.id, progress=msgs.append)
+    meta = read_meta(out)
+    assert meta["sentinel2"]["level"] == "L1C" and "tropical" in meta["window_reason"]
+    assert meta["sentinel2"]["collection"] == "COPERNICUS/S2_HARMONIZED"
+    assert "0 L2A scenes against 9 L1C" in meta["sentinel2"]["reason"]
+    assert meta["assets"]["sentinel2"] == "COPERNICUS/S2_HARMONIZED"
+    assert meta["scene_counts"]["s2_l2a_pre"] == 0 and meta["scene_counts"]["s2_pre"] == 9
+    assert server.value_requests == 2 and any("L1C" in m for m in msgs)
+    # the exported graph is the L1C one, and it passes the registry (no SCL on L1C)
+    from gee_landslide.earthengine.recipe import build_recipe
+
+    r = build_recipe(ev, catalog.defaults, s2_level="L1C")
+    consts = json.dumps(json.loads(r.serialized()))
+    assert "COPERNICUS/S2_HARMONIZED" in consts and "COPERNICUS/S2_SR_HARMONIZED" not in consts
+    assert check_graph(r.serialized()) == [] and meta["graph_sha256"] == r.graph_sha256()
+
+
+def test_dense_l2a_is_kept(ee_offline, catalog):
+    from gee_landslide.earthengine.sentinel2 import choose_level
+
+    assert choose_level(PREFLIGHT)[0] == "L2A"
+    assert choose_level({**PREFLIGHT, "s2_post": 2, "s2_l1c_post": 6})[0] == "L1C"  # sparse: 2 < 3
+    assert choose_level({**PREFLIGHT, "s2_post": 3, "s2_l1c_post": 6})[0] == "L2A"
+
+
+def test_window_before_l2a_uses_l1c_offline_and_before_l1c_fails(ee_offline, catalog):
+    from gee_landslide.earthengine.assets import AssetError
+    from gee_landslide.earthengine.recipe import build_recipe, plan
+
+    ev = catalog.event("italy-22").model_copy(update={
+        "date": dt.date(2016, 11, 1),
+        "pre": Window(start=dt.date(2016, 9, 1), end=dt.date(2016, 10, 31)),
+        "post": Window(start=dt.date(2016, 11, 2), end=dt.date(2016, 12, 31)),
+    })
+    r = build_recipe(ev, catalog.defaults)
+    assert r.s2_level == "L1C" and "before L2A starts (2017-03-28)" in r.s2_reason
+    assert plan(r)["sentinel2"]["collection"] == "COPERNICUS/S2_HARMONIZED"
+    early = ev.model_copy(update={
+        "date": dt.date(2015, 5, 1),
+        "pre": Window(start=dt.date(2015, 3, 1), end=dt.date(2015, 4, 30)),
+        "post": Window(start=dt.date(2015, 5, 2), end=dt.date(2015, 6, 20)),
+    })
+    with pytest.raises(AssetError, match=r"Sentinel-2 pre window: window 2015-03-01\.\.2015-04-30 is outside"):
+        build_recipe(early, catalog.defaults)

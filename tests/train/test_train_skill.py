@@ -1,0 +1,126 @@
+"""Skill machinery: baselines, threshold choice, loss masking, schedules, voting ensembles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gee_landslide.train.baselines import BoostedTrees, DndviRule
+from gee_landslide.train.data import Scene
+from gee_landslide.train.ensemble import combine, ensemble_score
+from gee_landslide.train.losses import LOSSES, create_loss
+from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold, confusion, evaluation_mask
+from gee_landslide.train.trainer import mask_uncounted
+from tests.helpers_stacks import B, synthetic_scene
+
+
+def scene(seed: int, shift: float = 0.0, size: int = 64) -> Scene:
+    s, lab = synthetic_scene(seed, size)
+    s[B["dNDVI"]] += shift
+    return Scene(f"ev-{seed}", s, lab)
+
+
+def test_best_threshold_matches_brute_force():
+    rng = np.random.default_rng(0)
+    scenes = [scene(i) for i in range(3)]
+    scores = [np.clip(sc.labels * 0.5 + rng.uniform(0, 0.6, sc.labels.shape), 0, 1).astype(np.float32)
+              for sc in scenes]
+    scores[0][0, 0] = np.nan  # never positive
+    t, counts = best_threshold(scores, scenes, PROB_CANDIDATES, "visible")
+    brute = []
+    for cand in PROB_CANDIDATES:
+        total = None
+        for sc, s in zip(scores, scenes, strict=True):
+            c = confusion(np.nan_to_num(sc, nan=-1) > cand, s.labels, evaluation_mask(s.stack, "visible"))
+            total = c if total is None else total + c
+        brute.append((total.f1, cand, total))
+    best_f1 = max(f for f, _, _ in brute)
+    assert counts.f1 == pytest.approx(best_f1)
+    assert any(c == t and tot == counts for _, c, tot in brute)
+
+
+def test_dndvi_rule_is_fitted_on_the_events_it_is_given_only():
+    fit_on = [scene(1), scene(2)]
+    rule = DndviRule().fit(fit_on)
+    assert rule.fitted_on == ("ev-1", "ev-2")
+    # the landslides lower dNDVI by 0.35 around 0 (noise sd 0.05): the fitted cut lies between
+    assert -0.33 < rule.threshold < -0.02
+    # a test scene whose scars are far weaker would want another threshold; the rule must not move
+    before = rule.threshold
+    weak = scene(3, shift=0.0)
+    weak.stack[B["dNDVI"]][weak.labels > 0] += 0.3
+    rule.predict(weak.stack)
+    assert rule.threshold == before
+    refit = DndviRule().fit([*fit_on, weak])
+    assert refit.threshold != before  # ...which shows the fit really depends on its events
+
+
+def test_dndvi_rule_never_flags_missing_optical_data():
+    sc = scene(4)
+    sc.stack[B["dNDVI"], :10, :10] = np.nan
+    assert not DndviRule(threshold=10.0).predict(sc.stack)[:10, :10].any()
+
+
+def test_boosted_trees_learn_landslides_and_pick_their_threshold_on_validation():
+    train, val, test = [scene(i) for i in (1, 2, 3)], [scene(4)], scene(5)
+    bt = BoostedTrees("s2", max_pixels=6000, max_iter=30).fit(train, val)
+    assert bt.fitted_on == ("ev-1", "ev-2", "ev-3")
+    assert bt.threshold in PROB_CANDIDATES
+    c = confusion(bt.predict(test.stack), test.labels, evaluation_mask(test.stack, "visible"))
+    chance = test.labels.mean()
+    assert c.f1 > 0.6 > 2 * chance
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_uncounted_pixels_do_not_steer_any_loss(loss):
+    torch.manual_seed(0)
+    fn = create_loss(loss)
+    target = (torch.rand(2, 1, 16, 16) > 0.7).float()
+    counted = torch.ones_like(target, dtype=torch.bool)
+    counted[:, :, :, 10:] = False  # e.g. padding or layover
+    a = torch.randn(2, 1, 16, 16, requires_grad=True)
+    b = a.detach().clone()
+    b[:, :, :, 10:] = torch.randn(2, 1, 16, 6) * 10  # garbage where nothing is counted
+    b.requires_grad_(True)
+    la = fn(*mask_uncounted(a, target, counted))
+    lb = fn(*mask_uncounted(b, target, counted))
+    assert float(la.detach()) == pytest.approx(float(lb.detach()), rel=1e-5, abs=1e-6)
+    lb.backward()
+    assert float(b.grad[:, :, :, 10:].abs().max()) == 0.0
+    assert float(b.grad[:, :, :, :10].abs().max()) > 0.0
+
+
+def test_onecycle_schedule_needs_max_epochs_and_decays():
+    from gee_landslide.train.profile import ProfileError, load_profile, parse_profile
+
+    laptop = load_profile("laptop").model_dump()
+    with pytest.raises(ProfileError, match="max_epochs"):
+        parse_profile({**laptop, "lr_schedule": "onecycle", "max_epochs": None}, "x.yaml")
+    from gee_landslide.train.runs import RunConfig
+    from gee_landslide.train.trainer import make_scheduler
+
+    cfg = RunConfig(setting="s2", architecture="Unet", loss="Dice", learning_rate=0.01, encoder="resnet18",
+                    crop_size=64, batch_size=2, iterations_per_epoch=10, max_epochs=3, patience=3,
+                    lr_schedule="onecycle", train_events=("a",), val_events=("b",), test_events=("c",))
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.learning_rate)
+    sched = make_scheduler(cfg, opt)
+    lrs = []
+    for _ in range(30):
+        opt.step()
+        sched.step() if len(lrs) < 29 else None
+        lrs.append(opt.param_groups[0]["lr"])
+    assert max(lrs) == pytest.approx(0.01, rel=0.05)
+    assert lrs[0] < 0.002 and lrs[-1] < 0.001
+
+
+def test_vote_aggregation_averages_member_maps():
+    probs = np.array([[[0.9, 0.2]], [[0.6, 0.45]], [[0.1, 0.8]]], np.float32)  # (M=3, 1, 2)
+    own = np.array([0.5, 0.4, 0.7], np.float32)
+    votes = ensemble_score(probs, "vote", own)
+    np.testing.assert_allclose(votes, [[2 / 3, 2 / 3]])
+    mean = ensemble_score(probs, "mean", own)
+    np.testing.assert_allclose(mean, probs.mean(0))
+    pred = combine(probs, 0.5, own, "vote")
+    assert pred.mask.tolist() == [[True, True]]
+    assert combine(probs, 0.5, own, "mean").mask.tolist() == [[True, False]]
