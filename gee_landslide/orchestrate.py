@@ -16,11 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+import gee_landslide
 from gee_landslide.paths import ProjectPaths
 from gee_landslide.processes import pid_alive
 
@@ -52,9 +55,18 @@ class Orchestra:
         return self.home / f"{service}.log"
 
     def env(self) -> dict[str, str]:
-        """Environment for every process of the stack (and for clients of it)."""
+        """Environment for every process of the stack (and for clients of it).
+
+        The directory this package was imported from goes first on ``PYTHONPATH``: the server's
+        children (the serve process, and each flow run it starts) then import the same
+        ``gee_landslide`` and ``flows`` as the process that started them, not whichever copy
+        happens to be installed in the virtualenv.
+        """
         env = dict(os.environ)
+        code_root = str(Path(gee_landslide.__file__).resolve().parents[1])
+        python_path = [code_root, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != code_root)]
         env.update(
+            PYTHONPATH=os.pathsep.join(python_path),
             PREFECT_HOME=str(self.home),
             PREFECT_API_URL=self.api_url,
             PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.home / 'prefect.db'}",
@@ -92,11 +104,58 @@ def _spawn(orch: Orchestra, service: str, argv: list[str]) -> int:
     return proc.pid
 
 
-def server_healthy(orch: Orchestra, timeout: float = 2.0) -> bool:
+def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """True when the Prefect API at ``api_url`` answers its health check."""
     try:
-        return httpx.get(f"{orch.api_url}/health", timeout=timeout).status_code == 200
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def server_healthy(orch: Orchestra, timeout: float = 2.0) -> bool:
+    return api_healthy(orch.api_url, timeout)
+
+
+def wait_until_healthy(api_url: str, timeout: float | None = None, poll: float = 1.0) -> bool:
+    """Wait for the Prefect API to answer (``timeout=None``: as long as it takes).
+
+    A server restarted on a loaded 2-core machine can take over a minute to report healthy, so
+    callers poll its health endpoint rather than sleeping for a fixed time.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not api_healthy(api_url):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
+def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str | None = None,
+                  retry_pause: float = 2.0) -> None:
+    """Serve the deployments ``build()`` returns, and serve them again after the API comes back.
+
+    Prefect's runner gives up after three failed polls in a row (``critical_service_loop``), so a
+    restart of the Prefect server (tens of seconds here) would otherwise end the serve process
+    and with it every scheduled run. Each round waits for the API, rebuilds the deployments from
+    the catalog and serves them; Prefect upserts deployments and schedules by name, so a new
+    round creates no duplicates. SIGTERM / Ctrl-C end the loop (``serve`` returns or exits).
+    Schedules are not paused on shutdown: they belong to the catalog, and late runs left by a
+    stop are handled by the monitor flow (see :func:`gee_landslide.scheduling.superseding_run`).
+    """
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL
+
+    url = api_url or PREFECT_API_URL.value()
+    while True:
+        if url:
+            wait_until_healthy(url)
+        try:
+            serve(*build(), limit=limit, pause_on_shutdown=False)
+            return
+        except Exception as exc:  # the API went away under the runner: wait for it, serve again
+            print(f"serving stopped ({type(exc).__name__}: {exc}); serving again once {url} is healthy",
+                  flush=True)
+            time.sleep(retry_pause)
 
 
 def start_server(orch: Orchestra, timeout: float = 90.0) -> int:
