@@ -35,7 +35,9 @@ from gee_landslide.paths import ProjectPaths
 EVERY_MINUTE = "* * * * *"
 NEVER_DURING_TESTS = "0 0 1 1 *"  # 1 January, 00:00: runs of `quiet` are only the ones a test makes
 LOW_THRESHOLD = 0.05  # the tiny test ensemble is barely trained: a low threshold guarantees detections
-QUIET_BBOX = [6.085, 61.468, 6.107, 61.479]  # about 1.2 km x 1.2 km: one 128 px tile
+# about 1.2 km x 1.2 km: two 128 px tiles, a pass takes seconds (the shrunk norway of the
+# small project takes ~40 s on a loaded 2-core machine, most of a one-minute cron period)
+TINY_BBOX = [6.085, 61.468, 6.107, 61.479]
 
 # Prefect's own loop periods, shortened (defaults: 60 s, 10 s, 30 s)
 FAST_PREFECT = {
@@ -54,22 +56,23 @@ def yaml_rt() -> YAML:
     return yaml
 
 
-def write_scratch_catalog(path: Path, today: dt.date | None = None) -> None:
-    """The project catalog with ``norway`` every minute and a ``quiet`` region run only by hand.
+def write_scratch_catalog(path: Path, norway_schedule: str = EVERY_MINUTE, today: dt.date | None = None) -> None:
+    """The project catalog with ``norway`` on ``norway_schedule`` and a ``quiet`` region run by hand.
 
-    Both use the tiny ``s1s2`` ensemble at a low threshold, and the simulator injects landslides
-    ten days before today, so a pass over today's windows (what a scheduled run does) finds some.
+    Both cover a tiny bbox with the tiny ``s1s2`` ensemble at a low threshold, and the simulator
+    injects landslides ten days before today, so a pass over today's windows (what a scheduled
+    run does) finds some.
     """
     today = today or dt.date.today()
     yaml = yaml_rt()
     raw = yaml.load(path.read_text())
     norway = raw["regions"]["norway"]
-    norway["schedule"] = EVERY_MINUTE
+    norway["schedule"] = norway_schedule
     norway["threshold"] = LOW_THRESHOLD
+    norway["bbox"] = TINY_BBOX
     norway["simulation"]["landslide_dates"].append(today - dt.timedelta(days=10))
     quiet = yaml.load(yaml_dump(yaml, norway))
     quiet["name"] = "Quiet test region (run by hand)"
-    quiet["bbox"] = QUIET_BBOX
     quiet["schedule"] = NEVER_DURING_TESTS
     raw["regions"]["quiet"] = quiet
     with open(path, "w") as fh:
@@ -116,10 +119,10 @@ def prefect_client(api_url: str) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def running_stack(small_project: ProjectPaths, tmp: Path) -> Iterator[Stack]:
+def running_stack(small_project: ProjectPaths, tmp: Path, norway_schedule: str = EVERY_MINUTE) -> Iterator[Stack]:
     """Copy the small project, write the scratch catalog, start server + serve; always stop them."""
     paths = copy_project(small_project, tmp / "p")
-    write_scratch_catalog(paths.catalog)
+    write_scratch_catalog(paths.catalog, norway_schedule)
     orch = Orchestra(paths, port=free_port())
     t0 = time.perf_counter()
     with pytest.MonkeyPatch.context() as mp:

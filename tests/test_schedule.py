@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from gee_landslide.cli import app
 from gee_landslide.demo import next_run_line
-from gee_landslide.orchestrate import read_pid, start_serve, stop, wait_for_deployments
+from gee_landslide.orchestrate import read_pid, start_serve, start_server, stop, wait_for_deployments
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,19 @@ def test_region_added_to_the_catalog_is_scheduled_after_serve_restarts(stack: St
         starts = Counter(r.expected_start_time for r in deployment_runs(client, norway.id) if r.auto_scheduled)
         assert starts and max(starts.values()) == 1
     print(f"serve restarted, monitor/alps scheduled in {time.perf_counter() - t0:.0f} s")
+
+
+def test_scheduled_runs_go_on_after_the_prefect_server_restarts(stack: Stack) -> None:
+    """The serve process outlives a restart of the server; the next cron run happens by itself."""
+    serve_pid = read_pid(stack.orch, "serve")
+    t0 = time.perf_counter()
+    stop(stack.orch, ("server",))
+    start_server(stack.orch, timeout=300)
+    back = dt.datetime.now(dt.timezone.utc)
+    print(f"server restarted in {time.perf_counter() - t0:.0f} s")
+    run = wait_for(lambda: _scheduled_norway_run(stack, after=back), 240,
+                   "a scheduled monitor/norway run after the restart")
+    print(f"first scheduled run after the restart finished {time.perf_counter() - t0:.0f} s after the stop")
+    assert run.state.name == "Completed", f"{run.state.message}\n{log_tail(stack.orch, 'serve')}"
+    assert read_pid(stack.orch, "serve") == serve_pid, "the same serve process carried on"
+    assert "serving again" in stack.orch.log_file("serve").read_text()
