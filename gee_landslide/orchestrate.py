@@ -131,31 +131,62 @@ def wait_until_healthy(api_url: str, timeout: float | None = None, poll: float =
 
 
 def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str | None = None,
-                  retry_pause: float = 2.0) -> None:
-    """Serve the deployments ``build()`` returns, and serve them again after the API comes back.
+                  poll: float = 2.0) -> None:
+    """Serve the deployments ``build()`` returns, and serve them afresh after a Prefect API outage.
 
-    Prefect's runner gives up after three failed polls in a row (``critical_service_loop``), so a
-    restart of the Prefect server (tens of seconds here) would otherwise end the serve process
-    and with it every scheduled run. Each round waits for the API, rebuilds the deployments from
-    the catalog and serves them; Prefect upserts deployments and schedules by name, so a new
-    round creates no duplicates. SIGTERM / Ctrl-C end the loop (``serve`` returns or exits).
-    Schedules are not paused on shutdown: they belong to the catalog, and late runs left by a
-    stop are handled by the monitor flow (see :func:`gee_landslide.scheduling.superseding_run`).
+    Prefect's runner stops polling after three failed polls in a row (``critical_service_loop``):
+    after a restart of the Prefect server (tens of seconds on a loaded machine) it either exits
+    or, when its cancellation observer is the loop that gives up, hangs without polling, and
+    the schedules stop firing. So a watchdog thread checks the API's health; once the API is
+    back after an outage it re-executes this process (same pid, same process group: ``stop``
+    still finds it), which rebuilds the deployments from the catalog and serves them again.
+    Prefect upserts deployments and schedules by name, so this creates no duplicates. Runs
+    already started keep going (they report to the API themselves).
+
+    SIGTERM / Ctrl-C end the process as before. Schedules are not paused on shutdown: they
+    belong to the catalog, and the runs a stop leaves late are handled by the monitor flow
+    (:func:`gee_landslide.scheduling.superseding_run`).
     """
+    import threading
+
     from prefect import serve
     from prefect.settings import PREFECT_API_URL
 
     url = api_url or PREFECT_API_URL.value()
-    while True:
+    if url:
+        wait_until_healthy(url, poll=poll)
+        threading.Thread(target=_reexec_after_outage, args=(url, poll), daemon=True,
+                         name="api-watchdog").start()
+    try:
+        serve(*build(), limit=limit, pause_on_shutdown=False)
+    except Exception as exc:  # the runner gave up (API gone): serve afresh once it is back
+        print(f"serving stopped ({type(exc).__name__}: {exc}); serving again once the API is healthy",
+              flush=True)
         if url:
-            wait_until_healthy(url)
-        try:
-            serve(*build(), limit=limit, pause_on_shutdown=False)
-            return
-        except Exception as exc:  # the API went away under the runner: wait for it, serve again
-            print(f"serving stopped ({type(exc).__name__}: {exc}); serving again once {url} is healthy",
-                  flush=True)
-            time.sleep(retry_pause)
+            wait_until_healthy(url, poll=poll)
+        _reexec()
+
+
+def _reexec_after_outage(api_url: str, poll: float, outage_checks: int = 2) -> None:
+    failures = 0
+    while True:
+        time.sleep(poll)
+        if api_healthy(api_url, timeout=5.0):
+            if failures >= outage_checks:
+                print("Prefect API is back after an outage: restarting the runner", flush=True)
+                _reexec()
+            failures = 0
+        else:
+            failures += 1
+            if failures == outage_checks:
+                print(f"Prefect API unreachable at {api_url}; waiting for it", flush=True)
+
+
+def _reexec() -> None:
+    """Replace this process by a fresh copy of itself (same pid, same arguments)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def start_server(orch: Orchestra, timeout: float = 90.0) -> int:

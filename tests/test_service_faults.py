@@ -170,13 +170,12 @@ def own_project(stack: Stack, small_project, tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def api(stack: Stack) -> Iterator[str]:
     """Flows called in this process report to the module's server (not an ephemeral one)."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: stack.orch.api_url}):
         yield stack.orch.api_url
-        APILogWorker.drain_all(timeout=10)  # send the flows' logs while the server still runs
+        APILogWorker.drain_all(timeout=10, at_exit=False)  # send the flows' logs while the server still runs
 
 
 def _snapshot(alerts_dir: Path) -> dict[str, bytes]:
