@@ -125,9 +125,11 @@ def test_scheduled_runs_go_on_after_the_prefect_server_restarts(stack: Stack) ->
     stop(stack.orch, ("server",))
     # keep it down until Prefect's runner gives up polling (three failures in a row), as it does
     # while a server restarts for a minute on a loaded machine
-    wait_for(lambda: "Prefect API unreachable" in log_tail(stack.orch, "serve", 20_000), 120,
-             "the serve process to notice the stopped server")
-    time.sleep(10)  # long enough for Prefect's runner to give up polling (3 failed polls, every 2 s here)
+    log = stack.orch.log_file("serve")
+    seen = len(log.read_bytes())
+    wait_for(lambda: b"Failed the last 3 attempts" in log.read_bytes()[seen:], 120,
+             "Prefect's runner to give up polling the stopped server")
+    assert "Prefect API unreachable" in log_tail(stack.orch, "serve", 200_000)
     start_server(stack.orch, timeout=300)
     back = dt.datetime.now(dt.timezone.utc)
     print(f"server restarted in {time.perf_counter() - t0:.0f} s")
