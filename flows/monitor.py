@@ -6,6 +6,13 @@ tiles over a task runner: a local thread pool by default, or a Dask cluster when
 ``dask_address`` (or ``$GEE_LANDSLIDE_DASK_ADDRESS``) names a scheduler. New alerts are
 summarised in a Prefect markdown artifact.
 
+Faults: a tile whose fetch fails transiently (Earth Engine 5xx, quota, time-outs) is retried by
+Prefect; a pass that still fails (or cannot start: no ensemble, bad region) ends Failed and
+sends a failure notification, and the feeds keep their last good state (the pass writes them
+only at its end). A scheduled run that a later due run of the same deployment supersedes
+(missed schedules after the machine slept) ends ``Skipped`` without a pass; two runs of one
+region never overlap (the deployment's concurrency limit, see ``flows/serve.py``).
+
     python -m flows.monitor --region norway --date 2025-08-01
 """
 
@@ -18,11 +25,16 @@ from typing import Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.logging.loggers import flow_run_logger
+from prefect.states import Completed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.core.settings import get_settings
+from gee_landslide.monitor.notify import Notifier, notifier_for_url
 from gee_landslide.monitor.runner import (
     GateConfig,
     PassContext,
@@ -32,13 +44,56 @@ from gee_landslide.monitor.runner import (
     process_tile,
 )
 from gee_landslide.monitor.tiling import Tile
+from gee_landslide.ops.scheduling import find_superseding_run
 from gee_landslide.sources import resolve_source
 
 
-@task(name="monitor-tile", retries=2, retry_delay_seconds=[5, 30], task_run_name="tile {tile.key}",
-      cache_policy=NO_CACHE)
+def _retry_transient(task_obj: Any, task_run: Any, state: Any) -> bool:
+    """Retry a tile only for errors that may pass (5xx, quota, time-outs), not for bad input."""
+    try:
+        state.result()
+    except Exception as exc:
+        from gee_landslide.earthengine.export import classify_error
+
+        return classify_error(exc) == "transient" or isinstance(exc, (OSError, TimeoutError))
+    return False
+
+
+@task(name="monitor-tile", retries=2, retry_delay_seconds=[5, 30], retry_jitter_factor=0.5,
+      retry_condition_fn=_retry_transient, task_run_name="tile {tile.key}", cache_policy=NO_CACHE)
 def monitor_tile(ctx: PassContext, tile: Tile) -> TileResult:
     return process_tile(ctx, tile)
+
+
+def notify_failed_pass(flow_obj: Any, flow_run: Any, state: State) -> None:
+    """Flow hook: a pass that failed or crashed is announced, not only recorded in Prefect."""
+    params = flow_run.parameters or {}
+    url = params.get("notify_url") or get_settings().notify_url
+    notifier = notifier_for_url(url) if url else Notifier.from_env()
+    region = params.get("region", "?")
+    title = f"Monitoring pass over {region} {state.name.lower()}"
+    body = f"flow run {flow_run.name} ({flow_run.id}) ended {state.name}: {state.message or ''}".strip()
+    flow_run_logger(flow_run).error("%s; %s", title, body)
+    notifier.notify_failure(title, body, {"region": region, "flow_run": str(flow_run.id),
+                                          "flow_run_name": flow_run.name, "state": state.name,
+                                          "date": params.get("date")})
+
+
+def superseded_state() -> State | None:
+    """``Skipped`` when a later due run of this deployment makes this run redundant."""
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        return None
+    try:
+        with get_client(sync_client=True) as client:
+            newer = find_superseding_run(ctx.flow_run, client)
+    except Exception as exc:  # a redundant pass is better than a missed one
+        get_run_logger().warning("could not check for later runs (%s); running the pass", exc)
+        return None
+    if newer is None:
+        return None
+    return Completed(name="Skipped", message=f"superseded by the later run {newer.name} "
+                                             f"(expected {newer.expected_start:%Y-%m-%d %H:%M} UTC)")
 
 
 def _map_tiles(ctx: PassContext) -> list[TileResult]:
@@ -79,7 +134,7 @@ def alerts_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="monitor", log_prints=True)
+@flow(name="monitor", log_prints=True, on_failure=[notify_failed_pass], on_crashed=[notify_failed_pass])
 def monitor(
     region: str = "norway",
     date: str | None = None,
@@ -89,9 +144,13 @@ def monitor(
     threshold: float | None = None,
     dask_address: str | None = None,
     notify_url: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State:
     """One monitoring pass: windows from ``date`` (default today), tiles, ensemble, alerts, feeds."""
     log = get_run_logger()
+    skipped = superseded_state()
+    if skipped is not None:
+        log.info("no pass: %s", skipped.message)
+        return skipped
     paths = project_paths()
     catalog = load_catalog(paths.catalog)
     source = resolve_source(source)

@@ -7,16 +7,18 @@ Deployments are derived from ``case_studies.yaml`` each time this process starts
   user can override: ``prefect deployment run train/sweep --param profile=smoke``.
 
 Adding a region to the catalog and restarting this process gives its ``monitor/<region>``.
+The process outlives restarts of the Prefect server (:func:`gee_landslide.ops.supervisor.serve_forever`).
 """
 
 from __future__ import annotations
 
-from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.schedules import Cron
 
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.ops.deployments import deployment_specs
+from gee_landslide.ops.supervisor import serve_forever
 
 
 def build_deployments() -> list:
@@ -36,13 +38,16 @@ def build_deployments() -> list:
                 parameters=spec.parameters,
                 description=spec.description,
                 tags=["gee-landslide", spec.flow],
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=spec.concurrency_limit, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE,
+                ) if spec.concurrency_limit else None,
             )
         )
     return out
 
 
 def main() -> None:
-    serve(*build_deployments(), limit=2)
+    serve_forever(build_deployments, limit=2)
 
 
 if __name__ == "__main__":

@@ -81,18 +81,40 @@ def down(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption)
 
 
 @orch_app.command("status")
-def status_cmd(port: int = typer.Option(DEFAULT_PORT), root: Path | None = RootOption) -> None:
-    """Which parts of the local stack are running."""
+def status_cmd(
+    port: int = typer.Option(DEFAULT_PORT),
+    root: Path | None = RootOption,
+    as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
+) -> None:
+    """Which parts of the local stack run; each deployment's schedule, next run and last run."""
+    import json
+
+    from gee_landslide.ops.scheduling import deployment_overview
     from gee_landslide.ops.supervisor import server_healthy, status
 
     orch = _orch(root, port)
-    table = Table()
-    table.add_column("service")
-    table.add_column("pid")
-    for service, pid in status(orch).items():
-        table.add_row(service, str(pid) if pid else "-")
-    console.print(table)
-    console.print(f"server healthy: {server_healthy(orch)}")
+    services = status(orch)
+    healthy = server_healthy(orch)
+    rows = deployment_overview(orch.api_url) if healthy else []
+    if as_json:
+        console.print_json(json.dumps({"api_url": orch.api_url, "server_healthy": healthy, "services": services,
+                                       "deployments": [r.to_dict() for r in rows]}))
+        return
+    console.print("  ".join(f"{name} {pid or '-'}" for name, pid in services.items())
+                  + f"   Prefect {orch.api_url}: {'healthy' if healthy else 'not answering'}", highlight=False)
+    if not healthy:
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("deployment", "schedule", "next run (UTC)", "last run (UTC)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        schedule = "paused" if r.paused else (r.schedule or "on demand")
+        nxt = f"{r.next_run:%m-%d %H:%M}" if r.next_run else "-"
+        if r.next_run_state and r.next_run_state != "Scheduled":
+            nxt += f" {r.next_run_state}"
+        last = f"{r.last_run_state} {r.last_run:%m-%d %H:%M}" if r.last_run_state and r.last_run else "-"
+        table.add_row(r.deployment, schedule, nxt, last)
+    console.print(table, width=min(console.width, 80))
 
 
 def demo(

@@ -11,9 +11,9 @@ a notification problem never fails a monitoring pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gee_landslide.core.settings import get_settings
 
@@ -58,6 +58,43 @@ class Notifier:
             self._apprise(alerts, base_url, report)
         if report.failed:
             log.warning("%d notification(s) failed: %s", len(report.failed), "; ".join(report.failed))
+        return report
+
+    def notify_failure(self, title: str, body: str, details: Mapping[str, Any] | None = None) -> NotifyReport:
+        """Tell every target that something failed (a monitoring pass); never raises.
+
+        A failed scheduled pass is otherwise only visible to someone who looks at Prefect: the
+        feed keeps its last good state and says nothing. The webhook gets one JSON object
+        (``{"event": "failure", "title", "message", ...details}``), Apprise one message.
+        """
+        report = NotifyReport()
+        if not self.enabled:
+            return report
+        if self.webhook_url:
+            try:
+                import httpx
+
+                payload = {"event": "failure", "title": title, "message": body, **(details or {})}
+                r = httpx.post(self.webhook_url, json=payload, timeout=self.timeout_s)
+                r.raise_for_status()
+                report.sent += 1
+            except Exception as exc:
+                report.failed.append(f"webhook: {type(exc).__name__}")
+        if self.apprise_urls:
+            try:
+                import apprise
+
+                ap = apprise.Apprise()
+                for url in self.apprise_urls:
+                    ap.add(url)
+                if len(ap) and ap.notify(title=title, body=body):
+                    report.sent += 1
+                else:
+                    report.failed.append("apprise: delivery failed")
+            except Exception as exc:
+                report.failed.append(f"apprise: {type(exc).__name__}")
+        if report.failed:
+            log.warning("%d failure notification(s) failed: %s", len(report.failed), "; ".join(report.failed))
         return report
 
     def _webhook(self, alerts: Sequence[Alert], base_url: str, report: NotifyReport) -> None:

@@ -125,4 +125,16 @@ def run_demo(orch: Orchestra, say: Callable[[str], None] = print, feed_port: int
         if result.state != "COMPLETED":
             raise RuntimeError(f"{name} ended {result.state}; see {orch.log_file('serve')} and the Prefect UI")
     start_feed(orch, feed_port)
+    say(next_run_line(orch, f"monitor/{region}"))
     return results
+
+
+def next_run_line(orch: Orchestra, deployment: str) -> str:
+    """One line saying when Prefect's scheduler will next run ``deployment`` by itself."""
+    from gee_landslide.ops.scheduling import next_scheduled_run
+
+    row = next_scheduled_run(orch.api_url, deployment)
+    if row is None or row.next_run is None:
+        why = "not deployed" if row is None else ("paused" if row.paused else "no schedule")
+        return f"next scheduled run of {deployment}: none ({why})"
+    return f"next scheduled run of {deployment}: {row.next_run:%Y-%m-%d %H:%M} UTC (schedule {row.schedule})"

@@ -20,6 +20,9 @@ class DeploymentSpec:
     timezone: str = "UTC"
     parameters: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # at most this many runs of the deployment at once; further runs wait for a slot (Prefect's
+    # deployment concurrency limit, ENQUEUE strategy): two passes of a region never overlap
+    concurrency_limit: int | None = None
 
     @property
     def full_name(self) -> str:
@@ -39,7 +42,7 @@ def deployment_specs(catalog: Catalog) -> list[DeploymentSpec]:
         specs.append(
             DeploymentSpec(
                 "monitor", region_id, cron=region.schedule, timezone=region.timezone,
-                parameters={"region": region_id},
+                parameters={"region": region_id}, concurrency_limit=1,
                 description=f"Scheduled monitoring pass over {region.name}.",
             )
         )

@@ -16,11 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+import gee_landslide
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.ops.processes import pid_alive, pid_file_owner
 
@@ -52,9 +55,18 @@ class Orchestra:
         return self.home / f"{service}.log"
 
     def env(self) -> dict[str, str]:
-        """Environment for every process of the stack (and for clients of it)."""
+        """Environment for every process of the stack (and for clients of it).
+
+        The directory this package was imported from goes first on ``PYTHONPATH``: the server's
+        children (the serve process, and each flow run it starts) then import the same
+        ``gee_landslide`` and ``flows`` as the process that started them, not whichever copy
+        happens to be installed in the virtualenv.
+        """
         env = dict(os.environ)
+        code_root = str(Path(gee_landslide.__file__).resolve().parents[1])
+        python_path = [code_root, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != code_root)]
         env.update(
+            PYTHONPATH=os.pathsep.join(python_path),
             PREFECT_HOME=str(self.home),
             PREFECT_API_URL=self.api_url,
             PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.home / 'prefect.db'}",
@@ -88,11 +100,89 @@ def _spawn(orch: Orchestra, service: str, argv: list[str]) -> int:
     return proc.pid
 
 
-def server_healthy(orch: Orchestra, timeout: float = 2.0) -> bool:
+def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """True when the Prefect API at ``api_url`` answers its health check."""
     try:
-        return httpx.get(f"{orch.api_url}/health", timeout=timeout).status_code == 200
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def server_healthy(orch: Orchestra, timeout: float = 2.0) -> bool:
+    return api_healthy(orch.api_url, timeout)
+
+
+def wait_until_healthy(api_url: str, timeout: float | None = None, poll: float = 1.0) -> bool:
+    """Wait for the Prefect API to answer (``timeout=None``: as long as it takes).
+
+    A server restarted on a loaded 2-core machine can take over a minute to report healthy, so
+    callers poll its health endpoint rather than sleeping for a fixed time.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not api_healthy(api_url):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
+def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str | None = None,
+                  poll: float = 2.0) -> None:
+    """Serve the deployments ``build()`` returns, and serve them afresh after a Prefect API outage.
+
+    Prefect's runner stops polling after three failed polls in a row (``critical_service_loop``):
+    after a restart of the Prefect server (tens of seconds on a loaded machine) it either exits
+    or, when its cancellation observer is the loop that gives up, hangs without polling, and
+    the schedules stop firing. So a watchdog thread checks the API's health; once the API is
+    back after an outage it re-executes this process (same pid, same process group: ``stop``
+    still finds it), which rebuilds the deployments from the catalog and serves them again.
+    Prefect upserts deployments and schedules by name, so this creates no duplicates. Runs
+    already started keep going (they report to the API themselves).
+
+    SIGTERM / Ctrl-C end the process as before. Schedules are not paused on shutdown: they
+    belong to the catalog, and the runs a stop leaves late are handled by the monitor flow
+    (:func:`gee_landslide.ops.scheduling.superseding_run`).
+    """
+    import threading
+
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL
+
+    url = api_url or PREFECT_API_URL.value()
+    if url:
+        wait_until_healthy(url, poll=poll)
+        threading.Thread(target=_reexec_after_outage, args=(url, poll), daemon=True,
+                         name="api-watchdog").start()
+    try:
+        serve(*build(), limit=limit, pause_on_shutdown=False)
+    except Exception as exc:  # the runner gave up (API gone): serve afresh once it is back
+        print(f"serving stopped ({type(exc).__name__}: {exc}); serving again once the API is healthy",
+              flush=True)
+        if url:
+            wait_until_healthy(url, poll=poll)
+        _reexec()
+
+
+def _reexec_after_outage(api_url: str, poll: float, outage_checks: int = 2) -> None:
+    failures = 0
+    while True:
+        time.sleep(poll)
+        if api_healthy(api_url, timeout=5.0):
+            if failures >= outage_checks:
+                print("Prefect API is back after an outage: restarting the runner", flush=True)
+                _reexec()
+            failures = 0
+        else:
+            failures += 1
+            if failures == outage_checks:
+                print(f"Prefect API unreachable at {api_url}; waiting for it", flush=True)
+
+
+def _reexec() -> None:
+    """Replace this process by a fresh copy of itself (same pid, same arguments)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def start_server(orch: Orchestra, timeout: float = 90.0) -> int:
