@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,9 @@ from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import min_side
-from gee_landslide.train.data import Normalisation
+from gee_landslide.train.data import Normalisation, Scene
 from gee_landslide.train.inference import pick_device, predict, ready_for_inference
-from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
+from gee_landslide.train.runs import EVAL_PROBS_FILE, WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = "gee-landslide-ensemble/1"
@@ -147,6 +148,33 @@ def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, A
     return runs[:k], note
 
 
+# moved from train.report (report imports ensemble, not the other way round: no import cycle)
+def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
+    """A run's probability maps of ``scenes``: from its ``eval_probs.npz`` (validation and test
+    events, saved at the end of training) when it holds them all, else predicted from its weights."""
+    p = Path(rec["_dir"]) / EVAL_PROBS_FILE
+    ids = [s.event_id for s in scenes]
+    if p.exists():
+        with np.load(p) as z:
+            if all(e in z for e in ids):
+                return {e: z[e].astype(np.float32) for e in ids}
+    from safetensors.torch import load_file
+
+    c = rec["config"]
+    model = create_model(c["architecture"], get_setting(c["setting"]).in_channels, c["encoder"], None)
+    model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
+    model = ready_for_inference(model, torch.device("cpu"))
+    norm = Normalisation.from_dict(rec["normalisation"])
+    return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
+            for s in scenes}
+
+
+def member_probs(runs: Sequence[dict], scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
+    """(M,H,W) probabilities of the runs, per scene."""
+    per_run = [run_probs(r, scenes) for r in runs]
+    return {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in scenes}
+
+
 def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation: str = "mean") -> tuple[float, float]:
     """The threshold that maximises the ensemble's F1 on the VALIDATION events.
 
@@ -156,7 +184,6 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
     """
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
-    from gee_landslide.train.report import member_probs
 
     c0 = members[0]["config"]
     scenes = load_scenes(Path(stacks_dir), tuple(c0["val_events"]))
