@@ -160,6 +160,7 @@ def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str |
               flush=True)
         if url:
             wait_until_healthy(url, poll=poll)
+        print("Prefect API is healthy: restarting the runner", flush=True)
         _reexec()
 
 
