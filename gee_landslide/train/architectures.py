@@ -55,15 +55,48 @@ def architecture(name: str) -> Architecture:
     return ARCHITECTURES[key]
 
 
+NORMS = ("batch", "group")
+GROUPS = 8
+
+
+def to_group_norm(model: torch.nn.Module, groups: int = GROUPS) -> torch.nn.Module:
+    """Replace every BatchNorm2d by a GroupNorm over the same channels (in place; returns the model).
+
+    Why: with batches of 4 smart crops, BatchNorm's running statistics follow the last few
+    batches, and evaluation with them shifts every output. On the laptop profile the mean
+    validation probability swung 0.09 -> 0.57 between epochs in eval mode (validation F1
+    0.80 -> 0.28) while the same weights with batch statistics stayed at F1 0.76-0.80.
+    GroupNorm normalises each sample by itself, so training and inference compute the same
+    function whatever the batch. ``gcd(C, groups)`` groups keep every channel count valid.
+    """
+    import math
+
+    for name, child in list(model.named_children()):
+        if isinstance(child, torch.nn.BatchNorm2d):
+            c = child.num_features
+            setattr(model, name, torch.nn.GroupNorm(math.gcd(c, groups), c, eps=child.eps, affine=True))
+        else:
+            to_group_norm(child, groups)
+    return model
+
+
 def create_model(
     arch: str,
     in_channels: int,
     encoder: str = "resnet34",
     encoder_weights: str | None = None,
+    norm: str = "batch",
 ) -> torch.nn.Module:
-    """One binary segmentation model (1 output channel, logits)."""
+    """One binary segmentation model (1 output channel, logits).
+
+    ``norm="group"`` swaps every BatchNorm for GroupNorm (:func:`to_group_norm`); the paper's
+    models use BatchNorm (``"batch"``).
+    """
     import segmentation_models_pytorch as smp
 
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(NORMS)}")
     a = architecture(arch)
     cls = getattr(smp, a.smp_class)
-    return cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1)
+    model = cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1)
+    return to_group_norm(model) if norm == "group" else model

@@ -68,7 +68,8 @@ class Member:
     sha256: str
     normalisation: dict[str, Any]
     in_channels: int
-    threshold: float = 0.5  # the member's own (validation) threshold: its vote
+    threshold: float = 0.5
+    norm: str = "batch"  # BatchNorm or GroupNorm layers (train.architectures.to_group_norm)  # the member's own (validation) threshold: its vote
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
@@ -208,7 +209,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "test_f1": rec.get("test_metrics", {}).get("f1"),
             "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
             "normalisation": rec["normalisation"], "in_channels": s.in_channels,
-            "threshold": run_threshold(rec),
+            "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     manifest = {
@@ -318,7 +319,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise TamperedWeightsError(
                 f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
                 f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
-        model = create_model(m.architecture, m.in_channels, m.encoder, None)
+        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm)
         model.load_state_dict(st_load(data))
         models.append(ready_for_inference(model, dev))
     return Ensemble(

@@ -85,6 +85,8 @@ class Profile(BaseModel):
         False, description="pick each run's threshold on the validation events (else `threshold`)")
     seed: int = 0
     eval_mask: Literal["none", "visible"] = "visible"
+    norm: Literal["batch", "group"] = Field(
+        "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
     lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
         "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
     loss_mask: Literal["none", "visible"] = Field(

@@ -95,7 +95,8 @@ def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
     from gee_landslide.train.inference import predict, ready_for_inference
 
     c = rec["config"]
-    model = create_model(c["architecture"], get_setting(c["setting"]).in_channels, c["encoder"], None)
+    model = create_model(c["architecture"], get_setting(c["setting"]).in_channels, c["encoder"], None,
+                         c.get("norm", "batch"))
     model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
     model = ready_for_inference(model, torch.device("cpu"))
     norm = Normalisation.from_dict(rec["normalisation"])

@@ -63,6 +63,7 @@ class RunConfig(BaseModel):
     tune_threshold: bool = False
     seed: int = 0
     eval_mask: str = "visible"
+    norm: str = "batch"
     lr_schedule: str = "constant"
     loss_mask: str = "none"
     train_events: tuple[str, ...]
