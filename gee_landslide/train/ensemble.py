@@ -69,7 +69,8 @@ class Member:
     normalisation: dict[str, Any]
     in_channels: int
     threshold: float = 0.5
-    norm: str = "batch"  # BatchNorm or GroupNorm layers (train.architectures.to_group_norm)  # the member's own (validation) threshold: its vote
+    norm: str = "batch"  # BatchNorm or GroupNorm layers (train.architectures.to_group_norm)
+    refine: bool = False  # full-resolution head (train.architectures.FullResRefine)  # the member's own (validation) threshold: its vote
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
@@ -156,7 +157,7 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
     """
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
-    from gee_landslide.train.report import member_probs
+    from gee_landslide.train.predictions import member_probs
 
     c0 = members[0]["config"]
     scenes = load_scenes(Path(stacks_dir), tuple(c0["val_events"]))
@@ -210,6 +211,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
             "normalisation": rec["normalisation"], "in_channels": s.in_channels,
             "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
+            "refine": bool(c.get("refine", False)),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     manifest = {
@@ -319,7 +321,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise TamperedWeightsError(
                 f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
                 f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
-        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm)
+        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm, m.refine)
         model.load_state_dict(st_load(data))
         models.append(ready_for_inference(model, dev))
     return Ensemble(

@@ -26,9 +26,11 @@ import numpy as np
 
 from gee_landslide.atomic import atomic_path, write_text_atomic
 from gee_landslide.bands import SETTINGS
-from gee_landslide.train.data import Normalisation, Scene, load_scenes
+from gee_landslide.train.data import Scene, load_scenes
+from gee_landslide.train.ensemble import ensemble_score, run_threshold
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
-from gee_landslide.train.runs import EVAL_PROBS_FILE, list_runs
+from gee_landslide.train.predictions import member_probs
+from gee_landslide.train.runs import list_runs
 
 SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
 SETTING_COLOUR = {"s1": "tab:blue", "s2": "tab:green", "s1s2": "tab:red", "all": "tab:purple"}
@@ -77,39 +79,6 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 
 
 # ----------------------------------------------------------------------------- probabilities
-def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
-    """A run's probability maps of ``scenes``: from its ``eval_probs.npz`` (validation and test
-    events, saved at the end of training) when it holds them all, else predicted from its weights."""
-    p = Path(rec["_dir"]) / EVAL_PROBS_FILE
-    ids = [s.event_id for s in scenes]
-    if p.exists():
-        with np.load(p) as z:
-            if all(e in z for e in ids):
-                return {e: z[e].astype(np.float32) for e in ids}
-    import torch
-    from safetensors.torch import load_file
-
-    from gee_landslide.bands import setting as get_setting
-    from gee_landslide.train.architectures import create_model
-    from gee_landslide.train.constraints import min_side
-    from gee_landslide.train.inference import predict, ready_for_inference
-
-    c = rec["config"]
-    model = create_model(c["architecture"], get_setting(c["setting"]).in_channels, c["encoder"], None,
-                         c.get("norm", "batch"))
-    model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
-    model = ready_for_inference(model, torch.device("cpu"))
-    norm = Normalisation.from_dict(rec["normalisation"])
-    return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
-            for s in scenes}
-
-
-def member_probs(runs: Sequence[dict], scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
-    """(M,H,W) probabilities of the runs, per scene."""
-    per_run = [run_probs(r, scenes) for r in runs]
-    return {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in scenes}
-
-
 def counts_over(scores: Sequence[np.ndarray], scenes: Sequence[Scene], threshold: float,
                 eval_mask: str) -> list[Counts]:
     """Per-scene counts of ``score > threshold`` inside the evaluation mask."""
@@ -187,8 +156,6 @@ class SettingCurve:
 def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | None = None,
                   heldout: Sequence[Scene] = (), aggregation: str = "mean") -> SettingCurve | None:
     """Single best and every top-K ensemble of a setting, each at the threshold chosen on validation."""
-    from gee_landslide.train.ensemble import ensemble_score, run_threshold
-
     runs = list_runs(runs_dir, setting)
     if not runs:
         return None

@@ -64,6 +64,7 @@ class RunConfig(BaseModel):
     seed: int = 0
     eval_mask: str = "visible"
     norm: str = "batch"
+    refine: bool = False
     lr_schedule: str = "constant"
     loss_mask: str = "none"
     train_events: tuple[str, ...]
