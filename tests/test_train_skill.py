@@ -133,16 +133,16 @@ def test_group_norm_models_compute_the_same_in_train_and_eval_mode(arch):
     torch.manual_seed(0)
     m = create_model(arch, 3, "tu-mobilenetv3_small_100", None, norm="group")
     assert not any(isinstance(x, torch.nn.modules.batchnorm._BatchNorm) for x in m.modules())
-    x = torch.randn(2, 3, 128, 128)
+    x = torch.randn(4, 3, 128, 128)
     m.train()
     with torch.no_grad():
         a = m(x)
-        a0 = m(x[:1])  # a sample's output does not depend on the rest of its batch
+        a0 = m(x[:2])  # a sample's output does not depend on the rest of its batch
     m.eval()
     with torch.no_grad():
         b = m(x)
     torch.testing.assert_close(a, b)
-    torch.testing.assert_close(a[:1], a0, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a[:2], a0, rtol=1e-4, atol=1e-5)
 
 
 def test_full_resolution_head_starts_as_the_base_model_and_keeps_the_stride():
