@@ -143,6 +143,8 @@ def test_group_norm_models_compute_the_same_in_train_and_eval_mode(arch):
         b = m(x)
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(a[:2], a0, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # inference runs whole scenes one at a time
+        assert m.eval()(x[:1, :, :, :96].repeat(1, 1, 1, 2)[..., :160]).shape == (1, 1, 128, 160)
 
 
 def test_full_resolution_head_starts_as_the_base_model_and_keeps_the_stride():

@@ -73,7 +73,10 @@ def to_group_norm(model: torch.nn.Module, groups: int = GROUPS) -> torch.nn.Modu
     for name, child in list(model.named_children()):
         if isinstance(child, torch.nn.BatchNorm2d):
             c = child.num_features
-            setattr(model, name, torch.nn.GroupNorm(math.gcd(c, groups), c, eps=child.eps, affine=True))
+            # a one-channel map (PAN's pyramid attention) normalised by itself is a constant on
+            # its 1x1 pooled level (and GroupNorm refuses a single value): leave it unnormalised
+            new = torch.nn.Identity() if c == 1 else torch.nn.GroupNorm(math.gcd(c, groups), c, eps=child.eps)
+            setattr(model, name, new)
         else:
             to_group_norm(child, groups)
     return model
