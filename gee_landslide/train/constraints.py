@@ -44,6 +44,8 @@ def input_multiple(model_or_arch: torch.nn.Module | str) -> int:
     model = model_or_arch
     if not getattr(model, "requires_divisible_input_shape", True):
         return 1
+    if hasattr(model, "output_stride"):  # a wrapper (architectures.FullResRefine)
+        return int(model.output_stride)
     encoder = getattr(model, "encoder", None)
     return int(getattr(encoder, "output_stride", 32) or 32)
 

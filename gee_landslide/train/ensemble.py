@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,9 @@ from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import min_side
-from gee_landslide.train.data import Normalisation, Scene
+from gee_landslide.train.data import Normalisation
 from gee_landslide.train.inference import pick_device, predict, ready_for_inference
-from gee_landslide.train.runs import EVAL_PROBS_FILE, WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
+from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = "gee-landslide-ensemble/1"
@@ -70,7 +69,9 @@ class Member:
     sha256: str
     normalisation: dict[str, Any]
     in_channels: int
-    threshold: float = 0.5  # the member's own (validation) threshold: its vote
+    threshold: float = 0.5
+    norm: str = "batch"  # BatchNorm or GroupNorm layers (train.architectures.to_group_norm)
+    refine: bool = False  # full-resolution head (train.architectures.FullResRefine)  # the member's own (validation) threshold: its vote
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
@@ -149,32 +150,6 @@ def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, A
 
 
 # moved from train.report (report imports ensemble, not the other way round: no import cycle)
-def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
-    """A run's probability maps of ``scenes``: from its ``eval_probs.npz`` (validation and test
-    events, saved at the end of training) when it holds them all, else predicted from its weights."""
-    p = Path(rec["_dir"]) / EVAL_PROBS_FILE
-    ids = [s.event_id for s in scenes]
-    if p.exists():
-        with np.load(p) as z:
-            if all(e in z for e in ids):
-                return {e: z[e].astype(np.float32) for e in ids}
-    from safetensors.torch import load_file
-
-    c = rec["config"]
-    model = create_model(c["architecture"], get_setting(c["setting"]).in_channels, c["encoder"], None)
-    model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
-    model = ready_for_inference(model, torch.device("cpu"))
-    norm = Normalisation.from_dict(rec["normalisation"])
-    return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
-            for s in scenes}
-
-
-def member_probs(runs: Sequence[dict], scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
-    """(M,H,W) probabilities of the runs, per scene."""
-    per_run = [run_probs(r, scenes) for r in runs]
-    return {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in scenes}
-
-
 def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation: str = "mean") -> tuple[float, float]:
     """The threshold that maximises the ensemble's F1 on the VALIDATION events.
 
@@ -184,6 +159,7 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
     """
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
+    from gee_landslide.train.predictions import member_probs
 
     c0 = members[0]["config"]
     scenes = load_scenes(Path(stacks_dir), tuple(c0["val_events"]))
@@ -236,7 +212,8 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "test_f1": rec.get("test_metrics", {}).get("f1"),
             "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
             "normalisation": rec["normalisation"], "in_channels": s.in_channels,
-            "threshold": run_threshold(rec),
+            "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
+            "refine": bool(c.get("refine", False)),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     manifest = {
@@ -346,7 +323,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise TamperedWeightsError(
                 f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
                 f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
-        model = create_model(m.architecture, m.in_channels, m.encoder, None)
+        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm, m.refine)
         model.load_state_dict(st_load(data))
         models.append(ready_for_inference(model, dev))
     return Ensemble(

@@ -87,6 +87,9 @@ class Profile(BaseModel):
         False, description="pick each run's threshold on the validation events (else `threshold`)")
     seed: int = 0
     eval_mask: Literal["none", "visible"] = "visible"
+    norm: Literal["batch", "group"] = Field(
+        "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
+    refine: bool = Field(False, description="add the full-resolution refinement head (architectures.FullResRefine)")
     lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
         "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
     loss_mask: Literal["none", "visible"] = Field(

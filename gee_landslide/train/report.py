@@ -27,7 +27,9 @@ import numpy as np
 from gee_landslide.core.atomic import atomic_path, write_text_atomic
 from gee_landslide.core.bands import SETTINGS
 from gee_landslide.train.data import Scene, load_scenes
+from gee_landslide.train.ensemble import ensemble_score, run_threshold
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
+from gee_landslide.train.predictions import member_probs
 from gee_landslide.train.runs import list_runs
 
 SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
@@ -154,8 +156,6 @@ class SettingCurve:
 def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | None = None,
                   heldout: Sequence[Scene] = (), aggregation: str = "mean") -> SettingCurve | None:
     """Single best and every top-K ensemble of a setting, each at the threshold chosen on validation."""
-    from gee_landslide.train.ensemble import ensemble_score, member_probs, run_threshold
-
     runs = list_runs(runs_dir, setting)
     if not runs:
         return None

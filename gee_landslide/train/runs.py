@@ -63,6 +63,8 @@ class RunConfig(BaseModel):
     tune_threshold: bool = False
     seed: int = 0
     eval_mask: str = "visible"
+    norm: str = "batch"
+    refine: bool = False
     lr_schedule: str = "constant"
     loss_mask: str = "none"
     train_events: tuple[str, ...]

@@ -314,7 +314,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     s = get_setting(cfg.setting)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = create_model(cfg.architecture, s.in_channels, cfg.encoder, cfg.encoder_weights)
+    model = create_model(cfg.architecture, s.in_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine)
     model = model.to(device=device, memory_format=torch.channels_last)
     optimizer = _make_optimizer(cfg, model)
     loss_fn = create_loss(cfg.loss)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers_stacks import synthetic_scene
+from helpers_stacks import B, synthetic_scene
 
 from gee_landslide.core.bands import BAND_NAMES, setting
 from gee_landslide.train.constraints import pad_scene
@@ -82,14 +82,24 @@ def test_smart_crop_always_holds_a_landslide():
     norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
     sampler = CropSampler(scenes, s, norm, crop=128, batch_size=4, rng=np.random.default_rng(0))
     for _ in range(30):
-        x, y = sampler.sample()
-        assert x.shape == (4, 11, 128, 128) and y.shape == (4, 1, 128, 128)
+        x, y, counted = sampler.sample()
+        assert x.shape == (4, 11, 128, 128) and y.shape == counted.shape == (4, 1, 128, 128)
         assert np.isfinite(x).all()
         assert (y.reshape(4, -1).sum(1) > 0).all()
+        assert not counted[:, :, 100:, :].any() and not counted[:, :, :, 100:].any()  # padding
     small = CropSampler(scenes, s, norm, crop=32, batch_size=2, rng=np.random.default_rng(1))
     for _ in range(50):
-        _, y = small.sample()
+        _, y, _ = small.sample()
         assert (y.reshape(2, -1).sum(1) > 0).all()
+    # with loss_mask="visible" layover/shadow pixels are not counted, and every crop still holds
+    # a landslide pixel that the loss counts
+    vis = CropSampler(scenes, s, norm, crop=32, batch_size=2, rng=np.random.default_rng(2), loss_mask="visible")
+    for _ in range(50):
+        x, y, counted = vis.sample()
+        assert ((y * counted).reshape(2, -1).sum(1) > 0).all()
+    for cnt, sc in zip(vis.counted, scenes, strict=True):
+        lay = sc.stack[B["layover"]] > 0.5
+        assert lay.any() and not cnt[:100, :100][lay].any()
 
 
 def test_builtin_profiles_and_paper_numbers():

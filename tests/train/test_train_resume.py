@@ -37,15 +37,11 @@ def test_early_stopping_keeps_the_best_epoch(stacks, tmp_path, monkeypatch):
     stacks_dir, splits = stacks
     cfg = _cfg(splits, iterations_per_epoch=1, max_epochs=20, patience=3)
     scripted = iter([0.1, 0.3, 0.2, 0.25, 0.28, 0.9, 0.9])
-    real = trainer.evaluate
+    def fake(cfg_, probs, scenes):  # the per-epoch validation score, scripted
+        f = next(scripted)
+        return cfg_.threshold, Counts(tp=1000, fp=round(1000 * (1 - f) / f), fn=round(1000 * (1 - f) / f))
 
-    def fake(model, cfg_, data, scenes, *a, **kw):
-        if scenes is data.val:
-            f = next(scripted)
-            return Counts(tp=1000, fp=round(1000 * (1 - f) / f), fn=round(1000 * (1 - f) / f)), {}, {}
-        return real(model, cfg_, data, scenes, *a, **kw)
-
-    monkeypatch.setattr(trainer, "evaluate", fake)
+    monkeypatch.setattr(trainer, "validation_threshold", fake)
     rec = train_run(cfg, tmp_path, stacks_dir)
     assert rec["epochs"] == 5 and rec["best_epoch"] == 2
     assert rec["best_val_f1"] == pytest.approx(0.3, abs=1e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers_stacks import B, synthetic_scene
 
 from gee_landslide.train.baselines import BoostedTrees, DndviRule
 from gee_landslide.train.data import Scene
@@ -12,7 +13,6 @@ from gee_landslide.train.ensemble import combine, ensemble_score
 from gee_landslide.train.losses import LOSSES, create_loss
 from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.trainer import mask_uncounted
-from tests.helpers_stacks import B, synthetic_scene
 
 
 def scene(seed: int, shift: float = 0.0, size: int = 64) -> Scene:
@@ -124,3 +124,45 @@ def test_vote_aggregation_averages_member_maps():
     pred = combine(probs, 0.5, own, "vote")
     assert pred.mask.tolist() == [[True, True]]
     assert combine(probs, 0.5, own, "mean").mask.tolist() == [[True, False]]
+
+
+@pytest.mark.parametrize("arch", ["Unet", "PAN"])  # no dropout in these decoders (DeepLab/FPN have some)
+def test_group_norm_models_compute_the_same_in_train_and_eval_mode(arch):
+    from gee_landslide.train.architectures import create_model
+
+    torch.manual_seed(0)
+    m = create_model(arch, 3, "tu-mobilenetv3_small_100", None, norm="group")
+    assert not any(isinstance(x, torch.nn.modules.batchnorm._BatchNorm) for x in m.modules())
+    x = torch.randn(4, 3, 128, 128)
+    m.train()
+    with torch.no_grad():
+        a = m(x)
+        a0 = m(x[:2])  # a sample's output does not depend on the rest of its batch
+    m.eval()
+    with torch.no_grad():
+        b = m(x)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[:2], a0, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # inference runs whole scenes one at a time
+        assert m.eval()(x[:1, :, :, :96].repeat(1, 1, 1, 2)[..., :160]).shape == (1, 1, 128, 160)
+
+
+def test_full_resolution_head_starts_as_the_base_model_and_keeps_the_stride():
+    from gee_landslide.train.architectures import FullResRefine, create_model
+    from gee_landslide.train.constraints import input_multiple
+
+    torch.manual_seed(0)
+    base = create_model("FPN", 2, "tu-mobilenetv3_small_100", None, norm="group")
+    torch.manual_seed(0)
+    wrapped = create_model("FPN", 2, "tu-mobilenetv3_small_100", None, norm="group", refine=True)
+    assert isinstance(wrapped, FullResRefine)
+    assert input_multiple(wrapped) == input_multiple(base) == 32
+    x = torch.randn(1, 2, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(wrapped.eval()(x), base.eval()(x))
+    # the head is trainable: one step moves it away from the base
+    opt = torch.optim.SGD(wrapped.refine.parameters(), lr=0.1)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(wrapped.train()(x), torch.ones(1, 1, 64, 64))
+    loss.backward()
+    opt.step()
+    assert float(wrapped.refine[-1].weight.abs().sum()) > 0
