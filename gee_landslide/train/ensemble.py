@@ -149,7 +149,6 @@ def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, A
     return runs[:k], note
 
 
-# moved from train.report (report imports ensemble, not the other way round: no import cycle)
 def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation: str = "mean") -> tuple[float, float]:
     """The threshold that maximises the ensemble's F1 on the VALIDATION events.
 
