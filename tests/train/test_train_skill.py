@@ -165,4 +165,4 @@ def test_full_resolution_head_starts_as_the_base_model_and_keeps_the_stride():
     loss = torch.nn.functional.binary_cross_entropy_with_logits(wrapped.train()(x), torch.ones(1, 1, 64, 64))
     loss.backward()
     opt.step()
-    assert float(wrapped.refine[-1].weight.abs().sum()) > 0
+    assert float(wrapped.refine[-1].weight.detach().abs().sum()) > 0
