@@ -10,19 +10,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from gee_landslide.core.catalog import load_catalog
-
-
-@pytest.fixture
-def ee_offline():
-    import ee
-
-    from gee_landslide.earthengine.init import offline
-
-    with offline():
-        yield ee
 
 
 def test_kg_table_is_the_assets_coding():

@@ -21,16 +21,6 @@ from gee_landslide.core.grid import Grid
 GRID = Grid("EPSG:32632", 344550.0, 6820680.0, 40, 40, 10.0)
 
 
-@pytest.fixture
-def ee_offline():
-    import ee
-
-    from gee_landslide.earthengine.init import offline
-
-    with offline():
-        yield ee
-
-
 def npy_tile(grid: Grid, width: int, height: int, tx: float, ty: float, bands=BAND_NAMES) -> bytes:
     """A structured NPY like computePixels returns; value = band*1e6 + row*1000 + col (global)."""
     row0 = round((grid.y_max - ty) / grid.resolution)

@@ -16,23 +16,6 @@ from gee_landslide.core.catalog import load_catalog
 from gee_landslide.earthengine.seasons import event_windows
 
 
-@pytest.fixture
-def ee_offline():
-    import ee
-
-    from gee_landslide.earthengine.init import offline
-
-    with offline():
-        assert ee.data.is_initialized()
-        yield ee
-    assert not ee.data.is_initialized()
-
-
-@pytest.fixture(scope="module")
-def catalog(request):
-    return load_catalog(request.config.rootpath / "case_studies.yaml")
-
-
 # ------------------------------------------------------------------ graph helpers
 def walk(node: Any):
     """Every dict node of a serialized graph."""

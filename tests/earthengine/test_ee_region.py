@@ -15,25 +15,10 @@ import numpy as np
 import pytest
 from test_ee_export import FakeServer, expected
 
-from gee_landslide.core.catalog import Window, load_catalog
+from gee_landslide.core.catalog import Window
 from gee_landslide.core.grid import grid_for_bbox
 
 RUN_DATE = dt.date(2024, 8, 15)
-
-
-@pytest.fixture
-def ee_offline():
-    import ee
-
-    from gee_landslide.earthengine.init import offline
-
-    with offline():
-        yield ee
-
-
-@pytest.fixture(scope="module")
-def catalog(request):
-    return load_catalog(request.config.rootpath / "case_studies.yaml")
 
 
 class SequenceServer(FakeServer):

@@ -9,25 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from gee_landslide.core.catalog import load_catalog
-
-
-@pytest.fixture
-def ee_offline():
-    import ee
-
-    from gee_landslide.earthengine.init import offline
-
-    with offline():
-        yield ee
-
-
-@pytest.fixture(scope="module")
-def catalog(request):
-    return load_catalog(request.config.rootpath / "case_studies.yaml")
-
 
 def build(event, catalog, **kw):
     from gee_landslide.earthengine.recipe import build_recipe

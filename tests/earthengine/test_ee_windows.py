@@ -8,12 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from gee_landslide.core.catalog import CatalogError, Window, WindowRule, load_catalog, parse_catalog
-
-
-@pytest.fixture(scope="module")
-def catalog(request):
-    return load_catalog(request.config.rootpath / "case_studies.yaml")
+from gee_landslide.core.catalog import CatalogError, Window, WindowRule, parse_catalog
 
 
 def test_rule_picks_1_2_or_12_months(catalog):
