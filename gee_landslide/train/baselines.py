@@ -27,18 +27,10 @@ import numpy as np
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.train.data import Scene
-from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
+from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
 
 DNDVI = BAND_NAMES.index("dNDVI")
 RULE_CANDIDATES = tuple(round(float(t), 3) for t in np.arange(-0.80, 0.0001, 0.01))
-
-
-def summed_counts(scenes: Sequence[Scene], masks: Sequence[np.ndarray], eval_mask: str) -> Counts:
-    """Counts of binary predictions ``masks`` over ``scenes`` inside each scene's evaluation mask."""
-    total = Counts()
-    for s, m in zip(scenes, masks, strict=True):
-        total = total + confusion(m, s.labels, evaluation_mask(s.stack, eval_mask))
-    return total
 
 
 @dataclass
