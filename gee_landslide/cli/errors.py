@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from gee_landslide.core.errors import GeeLandslideError
@@ -23,11 +24,11 @@ def report_error(exc: GeeLandslideError) -> None:
     if isinstance(exc, CatalogError):  # every problem, one line each with file:line, field and value
         print_catalog_issues(exc)
     else:
-        err_console.print(f"[red]error[/red] {exc.message}", highlight=False)
+        err_console.print(f"[red]error[/red] {escape(exc.message)}", highlight=False)
     for label, text in exc.location():
-        err_console.print(f"  {label}: {text}", highlight=False)
+        err_console.print(f"  {label}: {escape(text)}", highlight=False)
     if exc.hint:
-        err_console.print(f"  try: {exc.hint}", highlight=False)
+        err_console.print(f"  try: {escape(exc.hint)}", highlight=False)
 
 
 class GuidedGroup(TyperGroup):

@@ -91,6 +91,20 @@ def validate(path: Path = typer.Argument(Path("case_studies.yaml"), help="catalo
     console.print(f"[green]ok[/green] {path}: {len(cat.events)} events, {len(cat.regions)} region(s)")
 
 
+def _parse_types(types: str) -> list[int]:
+    """``22,25`` -> [22, 25]; the codes themselves are checked against Table 1's by the catalog."""
+    out = []
+    for t in types.replace(" ", ",").split(","):
+        if not t:
+            continue
+        try:
+            out.append(int(t))
+        except ValueError:
+            raise typer.BadParameter(f"type codes are whole numbers like 22,25; got {t!r}",
+                                     param_hint="--types") from None
+    return out
+
+
 def _parse_size(size: str) -> tuple[float, float]:
     parts = size.lower().replace("×", "x").split("x")
     if len(parts) != 2:
@@ -191,8 +205,8 @@ def add(
         raise typer.BadParameter("give --lat, --lon and --size, or --labels to derive them")
     try:
         event_date = dt.date.fromisoformat(date)
-    except ValueError:
-        raise typer.BadParameter(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{date!r} is not a date YYYY-MM-DD ({exc})", param_hint="--date") from None
     data = {
         "id": event_id,
         "number": number,
@@ -202,7 +216,7 @@ def add(
         "lon": lon,
         "approximate": approximate,
         "location_note": note,
-        "types": [int(t) for t in types.replace(" ", ",").split(",") if t],
+        "types": _parse_types(types),
         "trigger": trigger,
         "size_km": _parse_size(size),
         "rainfall_mm_yr": rainfall,

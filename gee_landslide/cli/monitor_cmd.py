@@ -45,15 +45,26 @@ def monitor_run(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from gee_landslide.core.paths import safe_name
+    from gee_landslide.core.urls import redact_url
+    from gee_landslide.core.values import check_threshold
     from gee_landslide.monitor.runner import GateConfig, run_pass
     from gee_landslide.sources import resolve_source
 
-    paths = get_paths(root)
-    cat = get_catalog(catalog, paths)
+    # every option is checked before the catalog, the ensemble or any tile is touched
+    if threshold is not None:
+        check_threshold(threshold, "--threshold")
+    if ensemble is not None:
+        safe_name(ensemble, "--ensemble")
     try:
         run_date = dt.date.fromisoformat(date) if date else None
-    except ValueError:
-        raise typer.BadParameter(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{date!r} is not a date YYYY-MM-DD ({exc})", param_hint="--date") from None
+    if notify_url is not None and "://" not in notify_url:
+        raise typer.BadParameter(f"{redact_url(notify_url)} is not a URL (http(s):// webhook or Apprise URL)",
+                                 param_hint="--notify-url")
+    paths = get_paths(root)
+    cat = get_catalog(catalog, paths)
     src = resolve_source(source)
     if source is None and src == "simulated" and not as_json:
         console.print("[yellow]no Earth Engine credentials: this pass runs on SIMULATED scenes[/yellow]")
@@ -112,9 +123,12 @@ def feed_publish(
     root: Path | None = RootOption,
 ) -> None:
     """Regenerate alerts.geojson, alerts.atom and cap/*.xml from artifacts/alerts/alerts.gpkg."""
+    from gee_landslide.core.urls import check_http_url
     from gee_landslide.monitor.feeds import publish_feeds, resolve_base_url
     from gee_landslide.monitor.store import read_alerts
 
+    if base_url is not None:
+        check_http_url(base_url, "--base-url")
     store_dir = get_paths(root).alerts
     out = publish_feeds(store_dir, base_url=base_url)
     n = len(read_alerts(store_dir / "alerts.gpkg"))

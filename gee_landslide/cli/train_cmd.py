@@ -40,8 +40,8 @@ def train(
     profile: str = typer.Option("laptop", "--profile", "-p", help="paper | laptop | smoke | PATH.yaml"),
     settings: list[str] = typer.Option(None, "--setting", "-s", help="only these settings (repeat or comma list)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:1 | mps"),
-    threads: int = typer.Option(None, "--threads", help="torch CPU threads (default: the profile's)"),
-    max_runs: int = typer.Option(None, "--max-runs", help="train at most this many runs of the grid"),
+    threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: the profile's)"),
+    max_runs: int = typer.Option(None, "--max-runs", min=1, help="train at most this many runs of the grid"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and their state, train nothing"),
     root: Path = RootOption,
     catalog: Path = CatalogOption,
@@ -61,7 +61,7 @@ def train(
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
     prof = load_profile(profile)
-    if threads:
+    if threads is not None:
         prof = prof.model_copy(update={"num_threads": threads})
     splits = Splits.from_catalog(cat)
     try:
@@ -140,10 +140,10 @@ def leaderboard(
 @ensemble_app.command("build")
 def ensemble_build(
     setting: str = typer.Option("s1s2", "--setting", "-s", help="s1 | s2 | s1s2 | all"),
-    k: int = typer.Option(20, "--k", help="number of members (top-K by validation F1)"),
+    k: int = typer.Option(20, "--k", min=1, help="number of members (top-K by validation F1)"),
     name: str = typer.Option(None, "--name", help="ensemble name (default: the setting name)"),
-    threshold: float = typer.Option(None, "--threshold", min=0.0, max=1.0,
-                                    help="threshold (default: the one with the best validation F1)"),
+    threshold: float = typer.Option(None, "--threshold",
+                                    help="threshold in (0, 1) (default: the one with the best validation F1)"),
     aggregation: str = typer.Option("mean", "--aggregation",
                                     help="mean (average member probabilities) | vote (average member maps)"),
     root: Path = RootOption,
@@ -153,8 +153,14 @@ def ensemble_build(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from gee_landslide.core.paths import safe_name
+    from gee_landslide.core.values import check_threshold
     from gee_landslide.train.ensemble import build_ensemble
 
+    if name is not None:
+        safe_name(name, "--name")  # it becomes models/ensembles/<name>/
+    if threshold is not None:
+        check_threshold(threshold, "--threshold")
     paths = get_paths(root)
     step = ("choosing the threshold with the best validation F1 (runs every member on the validation events)"
             if threshold is None else "checking the members' weights")

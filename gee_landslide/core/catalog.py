@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.errors import GeeLandslideError, UnknownIdError
+from gee_landslide.core.yamlsafe import YamlLimitError, check_yaml_structure, read_yaml_text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z?]+$")
@@ -40,6 +43,17 @@ Split = Literal["train", "val", "test"]
 # the side of an event's square area: 50 km is 5000 px at 10 m, far inside computePixels' 32768 px
 # per side (exports are tiled under the 48 MB request limit), and ~1.5 GB of float32 per stack
 MAX_AOI_SIZE_M = 50_000.0
+# a monitoring region's area: a pass mosaics its rasters in memory (8 float32 layers of the whole
+# region: 2,500 km2 at 10 m is ~0.8 GB), so a globe-sized bbox is refused before anything is allocated
+MAX_REGION_AREA_KM2 = 2_500.0
+EARTH_RADIUS_KM = 6_371.0088
+# Table 1's codes number the 32 landslide types of Hungr et al. (2014): 1 rock/ice fall ... 32 solifluction
+LANDSLIDE_TYPE_CODES = range(1, 33)
+# each cron field: (name, lowest, highest, names for the values)
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+               ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS))
 
 
 # ----------------------------------------------------------------------------- errors
@@ -68,7 +82,39 @@ class CatalogError(GeeLandslideError, ValueError):
 
 # ----------------------------------------------------------------------------- models
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def cron_problem(expr: str) -> str | None:
+    """Why a 5-field cron expression is invalid (each field's values and ranges), or None.
+
+    Checked here rather than by Prefect's croniter so that loading the catalog stays cheap;
+    ``tests/core/test_catalog.py`` checks that both agree.
+    """
+    parts = expr.split()
+    if len(parts) != 5:
+        return f"a cron schedule has 5 fields (minute hour day month weekday), got {len(parts)}"
+    for part, (name, lo, hi, names) in zip(parts, CRON_FIELDS, strict=True):
+        for item in part.split(","):
+            rng, _, step = item.partition("/")
+            if step and (not step.isdigit() or int(step) < 1):
+                return f"{name} step {step!r} must be a whole number >= 1"
+            if rng in ("*", "?") or (not rng and not step):
+                if rng:
+                    continue
+                return f"{name} field {part!r} has an empty item"
+            for bound in rng.split("-", 1):
+                value = names.index(bound.upper()) + (lo if names is _MONTHS else 0) \
+                    if bound.upper() in names else (int(bound) if bound.isdigit() else None)
+                if value is None or not lo <= value <= hi:
+                    return f"{name} {bound!r} is not within {lo}..{hi}"
+    return None
+
+
+def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
+    """The area of a lon/lat box on a sphere, km2."""
+    w, s, e, n = bbox
+    return EARTH_RADIUS_KM**2 * math.radians(e - w) * abs(math.sin(math.radians(n)) - math.sin(math.radians(s)))
 
 
 class Window(_Strict):
@@ -177,6 +223,24 @@ class Event(_Strict):
             raise ValueError("both length and width must be positive")
         return v
 
+    @field_validator("types")
+    @classmethod
+    def _type_codes(cls, v: list[int]) -> list[int]:
+        bad = [t for t in v if t not in LANDSLIDE_TYPE_CODES]
+        if bad:
+            raise ValueError(
+                f"type code(s) {', '.join(map(str, bad))} unknown: Table 1's codes are "
+                f"{LANDSLIDE_TYPE_CODES.start}..{LANDSLIDE_TYPE_CODES.stop - 1} (Hungr et al. 2014)"
+            )
+        return v
+
+    @field_validator("date")
+    @classmethod
+    def _not_future(cls, v: dt.date) -> dt.date:
+        if v > dt.date.today():
+            raise ValueError(f"event date {v} is in the future")
+        return v
+
     @field_validator("pre")
     @classmethod
     def _pre_before_event(cls, v: Window | None, info: ValidationInfo) -> Window | None:
@@ -233,14 +297,30 @@ class Region(_Strict):
         w, s, e, n = v
         if not (-180 <= w < e <= 180 and -80 <= s < n <= 84):
             raise ValueError("bbox must be west < east within -180..180 and south < north within -80..84")
+        area = bbox_area_km2(v)
+        if area > MAX_REGION_AREA_KM2:
+            raise ValueError(
+                f"bbox covers {area:,.0f} km2, more than the {MAX_REGION_AREA_KM2:,.0f} km2 one region may "
+                "(a pass holds the whole region's rasters in memory); split it into several regions"
+            )
         return v
 
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
         parts = v.split()
-        if len(parts) != 5 or not all(CRON_FIELD_RE.match(p) for p in parts):
-            raise ValueError("schedule must be a 5-field cron expression, e.g. '0 6 * * *'")
+        problem = cron_problem(v) if all(CRON_FIELD_RE.match(p) for p in parts) else "unexpected characters"
+        if problem:
+            raise ValueError(f"schedule must be a 5-field cron expression, e.g. '0 6 * * *': {problem}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("timezone must be an IANA name such as UTC or Europe/Oslo") from None
         return v
 
     def windows(self, run_date: dt.date) -> tuple[Window, Window]:
@@ -376,10 +456,31 @@ def _cross_checks(raw: Any, file: str) -> list[CatalogIssue]:
     return issues
 
 
+def _limit_issue(exc: YamlLimitError, file: str) -> CatalogError:
+    line = re.match(r"^.*?:(\d+): ", exc.message)
+    return CatalogError([CatalogIssue(file, int(line.group(1)) if line else None, exc.field or "<file>",
+                                      exc.value, exc.message.split(": ", 1)[-1])])
+
+
+def _bad_date_issue(text: str, file: str, exc: ValueError) -> CatalogError:
+    """A YAML date that does not exist (``2021-02-30``): the loader says why but not where."""
+    for i, line in enumerate(text.splitlines(), 1):
+        for m in re.finditer(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?![\w-])", line):
+            try:
+                dt.date(*map(int, m.groups()))
+            except ValueError as bad:
+                key = line.split(":", 1)[0].strip(" -") if ":" in line else "<yaml>"
+                return CatalogError([CatalogIssue(file, i, key, m.group(0), f"not a date: {bad}")])
+    return CatalogError([CatalogIssue(file, None, "<yaml>", None, f"not valid YAML: {exc}")])
+
+
 def parse_catalog(text: str, file: str = "case_studies.yaml") -> tuple[Catalog, Any]:
     """Parse and validate catalog text; return the model and the round-trip YAML tree."""
     try:
+        check_yaml_structure(text, file)  # alias bombs and deep nesting fail before anything is built
         raw = _yaml().load(text)
+    except YamlLimitError as exc:
+        raise _limit_issue(exc, file) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         raise CatalogError(
@@ -390,6 +491,8 @@ def parse_catalog(text: str, file: str = "case_studies.yaml") -> tuple[Catalog, 
         raise CatalogError(
             [CatalogIssue(file, mark.line + 1 if mark else None, "<yaml>", None, f"not valid YAML: {exc.problem}")]
         ) from None
+    except ValueError as exc:  # a timestamp the constructor cannot build
+        raise _bad_date_issue(text, file, exc) from None
     if not isinstance(raw, dict):
         raise CatalogError([CatalogIssue(file, 1, "<file>", type(raw).__name__, "the catalog must be a mapping")])
     issues: list[CatalogIssue] = []
@@ -417,7 +520,11 @@ def load_catalog(path: str | Path = "case_studies.yaml") -> Catalog:
     path = Path(path)
     if not path.exists():
         raise CatalogError([CatalogIssue(str(path), None, "<file>", None, "file not found")])
-    catalog, _ = parse_catalog(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = read_yaml_text(path)
+    except YamlLimitError as exc:
+        raise _limit_issue(exc, str(path)) from None
+    catalog, _ = parse_catalog(text, str(path))
     return catalog
 
 
@@ -473,7 +580,10 @@ def append_event(path: str | Path, event: Event) -> Catalog:
     never damage a good file.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_yaml_text(path)
+    except YamlLimitError as exc:
+        raise _limit_issue(exc, str(path)) from None
     parse_catalog(text, str(path))  # the existing file must be valid first
     yaml = _yaml()
     raw = yaml.load(text)

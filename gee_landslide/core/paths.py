@@ -8,10 +8,39 @@ The root is, in order: an explicit argument, ``$GEE_LANDSLIDE_ROOT``, the curren
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.settings import get_settings
+
+# an id or name that becomes one path component (event, region, ensemble): no '/', no leading '.'
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class UnsafeNameError(GeeLandslideError, ValueError):
+    """An id or name that would not stay one plain directory inside its root."""
+
+
+def safe_name(value: str, field: str) -> str:
+    """``value`` if it is a safe name (lower-case letters, digits, '.', '_', '-'; at most 64)."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise UnsafeNameError(
+            f"{field} {value!r} is not a safe name: use lower-case letters, digits, '.', '_' and '-' "
+            "(at most 64, starting with a letter or digit)", field=field, value=value,
+        )
+    return value
+
+
+def child_dir(root: str | os.PathLike[str], name: str, field: str) -> Path:
+    """``root/name`` for a safe ``name``, checked to resolve inside ``root`` (symlinks included)."""
+    root = Path(root)
+    path = root / safe_name(name, field)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise UnsafeNameError(f"{field} {name!r}: {path} resolves outside {root}", field=field, value=name,
+                              file=path)
+    return path
 
 
 @dataclass(frozen=True)
@@ -55,7 +84,10 @@ class ProjectPaths:
         return self.models / "ensembles"
 
     def stack_dir(self, event_id: str) -> Path:
-        return self.stacks / event_id
+        return child_dir(self.stacks, event_id, "event id")
+
+    def ensemble_dir(self, name: str) -> Path:
+        return child_dir(self.ensembles, name, "ensemble name")
 
 
 def project_paths(root: str | os.PathLike[str] | None = None) -> ProjectPaths:

@@ -128,6 +128,25 @@ def _user_oauth_arguments() -> dict[str, Any]:
         return {}
 
 
+MAX_KEY_BYTES = 64 * 1024  # a service-account key is ~2.4 KB
+
+
+def _read_key_file(key_path: Path) -> dict[str, Any]:
+    """A service-account key as a JSON object; errors name the file and never quote its contents."""
+    try:
+        data = key_path.read_bytes()[: MAX_KEY_BYTES + 1]
+        info = json.loads(data) if len(data) <= MAX_KEY_BYTES else None
+    except (OSError, ValueError) as exc:
+        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise AuthError(f"{key_path} is not a service-account key file: not readable JSON{where}",
+                        file=key_path, hint="download a JSON key from the Cloud console") from None
+    if not isinstance(info, dict):
+        what = "larger than a key file can be" if info is None else f"JSON {type(info).__name__}, not an object"
+        raise AuthError(f"{key_path} is not a service-account key file: {what}", file=key_path,
+                        hint="download a JSON key from the Cloud console") from None
+    return info
+
+
 def resolve_credentials(
     project: str | None = None,
     service_account_key: str | Path | None = None,
@@ -148,13 +167,19 @@ def resolve_credentials(
         from google.oauth2 import service_account
 
         key_path = Path(key).expanduser()
+        if key_path.is_dir():
+            raise AuthError(f"service-account key file {key_path} is a directory, not a JSON key file",
+                            file=key_path)
         if not key_path.is_file():
             raise AuthError(f"service-account key file {key_path} does not exist")
+        info = _read_key_file(key_path)
         try:
-            info = json.loads(key_path.read_text())
             creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
-        except (ValueError, KeyError) as exc:
-            raise AuthError(f"{key_path} is not a valid service-account key file: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # google-auth's messages name missing fields, never values; the type is enough otherwise
+            why = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            raise AuthError(f"{key_path} is not a valid service-account key file: {why}",
+                            file=key_path) from None
         if not proj and info.get("project_id"):
             proj, proj_src = info["project_id"], "key file project_id"
         return creds, CredentialInfo(

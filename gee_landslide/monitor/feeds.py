@@ -36,6 +36,7 @@ from typing import Any
 from gee_landslide.core.atomic import atomic_path, write_json_atomic
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.settings import get_settings
+from gee_landslide.core.urls import check_http_url
 from gee_landslide.monitor.cap import cap_message
 from gee_landslide.monitor.store import (
     LONLAT_DECIMALS,
@@ -80,7 +81,7 @@ def configured_base_url(store_dir: str | os.PathLike[str]) -> str | None:
     ``feed publish --base-url``), or None: then the feed server links to the URL it is served at."""
     env_url = get_settings().feed_base_url
     if env_url:
-        return env_url.rstrip("/")
+        return check_http_url(env_url, "$GEE_LANDSLIDE_FEED_BASE_URL").rstrip("/")
     cfg = Path(store_dir) / FEED_CONFIG
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         return str(json.loads(cfg.read_text(encoding="utf-8"))["base_url"]).rstrip("/")
@@ -307,6 +308,8 @@ def publish_feeds(store_dir: str | os.PathLike[str], base_url: str | None = None
     Returns ``{"geojson": ..., "atom": ..., "cap": <directory>}``.
     """
     store_dir = Path(store_dir)
+    if base_url:
+        check_http_url(base_url, "base_url")  # feed links are followed by browsers: never javascript:
     with store_lock(store_dir):
         url = resolve_base_url(store_dir, base_url)
         if base_url:

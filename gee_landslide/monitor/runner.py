@@ -36,6 +36,7 @@ from gee_landslide.core.catalog import Catalog, Defaults, Region, Window
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.grid import Grid, grid_for_bbox
 from gee_landslide.core.paths import ProjectPaths
+from gee_landslide.core.values import check_threshold
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
 from gee_landslide.monitor.tiling import Tile, plan_tiles
 from gee_landslide.sources import UnknownSourceError, get_source, source_names
@@ -201,8 +202,10 @@ def prepare_pass(
         )
     if run_date > dt.date.today() + dt.timedelta(days=1):
         raise MonitoringError(f"run date {run_date} is in the future; no acquisitions exist yet")
+    if threshold is not None:
+        check_threshold(threshold)
     name = ensemble or region.ensemble
-    manifest = paths.ensembles / name / "manifest.json"
+    manifest = paths.ensemble_dir(name) / "manifest.json"
     if not manifest.exists():
         hint = ensemble_build_hint(name)
         raise MonitoringError(

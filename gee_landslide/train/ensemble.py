@@ -35,6 +35,8 @@ from gee_landslide.core.atomic import write_json_atomic
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.core.errors import GeeLandslideError
+from gee_landslide.core.paths import child_dir
+from gee_landslide.core.values import check_threshold
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import min_side
 from gee_landslide.train.data import Normalisation
@@ -179,10 +181,12 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     """
     s = get_setting(setting)
     name = name or s.name
+    out_dir = child_dir(ensembles_dir, name, "ensemble name")  # a safe name, inside ensembles_dir
     if aggregation not in AGGREGATIONS:
         raise EnsembleError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
+    if threshold is not None:
+        check_threshold(threshold)
     members, note = select_top_k(runs_dir, s.name, k)
-    out_dir = Path(ensembles_dir) / name
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold_source = "given"
     val_f1 = None
@@ -298,23 +302,40 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
     if not manifest_path.exists():
         raise EnsembleError(f"no ensemble manifest at {manifest_path}: build one with `gee-landslide ensemble build`")
     raw = manifest_path.read_bytes()
-    man = json.loads(raw)
+    try:
+        man = json.loads(raw)
+    except ValueError as exc:
+        raise EnsembleError(f"{manifest_path}: not valid JSON ({exc})", file=manifest_path,
+                            hint="rebuild it with `gee-landslide ensemble build`") from None
+    if not isinstance(man, dict) or not isinstance(man.get("members", []), list):
+        raise EnsembleError(f"{manifest_path}: not an ensemble manifest (a JSON object with a members list)",
+                            file=manifest_path, hint="rebuild it with `gee-landslide ensemble build`")
     if man.get("format") != FORMAT:
         raise EnsembleError(f"{manifest_path}: unknown manifest format {man.get('format')!r}")
     dev = pick_device(device)
     thr = man.get("threshold")
-    if not isinstance(thr, int | float) or not 0.0 < float(thr) < 1.0:
-        raise EnsembleError(f"{manifest_path}: threshold = {thr!r}: must be a number within (0, 1)")
+    if isinstance(thr, bool) or not isinstance(thr, int | float) or not 0.0 < float(thr) < 1.0:
+        raise EnsembleError(f"{manifest_path}: threshold = {thr!r}: must be a number within (0, 1)",
+                            file=manifest_path, field="threshold", value=thr)
     aggregation = man.get("aggregation", "mean")
     if aggregation not in AGGREGATIONS:  # manifests before 'vote' held a sentence here
         aggregation = "mean" if str(aggregation).startswith("mean") else aggregation
     if aggregation not in AGGREGATIONS:
         raise EnsembleError(f"{manifest_path}: aggregation = {aggregation!r}: use one of {', '.join(AGGREGATIONS)}")
-    members = [Member.from_dict(m) for m in man["members"]]
+    try:
+        members = [Member.from_dict(m) for m in man["members"]]
+    except (KeyError, TypeError) as exc:
+        raise EnsembleError(f"{manifest_path}: a member lacks a field or has a wrong one ({exc})",
+                            file=manifest_path, field="members") from None
+    # members' weights live in the models tree the manifest belongs to (models/ensembles/<name>/)
+    models_root = manifest_path.resolve().parent.parent.parent
     models = []
     for m in members:
         wpath = (manifest_path.parent / m.weights).resolve()
-        if not wpath.exists():
+        if not wpath.is_relative_to(models_root):
+            raise EnsembleError(f"{manifest_path}: member {m.run_id} weights {m.weights!r} are outside {models_root}",
+                                file=manifest_path, field="weights", value=m.weights)
+        if not wpath.is_file():
             raise EnsembleError(f"{manifest_path}: member {m.run_id} weights missing at {wpath}")
         data = wpath.read_bytes()
         sha = sha256_bytes(data)

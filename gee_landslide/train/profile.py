@@ -20,11 +20,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gee_landslide.core.bands import SETTINGS, setting
 from gee_landslide.core.errors import GeeLandslideError
+from gee_landslide.core.yamlsafe import YamlLimitError, load_yaml_file
 from gee_landslide.train.architectures import architecture
 from gee_landslide.train.constraints import input_multiple, min_side
 from gee_landslide.train.losses import loss_spec
@@ -174,7 +174,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
                 f"no profile {text_name!r}: not a built-in ({', '.join(BUILTIN)}) and no such file"
             )
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text())  # ruamel: the project's one YAML library
+        data = load_yaml_file(path)  # size, encoding, alias and depth limits, then ruamel's safe loader
+    except YamlLimitError as exc:
+        raise ProfileError(exc.message, file=path, field=exc.field, value=exc.value, hint=exc.hint) from None
     except YAMLError as exc:
         raise ProfileError(f"{path}: not valid YAML: {exc}") from None
     return parse_profile(data, str(path))

@@ -217,3 +217,16 @@ def test_cli_add_from_inventory_derives_location(tmp_path: Path, catalog_path: P
     ev = load_catalog(path).event("colombia-mesetas")
     assert 3.37 < ev.lat < 3.62 and -74.26 < ev.lon < -74.06  # inside the inventory's extent
     assert ev.size_km[0] >= ev.size_km[1] > 0 and ev.labels == str(inventory)
+
+
+@pytest.mark.parametrize("expr", ["0 6 * * *", "*/15 0-5 * * MON-FRI", "0 0 1 JAN,jul *", "0 0 * * 7",
+                                  "5,10-20/5 */2 1-31/3 2-11 sun-sat", "99 77 45 13 9", "0 0 0 * *",
+                                  "0 0 * 13 *", "*/0 * * * *", "1-60 * * * *", "0 24 * * *"])
+def test_cron_check_agrees_with_prefects_croniter(expr: str) -> None:
+    """The catalog's own cron check (cheap to import) accepts exactly what Prefect's scheduler does."""
+    from prefect._vendor.croniter import croniter
+
+    from gee_landslide.core.catalog import cron_problem
+
+    assert (cron_problem(expr) is None) == croniter.is_valid(expr), expr
+    assert "5 fields" in (cron_problem(expr + " 0") or "")  # croniter's seconds field: not in a catalog
