@@ -113,6 +113,8 @@ ROWS = [
                                         "--date", "2020-01-01"], 1, "safe slug"),
     Row("catalog: region id not a slug", ["events", "list"], 2, "safe slug",
         _edit_catalog("\n  norway:\n", "\n  ../norway:\n")),
+    Row("catalog: region ensemble '../../x'", ["events", "list"], 2, "ensemble must be a safe name",
+        _edit_catalog("    ensemble: s2\n", "    ensemble: ../../x\n")),
     Row("stacks build --event: unknown", ["stacks", "build", "--event", "../x"], 2, "no event '../x'"),
     # --- values checked where they are read
     Row("catalog: a date that does not exist", ["events", "list"], 2, "2019-02-30",

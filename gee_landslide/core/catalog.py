@@ -35,6 +35,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.errors import GeeLandslideError, UnknownIdError
+from gee_landslide.core.paths import NAME_RE
 from gee_landslide.core.yamlsafe import YamlLimitError, check_yaml_structure, read_yaml_text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -312,6 +313,14 @@ class Region(_Strict):
         problem = cron_problem(v) if all(CRON_FIELD_RE.match(p) for p in parts) else "unexpected characters"
         if problem:
             raise ValueError(f"schedule must be a 5-field cron expression, e.g. '0 6 * * *': {problem}")
+        return v
+
+    @field_validator("ensemble")
+    @classmethod
+    def _ensemble_name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("ensemble must be a safe name (models/ensembles/<name>/): lower-case letters, "
+                             "digits, '.', '_' and '-'")
         return v
 
     @field_validator("timezone")

@@ -119,10 +119,12 @@ def get_settings() -> Settings:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err.get("loc") else "?"
         var = field.upper() if field.startswith(("earthengine", "google", "cloudsdk")) else ENV_PREFIX + field.upper()
-        raise SettingsError(
-            f"environment variable ${var} = {err.get('input')!r}: {err['msg']}",
-            field=var, value=err.get("input"),
-        ) from None
+        value = err.get("input")
+        if "url" in field and isinstance(value, str):  # a webhook URL holds its token: never print it
+            from gee_landslide.core.urls import redact_urls
+
+            value = redact_urls(value)
+        raise SettingsError(f"environment variable ${var} = {value!r}: {err['msg']}", field=var, value=value) from None
 
 
 def resolve_path(path: str | os.PathLike[str]) -> Path:

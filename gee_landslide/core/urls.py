@@ -7,12 +7,15 @@ log line shows only ``scheme://host``: enough to say which target failed, nothin
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlsplit
 
 from gee_landslide.core.errors import GeeLandslideError
 
 _URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+# urllib3 (under Apprise) quotes only the path: "Max retries exceeded with url: /services/SECRET"
+_BARE_PATH_RE = re.compile(r"(\burl[:=]\s*['\"]?)/[^\s'\")]*", re.IGNORECASE)
 
 
 class UrlError(GeeLandslideError, ValueError):
@@ -37,7 +40,26 @@ def redact_url(url: str) -> str:
 
 def redact_urls(text: str) -> str:
     """``text`` with every URL in it redacted (for exception messages that quote the URL)."""
-    return _URL_RE.sub(lambda m: redact_url(m.group(0)), str(text))
+    text = _URL_RE.sub(lambda m: redact_url(m.group(0)), str(text))
+    return _BARE_PATH_RE.sub(lambda m: m.group(1) + "/…", text)
+
+
+class RedactUrlsFilter(logging.Filter):
+    """A logging filter that redacts every URL in a record (httpx logs each request's full URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_urls(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Redact URLs in everything the logger ``name`` records (idempotent)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactUrlsFilter) for f in logger.filters):
+        logger.addFilter(RedactUrlsFilter())
 
 
 def check_http_url(url: str, field: str) -> str:

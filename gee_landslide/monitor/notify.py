@@ -5,7 +5,9 @@ when the caller passes one (``feeds.merge_and_publish(..., notifier=...)`` or :f
 with one URL: ``http(s)://`` = webhook, anything else = Apprise). ``Notifier.from_env()`` reads ``GEE_LANDSLIDE_WEBHOOK_URL`` and
 ``GEE_LANDSLIDE_APPRISE_URLS`` (whitespace- or comma-separated Apprise URLs, e.g.
 ``mailto://...``, ``tgram://...``, ``slack://...``). Every failure is logged and swallowed:
-a notification problem never fails a monitoring pass.
+a notification problem never fails a monitoring pass. A webhook or Apprise URL carries its secret
+(token, key) in its path or user part, so every failure line shows only ``scheme://host``
+(:func:`gee_landslide.core.urls.redact_url`), exception texts included.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gee_landslide.core.settings import get_settings
+from gee_landslide.core.urls import redact_logger, redact_url, redact_urls
 
 if TYPE_CHECKING:
     from gee_landslide.monitor.store import Alert
 
 log = logging.getLogger(__name__)
+for _client_logger in ("httpx", "apprise"):  # both log the full target URL of a request
+    redact_logger(_client_logger)
 
 WEBHOOK_ENV = "GEE_LANDSLIDE_WEBHOOK_URL"
 APPRISE_ENV = "GEE_LANDSLIDE_APPRISE_URLS"
@@ -29,13 +34,18 @@ APPRISE_ENV = "GEE_LANDSLIDE_APPRISE_URLS"
 @dataclass
 class NotifyReport:
     sent: int = 0
-    failed: list[str] = field(default_factory=list)  # one line per failure
+    failed: list[str] = field(default_factory=list)  # one line per failure, URLs redacted
+
+    def fail(self, target: str, what: str | BaseException) -> None:
+        """Record one failure; an exception's text is redacted (httpx quotes the full URL)."""
+        text = what if isinstance(what, str) else (str(what) or type(what).__name__)
+        self.failed.append(f"{target}: {redact_urls(text)}")
 
 
 @dataclass(frozen=True)
 class Notifier:
-    webhook_url: str | None = None
-    apprise_urls: tuple[str, ...] = ()
+    webhook_url: str | None = field(default=None, repr=False)  # secrets: never in a repr or log
+    apprise_urls: tuple[str, ...] = field(default=(), repr=False)
     timeout_s: float = 10.0
 
     @classmethod
@@ -79,7 +89,7 @@ class Notifier:
                 r.raise_for_status()
                 report.sent += 1
             except Exception as exc:
-                report.failed.append(f"webhook: {type(exc).__name__}")
+                report.fail(f"webhook {redact_url(self.webhook_url)}", type(exc).__name__)
         if self.apprise_urls:
             try:
                 import apprise
@@ -90,9 +100,9 @@ class Notifier:
                 if len(ap) and ap.notify(title=title, body=body):
                     report.sent += 1
                 else:
-                    report.failed.append("apprise: delivery failed")
+                    report.fail("apprise", "delivery failed")
             except Exception as exc:
-                report.failed.append(f"apprise: {type(exc).__name__}")
+                report.fail("apprise", type(exc).__name__)
         if report.failed:
             log.warning("%d failure notification(s) failed: %s", len(report.failed), "; ".join(report.failed))
         return report
@@ -112,9 +122,9 @@ class Notifier:
                         r.raise_for_status()
                         report.sent += 1
                     except Exception as exc:
-                        report.failed.append(f"webhook {a.alert_id}: {exc}")
+                        report.fail(f"webhook {redact_url(self.webhook_url or '')} {a.alert_id}", exc)
         except Exception as exc:
-            report.failed.append(f"webhook: {exc}")
+            report.fail(f"webhook {redact_url(self.webhook_url or '')}", exc)
 
     def _apprise(self, alerts: Sequence[Alert], base_url: str, report: NotifyReport) -> None:
         try:
@@ -123,7 +133,7 @@ class Notifier:
             ap = apprise.Apprise()
             for url in self.apprise_urls:
                 if not ap.add(url):
-                    report.failed.append(f"apprise: unusable URL {url.split(':', 1)[0]}://…")
+                    report.fail("apprise", f"unusable URL {redact_url(url)}")
             if len(ap) == 0:
                 return
             from gee_landslide.monitor.cap import alert_description
@@ -136,9 +146,9 @@ class Notifier:
                 if ap.notify(title=title, body=body):
                     report.sent += 1
                 else:
-                    report.failed.append(f"apprise {a.alert_id}: delivery failed")
+                    report.fail(f"apprise {a.alert_id}", "delivery failed")
         except Exception as exc:
-            report.failed.append(f"apprise: {exc}")
+            report.fail("apprise", exc)
 
 
 def notifier_for_url(url: str | None) -> Notifier:
@@ -159,5 +169,5 @@ def notify_new_alerts(url: str | None, alerts: Sequence[Alert], *, base_url: str
     try:
         return notifier_for_url(url).notify(alerts, base_url=base_url)
     except Exception as exc:  # pragma: no cover - notify() already catches everything
-        log.warning("notification failed: %s", exc)
-        return NotifyReport(failed=[str(exc)])
+        log.warning("notification failed: %s", redact_urls(str(exc)))
+        return NotifyReport(failed=[redact_urls(str(exc))])

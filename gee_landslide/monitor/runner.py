@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.core.atomic import write_json_atomic
+from gee_landslide.core.atomic import remove_stale_temps, write_json_atomic
 from gee_landslide.core.bands import BAND_BY_NAME
 from gee_landslide.core.catalog import Catalog, Defaults, Region, Window
 from gee_landslide.core.errors import GeeLandslideError
@@ -352,37 +352,44 @@ def finish_pass(
     threshold = ctx.threshold if ctx.threshold is not None else float(ensemble.threshold)
 
     final_dir = paths.monitor / ctx.region_id / ctx.run_date.isoformat()
+    remove_stale_temps(final_dir.parent)  # .partial-/.old- directories of passes that were killed
+    remove_stale_temps(final_dir)
     partial = final_dir.with_name(f"{final_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    write_geotiff(partial / "probability.tif", m["mean"], ctx.grid, ("probability",))
-    write_geotiff(partial / "uncertainty.tif", m["std"], ctx.grid, ("member_std",))
-    write_geotiff(partial / "agreement.tif", m["agreement"], ctx.grid, ("member_agreement",))
-    write_basemap(partial, ctx.region_id, ctx.grid, m["elevation"], m["landcover"], ctx.region.bbox,
-                  ctx.run_date.isoformat())
+    try:
+        write_geotiff(partial / "probability.tif", m["mean"], ctx.grid, ("probability",))
+        write_geotiff(partial / "uncertainty.tif", m["std"], ctx.grid, ("member_std",))
+        write_geotiff(partial / "agreement.tif", m["agreement"], ctx.grid, ("member_agreement",))
+        write_basemap(partial, ctx.region_id, ctx.grid, m["elevation"], m["landcover"], ctx.region.bbox,
+                      ctx.run_date.isoformat())
 
-    # the ensemble's threshold applies to its own score: mean probability, or the vote share
-    score = m["agreement"] if ensemble.aggregation == "vote" else m["mean"]
-    candidates = detections_to_candidates(
-        score, m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
-        landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
-    )
-    render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, threshold)
+        # the ensemble's threshold applies to its own score: mean probability, or the vote share
+        score = m["agreement"] if ensemble.aggregation == "vote" else m["mean"]
+        candidates = detections_to_candidates(
+            score, m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
+            landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
+        )
+        render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, threshold)
 
-    scores = gate_missed = None
-    if get_source(ctx.source).has_truth:
-        detected = _candidate_mask(candidates, ctx.grid)
-        scores = object_scores(detected, m["truth"], min_truth_px=int(ctx.region.min_area_m2 / ctx.grid.resolution**2))
-        gate_missed = object_scores(m["gated"], m["truth"]).found_objects if ctx.gate.enabled else 0
+        scores = gate_missed = None
+        if get_source(ctx.source).has_truth:
+            detected = _candidate_mask(candidates, ctx.grid)
+            scores = object_scores(detected, m["truth"], min_truth_px=int(ctx.region.min_area_m2 / ctx.grid.resolution**2))
+            gate_missed = object_scores(m["gated"], m["truth"]).found_objects if ctx.gate.enabled else 0
 
-    # the pass's own files are complete: move them into place, then update the alert store
-    if final_dir.exists():
-        old = final_dir.with_name(f"{final_dir.name}.old-{os.getpid()}")
-        final_dir.rename(old)
-        partial.rename(final_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        partial.rename(final_dir)
+        # the pass's own files are complete: move them into place, then update the alert store
+        if final_dir.exists():
+            old = final_dir.with_name(f"{final_dir.name}.old-{os.getpid()}")
+            final_dir.rename(old)
+            partial.rename(final_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(final_dir)
+    except BaseException:
+        # a failed or interrupted pass leaves no half-written directory that looks like a result
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
     store = AlertStore(paths.alerts)
     merged = merge_and_publish(

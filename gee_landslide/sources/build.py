@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gee_landslide.core.atomic import remove_stale_temps
 from gee_landslide.core.catalog import Catalog, Event
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.core.stackio import is_complete, read_meta
@@ -37,6 +38,8 @@ def build_one_stack(
 ) -> BuildResult:
     """Build (or skip, when complete from the same source) one event's stack."""
     out_dir = paths.stack_dir(event.id)
+    for d in (out_dir, out_dir / ".tiles"):  # temps of a build that was killed mid-write
+        remove_stale_temps(d)
     t0 = time.perf_counter()
     stale = False
     if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == source:

@@ -327,3 +327,53 @@ def test_notifier_from_env(monkeypatch):
     assert not Notifier.from_env().enabled
     monkeypatch.setenv("GEE_LANDSLIDE_APPRISE_URLS", "json://localhost:1/a, json://localhost:1/b")
     assert Notifier.from_env().apprise_urls == ("json://localhost:1/a", "json://localhost:1/b")
+
+
+class _Refuses(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_failed_notifications_never_show_the_url_secret(tmp_path, caplog):
+    """A webhook's token is in its path (Slack: /services/T0/B0/SECRET): messages show scheme://host only."""
+    from gee_landslide.core.urls import redact_url, redact_urls
+
+    assert redact_url("https://user:pw@hooks.example.org:8443/services/T0/B0/SECRET?k=SECRET#SECRET") == \
+        "https://hooks.example.org:8443"
+    assert redact_url("tgram://SECRETBOTTOKEN/12345") == "tgram://…"
+    assert "SECRET" not in redact_urls("Client error '404' for url 'http://h/services/SECRET'\nmore")
+    r = run_pass(tmp_path / "alerts", SLIDES_A)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        refused = f"http://127.0.0.1:{port}/services/T0/B0/SECRET"
+        closed = "http://127.0.0.1:9/services/T0/B0/SECRET"
+        with caplog.at_level("DEBUG"):
+            reports = [Notifier(webhook_url=refused, timeout_s=2).notify(r.new, base_url="http://x"),
+                       Notifier(webhook_url=closed, timeout_s=2).notify(r.new, base_url="http://x"),
+                       Notifier(webhook_url=refused, timeout_s=2).notify_failure("t", "b"),
+                       Notifier(apprise_urls=("json://SECRET@127.0.0.1:9/SECRET",), timeout_s=2).notify(
+                           r.new, base_url="http://x"),
+                       notify_new_alerts(refused, r.new)]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    lines = [line for rep in reports for line in rep.failed]
+    assert lines and all(rep.failed for rep in reports)
+    assert any(f"http://127.0.0.1:{port}" in line for line in lines)  # still says which target failed
+    logged = caplog.text + " ".join(lines) + repr(Notifier(webhook_url=refused))
+    assert "SECRET" not in logged and "/services" not in logged
+
+
+def test_settings_error_never_shows_a_url(monkeypatch):
+    from gee_landslide.core.settings import SettingsError, get_settings
+
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "0")
+    with pytest.raises(SettingsError, match="EE_WORKERS"):
+        get_settings()

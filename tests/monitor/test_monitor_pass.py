@@ -165,3 +165,99 @@ def test_cli_monitor_run(project) -> None:
     assert as_json.exit_code == 0 and json.loads(as_json.stdout)["region"] == "norway"
     bad = CliRunner().invoke(app, ["monitor", "run", "--region", "nowhere", "--root", str(project.root)])
     assert bad.exit_code == 2 and "no region 'nowhere'" in bad.output
+
+
+# ----------------------------------------------------------------------------- issue #12: bad input
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temps_of_a_killed_pass_or_stack_build_are_removed_by_the_next_run(project) -> None:
+    import os
+    import time
+
+    from gee_landslide.core.atomic import remove_stale_temps
+    from gee_landslide.sources.build import build_one_stack
+
+    cat = load_catalog(project.catalog)
+    pid, old = _dead_pid(), 1_000_000_000  # 2001: long stale
+    region_dir = project.monitor / "norway"
+    killed = [region_dir / f"2025-08-01.partial-{pid}", region_dir / f"2025-07-01.old-{pid}"]
+    for d in killed:
+        d.mkdir(parents=True)
+        (d / "probability.tif").write_bytes(b"half")
+        os.utime(d, (old, old))
+    stack_dir = project.stack_dir("norway-5")
+    temps = [stack_dir / f".stack.tif.{pid}-abcd1234.tmp.tif", stack_dir / ".meta.json.k2j4h5g6.tmp.json"]
+    live = stack_dir / f".labels.tif.{os.getpid()}-zzzz9999.tmp.tif"  # this process: still writing
+    fresh = stack_dir / f".labels.tif.{pid}-yyyy8888.tmp.tif"  # a dead writer, but seconds ago
+    for t in [*temps, live, fresh]:
+        t.write_bytes(b"half a GeoTIFF")
+    for t in temps:
+        os.utime(t, (1.7e9, 1.7e9))
+    ten_minutes_ago = time.time() - 600  # over a minute, but its writer is alive
+    os.utime(live, (ten_minutes_ago, ten_minutes_ago))
+    mine = stack_dir / "notes.tmp"  # not a name the project's writers produce: never touched
+    mine.write_text("keep")
+    os.utime(mine, (old, old))
+
+    assert build_one_stack(cat.event("norway-5"), cat, project, "simulated").status == "skipped"
+    assert not any(t.exists() for t in temps) and live.exists() and fresh.exists() and mine.exists()
+    run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    assert not any(d.exists() for d in killed)
+    assert [p.name for p in region_dir.iterdir() if p.name != ".cache"] == ["2025-08-01"]
+    assert remove_stale_temps(project.root / "nowhere") == []
+
+
+def test_tampered_weights_before_or_during_a_pass_give_a_clear_error(project, monkeypatch) -> None:
+    import os
+
+    man_path = project.ensembles / "s1s2" / "manifest.json"
+    member = json.loads(man_path.read_text())["members"][0]
+    weights = (man_path.parent / member["weights"]).resolve()
+    good = weights.read_bytes()
+    args = ["monitor", "run", "--region", "norway", "--date", "2025-08-01", "--source", "simulated",
+            "--root", str(project.root)]
+
+    # before the pass: refused up front, nothing written
+    weights.write_bytes(good[:-8] + b"tampered")
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2 and "does not match the manifest" in res.output, res.output
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
+    assert not project.monitor.exists() or not list(project.monitor.rglob("*.tif"))
+    weights.write_bytes(good)
+
+    # during the pass: the file changes after the first tile, and the manifest is touched so the
+    # cached ensemble is reloaded; the pass stops with the same clear error, leaving nothing
+    real = runner.process_tile
+    calls = {"n": 0}
+
+    def tamper_after_first_tile(ctx, tile):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            weights.write_bytes(good[:-8] + b"tampered")
+            st = man_path.stat()
+            os.utime(man_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        return real(ctx, tile)
+
+    monkeypatch.setattr(runner, "process_tile", tamper_after_first_tile)
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert calls["n"] >= 2
+    assert res.exit_code == 2 and "does not match the manifest" in res.output, res.output
+    assert isinstance(res.exception, SystemExit) and "Traceback" not in res.output
+    region_dir = project.monitor / "norway"
+    assert not region_dir.exists() or [p.name for p in region_dir.iterdir() if p.name != ".cache"] == []
+    assert not project.alerts.exists() or not (project.alerts / "alerts.gpkg").exists()
+
+
+def test_cli_notify_failure_never_prints_the_url_secret(project) -> None:
+    res = CliRunner().invoke(app, ["monitor", "run", "--region", "norway", "--date", "2025-08-01", "--source",
+                                   "simulated", "--threshold", str(LOW_THRESHOLD), "--notify-url",
+                                   "http://127.0.0.1:9/services/T0/B0/SECRET", "--root", str(project.root)])
+    assert res.exit_code == 0, res.output  # a notification failure never fails a pass
+    assert "new" in res.output
+    assert "SECRET" not in res.output and "/services/" not in res.output
