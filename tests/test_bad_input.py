@@ -202,7 +202,7 @@ def test_bad_input_gets_a_clear_error(row: Row, tmp_path: Path, monkeypatch: pyt
         monkeypatch.setenv(k, v)
     before = _tree(tmp_path)
     res = CliRunner().invoke(app, row.args, env={"COLUMNS": "200"})
-    out = res.output
+    out = " ".join(res.output.split())  # the message as one line, however the console wrapped it
     assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
     assert "Traceback" not in out
     assert res.exit_code == row.code, out

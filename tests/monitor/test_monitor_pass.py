@@ -261,3 +261,16 @@ def test_cli_notify_failure_never_prints_the_url_secret(project) -> None:
     assert res.exit_code == 0, res.output  # a notification failure never fails a pass
     assert "new" in res.output
     assert "SECRET" not in res.output and "/services/" not in res.output
+
+
+def test_rerun_after_a_later_date_changes_nothing(project) -> None:
+    """Issue #12: `monitor run --date 2025-09-10` after a complete first run must give 0 new / 0 updated."""
+    cat = load_catalog(project.catalog)
+    run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    later = dt.date(2025, 9, 10)
+    first = run_pass(cat, project, "norway", later, "simulated", threshold=LOW_THRESHOLD)
+    before = _snapshot(project.alerts)
+    again = run_pass(cat, project, "norway", later, "simulated", threshold=LOW_THRESHOLD)
+    assert (again.new, again.updated) == ([], [])
+    assert sorted(again.unchanged) == sorted(first.new + first.updated + first.unchanged)
+    assert _snapshot(project.alerts) == before
