@@ -151,3 +151,24 @@ def test_atomic_writes_get_normal_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_killed_atomic_write_leaves_a_temp_the_next_run_removes(tmp_path) -> None:
+    """SIGKILL mid-write cannot clean up; the temp names its writer's pid, so the next run can."""
+    import subprocess
+    import sys
+    import time
+
+    from gee_landslide.core.atomic import STALE_AFTER_S, remove_stale_temps
+
+    target = tmp_path / "stack.tif"
+    code = ("import os, signal, sys\nfrom gee_landslide.core.atomic import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_bytes(b'half a GeoTIFF')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(target)], check=False)
+    assert proc.returncode == -9
+    (temp,) = list(tmp_path.iterdir())
+    assert temp.name.startswith(".stack.tif.") and ".tmp" in temp.name and not target.exists()
+    assert remove_stale_temps(tmp_path) == []  # seconds old: its writer might still be renaming it
+    assert remove_stale_temps(tmp_path, now=time.time() + STALE_AFTER_S + 5) == [temp]
+    assert list(tmp_path.iterdir()) == []
