@@ -80,3 +80,7 @@ def copy_project(src: ProjectPaths, dst: Path) -> ProjectPaths:
     """A writable copy (without monitoring outputs or alerts) of a built project."""
     shutil.copytree(src.root, dst, ignore=shutil.ignore_patterns("monitor", "alerts", "prefect"))
     return project_paths(dst)
+
+# Prefect's ephemeral test server can take minutes to answer on a loaded 2-core machine (CI, or a
+# training run beside the suite): wait generously for it rather than fail on a fixed minute.
+HARNESS_STARTUP_S = 300

@@ -209,7 +209,9 @@ def _merge_worker(store_dir: str, slides: list[tuple[int, int, int, int]], seed:
 
 def test_concurrent_merges_from_two_processes(tmp_path):
     d = tmp_path / "alerts"
-    ctx = mp.get_context("fork")
+    # spawn, not fork: a fork of a process whose libraries hold threads (GDAL, torch, Prefect) can
+    # deadlock or die in the child, which made this test fail when it ran after in-process flows
+    ctx = mp.get_context("spawn")
     start = ctx.Event()
     jobs = [
         ctx.Process(target=_merge_worker, args=(str(d), [(10, 10, 20, 20), (10, 40, 20, 50)], 1, start)),

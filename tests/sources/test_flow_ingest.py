@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_project import HARNESS_STARTUP_S
 
 from gee_landslide.core.bands import N_BANDS
 from gee_landslide.core.grid import grid_around
@@ -23,7 +24,7 @@ EVENTS = ["norway-5", "india-19"]
 def harness():
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=HARNESS_STARTUP_S):
         yield
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers_project import HARNESS_STARTUP_S
 from helpers_stacks import make_project
 
 from gee_landslide.train.runs import list_runs
@@ -23,7 +24,7 @@ def test_train_flow_on_a_two_worker_dask_cluster(tmp_path):
         "iterations_per_epoch: 2\nmax_epochs: 1\npatience: 1\nnum_threads: 1\n"
         "inference: {tile: 128, overlap: 16, batch: 4}\n")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            prefect_test_harness(server_startup_timeout=120):
+            prefect_test_harness(server_startup_timeout=HARNESS_STARTUP_S):
         workers = set(cluster.scheduler_info["workers"])
         assert len(workers) == 2
         out = train(profile=str(prof), root=str(tmp_path), dask_address=cluster.scheduler_address)
@@ -44,7 +45,7 @@ def test_monitor_tiles_on_a_two_worker_dask_cluster(small_project, tmp_path, mon
     paths = copy_project(small_project, tmp_path / "p")
     monkeypatch.setenv("GEE_LANDSLIDE_ROOT", str(paths.root))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            prefect_test_harness(server_startup_timeout=120):
+            prefect_test_harness(server_startup_timeout=HARNESS_STARTUP_S):
         summary = monitor(region="norway", date="2025-08-01", source="simulated", threshold=0.05,
                           dask_address=cluster.scheduler_address)
     assert summary["tiles"] >= 4 and summary["alerts"]["new"]

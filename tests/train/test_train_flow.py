@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpers_project import HARNESS_STARTUP_S
 from helpers_stacks import make_project
 
 from gee_landslide.train.runs import list_runs
@@ -18,7 +19,7 @@ def test_train_flow_smoke(tmp_path):
         "name: tiny\narchitectures: [Linknet, PSPNet]\nlosses: [BCE]\nlearning_rates: [0.001]\n"
         "settings: [s2]\nencoder: tu-mobilenetv3_small_050\ncrop_size: 128\nbatch_size: 2\n"
         "iterations_per_epoch: 2\nmax_epochs: 1\npatience: 1\ninference: {tile: 128, overlap: 16, batch: 4}\n")
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=HARNESS_STARTUP_S):
         out = train(profile=str(prof), root=str(tmp_path), workers=2)
         assert out["runs"] == 2 and out["counts"] == {"trained": 2}
         again = train(profile=str(prof), root=str(tmp_path))
