@@ -249,6 +249,15 @@ class Region(_Strict):
         None, description="SAR-first: one ensemble per sensor situation (overrides `ensemble`)")
     orbit_pass: Literal["DESCENDING", "ASCENDING"] = "DESCENDING"
     relative_orbit: int | None = Field(None, ge=1, le=175, description="Sentinel-1 relative orbit")
+    s1_post_days: int | None = Field(
+        None, gt=0, le=365, description="Sentinel-1 post composite: the latest N days only (default: post_days). "
+        "A short SAR window shows a new landslide once most of its few acquisitions follow it")
+
+    def s1_post_window(self, post: Window) -> Window:
+        """The Sentinel-1 post window of a pass whose (optical) post window is ``post``."""
+        if self.s1_post_days is None or self.s1_post_days >= post.days:
+            return post
+        return Window(start=post.end - dt.timedelta(days=self.s1_post_days - 1), end=post.end)
     threshold: float | None = Field(None, gt=0, lt=1)
     min_area_m2: float = Field(400.0, ge=0)
     min_slope_deg: float = Field(10.0, ge=0, le=90)

@@ -424,9 +424,16 @@ def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
 
 
 def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
-    """Fetch one tile, gate it, run the ensemble on it, and keep its core."""
+    """Fetch one tile, gate it, run the ensemble(s) on it, and keep its core."""
     t0 = time.perf_counter()
     stack, truth = fetch_tile_stack(ctx, tile.read_grid(ctx.grid), tile.key)
+    return predict_tile(ctx, tile, stack, truth, time.perf_counter() - t0)
+
+
+def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndarray | None,
+                 fetch_seconds: float = 0.0) -> TileResult:
+    """The second half of :func:`process_tile` for a stack already fetched (benchmarks run several
+    strategies on one fetch)."""
     t1 = time.perf_counter()
     core = tile.core_slices()
     gated = ctx.gate.enabled and not shows_change(stack, ctx.gate)
@@ -447,7 +454,7 @@ def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
         landcover=stack[_IDX["CART_LC_classified"]][core],
         truth=None if truth is None else truth[core],
         gated=gated,
-        fetch_seconds=t1 - t0,
+        fetch_seconds=fetch_seconds,
         predict_seconds=time.perf_counter() - t1,
         elevation=stack[_IDX["elevation"]][core],
         sensors=sensors,

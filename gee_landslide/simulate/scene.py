@@ -99,6 +99,7 @@ def _observed_class(surface: np.ndarray) -> np.ndarray:
 def render(
     p: SceneParams, grid: Grid, pre: Window, post: Window, slides: list[Landslide],
     calendar: Calendar | None = None,
+    s1_post: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[Landslide], dict[str, Any]]:
     """Render the 15 bands and the change labels of ``grid``; returns (data, labels, new slides, info).
 
@@ -108,6 +109,7 @@ def render(
     acquisition sees the landslides dated on or before it, Sentinel-1 is the median of its
     acquisitions and Sentinel-2 the greenest clear pixel (NaN where no date was clear). Labels
     are the same in both: landslides dated after the pre window and within the post window.
+    ``s1_post`` (calendar only) is a shorter Sentinel-1 post window ending with ``post``.
     """
     lat = Lattice.of_grid(grid)
     pad = Lattice.of_grid(grid, 1)
@@ -199,11 +201,11 @@ def render(
                 out.append((d, onset_px <= d.toordinal(), ~(cloud | shadow)))
             return out
 
-        s1_pre, s1_post = s1(pre), s1(post)
+        sar_post = s1_post or post
         vv_pre, vh_pre, n_pre = composite_db(p, lat, geom, s_pre_scar, flat_vol, pre, sar_tex, 0.0, s_pre, mix_w,
-                                             dated=s1_pre)
-        vv_post, vh_post, n_post = composite_db(p, lat, geom, s_post, flat_vol, post, sar_tex, p.post_moisture_db,
-                                                s_post_alt, mix_w, dated=s1_post)
+                                             dated=s1(pre))
+        vv_post, vh_post, n_post = composite_db(p, lat, geom, s_post, flat_vol, sar_post, sar_tex,
+                                                p.post_moisture_db, s_post_alt, mix_w, dated=s1(sar_post))
         ndvi_pre, info_pre = ndvi_greenest(p, lat, o_pre_scar, cf.texture, pre, s2(pre), o_pre, mix_w)
         ndvi_post, info_post = ndvi_greenest(p, lat, o_post, cf.texture, post, s2(post), o_post_alt, mix_w)
         info_pre["phenology"] = info_post["phenology"] = None
@@ -211,7 +213,7 @@ def render(
             "relative_orbit": calendar.relative_orbit,
             "orbit_pass": calendar.orbit_pass,
             "s1_dates": {"pre": [d.isoformat() for d in calendar.s1_dates(pre)],
-                         "post": [d.isoformat() for d in calendar.s1_dates(post)]},
+                         "post": [d.isoformat() for d in calendar.s1_dates(sar_post)]},
             "s2": {"pre": {k: v for k, v in info_pre.items() if k != "phenology"},
                    "post": {k: v for k, v in info_post.items() if k != "phenology"}},
         }
@@ -552,7 +554,9 @@ def simulate_region_tile(region_id: str, region: Region, pre: Window, post: Wind
     if grid.crs != full.crs or not math.isclose(grid.resolution, full.resolution):
         raise ValueError(f"tile grid {grid.crs} @ {grid.resolution} m is not on the region lattice {full.crs}")
     slides = region_slides_near(region_id, region, grid)
-    data, labels, shown, info = render(p, grid, pre, post, slides, region_acquisitions(region_id, region))
+    calendar = region_acquisitions(region_id, region)
+    s1_post = region.s1_post_window(post) if calendar is not None else None
+    data, labels, shown, info = render(p, grid, pre, post, slides, calendar, s1_post)
     meta = {
         "source": "simulated",
         "simulator_version": SIMULATOR_VERSION,
