@@ -196,10 +196,10 @@ def ensemble_build_hint(name: str) -> str:
 
     if name in SETTINGS:
         # the smallest built-in profile that trains this setting (laptop: s2, s1s2; paper: all four)
-        profile = next(p for p in ("laptop", "paper") if name in load_profile(p).settings)
+        profile = next(p for p in ("laptop", "paper") if name in load_profile(p).all_settings)
         return (f"`gee-landslide train --profile {profile} --setting {name}` then "
                 f"`gee-landslide ensemble build --setting {name}`")
-    laptop = load_profile("laptop").settings
+    laptop = load_profile("laptop").all_settings
     return ("`gee-landslide train --profile laptop --setting SETTING` then "
             f"`gee-landslide ensemble build --setting SETTING --name {name}` (SETTING: {' or '.join(laptop)}; "
             f"{' or '.join(x for x in SETTINGS if x not in laptop)} need --profile paper)")
