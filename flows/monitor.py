@@ -13,7 +13,12 @@ only at its end). A scheduled run that a later due run of the same deployment su
 (missed schedules after the machine slept) ends ``Skipped`` without a pass; two runs of one
 region never overlap (the deployment's concurrency limit, see ``flows/serve.py``).
 
+Backfill: with ``backfill_from`` (and ``backfill_to``, default ``date`` or today; ``every``,
+default ``6d``) the run makes the passes of that period in date order, skipping passes that
+finished before (:mod:`gee_landslide.monitor.backfill`), each through the same three steps.
+
     python -m flows.monitor --region norway --date 2025-08-01
+    prefect deployment run monitor/norway --param backfill_from=2025-07-01 --param backfill_to=2025-09-30
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.core.settings import get_settings
+from gee_landslide.monitor.backfill import parse_every, run_backfill
 from gee_landslide.monitor.notify import Notifier, notifier_for_url
 from gee_landslide.monitor.runner import (
     GateConfig,
     PassContext,
+    PassResult,
     TileResult,
     finish_pass,
     prepare_pass,
@@ -144,8 +151,13 @@ def monitor(
     threshold: float | None = None,
     dask_address: str | None = None,
     notify_url: str | None = None,
+    strategy: str | None = None,
+    backfill_from: str | None = None,
+    backfill_to: str | None = None,
+    every: str = "6d",
 ) -> dict[str, Any] | State:
-    """One monitoring pass: windows from ``date`` (default today), tiles, ensemble, alerts, feeds."""
+    """One monitoring pass: windows from ``date`` (default today), tiles, ensemble, alerts, feeds
+    (or, with ``backfill_from``, every pass of a period in order)."""
     log = get_run_logger()
     skipped = superseded_state()
     if skipped is not None:
@@ -154,13 +166,24 @@ def monitor(
     paths = project_paths()
     catalog = load_catalog(paths.catalog)
     source = resolve_source(source)
-    run_date = dt.date.fromisoformat(date) if date else None
-    ctx = prepare_pass(catalog, paths, region, run_date, source, ensemble, GateConfig(enabled=change_gate), threshold)
-    log.info("region %s: %d tile(s), %.1f km2, source %s", region, len(ctx.tiles), ctx.grid.area_km2, source)
     settings = get_settings()
     address = dask_address or settings.dask_address
-    results = tiles_on_dask(ctx, address) if address else tiles_local(ctx)
-    result = finish_pass(ctx, results, paths, notify_url=notify_url or settings.notify_url)
+
+    def one_pass(run_date: dt.date | None) -> PassResult:
+        ctx = prepare_pass(catalog, paths, region, run_date, source, ensemble, GateConfig(enabled=change_gate),
+                           threshold, strategy=strategy)
+        log.info("region %s %s: %d tile(s), %.1f km2, source %s, strategy %s", region, ctx.run_date,
+                 len(ctx.tiles), ctx.grid.area_km2, source, ctx.strategy)
+        results = tiles_on_dask(ctx, address) if address else tiles_local(ctx)
+        return finish_pass(ctx, results, paths, notify_url=notify_url or settings.notify_url)
+
+    if backfill_from:
+        start = dt.date.fromisoformat(backfill_from)
+        end = dt.date.fromisoformat(backfill_to or date or dt.date.today().isoformat())
+        done = run_backfill(paths, region, start, end, parse_every(every), one_pass)
+        log.info("backfill %s..%s: %d pass(es) run, %d skipped", start, end, len(done.done), len(done.skipped))
+        return done.to_dict()
+    result = one_pass(dt.date.fromisoformat(date) if date else None)
     summary = result.to_dict()
     create_markdown_artifact(alerts_markdown(summary), key=f"monitor-{region}", description="new landslide alerts")
     log.info("%d new, %d updated alert(s); outputs in %s", len(result.new), len(result.updated), result.out_dir)
@@ -173,8 +196,13 @@ def main() -> None:
     p.add_argument("--date")
     p.add_argument("--source")
     p.add_argument("--change-gate", action="store_true")
+    p.add_argument("--strategy")
+    p.add_argument("--backfill-from")
+    p.add_argument("--backfill-to")
+    p.add_argument("--every", default="6d")
     a = p.parse_args()
-    print(monitor(region=a.region, date=a.date, source=a.source, change_gate=a.change_gate))
+    print(monitor(region=a.region, date=a.date, source=a.source, change_gate=a.change_gate, strategy=a.strategy,
+                  backfill_from=a.backfill_from, backfill_to=a.backfill_to, every=a.every))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ def write_small_catalog(src: Path, dst: Path) -> None:
     raw["regions"]["norway"]["bbox"] = SMALL_NORWAY_BBOX
     raw["regions"]["norway"]["tile_px"] = 128
     raw["regions"]["norway"]["ensemble"] = "s1s2"
+    raw["regions"]["norway"].pop("ensembles", None)  # one ensemble: the tiny s1s2 (SAR-first: test_sar_first.py)
     with open(dst, "w") as fh:
         yaml.dump(raw, fh)
 

@@ -24,6 +24,13 @@ monitor_app = command_group(
     "Watch regions for new landslides.",
     "gee-landslide monitor run --region norway --date 2025-08-01",
     "gee-landslide monitor run --region norway --source simulated --change-gate --json",
+    "gee-landslide monitor backfill --region norway --from 2025-07-01 --to 2025-09-30 --every 6d",
+)
+
+StrategyOption = typer.Option(
+    None, "--strategy",
+    help="sar-first (S1 ensemble where Sentinel-2 saw nothing, optical elsewhere), s1-only, optical-only "
+    "or single (default: sar-first when the region names `ensembles:`, else single)",
 )
 
 
@@ -36,6 +43,7 @@ def monitor_run(
     change_gate: bool = typer.Option(False, help="skip tiles showing no sign of change in dNDVI or SAR"),
     threshold: float | None = typer.Option(None, help="probability threshold (default: region / ensemble)"),
     notify_url: str | None = typer.Option(None, help="webhook or Apprise URL to notify of new alerts"),
+    strategy: str | None = StrategyOption,
     catalog: Path | None = CatalogOption,
     root: Path | None = RootOption,
     as_json: bool = JsonOption,
@@ -79,7 +87,7 @@ def monitor_run(
 
         result = run_pass(
             cat, paths, region, run_date, src, ensemble, GateConfig(enabled=change_gate), threshold,
-            notify_url=notify_url, progress=on_tile,
+            notify_url=notify_url, progress=on_tile, strategy=strategy,
         )
     if as_json:
         print_json(result.to_dict())
@@ -89,7 +97,10 @@ def monitor_run(
         f"post {result.post.start}..{result.post.end}; {result.tiles} tile(s) ({result.gated_tiles} gated), "
         f"{result.area_km2:.1f} km2 in {result.seconds:.1f} s ({result.seconds_per_km2:.2f} s/km2)"
     )
-    console.print(f"alerts: {len(result.new)} new, {len(result.updated)} updated, {len(result.unchanged)} unchanged")
+    console.print(f"alerts: {len(result.new)} new, {len(result.updated)} updated ({len(result.confirmed)} confirmed, "
+                  f"{len(result.cancelled)} cancelled), {len(result.unchanged)} unchanged; strategy {result.strategy}"
+                  + (f", {result.optical_share:.0%} of the area seen by Sentinel-2"
+                     if result.optical_share is not None else ""))
     for alert_id in result.new:
         console.print(f"  new  {alert_id}")
     if result.scores is not None:
@@ -100,6 +111,56 @@ def monitor_run(
     console.print(f"rasters and quick-look: {result.out_dir}")
     console.print(f"feeds: {', '.join(str(p) for p in result.feeds.values())}")
 
+
+@monitor_app.command("backfill")
+def monitor_backfill(
+    region: str = typer.Option(..., "--region", "-r", help="region id from case_studies.yaml"),
+    from_: str = typer.Option(..., "--from", help="first run date YYYY-MM-DD"),
+    to: str = typer.Option(..., "--to", help="last run date YYYY-MM-DD (included when on the step)"),
+    every: str = typer.Option("6d", "--every", help="days between passes, e.g. 6d (one Sentinel-1 repeat)"),
+    source: str | None = typer.Option(None, help="gee or simulated (default: gee when credentials exist)"),
+    ensemble: str | None = typer.Option(None, help="ensemble name (default: the region's)"),
+    threshold: float | None = typer.Option(None, help="probability threshold (default: region / ensemble)"),
+    strategy: str | None = StrategyOption,
+    force: bool = typer.Option(False, "--force", help="rerun passes that already finished"),
+    catalog: Path | None = CatalogOption,
+    root: Path | None = RootOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The passes of a past period in date order, as the schedule would have run them (resumable:
+    finished passes are skipped on a re-run)."""
+    import datetime as dt
+
+    from gee_landslide.monitor.backfill import parse_every, run_backfill
+    from gee_landslide.monitor.runner import PassResult, run_pass
+    from gee_landslide.sources import resolve_source
+
+    paths = get_paths(root)
+    cat = get_catalog(catalog, paths)
+    try:
+        start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
+    except ValueError:
+        raise typer.BadParameter(f"--from and --to must be YYYY-MM-DD, got {from_!r} and {to!r}") from None
+    days = parse_every(every)
+    src = resolve_source(source)
+    out = err_console if as_json else console
+
+    def one(day: dt.date) -> PassResult:
+        return run_pass(cat, paths, region, day, src, ensemble, None, threshold, strategy=strategy)
+
+    def said(day: dt.date, r: PassResult | None) -> None:
+        if r is None:
+            out.print(f"{day}: finished before, skipped", highlight=False)
+        else:
+            out.print(f"{day}: {len(r.new)} new, {len(r.confirmed)} confirmed, {len(r.cancelled)} cancelled, "
+                      f"{len(r.updated)} updated ({r.seconds:.1f} s)", highlight=False)
+
+    result = run_backfill(paths, region, start, end, days, one, force=force, on_pass=said)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(f"{region}: {len(result.done)} pass(es) run, {len(result.skipped)} skipped "
+                  f"({start}..{end} every {days} d)", highlight=False)
 
 
 # =============================================================================================
@@ -185,10 +246,12 @@ def feed_list(
         return
     columns = [
         Column("alert", keep=True, fold=True), Column("status", keep=True), Column("area m²", "right", keep=True),
+        Column("sensors"),
         Column("p mean", "right"), Column("last seen"), Column("p peak", "right"), Column("agree", "right"),
     ]
     rows = [
-        (a.alert_id, f"{a.status} r{a.revision}", f"{a.area_m2:,.0f}", f"{a.mean_prob:.2f}", a.last_seen,
+        (a.alert_id, f"{a.stage} r{a.revision}", f"{a.area_m2:,.0f}", a.sensors or "–", f"{a.mean_prob:.2f}",
+         a.last_seen,
          f"{a.peak_prob:.2f}", "–" if a.agreement is None else f"{a.agreement:.0%}")
         for a in alerts[:limit]
     ]

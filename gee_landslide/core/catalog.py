@@ -273,6 +273,30 @@ class RegionSimulation(_Strict):
     seed: int = 0
     landslide_dates: list[dt.date] = Field(default_factory=list)
     landslides_per_date: int = Field(12, ge=0)
+    acquisitions: bool = Field(
+        True, description="build composites from dated S1/S2 acquisitions with per-date clouds "
+        "(False: the event simulator's whole-window composites)")
+    cloud_frequency: list[float] | None = Field(
+        None, min_length=12, max_length=12,
+        description="monthly cloud frequency Jan..Dec (0-1); default: simulate.acquisitions.cloud_climatology")
+
+    @field_validator("cloud_frequency")
+    @classmethod
+    def _fractions(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and not all(0.0 <= x <= 1.0 for x in v):
+            raise ValueError("cloud_frequency values must be within 0..1")
+        return v
+
+
+class RegionEnsembles(_Strict):
+    """Which ensemble decides a pixel, by what the sensors saw (SAR-first monitoring, issue #10).
+
+    ``s1``: where the post window had no clear Sentinel-2 observation (bands 0-8 only);
+    ``optical``: where it had one (an ``s2``, ``s1s2`` or ``all`` ensemble).
+    """
+
+    s1: str = Field(description="models/ensembles/<name> of band setting s1")
+    optical: str = Field(description="models/ensembles/<name> of a setting with Sentinel-2 bands")
 
 
 class Region(_Strict):
@@ -286,6 +310,19 @@ class Region(_Strict):
     pre_days: int = Field(60, gt=0, le=730)
     pre_gap_days: int = Field(0, ge=0, le=730, description="days between the pre and post windows")
     ensemble: str = "s1s2"
+    ensembles: RegionEnsembles | None = Field(
+        None, description="SAR-first: one ensemble per sensor situation (overrides `ensemble`)")
+    orbit_pass: Literal["DESCENDING", "ASCENDING"] = "DESCENDING"
+    relative_orbit: int | None = Field(None, ge=1, le=175, description="Sentinel-1 relative orbit")
+    s1_post_days: int | None = Field(
+        None, gt=0, le=365, description="Sentinel-1 post composite: the latest N days only (default: post_days). "
+        "A short SAR window shows a new landslide once most of its few acquisitions follow it")
+
+    def s1_post_window(self, post: Window) -> Window:
+        """The Sentinel-1 post window of a pass whose (optical) post window is ``post``."""
+        if self.s1_post_days is None or self.s1_post_days >= post.days:
+            return post
+        return Window(start=post.end - dt.timedelta(days=self.s1_post_days - 1), end=post.end)
     threshold: float | None = Field(None, gt=0, lt=1)
     min_area_m2: float = Field(400.0, ge=0)
     min_slope_deg: float = Field(10.0, ge=0, le=90)

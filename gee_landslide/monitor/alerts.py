@@ -117,6 +117,12 @@ class Candidate:
     landcover: int | None  # majority land-cover code
     window: tuple[int, int, int, int]  # row0, col0, row1, col1 (exclusive) on the grid
     resolution: float = 10.0
+    sensors: str | None = None  # "S1" or "S1+S2" (majority of the pass's sensors raster), None = not said
+
+
+# the pass's ``sensors`` raster: which sensors the model that decided a pixel could use
+SENSORS_NONE, SENSORS_CODE_S1, SENSORS_CODE_S1S2 = 0, 1, 2
+SENSORS_NAMES = {SENSORS_CODE_S1: "S1", SENSORS_CODE_S1S2: "S1+S2"}
 
 
 @dataclass(frozen=True)
@@ -186,20 +192,29 @@ def detections_to_candidates(
     min_area_m2: float,
     min_slope_deg: float,
     rejected: list[Rejected] | None = None,
+    sensors: np.ndarray | None = None,
 ) -> list[Candidate]:
     """Threshold, polygonise and filter an ensemble probability map into landslide candidates.
 
+    ``threshold`` is one number, or an array on the grid when different models decided different
+    pixels (SAR-first passes: each ensemble's own threshold where it ran). ``sensors`` (codes
+    ``SENSORS_CODE_S1`` / ``SENSORS_CODE_S1S2``) gives each candidate its majority ``sensors``.
     ``slope`` (degrees) and ``landcover`` (class codes, see :mod:`gee_landslide.core.landcover`) may be
     None to skip the flat-ground and water filters. Pass a list as ``rejected`` to receive the
     components that were dropped and why. Candidates come in raster order (top-left first).
     """
-    if not 0.0 < threshold < 1.0:
+    thr = np.asarray(threshold, dtype=np.float64)
+    if thr.ndim == 0 and not 0.0 < float(thr) < 1.0:
         raise ValueError(f"threshold must be within (0, 1), got {threshold}")
+    if thr.ndim and not bool(np.all((thr > 0.0) & (thr < 1.0))):
+        raise ValueError("every per-pixel threshold must be within (0, 1)")
     mean = np.asarray(mean)
     if mean.shape != grid.shape:
         raise ValueError(f"mean has shape {mean.shape}, expected the grid shape {grid.shape}")
-    for name, arr in (("std", std), ("agreement", agreement), ("slope", slope), ("landcover", landcover)):
+    for name, arr in (("std", std), ("agreement", agreement), ("slope", slope), ("landcover", landcover),
+                      ("threshold", thr if thr.ndim else None), ("sensors", sensors)):
         _check_shape(name, arr, grid.shape)
+    threshold = thr if thr.ndim else float(thr)
 
     with np.errstate(invalid="ignore"):
         detected = np.isfinite(mean) & (mean >= threshold)
@@ -218,6 +233,7 @@ def detections_to_candidates(
     agree = _component_means(agreement, labels, n)
     slope_m = _component_means(slope, labels, n)
     lc_major = _component_majority(landcover, labels, n)
+    sensor_major = _component_majority(sensors, labels, n)
     slices = ndimage.find_objects(labels)
 
     keep: dict[int, tuple[int, int, int, int]] = {}
@@ -281,6 +297,7 @@ def detections_to_candidates(
                 landcover=lc,
                 window=window,
                 resolution=grid.resolution,
+                sensors=None if sensor_major is None else SENSORS_NAMES.get(int(sensor_major[i])),
             )
         )
     log.info("%d detected component(s): %d candidate(s), %d filtered out", n, len(out), n - len(out))

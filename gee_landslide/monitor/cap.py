@@ -1,15 +1,17 @@
 """One CAP 1.2 message per alert (OASIS Common Alerting Protocol, ``urn:oasis:names:tc:emergency:cap:1.2``).
 
 The message carries the alert's latest revision: ``msgType`` is ``Alert`` for revision 1 and
-``Update`` afterwards (``references`` then names revision 1), ``identifier`` is unique per
+``Update`` afterwards (``references`` then names revision 1), and ``Cancel`` once the alert is
+retracted (``references`` names revision 1 and the revision it cancels), ``identifier`` is unique per
 revision (``gee-landslide.<alert_id>.r<revision>``) and ``incidents`` groups all revisions under
 the alert id. Times use CAP's form (``2024-06-15T06:00:00-00:00``: no "Z", UTC as -00:00).
 
 Choices (automatic remote-sensing detection of a landslide that has already happened):
 - category ``Geo``, event ``Landslide``, responseType ``Monitor``;
 - urgency ``Unknown`` (the change happened somewhere within the post window);
-- certainty ``Likely`` when the ensemble mean probability and member agreement are both at
-  least 0.5, else ``Possible`` (never ``Observed``: nobody has confirmed it yet);
+- certainty by the alert's stage (SAR-first lifecycle, issue #10): ``Possible`` for a
+  ``candidate`` (seen by Sentinel-1 alone), ``Likely`` once ``confirmed`` with Sentinel-2,
+  ``Unlikely`` when ``cancelled`` (never ``Observed``: nobody has checked the ground);
 - severity from the footprint area: ``Severe`` >= 100,000 m², ``Moderate`` >= 10,000 m²,
   else ``Minor``;
 - the area polygon is the alert's exterior ring as "lat,lon" pairs, first = last (WGS 84).
@@ -61,8 +63,32 @@ def cap_severity(area_m2: float) -> str:
 
 
 def cap_certainty(alert: Alert) -> str:
-    agree_ok = alert.agreement is None or alert.agreement >= 0.5
-    return "Likely" if alert.mean_prob >= 0.5 and agree_ok else "Possible"
+    return {"candidate": "Possible", "confirmed": "Likely", "cancelled": "Unlikely"}.get(alert.stage, "Possible")
+
+
+def cap_msg_type(alert: Alert) -> str:
+    if alert.stage == "cancelled":
+        return "Cancel"
+    return "Alert" if alert.revision <= 1 else "Update"
+
+
+STAGE_WORDS = {
+    "candidate": "Candidate landslide (Sentinel-1 SAR change only; awaiting a cloud-free Sentinel-2 view)",
+    "confirmed": "Landslide",
+    "cancelled": "Cancelled: a cloud-free Sentinel-2 view showed no vegetation loss at this SAR candidate",
+}
+
+
+def alert_headline(alert: Alert) -> str:
+    """One line for CAP headlines, Atom titles and notifications: stage, region, area, sensors."""
+    area = f"{alert.area_m2:,.0f} m²"
+    if alert.stage == "cancelled":
+        return f"Cancelled landslide alert in {alert.region} ({area}): not confirmed by Sentinel-2"
+    if alert.stage == "candidate":
+        return f"Candidate landslide in {alert.region} ({area}, Sentinel-1 only)"
+    verb = "New" if alert.status == "new" else "Updated"
+    seen = f", {alert.sensors}" if alert.sensors else ""
+    return f"{verb} landslide detection in {alert.region} ({area}{seen})"
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -75,12 +101,24 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
 def alert_description(alert: Alert) -> str:
     agree = "n/a" if alert.agreement is None else f"{alert.agreement:.0%}"
     slope = "n/a" if alert.mean_slope_deg is None else f"{alert.mean_slope_deg:.1f}°"
+    if alert.stage == "cancelled":
+        return (
+            f"Retracted alert in region {alert.region}: the candidate landslide first seen by Sentinel-1 on "
+            f"{alert.first_seen} was not confirmed by a cloud-free Sentinel-2 view (pre window "
+            f"{alert.pre_start}/{alert.pre_end}, post window {alert.post_start}/{alert.post_end}). "
+            f"Centroid {alert.centroid_lat:.5f}, {alert.centroid_lon:.5f}. Model {alert.model_version} "
+            f"(revision {alert.revision})."
+        )
+    what = {"candidate": "Candidate landslide (Sentinel-1 SAR only, to be confirmed by Sentinel-2)",
+            "confirmed": "Landslide"}.get(alert.stage, "Possible new landslide")
+    used = {"S1": "Sentinel-1 VV/VH backscatter", "S1+S2": "Sentinel-1 backscatter and Sentinel-2 NDVI"}.get(
+        alert.sensors, "Sentinel-1 VV backscatter, Sentinel-2 NDVI")
     return (
-        f"Possible new landslide detected by the gee-landslide ensemble in region {alert.region}: "
+        f"{what} detected by the gee-landslide ensemble in region {alert.region}: "
         f"{alert.area_m2:,.0f} m², mean probability {alert.mean_prob:.2f} (peak {alert.peak_prob:.2f}), "
         f"{agree} of ensemble members agree, mean slope {slope}. "
         f"Change between the pre window {alert.pre_start}/{alert.pre_end} and the post window "
-        f"{alert.post_start}/{alert.post_end} (Sentinel-1 VV backscatter, Sentinel-2 NDVI). "
+        f"{alert.post_start}/{alert.post_end} ({used}). "
         f"Centroid {alert.centroid_lat:.5f}, {alert.centroid_lon:.5f}. Model {alert.model_version}. "
         f"First seen {alert.first_seen}, last seen {alert.last_seen} (revision {alert.revision})."
     )
@@ -95,11 +133,15 @@ def cap_message(alert: Alert, *, base_url: str, sender: str | None = None) -> by
     _sub(root, "sender", sender)
     _sub(root, "sent", cap_time(alert.last_seen))
     _sub(root, "status", "Actual")
-    _sub(root, "msgType", "Alert" if alert.revision <= 1 else "Update")
+    msg_type = cap_msg_type(alert)
+    _sub(root, "msgType", msg_type)
     _sub(root, "scope", "Public")
     _sub(root, "note", "Automatic satellite change detection; verify before acting.")
     if alert.revision > 1:
-        _sub(root, "references", f"{sender},{cap_identifier(alert, 1)},{cap_time(alert.first_seen)}")
+        refs = [f"{sender},{cap_identifier(alert, 1)},{cap_time(alert.first_seen)}"]
+        if msg_type == "Cancel" and alert.revision > 2:  # the revision being cancelled (its sent time is not kept)
+            refs.append(f"{sender},{cap_identifier(alert, alert.revision - 1)},{cap_time(alert.last_seen)}")
+        _sub(root, "references", " ".join(refs))
     _sub(root, "incidents", alert.alert_id)
 
     info = _sub(root, "info")
@@ -115,8 +157,7 @@ def cap_message(alert: Alert, *, base_url: str, sender: str | None = None) -> by
     _sub(code, "value", alert.alert_id)
     _sub(info, "effective", cap_time(alert.last_seen))
     _sub(info, "senderName", "gee-landslide monitoring")
-    verb = "New" if alert.status == "new" else "Updated"
-    _sub(info, "headline", f"{verb} landslide detection in {alert.region} ({alert.area_m2:,.0f} m²)")
+    _sub(info, "headline", alert_headline(alert))
     _sub(info, "description", alert_description(alert))
     _sub(
         info, "instruction",
@@ -126,6 +167,8 @@ def cap_message(alert: Alert, *, base_url: str, sender: str | None = None) -> by
     _sub(info, "web", f"{base}/#{alert.alert_id}")
     params: list[tuple[str, str]] = [
         ("alert_status", alert.status),
+        ("alert_stage", alert.stage),
+        ("sensors", alert.sensors),
         ("revision", str(alert.revision)),
         ("area_m2", f"{alert.area_m2:.1f}"),
         ("mean_probability", f"{alert.mean_prob:.4f}"),

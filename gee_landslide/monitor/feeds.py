@@ -151,7 +151,8 @@ def georss_polygon(alert: Alert) -> str:
 def _entry_html(alert: Alert, base_url: str) -> str:
     rows = [
         ("Region", alert.region),
-        ("Status", f"{alert.status} (revision {alert.revision})"),
+        ("Status", f"{alert.stage}, {alert.status} (revision {alert.revision})"),
+        ("Sensors", alert.sensors or "n/a"),
         ("Area", f"{alert.area_m2:,.0f} m²"),
         ("Probability", f"mean {alert.mean_prob:.2f}, peak {alert.peak_prob:.2f}"),
         ("Ensemble agreement", "n/a" if alert.agreement is None else f"{alert.agreement:.0%}"),
@@ -184,16 +185,20 @@ def atom_bytes(alerts: Sequence[Alert], base_url: str, *, max_entries: int = 100
     _a(root, "link", rel="self", type="application/atom+xml", href=f"{base_url}/{atom_path}")
     _a(root, "link", rel="alternate", type="text/html", href=f"{base_url}/")
     _a(root, "link", rel="alternate", type="application/geo+json", href=f"{base_url}/{geojson_path}")
-    from gee_landslide.monitor.cap import CAP_MIME, alert_description
+    from gee_landslide.monitor.cap import CAP_MIME, alert_description, alert_headline
 
     for alert in _newest_first(alerts)[:max_entries]:
         e = _a(root, "entry")
         _a(e, "id", entry_uuid(alert.alert_id))
-        verb = "New" if alert.status == "new" else "Updated"
-        _a(e, "title", f"{verb} landslide alert {alert.alert_id} ({alert.area_m2:,.0f} m², p {alert.mean_prob:.2f})")
+        _a(e, "title", f"{alert_headline(alert)}: {alert.alert_id} (p {alert.mean_prob:.2f})")
         _a(e, "updated", alert.updated)
         _a(e, "published", alert.first_seen)
         _a(e, "category", term=alert.status, label=f"{alert.status} alert")
+        _a(e, "category", term=alert.stage, label=f"{alert.stage} alert",
+           scheme="https://gee-landslide.invalid/stage")
+        if alert.sensors:
+            _a(e, "category", term=alert.sensors, label=f"seen by {alert.sensors}",
+               scheme="https://gee-landslide.invalid/sensors")
         _a(e, "category", term=alert.region, label=f"region {alert.region}")
         _a(e, "link", rel="alternate", type="text/html", href=f"{base_url}/#{alert.alert_id}")
         _a(e, "link", rel="alternate", type=CAP_MIME, href=f"{base_url}/{CAP_DIR}/{alert.alert_id}.xml")
@@ -335,7 +340,8 @@ def merge_and_publish(
 
     The feeds are written under the store's lock, right after the merge commits, so they always
     show the state just committed. ``notifier`` (:class:`~gee_landslide.monitor.notify.Notifier`)
-    is told about new alerts after the lock is released; its failures are only logged.
+    is told about new alerts, and about candidates that were confirmed or cancelled, after the
+    lock is released; its failures are only logged.
     """
     base_url = resolve_base_url(store.dir, store.base_url)
 
@@ -344,9 +350,10 @@ def merge_and_publish(
             write_feeds(result.alerts, store.dir, base_url=base_url)
 
     result = store.merge(candidates, on_commit=write, **merge_kw)
-    if notifier is not None and result.new:
+    news = [*result.new, *result.stage_changes]  # new alerts, and candidates confirmed or cancelled
+    if notifier is not None and news:
         try:
-            notifier.notify(result.new, base_url=base_url)
+            notifier.notify(news, base_url=base_url)
         except Exception:  # notifications are never fatal
-            log.exception("notification of %d new alert(s) failed", len(result.new))
+            log.exception("notification of %d alert(s) failed", len(news))
     return result

@@ -1,4 +1,4 @@
-"""Optional notifications of NEW alerts: a webhook (HTTP POST of the GeoJSON Feature) and/or Apprise.
+"""Optional notifications of NEW alerts and of stage changes (a candidate confirmed or cancelled): a webhook (HTTP POST of the GeoJSON Feature) and/or Apprise.
 
 Off by default: a :class:`Notifier` with no target does nothing, and the store only notifies
 when the caller passes one (``feeds.merge_and_publish(..., notifier=...)`` or :func:`notify_new_alerts`
@@ -142,7 +142,9 @@ class Notifier:
                 body = f"{alert_description(a)}\nMap: {base_url.rstrip('/')}/#{a.alert_id}"
                 if a.quicklook:
                     body += f"\nQuick-look: {base_url.rstrip('/')}/{a.quicklook}"
-                title = f"New landslide alert {a.alert_id} ({a.area_m2:,.0f} m²)"
+                from gee_landslide.monitor.cap import alert_headline
+
+                title = f"{alert_headline(a)} [{a.alert_id}]"
                 if ap.notify(title=title, body=body):
                     report.sent += 1
                 else:

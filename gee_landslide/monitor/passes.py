@@ -2,7 +2,7 @@
 
 ``open_pass(artifacts/monitor/<region>/<date>)`` gives the variables ``probability`` (ensemble
 mean), ``uncertainty`` (member standard deviation), ``agreement`` (share of members above the
-threshold) and, when the pass wrote it, ``hillshade`` — all on the pass's UTM grid, with CRS and
+threshold) and, when the pass wrote them, ``hillshade`` and ``sensors`` (SAR-first model choice) — all on the pass's UTM grid, with CRS and
 transform through rioxarray (``ds.rio.crs``), and the pass summary (``pass.json``) in ``attrs``.
 """
 
@@ -20,6 +20,7 @@ PASS_RASTERS = {
     "uncertainty": "uncertainty.tif",
     "agreement": "agreement.tif",
     "hillshade": "hillshade.tif",
+    "sensors": "sensors.tif",  # 1 = decided by the S1 ensemble, 2 = by the optical one (NaN = neither)
 }
 REQUIRED = ("probability", "uncertainty", "agreement")
 

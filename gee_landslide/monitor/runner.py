@@ -10,6 +10,16 @@ the middle one over a task runner (local pool or Dask cluster):
    GeoTIFFs and a quick-look, turns detections into alerts, merges them into the store and
    republishes the feeds.
 
+SAR-first (issue #10; the paper's section 5.1: "a SAR-based detection model, which can be updated
+when cloud-free optical images become available"). A region with ``ensembles: {s1, optical}``
+decides every pixel with the model its sensors allow: the optical ensemble (Sentinel-2 bands)
+where the post and pre windows had a clear Sentinel-2 observation (dNDVI is finite), the S1
+ensemble (bands 0-8) elsewhere. The choice is written as ``sensors.tif`` (1 = S1 only, 2 = S1+S2)
+and carried by every alert (``sensors``; S1-only detections are ``candidate`` alerts that a
+later clear view confirms or cancels, see :mod:`gee_landslide.monitor.store`). Strategies:
+``sar-first`` (that), ``s1-only``, ``optical-only`` (no detection where Sentinel-2 saw nothing) and
+``single`` (the region's one ``ensemble`` everywhere, as before).
+
 Outputs of a pass are written to ``<run_date>.partial-*`` and renamed into place at the end, and
 the alert store writes next to the old files and renames, so a pass killed half-way leaves
 everything as it was. Re-running the same pass changes nothing.
@@ -53,6 +63,10 @@ class MonitoringError(GeeLandslideError, ValueError):
     """A pass that cannot run; the message says what to fix."""
 
 
+STRATEGIES = ("single", "sar-first", "s1-only", "optical-only")
+SENSOR_CODE = {"s1": 1, "optical": 2}  # the sensors raster (monitor.alerts.SENSORS_CODE_*)
+
+
 @dataclass(frozen=True)
 class GateConfig:
     """The optional change gate: skip a tile that shows no sign of landslide-like change.
@@ -85,10 +99,23 @@ class PassContext:
     grid: Grid
     tiles: tuple[Tile, ...]
     source: str
-    manifest_path: Path
+    manifest_path: Path  # the single ensemble, or the optical one of a SAR-first pass
     threshold: float | None
     gate: GateConfig
     cache_dir: Path
+    strategy: str = "single"
+    s1_manifest_path: Path | None = None  # the S1 ensemble (sar-first, s1-only)
+
+    def manifests(self) -> dict[str, Path]:
+        """The ensembles the pass runs, by role: ``single``, or ``s1`` and/or ``optical``."""
+        if self.strategy == "single":
+            return {"single": self.manifest_path}
+        out: dict[str, Path] = {}
+        if self.strategy in ("sar-first", "s1-only") and self.s1_manifest_path is not None:
+            out["s1"] = self.s1_manifest_path
+        if self.strategy in ("sar-first", "optical-only"):
+            out["optical"] = self.manifest_path
+        return out
 
 
 @dataclass
@@ -106,6 +133,8 @@ class TileResult:
     fetch_seconds: float
     predict_seconds: float
     elevation: np.ndarray | None = None  # the DEM band, for the web map's hillshade basemap
+    sensors: np.ndarray | None = None  # which model decided each pixel (SENSOR_CODE), 0 = none
+    score: np.ndarray | None = None  # what the deciding ensemble thresholds: mean or vote share
 
 
 @dataclass
@@ -125,6 +154,10 @@ class PassResult:
     scores: ObjectScores | None = None
     gate_missed_objects: int | None = None
     feeds: dict[str, Path] = field(default_factory=dict)
+    strategy: str = "single"
+    optical_share: float | None = None  # share of the region decided with Sentinel-2
+    confirmed: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
 
     @property
     def seconds_per_km2(self) -> float:
@@ -141,7 +174,10 @@ class PassResult:
             "area_km2": self.area_km2,
             "seconds": self.seconds,
             "seconds_per_km2": self.seconds_per_km2,
-            "alerts": {"new": self.new, "updated": self.updated, "unchanged": self.unchanged},
+            "alerts": {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
+                       "confirmed": self.confirmed, "cancelled": self.cancelled},
+            "strategy": self.strategy,
+            "optical_share": self.optical_share,
             "object_scores": self.scores.to_dict() if self.scores else None,
             "gate_missed_objects": self.gate_missed_objects,
             "feeds": {k: str(v) for k, v in self.feeds.items()},
@@ -161,10 +197,10 @@ def ensemble_build_hint(name: str) -> str:
 
     if name in SETTINGS:
         # the smallest built-in profile that trains this setting (laptop: s2, s1s2; paper: all four)
-        profile = next(p for p in ("laptop", "paper") if name in load_profile(p).settings)
+        profile = next(p for p in ("laptop", "paper") if name in load_profile(p).all_settings)
         return (f"`gee-landslide train --profile {profile} --setting {name}` then "
                 f"`gee-landslide ensemble build --setting {name}`")
-    laptop = load_profile("laptop").settings
+    laptop = load_profile("laptop").all_settings
     return ("`gee-landslide train --profile laptop --setting SETTING` then "
             f"`gee-landslide ensemble build --setting SETTING --name {name}` (SETTING: {' or '.join(laptop)}; "
             f"{' or '.join(x for x in SETTINGS if x not in laptop)} need --profile paper)")
@@ -181,8 +217,13 @@ def prepare_pass(
     threshold: float | None = None,
     halo_px: int = 32,
     grid: Grid | None = None,
+    strategy: str | None = None,
 ) -> PassContext:
-    """Check the inputs and plan the tiles. Raises :class:`MonitoringError` with what to fix."""
+    """Check the inputs and plan the tiles. Raises :class:`MonitoringError` with what to fix.
+
+    ``strategy`` (see the module docstring) defaults to ``sar-first`` for a region with
+    ``ensembles:`` and to ``single`` otherwise; an explicit ``ensemble`` means ``single``.
+    """
     try:
         get_source(source)
     except UnknownSourceError:
@@ -204,14 +245,30 @@ def prepare_pass(
         raise MonitoringError(f"run date {run_date} is in the future; no acquisitions exist yet")
     if threshold is not None:
         check_threshold(threshold)
-    name = ensemble or region.ensemble
-    manifest = paths.ensemble_dir(name) / "manifest.json"
-    if not manifest.exists():
-        hint = ensemble_build_hint(name)
-        raise MonitoringError(
-            f"no ensemble {name!r} for region {region_id!r}: {manifest} is missing; build it with {hint}",
-            file=manifest, field="ensemble", value=name, hint=hint,
-        )
+    if strategy is None:
+        strategy = "sar-first" if region.ensembles is not None and ensemble is None else "single"
+    if strategy not in STRATEGIES:
+        raise MonitoringError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}",
+                              field="strategy", value=strategy)
+    s1_manifest = None
+    if strategy == "single":
+        manifest = _ensemble_manifest(paths, region_id, ensemble or region.ensemble, "ensemble")
+    else:
+        if region.ensembles is None and ensemble is None:
+            raise MonitoringError(
+                f"strategy {strategy!r} needs `ensembles: {{s1: NAME, optical: NAME}}` for region {region_id!r} "
+                "in case_studies.yaml", field=f"regions.{region_id}.ensembles", value=None,
+                hint="add `ensembles: {s1: s1, optical: s2}` to the region and build the s1 ensemble with "
+                     + ensemble_build_hint("s1"),
+            )
+        names = region.ensembles
+        optical = ensemble or (names.optical if names else region.ensemble)
+        manifest = _ensemble_manifest(paths, region_id, optical, "ensembles.optical")
+        if strategy in ("sar-first", "s1-only"):
+            if names is None:
+                raise MonitoringError(f"strategy {strategy!r} needs an S1 ensemble: set `ensembles.s1` for "
+                                      f"region {region_id!r}", field=f"regions.{region_id}.ensembles.s1", value=None)
+            s1_manifest = _ensemble_manifest(paths, region_id, names.s1, "ensembles.s1", want_setting="s1")
     grid = grid or grid_for_bbox(*region.bbox)
     return PassContext(
         region_id=region_id,
@@ -227,7 +284,33 @@ def prepare_pass(
         threshold=threshold if threshold is not None else region.threshold,
         gate=gate or GateConfig(),
         cache_dir=paths.monitor / region_id / ".cache" / run_date.isoformat(),
+        strategy=strategy,
+        s1_manifest_path=s1_manifest,
     )
+
+
+def _ensemble_manifest(paths: ProjectPaths, region_id: str, name: str, field_name: str,
+                       want_setting: str | None = None) -> Path:
+    """The manifest of ensemble ``name``, or a :class:`MonitoringError` saying how to build it."""
+    manifest = paths.ensemble_dir(name) / "manifest.json"  # a safe name, inside models/ensembles
+    if not manifest.exists():
+        hint = ensemble_build_hint(name)
+        raise MonitoringError(
+            f"no ensemble {name!r} for region {region_id!r} ({field_name}): {manifest} is missing; build it with {hint}",
+            file=manifest, field=field_name, value=name, hint=hint,
+        )
+    if want_setting is not None:
+        try:
+            setting = json.loads(manifest.read_text()).get("setting")
+        except (OSError, ValueError):
+            setting = None
+        if setting != want_setting:
+            raise MonitoringError(
+                f"ensemble {name!r} ({field_name} of region {region_id!r}) holds setting {setting!r}, "
+                f"not {want_setting!r}: the S1 model must use bands 0-8 only",
+                file=manifest, field=field_name, value=name,
+            )
+    return manifest
 
 
 # ----------------------------------------------------------------------------- 2. tiles
@@ -239,8 +322,77 @@ def _cached_ensemble(manifest_path: str, mtime_ns: int) -> Any:
 
 
 def load_pass_ensemble(ctx: PassContext) -> Any:
-    """The pass's ensemble, loaded (and hash-checked) once per process."""
+    """The pass's (single or optical) ensemble, loaded (and hash-checked) once per process."""
     return _cached_ensemble(str(ctx.manifest_path), ctx.manifest_path.stat().st_mtime_ns)
+
+
+def load_pass_ensembles(ctx: PassContext) -> dict[str, Any]:
+    """Every ensemble the pass runs, by role (``single``, ``s1``, ``optical``), loaded once per process."""
+    return {role: _cached_ensemble(str(p), p.stat().st_mtime_ns) for role, p in ctx.manifests().items()}
+
+
+def _score(pred: Any, ensemble: Any) -> np.ndarray:
+    """What an ensemble's threshold applies to: its mean probability, or its vote share."""
+    return np.asarray(pred.agreement if ensemble.aggregation == "vote" else pred.mean, np.float32)
+
+
+def observed_sensors(stack: np.ndarray) -> np.ndarray:
+    """Per pixel, what the sensors saw: 2 where both Sentinel-2 composites had a clear pixel
+    (dNDVI finite), else 1 (Sentinel-1 only)."""
+    return np.where(np.isfinite(stack[_IDX["dNDVI"]]), SENSOR_CODE["optical"], SENSOR_CODE["s1"]).astype(np.uint8)
+
+
+def predict_by_sensors(ctx: PassContext, stack: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mean, std, agreement, score, sensors) of a (15, H, W) stack under the pass's strategy.
+
+    Each pixel takes the outputs of the ensemble that decides it; a pixel no ensemble may decide
+    (``optical-only`` where Sentinel-2 saw nothing) is NaN with sensors 0. An ensemble runs on a
+    tile only when it decides some pixel of it.
+    """
+    ens = load_pass_ensembles(ctx)
+    seen = observed_sensors(stack)
+    if ctx.strategy == "single":
+        e = ens["single"]
+        pred = e.predict(stack)
+        sensors = np.full(seen.shape, SENSOR_CODE["s1"], np.uint8) if e.setting == "s1" else seen
+        return (np.asarray(pred.mean, np.float32), np.asarray(pred.std, np.float32),
+                np.asarray(pred.agreement, np.float32), _score(pred, e), sensors)
+    if ctx.strategy == "s1-only":
+        decide = np.full(seen.shape, SENSOR_CODE["s1"], np.uint8)
+    elif ctx.strategy == "optical-only":
+        decide = np.where(seen == SENSOR_CODE["optical"], seen, 0).astype(np.uint8)
+    else:
+        decide = seen
+    outs = [np.full(seen.shape, np.nan, np.float32) for _ in range(4)]
+    for role, code in SENSOR_CODE.items():
+        where = decide == code
+        if role not in ens or not where.any():
+            continue
+        pred = ens[role].predict(stack)
+        for out, value in zip(outs, (pred.mean, pred.std, pred.agreement, _score(pred, ens[role])), strict=True):
+            out[where] = np.asarray(value, np.float32)[where]
+    return (*outs, decide)
+
+
+def pass_thresholds(ctx: PassContext, sensors: np.ndarray) -> float | np.ndarray:
+    """The detection threshold per pixel: the pass's override, else each deciding ensemble's own."""
+    ens = load_pass_ensembles(ctx)
+    if ctx.threshold is not None:
+        return ctx.threshold
+    if ctx.strategy == "single":
+        return float(ens["single"].threshold)
+    thr = np.full(sensors.shape, 0.5, np.float64)
+    for role, code in SENSOR_CODE.items():
+        if role in ens:
+            thr[sensors == code] = float(ens[role].threshold)
+    return thr
+
+
+def pass_model_version(ctx: PassContext) -> str:
+    ens = load_pass_ensembles(ctx)
+    if ctx.strategy == "single":
+        return str(ens["single"].version)
+    return "+".join(f"{role}:{e.version}" for role, e in sorted(ens.items()))
 
 
 def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[np.ndarray, np.ndarray | None]:
@@ -275,18 +427,25 @@ def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
 
 
 def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
-    """Fetch one tile, gate it, run the ensemble on it, and keep its core."""
+    """Fetch one tile, gate it, run the ensemble(s) on it, and keep its core."""
     t0 = time.perf_counter()
     stack, truth = fetch_tile_stack(ctx, tile.read_grid(ctx.grid), tile.key)
+    return predict_tile(ctx, tile, stack, truth, time.perf_counter() - t0)
+
+
+def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndarray | None,
+                 fetch_seconds: float = 0.0) -> TileResult:
+    """The second half of :func:`process_tile` for a stack already fetched (benchmarks run several
+    strategies on one fetch)."""
     t1 = time.perf_counter()
     core = tile.core_slices()
     gated = ctx.gate.enabled and not shows_change(stack, ctx.gate)
+    seen = observed_sensors(stack)[core]
     if gated:
         zeros = np.zeros((tile.height, tile.width), np.float32)
-        mean, std, agreement = zeros, zeros, zeros
+        mean, std, agreement, score, sensors = zeros, zeros, zeros, zeros, seen
     else:
-        pred = load_pass_ensemble(ctx).predict(stack)
-        mean, std, agreement = (np.asarray(a, np.float32)[core] for a in (pred.mean, pred.std, pred.agreement))
+        mean, std, agreement, score, sensors = (a[core] for a in predict_by_sensors(ctx, stack))
     return TileResult(
         tile=tile,
         mean=mean,
@@ -298,17 +457,20 @@ def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
         landcover=stack[_IDX["CART_LC_classified"]][core],
         truth=None if truth is None else truth[core],
         gated=gated,
-        fetch_seconds=t1 - t0,
+        fetch_seconds=fetch_seconds,
         predict_seconds=time.perf_counter() - t1,
         elevation=stack[_IDX["elevation"]][core],
+        sensors=sensors,
+        score=score,
     )
 
 
 # ----------------------------------------------------------------------------- 3. finish
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
-    keys = ("mean", "std", "agreement", "dndvi", "dvv", "slope", "landcover", "elevation")
+    keys = ("mean", "std", "agreement", "dndvi", "dvv", "slope", "landcover", "elevation", "score")
     out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
+    sensors = np.zeros((h, w), np.uint8)
     truth = np.zeros((h, w), np.uint8)
     gated_mask = np.zeros((h, w), bool)
     seen = 0
@@ -321,12 +483,15 @@ def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.nda
                 out[k][sl] = value
         if r.truth is not None:
             truth[sl] = r.truth
+        if r.sensors is not None:
+            sensors[sl] = r.sensors
         gated_mask[sl] = r.gated
         seen += 1
     if seen != len(ctx.tiles):
         raise MonitoringError(f"{seen} of {len(ctx.tiles)} tiles were processed; the pass is incomplete")
     out["truth"] = truth
     out["gated"] = gated_mask
+    out["sensors"] = sensors
     return out
 
 
@@ -348,8 +513,7 @@ def finish_pass(
 
     started = started if started is not None else time.perf_counter()
     m = _mosaic(ctx, results)
-    ensemble = load_pass_ensemble(ctx)
-    threshold = ctx.threshold if ctx.threshold is not None else float(ensemble.threshold)
+    threshold = pass_thresholds(ctx, m["sensors"])
 
     final_dir = paths.monitor / ctx.region_id / ctx.run_date.isoformat()
     remove_stale_temps(final_dir.parent)  # .partial-/.old- directories of passes that were killed
@@ -361,16 +525,20 @@ def finish_pass(
         write_geotiff(partial / "probability.tif", m["mean"], ctx.grid, ("probability",))
         write_geotiff(partial / "uncertainty.tif", m["std"], ctx.grid, ("member_std",))
         write_geotiff(partial / "agreement.tif", m["agreement"], ctx.grid, ("member_agreement",))
+        write_geotiff(partial / "sensors.tif", m["sensors"], ctx.grid, ("sensors",), nodata=0,
+                      tags={"sensors": "1 = Sentinel-1 only (S1 ensemble), 2 = Sentinel-1 and Sentinel-2 "
+                                       "(optical ensemble), 0 = not decided", "strategy": ctx.strategy})
         write_basemap(partial, ctx.region_id, ctx.grid, m["elevation"], m["landcover"], ctx.region.bbox,
                       ctx.run_date.isoformat())
 
-        # the ensemble's threshold applies to its own score: mean probability, or the vote share
-        score = m["agreement"] if ensemble.aggregation == "vote" else m["mean"]
+        # each ensemble's threshold applies to its own score (mean probability, or the vote share)
         candidates = detections_to_candidates(
-            score, m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
+            m["score"], m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
             landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
+            sensors=m["sensors"],
         )
-        render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, threshold)
+        shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
+        render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)
 
         scores = gate_missed = None
         if get_source(ctx.source).has_truth:
@@ -399,9 +567,11 @@ def finish_pass(
         pre=ctx.pre,
         post=ctx.post,
         run_time=dt.datetime.combine(ctx.run_date, dt.time(12, 0), tzinfo=dt.timezone.utc),
-        model_version=ensemble.version,
+        model_version=pass_model_version(ctx),
+        threshold=shown_threshold,
         chips_source=ChipSource(m["dndvi"], m["dvv"], ctx.grid),
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
+        optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(m["sensors"], ctx.grid),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)
@@ -422,9 +592,39 @@ def finish_pass(
         scores=scores,
         gate_missed_objects=gate_missed,
         feeds=feeds,
+        strategy=ctx.strategy,
+        optical_share=round(float((m["sensors"] == SENSOR_CODE["optical"]).mean()), 4),
+        confirmed=list(merged.confirmed),
+        cancelled=list(merged.cancelled),
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result
+
+
+def optical_coverage_of(sensors: np.ndarray, grid: Grid) -> Callable[[Any], float]:
+    """For the alert store: the share of an alert's footprint this pass decided with Sentinel-2."""
+    from rasterio import features
+
+    from gee_landslide.monitor.alerts import from_lonlat
+
+    def coverage(alert: Any) -> float:
+        poly = from_lonlat(alert.geometry, grid.crs)
+        x0, y0, x1, y1 = grid.bounds
+        if not poly.intersects(_box(x0, y0, x1, y1)):
+            return 0.0
+        inside = features.geometry_mask([poly], out_shape=grid.shape, transform=grid.transform, invert=True,
+                                        all_touched=False)
+        if not inside.any():
+            return 0.0
+        return float((sensors[inside] == SENSOR_CODE["optical"]).mean())
+
+    return coverage
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> Any:
+    from shapely.geometry import box
+
+    return box(x0, y0, x1, y1)
 
 
 def _candidate_mask(candidates: list[Any], grid: Grid) -> np.ndarray:
@@ -478,11 +678,13 @@ def run_pass(
     map_tiles: Callable[[Callable[[Tile], TileResult], list[Tile]], Iterable[TileResult]] | None = None,
     progress: Callable[[int, int], None] | None = None,
     grid: Grid | None = None,
+    strategy: str | None = None,
 ) -> PassResult:
     """Run one monitoring pass end to end (the CLI's ``monitor run``)."""
     started = time.perf_counter()
-    ctx = prepare_pass(catalog, paths, region_id, run_date, source, ensemble, gate, threshold, grid=grid)
-    load_pass_ensemble(ctx)  # fail early on a tampered or missing member
+    ctx = prepare_pass(catalog, paths, region_id, run_date, source, ensemble, gate, threshold, grid=grid,
+                       strategy=strategy)
+    load_pass_ensembles(ctx)  # fail early on a tampered or missing member
 
     def work(tile: Tile) -> TileResult:
         return process_tile(ctx, tile)

@@ -13,6 +13,15 @@ under an exclusive file lock (:class:`filelock.FileLock` on ``<store>/.lock``):
 - the other candidates become NEW alerts, with an id stable across re-runs:
   ``<region>-<geohash-8 of the centroid>-<YYYYMMDD of the post window's end>``.
 
+Lifecycle (issue #10, SAR-first monitoring): every alert also has a ``stage``. A detection made
+where the pass saw only Sentinel-1 (``sensors`` = ``S1``: the post window had no clear Sentinel-2
+pixel) is a ``candidate``; one made with Sentinel-2 (``S1+S2``) is ``confirmed``. A later pass
+that sees a candidate with Sentinel-2 confirms it; one whose Sentinel-2 view covers the
+candidate's footprint (``optical_coverage``) but detects nothing there retracts it
+(``cancelled``), but only while that view can still show the change (:func:`can_judge`). The
+alert id never changes with the stage. ``status`` keeps saying whether the latest revision was
+the first (``new``) or a change (``updated``).
+
 The store only merges. Publishing (GeoJSON, Atom, CAP) and notifying live in
 :mod:`gee_landslide.monitor.feeds` (:func:`~gee_landslide.monitor.feeds.merge_and_publish` runs a
 merge and writes the feeds under the same lock); the store never imports them.
@@ -98,6 +107,8 @@ class Alert:
     alert_id: str
     region: str
     status: str  # "new" | "updated"
+    stage: str  # "candidate" (seen by SAR only) | "confirmed" (seen with Sentinel-2) | "cancelled"
+    sensors: str  # what the detections were made with: "S1", "S1+S2" ("" for alerts before issue #10)
     revision: int  # 1 when created, +1 at every update
     first_seen: str  # ISO UTC, run time of the pass that created it
     last_seen: str  # ISO UTC, run time of the latest pass that changed it
@@ -153,6 +164,10 @@ class Alert:
 
 
 ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Alert) if f.name != "geometry")
+STAGES = ("candidate", "confirmed", "cancelled")
+SENSORS_S1, SENSORS_S1S2 = "S1", "S1+S2"
+# stores written before the lifecycle existed hold optical detections: read them as confirmed
+_COLUMN_DEFAULTS = {"stage": "confirmed", "sensors": ""}
 _INT_COLUMNS = {"revision"}
 _NULLABLE_INT = {"landcover"}
 _NULLABLE_FLOAT = {"agreement", "spread", "mean_slope_deg", "threshold"}
@@ -167,13 +182,22 @@ class MergeResult:
     updated: list[Alert] = field(default_factory=list)
     unchanged: list[Alert] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)  # the whole store after the merge
+    confirmed: list[str] = field(default_factory=list)  # ids of candidates this merge confirmed
+    cancelled: list[str] = field(default_factory=list)  # ids of candidates this merge retracted
 
     @property
     def changed(self) -> bool:
         return bool(self.new or self.updated)
 
+    @property
+    def stage_changes(self) -> list[Alert]:
+        """The updated alerts whose stage changed (confirmed or cancelled): worth a notification."""
+        ids = set(self.confirmed) | set(self.cancelled)
+        return [a for a in self.updated if a.alert_id in ids]
+
     def summary(self) -> str:
-        return f"{len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+        return (f"{len(self.new)} new, {len(self.updated)} updated ({len(self.confirmed)} confirmed, "
+                f"{len(self.cancelled)} cancelled), {len(self.unchanged)} unchanged")
 
 
 @dataclass(frozen=True)
@@ -184,6 +208,39 @@ class MatchRule:
     overlap_min: float = 0.5  # intersection / area of the smaller shape
     centroid_max_m: float = 30.0
     growth_tol_px: float = 0.5  # footprint growth below this many pixels is not a change
+    # a candidate is retracted when a later pass saw at least this share of its footprint with
+    # clear Sentinel-2 (pre and post) and detected nothing there
+    retract_min_coverage: float = 0.5
+
+
+def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool:
+    """Whether a pass with windows ``pre``/``post`` can retract the candidate ``alert``.
+
+    The landslide happened before the alert's first pass (run date d1 = ``first_seen``) and, as
+    SAR saw it in a median composite of that pass's post window, not long before it. A
+    greenest-pixel (max NDVI) post composite hides a scar as long as a clear pre-landslide date
+    is inside the post window, so "no change" only counts when the post window starts after d1;
+    and the pre window must still reach back before d1 minus one post-window length, so that it
+    holds the vegetation the landslide removed. In between (and only there) silence is evidence.
+    """
+    d1 = parse_iso(alert.first_seen).date()
+    post_start, post_end = (dt.date.fromisoformat(x) for x in post)
+    pre_start = dt.date.fromisoformat(pre[0])
+    post_len = (post_end - post_start).days + 1
+    return post_start > d1 and pre_start <= d1 - dt.timedelta(days=post_len)
+
+
+def _majority_sensors(cands: Sequence[Candidate]) -> str:
+    """``S1+S2`` when any part of the detection was made with Sentinel-2, else ``S1``."""
+    if any(getattr(c, "sensors", None) == SENSORS_S1S2 for c in cands):
+        return SENSORS_S1S2
+    if all(getattr(c, "sensors", None) is None for c in cands):
+        return SENSORS_S1S2  # a detector that does not say: the optical ensemble of old
+    return SENSORS_S1
+
+
+def _union_sensors(a: str, b: str) -> str:
+    return SENSORS_S1S2 if SENSORS_S1S2 in (a, b) else (b or a)
 
 
 # ----------------------------------------------------------------------------- GeoPackage I/O
@@ -208,7 +265,7 @@ def _alert_from_row(row: dict[str, Any], geom: Polygon) -> Alert:
         elif col in _NULLABLE_FLOAT:
             v = None if v is None else float(v)
         else:
-            v = "" if v is None else str(v)
+            v = _COLUMN_DEFAULTS.get(col, "") if v in (None, "") else str(v)
         kw[col] = v
     return Alert(**kw, geometry=geom)
 
@@ -350,8 +407,14 @@ def plan_merge(
     model_version: str,
     threshold: float | None,
     rule: MatchRule = MatchRule(),
+    optical_coverage: Callable[[Alert], float] | None = None,
 ) -> _Plan:
-    """The pure part of a merge: which candidate updates which alert, which are new (no I/O)."""
+    """The pure part of a merge: which candidate updates which alert, which are new (no I/O).
+
+    ``optical_coverage(alert)`` is the share (0-1) of a stored alert's footprint that this pass
+    saw with clear Sentinel-2 in both windows (0 outside the pass's grid); None = the pass cannot
+    say, and then no candidate is retracted.
+    """
     by_id = {a.alert_id: a for a in existing}
     region_alerts = [a for a in existing if a.region == region_id]
 
@@ -400,6 +463,11 @@ def plan_merge(
         if post[1] < old.post_end:  # an older pass (re-run or backfill) never rolls an alert back
             result.unchanged.append(old)
             continue
+        seen_with = _majority_sensors(cands)
+        if old.stage == "cancelled" and seen_with != SENSORS_S1S2:
+            result.unchanged.append(old)  # Sentinel-2's verdict outranks SAR seeing it again
+            continue
+        stage = "confirmed" if seen_with == SENSORS_S1S2 or old.stage == "confirmed" else "candidate"
         new_geom = old.geometry
         area = old.area_m2
         px_area = cands[0].resolution**2
@@ -429,6 +497,8 @@ def plan_merge(
             centroid_lon=clon, centroid_lat=clat,
             model_version=model_version,
             threshold=_round(threshold, PROB_DECIMALS),
+            stage=stage,
+            sensors=_union_sensors(old.sensors, seen_with),
             geometry=new_geom,
         )
         if proposal == old:
@@ -443,6 +513,25 @@ def plan_merge(
         )
         out[aid] = updated
         result.updated.append(updated)
+        if old.stage != "confirmed" and stage == "confirmed":
+            result.confirmed.append(aid)
+
+    # candidates the pass saw with Sentinel-2, at a time that could show the change, without a detection
+    if optical_coverage is not None:
+        for old in region_alerts:
+            if old.alert_id in groups or old.stage != "candidate" or post[1] <= old.post_end:
+                continue
+            if not can_judge(old, pre, post) or optical_coverage(old) < rule.retract_min_coverage:
+                continue
+            cancelled = replace(
+                old, status="updated", stage="cancelled", revision=old.revision + 1,
+                last_seen=max(old.last_seen, run_iso),
+                pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],
+                model_version=model_version,
+            )
+            out[old.alert_id] = cancelled
+            result.updated.append(cancelled)
+            result.cancelled.append(old.alert_id)
 
     taken = set(by_id)
     for i, c in enumerate(candidates):
@@ -450,8 +539,10 @@ def plan_merge(
             continue
         aid = _new_alert_id(region_id, c, post[1], taken)
         taken.add(aid)
+        seen_with = _majority_sensors([c])
         alert = Alert(
             alert_id=aid, region=region_id, status="new", revision=1,
+            stage="confirmed" if seen_with == SENSORS_S1S2 else "candidate", sensors=seen_with,
             first_seen=run_iso, last_seen=run_iso,
             pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],
             area_m2=round(c.area_m2, 1),
@@ -526,6 +617,7 @@ class AlertStore:
         chips_source: ChipSource | None = None,
         threshold: float | None = None,
         on_commit: Callable[[MergeResult], None] | None = None,
+        optical_coverage: Callable[[Alert], float] | None = None,
     ) -> MergeResult:
         """Merge one pass's candidates into the store (locked, atomic, idempotent).
 
@@ -533,6 +625,7 @@ class AlertStore:
         ``run_time`` its time (UTC if naive). With ``chips_source`` a quick-look PNG is rendered
         for every new or updated alert. ``on_commit`` is called with the result while the lock
         is still held (the feeds use it to publish exactly the state just committed).
+        ``optical_coverage`` lets the merge retract candidates (see :func:`plan_merge`).
         """
         cands = list(candidates)
         pre_s, post_s = _window_strings(pre), _window_strings(post)
@@ -543,6 +636,7 @@ class AlertStore:
             plan = plan_merge(
                 existing, cands, region_id=region_id, pre=pre_s, post=post_s, run_iso=run_iso,
                 model_version=model_version, threshold=threshold, rule=self.rule,
+                optical_coverage=optical_coverage,
             )
             result = plan.result
             if result.changed or not self.gpkg.exists():  # (an empty store is written too, for QGIS)
@@ -569,7 +663,7 @@ class AlertStore:
                             chips_source,
                             from_lonlat(alert.geometry, chips_source.grid.crs),
                             tmp,
-                            title=f"{aid} ({alert.status})",
+                            title=f"{aid} ({alert.stage}, {alert.sensors or 'optical'})",
                             subtitle=(
                                 f"{alert.area_m2:,.0f} m²  ·  p̄ {alert.mean_prob:.2f}  ·  peak {alert.peak_prob:.2f}"
                                 f"  ·  post {alert.post_start} → {alert.post_end}"

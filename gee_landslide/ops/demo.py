@@ -112,6 +112,7 @@ def run_demo(orch: Orchestra, say: Callable[[str], None] = print, feed_port: int
         ("ingest/catalog", {"source": "simulated"}),
         ("train/sweep", {"profile": profile}),
         ("ensemble/select", {"setting": "s1s2", "k": 20, "report": False}),
+        ("ensemble/select", {"setting": "s1", "k": 4, "report": False}),  # SAR-first: where clouds hide S2
         ("ensemble/select", {"setting": "s2", "k": 20}),  # the Norway region's ensemble; writes the report
         (f"monitor/{region}", {"date": DEMO_DATE, "source": "simulated"}),
     ]

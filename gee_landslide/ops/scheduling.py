@@ -35,8 +35,9 @@ class RunInfo:
 
     @property
     def dated(self) -> bool:
-        """A run asked for a given date is a different pass, never a stale copy of another."""
-        return bool(self.parameters.get("date"))
+        """A run asked for a given date (or a backfill of dates) is a different pass, never a stale
+        copy of another."""
+        return bool(self.parameters.get("date") or self.parameters.get("backfill_from"))
 
 
 def superseding_run(mine: RunInfo, others: Iterable[RunInfo], now: dt.datetime) -> RunInfo | None:

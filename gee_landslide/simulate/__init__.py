@@ -89,6 +89,16 @@ water -20/-27 (with per-acquisition wind), urban -3/-10.5 (strong texture), wet 
 scar scarp/track/deposit -8.5/-19, -9.5/-19.5, -7/-17.5 with :math:`m_s` 1.8/1.5/1.0 (VH uses
 0.6 :math:`m_s`). VV and VH (bands 0-5) are NaN where layover or shadow. dB = 10 log10.
 
+Acquisition calendar of regions (``acquisitions``)
+--------------------------------------------------
+Region tiles (not event stacks) are composited from dated acquisitions: Sentinel-1 on the
+region's relative orbit every 12 days (6 with two satellites: 2016-09..2021-12 and from mid
+2025), Sentinel-2 every 5 days with per-date cloud and cloud-shadow masks whose cover follows a
+monthly cloud climatology (Wilson & Jetz 2016 MODIS cloud frequency, approximate values; western
+Norway 70-85 %). Each acquisition sees the landslides dated on or before it; Sentinel-1 is the
+median, Sentinel-2 the greenest *clear* pixel, NaN where no date was clear (as in Earth Engine).
+``simulation.acquisitions: false`` restores whole-window composites.
+
 Landslides (``landslides``)
 ---------------------------
 Events: typical length L and width W from the catalog ``size_km`` (clipped to the 2 km AOI),

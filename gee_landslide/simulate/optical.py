@@ -13,6 +13,10 @@ turbidity field. Scars mix with the old state by their severity (and on boundary
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from collections.abc import Sequence
+
 import numpy as np
 
 from gee_landslide.core.catalog import Window
@@ -85,4 +89,69 @@ def ndvi_composite(
     cloud, shadow = cloud_residue(p, lat, window)
     ndvi = ndvi * (1.0 - 0.7 * cloud) + 0.05 * cloud - 0.12 * shadow
     info = {"phenology": round(phen, 4)}
+    return np.clip(ndvi, -1.0, 1.0), info
+
+
+def phenology_on(p: SceneParams, d: dt.date) -> float:
+    """NDVI offset of the seasonal cycle on one date (:func:`confounders.phenology` takes a window's max)."""
+    peak = 200 if p.lat >= 0 else 20
+    return float(p.phenology_amp * math.cos(2 * math.pi * (d.timetuple().tm_yday - peak) / 365.25))
+
+
+def ndvi_greenest(
+    p: SceneParams,
+    lat: Lattice,
+    surface: np.ndarray,
+    texture: np.ndarray,
+    window: Window,
+    dated: Sequence[tuple[dt.date, np.ndarray, np.ndarray]],
+    alt_surface: np.ndarray,
+    weight: np.ndarray,
+) -> tuple[np.ndarray, dict]:
+    """Greenest-pixel composite of dated acquisitions, over clear pixels only (region calendar).
+
+    ``dated`` holds (date, scar-exists mask, clear mask) per Sentinel-2 acquisition: where the
+    scar exists a date sees ``surface`` (mixed with ``alt_surface`` by ``weight`` as in
+    :func:`ndvi_composite`), elsewhere ``alt_surface``; its phenology is the date's. The composite
+    keeps, per pixel, the highest NDVI over the dates on which the pixel was clear
+    (``qualityMosaic('NDVI')`` of the cloud-masked collection) and is NaN where no date was clear.
+    The per-window noise, water draws and residual (unmasked) cloud are those of :func:`ndvi_composite`.
+    """
+    mu_t, sd_t = ndvi_tables()
+    key = noise.stable_key(p.key, "s2", window.start.toordinal(), window.end.toordinal())
+    tex = np.clip(texture, -3.0, 3.0)
+    large = noise.fbm(lat.x, lat.y, noise.stable_key(p.key, "phen-field"), [3000.0, 1500.0], 0.8)
+    eps = noise.normal(key, "eps", lat.gx[None, :], lat.gy[:, None])
+    resid = noise.fbm(lat.x, lat.y, noise.stable_key(key, "resid"), [400.0, 200.0, 100.0, 50.0], 0.7)
+    shared = 0.025 * eps + 0.02 * resid
+
+    def parts(mu: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        veg = np.clip((mu - 0.1) / 0.6, 0.0, 1.0)
+        return base + shared, veg * (1.0 + 0.3 * large)
+
+    alt_mu = mu_t[alt_surface]
+    alt_base = alt_mu + sd_t[alt_surface] * tex
+    mu = weight * mu_t[surface] + (1.0 - weight) * alt_mu
+    base = weight * (mu_t[surface] + sd_t[surface] * tex) + (1.0 - weight) * alt_base
+    static_scar, veg_scar = parts(mu, base)
+    static_alt, veg_alt = parts(alt_mu, alt_base)
+    best = np.full(surface.shape, -np.inf)
+    n_clear = np.zeros(surface.shape, np.int16)
+    for d, exists, clear in dated:
+        phen = phenology_on(p, d)
+        v = np.where(exists, static_scar + phen * veg_scar, static_alt + phen * veg_alt)
+        best = np.where(clear & (v > best), v, best)
+        n_clear += clear
+    seen = n_clear > 0
+    ndvi = np.where(seen, best, np.nan)
+    water = surface == 6
+    if water.any():
+        turb = noise.fbm(lat.x, lat.y, noise.stable_key(key, "turbidity"), [600.0, 300.0, 150.0], 0.7)
+        e2 = noise.normal(key, "water", lat.gx[None, :], lat.gy[:, None])
+        w = mu_t[6] + p.water_ndvi_sd * (0.6 * e2 + 0.8 * turb)
+        ndvi = np.where(water & seen, w, ndvi)
+    cloud, shadow = cloud_residue(p, lat, window)
+    ndvi = ndvi * (1.0 - 0.7 * cloud) + 0.05 * cloud - 0.12 * shadow
+    info = {"dates": len(dated), "clear_frac": round(float(seen.mean()), 4),
+            "mean_clear_dates": round(float(n_clear.mean()), 3)}
     return np.clip(ndvi, -1.0, 1.0), info

@@ -20,6 +20,7 @@ pre-event scene, as the GEE recipe does; so the flattened residual is speckle pl
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -104,11 +105,15 @@ def composite_db(
     moisture_db: float,
     alt_surface: np.ndarray | None = None,
     weight: np.ndarray | None = None,
+    dated: Sequence[tuple[int, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Terrain-flattened median VV and VH composites (dB) of a window; NaN in layover/shadow.
 
     With ``alt_surface`` and ``weight``, a pixel is the mixture ``weight`` x surface +
     (1 - weight) x alt_surface in linear power (partly stripped scars, boundary pixels).
+    ``dated`` (the region calendar) lists the acquisitions as (acquisition number, mask of the
+    pixels whose scar exists on that date): elsewhere the acquisition sees ``alt_surface``. A
+    window without acquisitions gives NaN, as an empty Earth Engine collection would.
     """
     NI = terrain.NumpyImage
     vv_t, vh_t, m_t, vol_t, tex_t = _tables(p)
@@ -127,17 +132,30 @@ def composite_db(
 
     water = surface == 6
     hp = noise.hash_u64(noise.stable_key(p.key, "speckle"), lat.gx[None, :], lat.gy[:, None])
-    ks = acquisitions(p, window)
+    present: list[np.ndarray | None]
+    if dated is None:
+        ks = acquisitions(p, window)
+        present = [None] * len(ks)
+    else:
+        ks, present = [k for k, _ in dated], [m for _, m in dated]
+        if not ks:
+            empty = np.full(surface.shape, np.nan)
+            return empty, empty.copy(), 0
     out = []
     for pol, table, mscale, nesz_db in (("VV", vv_t, 1.0, NESZ_DB), ("VH", vh_t, 0.6, NESZ_DB - 1.0)):
         sig = sigma_true(surface, table, mscale)
+        sig_alt = None
+        if alt_surface is not None and dated is not None:
+            sig_alt = sigma_true(alt_surface, table, mscale)
         if alt_surface is not None and weight is not None:
             mixed = weight < 1.0
             if mixed.any():
-                sig = np.where(mixed, weight * sig + (1.0 - weight) * sigma_true(alt_surface, table, mscale), sig)
+                alt = sig_alt if sig_alt is not None else sigma_true(alt_surface, table, mscale)
+                sig = np.where(mixed, weight * sig + (1.0 - weight) * alt, sig)
         nesz = 10.0 ** (nesz_db / 10.0)
         stack = np.empty((len(ks), *surface.shape))
-        for i, k in enumerate(ks):
+        for i, (k, now) in enumerate(zip(ks, present, strict=True)):
+            sig_k = sig if now is None or sig_alt is None else np.where(now, sig, sig_alt)
             jitter = 0.25 * noise.scalar_normal(p.key, "acq", k, pol)
             factor = 10.0 ** (jitter / 10.0)
             if water.any():
@@ -145,7 +163,7 @@ def composite_db(
                 wind_db = (2.5 if pol == "VV" else 1.2) * wind
                 factor = factor * np.where(water, 10.0 ** (wind_db / 10.0), 1.0)
             hk = noise.mix(hp ^ np.uint64(noise.stable_key(k, pol) & 0xFFFFFFFFFFFFFFFF))
-            stack[i] = (sig * factor + nesz) * _gamma_speckle(hk, p.enl)
+            stack[i] = (sig_k * factor + nesz) * _gamma_speckle(hk, p.enl)
         med = np.median(stack, axis=0) if len(ks) > 1 else stack[0]
         g0 = terrain.gamma0_flat(NI(med), NI(geom.theta), NI(k_flat)).array
         db = 10.0 * np.log10(np.maximum(g0, 1e-6))

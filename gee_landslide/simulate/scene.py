@@ -18,8 +18,10 @@ from gee_landslide.core.grid import Grid, grid_around, grid_for_bbox
 from gee_landslide.core.landcover import LAND_COVER_BY_CODE
 from gee_landslide.earthengine.seasons import event_windows
 from gee_landslide.simulate import noise
+from gee_landslide.simulate.acquisitions import Calendar, region_calendar
 from gee_landslide.simulate.climate import koppen_band_value
 from gee_landslide.simulate.confounders import (
+    EPOCH,
     REGROWTH_DAYS,
     cut_state,
     cuts_between,
@@ -38,7 +40,7 @@ from gee_landslide.simulate.landcover import (
     true_cover,
 )
 from gee_landslide.simulate.landslides import Landslide, make_patch, place_in_patch
-from gee_landslide.simulate.optical import ndvi_composite
+from gee_landslide.simulate.optical import ndvi_composite, ndvi_greenest
 from gee_landslide.simulate.params import SceneParams, derive_params, slide_dimensions
 from gee_landslide.simulate.sar import (
     CUT_FRESH,
@@ -95,9 +97,20 @@ def _observed_class(surface: np.ndarray) -> np.ndarray:
 
 
 def render(
-    p: SceneParams, grid: Grid, pre: Window, post: Window, slides: list[Landslide]
+    p: SceneParams, grid: Grid, pre: Window, post: Window, slides: list[Landslide],
+    calendar: Calendar | None = None,
+    s1_post: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[Landslide], dict[str, Any]]:
-    """Render the 15 bands and the change labels of ``grid``; returns (data, labels, new slides, info)."""
+    """Render the 15 bands and the change labels of ``grid``; returns (data, labels, new slides, info).
+
+    Without a ``calendar`` (events) each window is one state: a landslide dated before the pre
+    window's end is in both composites, one dated in the post window in the post composite only.
+    With one (regions), the composites are built from the calendar's dated acquisitions: each
+    acquisition sees the landslides dated on or before it, Sentinel-1 is the median of its
+    acquisitions and Sentinel-2 the greenest clear pixel (NaN where no date was clear). Labels
+    are the same in both: landslides dated after the pre window and within the post window.
+    ``s1_post`` (calendar only) is a shorter Sentinel-1 post window ending with ``post``.
+    """
     lat = Lattice.of_grid(grid)
     pad = Lattice.of_grid(grid, 1)
     res = grid.resolution
@@ -117,11 +130,28 @@ def render(
     old_zone = np.zeros((H, W), dtype=np.uint8)
     new_slides: list[Landslide] = []
     n_old = 0
-    for ls in slides:
-        if ls.onset <= pre.end:
-            n_old += int(ls.paste(lat, old_mask, old_zone))
-        elif ls.onset <= post.end and ls.paste(lat, new_mask, new_zone, new_weight):
-            new_slides.append(ls)
+    label_mask = new_mask
+    onset_px = None
+    if calendar is None:
+        for ls in slides:
+            if ls.onset <= pre.end:
+                n_old += int(ls.paste(lat, old_mask, old_zone))
+            elif ls.onset <= post.end and ls.paste(lat, new_mask, new_zone, new_weight):
+                new_slides.append(ls)
+    else:  # dated: anything after the pre window's start may appear part-way through a window
+        label_mask = np.zeros((H, W), dtype=bool)
+        onset_px = np.full((H, W), np.iinfo(np.int64).max, dtype=np.int64)
+        for ls in slides:
+            if ls.onset <= pre.start:
+                n_old += int(ls.paste(lat, old_mask, old_zone))
+            elif ls.onset <= post.end:
+                own = np.zeros((H, W), dtype=bool)
+                if ls.paste(lat, own, new_zone, new_weight):
+                    new_mask |= own
+                    onset_px[own] = np.minimum(onset_px[own], ls.onset.toordinal())
+                    if ls.onset > pre.end:
+                        label_mask |= own
+                        new_slides.append(ls)
     post_zone = np.where(new_zone > 0, new_zone, old_zone)
 
     cuts = cuts_between(p, lat, pre.start - dt.timedelta(days=REGROWTH_DAYS), post.end)
@@ -148,12 +178,45 @@ def render(
     flat_vol = flat_model_is_volume(classified)
     sar_tex = noise.fbm(lat.x, lat.y, noise.stable_key(p.key, "sar-tex"), [60.0, 30.0, 15.0], 0.5)
     sar_tex = 0.7 * sar_tex + 0.5 * noise.normal(noise.stable_key(p.key, "sar-pix"), lat.gx[None, :], lat.gy[:, None])
-    vv_pre, vh_pre, n_pre = composite_db(p, lat, geom, s_pre, flat_vol, pre, sar_tex, 0.0)
-    vv_post, vh_post, n_post = composite_db(
-        p, lat, geom, s_post, flat_vol, post, sar_tex, p.post_moisture_db, s_post_alt, mix_w
-    )
-    ndvi_pre, info_pre = ndvi_composite(p, lat, o_pre, cf.texture, pre)
-    ndvi_post, info_post = ndvi_composite(p, lat, o_post, cf.texture, post, o_post_alt, mix_w)
+    calendar_info: dict[str, Any] = {}
+    if calendar is None or onset_px is None:
+        vv_pre, vh_pre, n_pre = composite_db(p, lat, geom, s_pre, flat_vol, pre, sar_tex, 0.0)
+        vv_post, vh_post, n_post = composite_db(
+            p, lat, geom, s_post, flat_vol, post, sar_tex, p.post_moisture_db, s_post_alt, mix_w
+        )
+        ndvi_pre, info_pre = ndvi_composite(p, lat, o_pre, cf.texture, pre)
+        ndvi_post, info_post = ndvi_composite(p, lat, o_post, cf.texture, post, o_post_alt, mix_w)
+    else:
+        # the pre window's surfaces with the scars that may appear in it (old ones alone otherwise)
+        s_pre_scar, _ = _surface(cover, pre, p, lat, cuts, snow_pre, wet_pre, post_zone)
+        o_pre_scar, _ = _surface(cover, pre, p, lat, cuts, g_pre, gw_pre, post_zone)
+
+        def s1(window: Window) -> list[tuple[int, np.ndarray]]:
+            return [((d - EPOCH).days, onset_px <= d.toordinal()) for d in calendar.s1_dates(window)]
+
+        def s2(window: Window) -> list[tuple[dt.date, np.ndarray, np.ndarray]]:
+            out = []
+            for d in calendar.s2_dates(window):
+                cloud, shadow = calendar.masks(lat, d)
+                out.append((d, onset_px <= d.toordinal(), ~(cloud | shadow)))
+            return out
+
+        sar_post = s1_post or post
+        vv_pre, vh_pre, n_pre = composite_db(p, lat, geom, s_pre_scar, flat_vol, pre, sar_tex, 0.0, s_pre, mix_w,
+                                             dated=s1(pre))
+        vv_post, vh_post, n_post = composite_db(p, lat, geom, s_post, flat_vol, sar_post, sar_tex,
+                                                p.post_moisture_db, s_post_alt, mix_w, dated=s1(sar_post))
+        ndvi_pre, info_pre = ndvi_greenest(p, lat, o_pre_scar, cf.texture, pre, s2(pre), o_pre, mix_w)
+        ndvi_post, info_post = ndvi_greenest(p, lat, o_post, cf.texture, post, s2(post), o_post_alt, mix_w)
+        info_pre["phenology"] = info_post["phenology"] = None
+        calendar_info = {
+            "relative_orbit": calendar.relative_orbit,
+            "orbit_pass": calendar.orbit_pass,
+            "s1_dates": {"pre": [d.isoformat() for d in calendar.s1_dates(pre)],
+                         "post": [d.isoformat() for d in calendar.s1_dates(sar_post)]},
+            "s2": {"pre": {k: v for k, v in info_pre.items() if k != "phenology"},
+                   "post": {k: v for k, v in info_post.items() if k != "phenology"}},
+        }
 
     data = np.empty((N_BANDS, H, W), dtype=np.float32)
     data[0], data[1], data[2] = vv_pre, vv_post, vv_post - vv_pre
@@ -167,7 +230,7 @@ def render(
     data[12] = th
     data[13] = classified
     data[14] = ndvi_post - ndvi_pre
-    labels = new_mask.astype(np.uint8)
+    labels = label_mask.astype(np.uint8)
     counts = np.bincount(cover.ravel(), minlength=10)
     info = {
         "cover_fractions": {
@@ -188,6 +251,8 @@ def render(
         "layover_frac": round(float(geom.layover.mean()), 4),
         "shadow_frac": round(float(geom.shadow.mean()), 4),
     }
+    if calendar_info:
+        info["calendar"] = calendar_info
     return data, labels, new_slides, info
 
 
@@ -377,7 +442,8 @@ def region_params(region_id: str, region: Region) -> tuple[SceneParams, Grid]:
         w, s, e, n = region.bbox
         full = grid_for_bbox(w, s, e, n)
         key = noise.stable_key("region", region_id, region.simulation.seed)
-        p = derive_params(key=key, kind="region", name=region_id, lat=(s + n) / 2, lon=(w + e) / 2, rainfall_mm=None)
+        p = derive_params(key=key, kind="region", name=region_id, lat=(s + n) / 2, lon=(w + e) / 2, rainfall_mm=None,
+                          orbit_pass=region.orbit_pass)
         x0, y0, x1, y1 = full.bounds
         p = replace(
             p,
@@ -473,13 +539,24 @@ def region_slides_near(region_id: str, region: Region, grid: Grid) -> list[Lands
     return out
 
 
+def region_acquisitions(region_id: str, region: Region) -> Calendar | None:
+    """The region's acquisition calendar (None when ``simulation.acquisitions`` is off)."""
+    if not region.simulation.acquisitions:
+        return None
+    p, _ = region_params(region_id, region)
+    return region_calendar(p.key, p.lat, p.lon, region.relative_orbit, region.orbit_pass,
+                           region.simulation.cloud_frequency)
+
+
 def simulate_region_tile(region_id: str, region: Region, pre: Window, post: Window, grid: Grid) -> SimulatedScene:
     """A monitoring scene of any sub-grid of a region, consistent across tiles."""
     p, full = region_params(region_id, region)
     if grid.crs != full.crs or not math.isclose(grid.resolution, full.resolution):
         raise ValueError(f"tile grid {grid.crs} @ {grid.resolution} m is not on the region lattice {full.crs}")
     slides = region_slides_near(region_id, region, grid)
-    data, labels, shown, info = render(p, grid, pre, post, slides)
+    calendar = region_acquisitions(region_id, region)
+    s1_post = region.s1_post_window(post) if calendar is not None else None
+    data, labels, shown, info = render(p, grid, pre, post, slides, calendar, s1_post)
     meta = {
         "source": "simulated",
         "simulator_version": SIMULATOR_VERSION,

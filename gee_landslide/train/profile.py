@@ -62,6 +62,21 @@ class InferenceOptions(BaseModel):
         return self
 
 
+class ExtraGrid(BaseModel):
+    """A smaller grid for some settings, run besides the main one (same numbers otherwise).
+
+    The laptop profile uses it to train a few S1-only models for SAR-first monitoring without
+    running the whole 9-architecture grid on a third setting.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    settings: list[SettingName] = Field(min_length=1)
+    architectures: list[ArchName] = Field(min_length=1)
+    losses: list[LossName] = Field(min_length=1)
+    learning_rates: list[float] | None = Field(None, description="default: the profile's")
+
+
 class Profile(BaseModel):
     """One sweep: the grid (architectures x losses x learning rates x settings) and its numbers."""
 
@@ -97,6 +112,15 @@ class Profile(BaseModel):
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)
+    extra: list[ExtraGrid] = Field(default_factory=list, description="smaller grids for other settings")
+
+    @property
+    def all_settings(self) -> list[str]:
+        """The main grid's settings, then those only the extra grids train."""
+        out = list(self.settings)
+        for g in self.extra:
+            out += [x for x in g.settings if x not in out]
+        return out
 
     @field_validator("architectures", "losses", "settings")
     @classmethod
@@ -114,7 +138,7 @@ class Profile(BaseModel):
 
     @model_validator(mode="after")
     def _crop_fits(self) -> Profile:
-        for a in self.architectures:
+        for a in {*self.architectures, *(x for g in self.extra for x in g.architectures)}:
             m = input_multiple(a)
             if self.crop_size % m:
                 raise ValueError(f"crop_size {self.crop_size} is not a multiple of {m} (needed by {a})")
@@ -134,7 +158,9 @@ class Profile(BaseModel):
 
     @property
     def n_runs(self) -> int:
-        return len(self.architectures) * len(self.losses) * len(self.learning_rates) * len(self.settings)
+        main = len(self.architectures) * len(self.losses) * len(self.learning_rates) * len(self.settings)
+        return main + sum(len(g.settings) * len(g.architectures) * len(g.losses)
+                          * len(g.learning_rates or self.learning_rates) for g in self.extra)
 
 
 def _format_error(file: str, exc: ValidationError) -> str:

@@ -47,13 +47,17 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     """All runs of a profile (optionally only some settings), in a fixed order."""
     from gee_landslide.core.bands import setting as get_setting
 
-    chosen = [get_setting(s).name for s in settings] if settings else list(profile.settings)
-    unknown = [s for s in chosen if s not in profile.settings]
+    chosen = [get_setting(s).name for s in settings] if settings else list(profile.all_settings)
+    unknown = [s for s in chosen if s not in profile.all_settings]
     if unknown:
-        raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.settings})")
+        raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.all_settings})")
+    combos = list(itertools.product([s for s in chosen if s in profile.settings], profile.architectures,
+                                    profile.losses, profile.learning_rates))
+    for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
+        combos += itertools.product([s for s in chosen if s in g.settings and s not in profile.settings],
+                                    g.architectures, g.losses, g.learning_rates or profile.learning_rates)
     out = []
-    for s, arch, loss, lr in itertools.product(chosen, profile.architectures, profile.losses,
-                                               profile.learning_rates):
+    for s, arch, loss, lr in combos:
         out.append(RunConfig(
             setting=s, architecture=arch, loss=loss, learning_rate=lr, encoder=profile.encoder,
             encoder_weights=profile.encoder_weights, crop_size=profile.crop_size,

@@ -69,7 +69,8 @@ def test_missing_ensemble_hint_is_a_correct_command(tmp_path, catalog_path) -> N
 
     assert "ensemble build --setting s2`" in ensemble_build_hint("s2")
     assert "train --profile laptop --setting s2`" in ensemble_build_hint("s2")
-    assert "train --profile paper --setting s1`" in ensemble_build_hint("s1")  # laptop does not train s1
+    assert "train --profile laptop --setting s1`" in ensemble_build_hint("s1")  # laptop's extra S1 grid
+    assert "train --profile paper --setting all`" in ensemble_build_hint("all")
     assert "--name s2" not in ensemble_build_hint("s2")
     custom = ensemble_build_hint("norway-k10")
     assert "--setting SETTING --name norway-k10" in custom and "s1s2" in custom and "--profile paper" in custom

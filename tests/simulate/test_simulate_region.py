@@ -53,6 +53,8 @@ def test_adjacent_tiles_mosaic_to_the_union(region, first_date, sub_grid):
 
 
 def test_onset_logic(region, first_date, sub_grid):
+    """Whole-window composites (``acquisitions: false``); the dated ones: tests/simulate/test_acquisitions.py."""
+    region = region.model_copy(update={"simulation": region.simulation.model_copy(update={"acquisitions": False})})
     after = simulate_region("norway", region, first_date + dt.timedelta(days=10), sub_grid)
     later = simulate_region("norway", region, first_date + dt.timedelta(days=150), sub_grid)
     before = simulate_region("norway", region, first_date - dt.timedelta(days=5), sub_grid)

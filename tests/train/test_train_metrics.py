@@ -115,6 +115,20 @@ def test_builtin_profiles_and_paper_numbers():
         assert load_profile(name).name == name
 
 
+def test_laptop_trains_a_few_s1_models_for_sar_first_monitoring():
+    from gee_landslide.train.sweep import Splits, expand_grid
+
+    laptop = load_profile("laptop")
+    assert laptop.settings == ["s2", "s1s2"] and laptop.all_settings == ["s2", "s1s2", "s1"]
+    splits = Splits(("a",), ("b",), ("c",))
+    runs = expand_grid(laptop, splits)
+    assert laptop.n_runs == len(runs) == 36 + 4
+    s1 = [r for r in runs if r.setting == "s1"]
+    assert [r.architecture for r in s1] == ["Unet", "FPN", "Linknet", "MAnet"] and {r.loss for r in s1} == {"Focal"}
+    assert [r.setting for r in expand_grid(laptop, splits, ["s1"])] == ["s1"] * 4
+    assert len(expand_grid(laptop, splits, ["s2"])) == 18
+
+
 def test_profile_errors_name_file_field_and_value(tmp_path):
     p = tmp_path / "mine.yaml"
     p.write_text("name: x\narchitectures: [Unet, SegFormer]\nlosses: [BCE]\nlearning_rates: [0.01]\n"

@@ -211,10 +211,13 @@ function draw() {
   for (const f of ordered) {
     const p = f.properties;
     const g = el("g", { class: "alert" + (f.id === state.selected ? " selected" : ""), "data-alert-id": f.id });
-    const title = el("title", {}, `${f.id}\n${p.status} · ${fmt.area(p.area_m2)} m² · p̄ ${fmt.p(p.mean_prob)}`);
+    const title = el("title", {}, `${f.id}\n${p.stage || p.status} · ${p.sensors || ""} · ${fmt.area(p.area_m2)} m² · p̄ ${fmt.p(p.mean_prob)}`);
     g.appendChild(title);
     const d = f.geometry.coordinates.map(ringPath).join(" ");
-    g.appendChild(el("path", { d, fill: probColour(p.mean_prob), "fill-rule": "evenodd" }));
+    // a cancelled alert is drawn hollow, a SAR-only candidate dashed
+    const cls = p.stage === "cancelled" ? "cancelled" : p.stage === "candidate" ? "candidate" : "";
+    g.appendChild(el("path", { d, class: cls, fill: p.stage === "cancelled" ? "none" : probColour(p.mean_prob),
+      "fill-rule": "evenodd" }));
     const b = featureBounds(f);
     const sizePx = Math.max((b[2] - b[0]) * state.k, b[3] - b[1]) * M_PER_DEG * ppu;
     if (sizePx < 14) {  // too small to see: a marker at the centroid
@@ -240,7 +243,7 @@ function applyFilters() {
   state.shown = state.features.filter((f) => {
     const p = f.properties;
     if (region && p.region !== region) return false;
-    if (status && p.status !== status) return false;
+    if (status && p.status !== status && p.stage !== status) return false;
     if (q && !(f.id.toLowerCase().includes(q) || String(p.region).toLowerCase().includes(q))) return false;
     return true;
   });
@@ -259,6 +262,8 @@ function renderList() {
     tr.append(h("td", f.id, "id"));
     const st = h("td");
     st.append(h("span", p.status, "badge " + p.status));
+    if (p.stage) st.append(" ", h("span", p.stage, "badge " + p.stage));
+    if (p.sensors) st.append(" ", h("span", p.sensors, "badge sensors"));
     tr.append(st, h("td", fmt.area(p.area_m2)), h("td", fmt.p(p.mean_prob)), h("td", (p.last_seen || "").slice(0, 10)));
     tr.addEventListener("click", () => select(f.id, true));
     tbody.appendChild(tr);
@@ -298,7 +303,8 @@ function showDetail(f) {
   const t = $("detail-table");
   t.textContent = "";
   row(t, "Region", p.region);
-  row(t, "Status", `${p.status} (revision ${p.revision})`);
+  row(t, "Status", `${p.stage ? p.stage + ", " : ""}${p.status} (revision ${p.revision})`);
+  row(t, "Sensors", p.sensors || "–");
   row(t, "Area", `${fmt.area(p.area_m2)} m²`);
   row(t, "Probability", `mean ${fmt.p(p.mean_prob)} · peak ${fmt.p(p.peak_prob)}`);
   row(t, "Ensemble", `${fmt.pct(p.agreement)} of members agree · spread ${fmt.p(p.spread)}`);

@@ -1,0 +1,328 @@
+"""Time to alert under clouds: S2-only, S1-only and SAR-first monitoring over a simulated season.
+
+A region around the Norway test event is simulated with its acquisition calendar (Sentinel-1
+every 6 or 12 days on one relative orbit, Sentinel-2 every 5 days with clouds from the monthly
+climatology) and landslides injected on given dates. The season is backfilled with one pass
+every ``--every`` days, in order, under three strategies side by side; each strategy has its own
+alert store, and the three share every fetched tile:
+
+- ``S2-only``: the optical ensemble, only where both Sentinel-2 composites had a clear pixel;
+- ``S1-only``: the S1 ensemble everywhere;
+- ``SAR-first``: the S1 ensemble where Sentinel-2 saw nothing, the optical one elsewhere;
+  SAR-only alerts are candidates that a later clear view confirms or cancels.
+
+Printed: for each strategy, time to alert (days from a landslide's date to the first pass with an
+alert over it: median and 90th percentile, over the landslides that got one), object precision
+and recall at first alert (every alert as first issued) and after confirmation (the alerts
+confirmed by the end of the season; cancelled ones dropped), and the inference cost per
+ensemble in s/km² with its ratio to one bare forward pass of one member over the same tiles.
+
+Ensembles: ``--s1`` and ``--optical`` under ``<root>/models/ensembles``. When they are missing the
+benchmark builds the 21 simulated stacks and trains a small sweep (``BENCH_PROFILE``: Unet and
+FPN, Focal, settings s1 and s2 = 4 runs, the laptop profile's numbers) and top-2 ensembles.
+
+    nice -n 10 python benchmarks/bench_time_to_alert.py --root /tmp/tta
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+from gee_landslide.core.catalog import Catalog, Region, RegionEnsembles, RegionSimulation, load_catalog
+from gee_landslide.core.paths import ProjectPaths, project_paths
+
+REPO = Path(__file__).resolve().parents[1]
+STRATEGIES = {"S2-only": "optical-only", "S1-only": "s1-only", "SAR-first": "sar-first"}
+
+BENCH_PROFILE = """\
+name: bench-tta
+description: "time-to-alert benchmark: Unet, FPN x Focal x s1, s2 = 4 runs, laptop numbers"
+architectures: [Unet, FPN]
+losses: [Focal]
+learning_rates: [0.001]
+settings: [s1, s2]
+encoder: tu-mobilenetv3_small_100
+encoder_weights: null
+crop_size: 128
+batch_size: 4
+iterations_per_epoch: 25
+max_epochs: 6
+patience: 2
+optimizer: adam
+threshold: 0.5
+seed: 0
+eval_mask: visible
+amp: true
+num_threads: 2
+inference: {tile: 256, overlap: 32, batch: 4}
+norm: group
+refine: true
+tune_threshold: true
+loss_mask: visible
+"""
+
+
+# ----------------------------------------------------------------------------- ensembles
+def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str) -> None:
+    """Build stacks, the small sweep and the two ensembles unless they exist."""
+    if (paths.ensembles / s1 / "manifest.json").exists() and (paths.ensembles / optical / "manifest.json").exists():
+        return
+    from gee_landslide.sources.build import build_one_stack
+    from gee_landslide.train.ensemble import build_ensemble
+    from gee_landslide.train.profile import load_profile
+    from gee_landslide.train.sweep import Splits, run_sweep
+
+    if not paths.catalog.exists():
+        paths.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "case_studies.yaml", paths.catalog)
+    catalog = load_catalog(paths.catalog)
+    t0 = time.perf_counter()
+    for event in catalog.events:
+        build_one_stack(event, catalog, paths, "simulated")
+    print(f"stacks: {len(catalog.events)} in {time.perf_counter() - t0:.0f} s", flush=True)
+    profile = paths.root / "bench_tta.yaml"
+    profile.write_text(BENCH_PROFILE)
+    t0 = time.perf_counter()
+    run_sweep(load_profile(profile), paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
+    print(f"sweep: 4 runs in {time.perf_counter() - t0:.0f} s", flush=True)
+    build_ensemble(paths.runs, paths.ensembles, "s1", k=2, name=s1, stacks_dir=paths.stacks)
+    build_ensemble(paths.runs, paths.ensembles, "s2", k=2, name=optical, stacks_dir=paths.stacks)
+
+
+def skip_quicklooks() -> None:
+    """The benchmark measures detection, not PNG rendering: quick-looks become empty files."""
+    from gee_landslide.monitor import runner, store
+
+    def empty(*args, **kw) -> None:
+        Path(args[2]).parent.mkdir(parents=True, exist_ok=True)
+        Path(args[2]).write_bytes(b"")
+
+    store.render_quicklook = empty
+    runner.render_pass_quicklook = lambda out, *a, **k: out
+
+
+# ----------------------------------------------------------------------------- season
+def bbox_around(lat: float, lon: float, km: float) -> tuple[float, float, float, float]:
+    dlat = km / 2 / 111.32
+    dlon = km / 2 / (111.32 * math.cos(math.radians(lat)))
+    return (lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+
+
+@dataclass
+class StrategyRun:
+    name: str
+    paths: ProjectPaths
+    first_alert: dict[str, dt.date] = field(default_factory=dict)  # landslide id -> first pass with an alert
+
+
+def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str, dates: list[dt.date]) -> tuple[
+        dict[str, StrategyRun], float, float, dict[str, float]]:
+    """Backfill the season under every strategy, one fetch per tile; returns runs, km², fetch s and
+    the seconds each ensemble took on every tile (timed once per tile, outside the passes)."""
+    from gee_landslide.monitor.runner import finish_pass, load_pass_ensembles, predict_tile, prepare_pass
+
+    runs: dict[str, StrategyRun] = {}
+    for name in STRATEGIES:
+        root = work / name
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "models").symlink_to(base.models.resolve())
+        shutil.copy(base.catalog, root / "case_studies.yaml")
+        runs[name] = StrategyRun(name, project_paths(root))
+    fetch_s = 0.0
+    area = 0.0
+    predict_s: dict[str, float] = {}
+    for day in dates:
+        ctxs = {n: prepare_pass(catalog, r.paths, region_id, day, "simulated", strategy=STRATEGIES[n])
+                for n, r in runs.items()}
+        results: dict[str, list] = {n: [] for n in runs}
+        any_ctx = next(iter(ctxs.values()))
+        area = any_ctx.grid.area_km2
+        for tile in any_ctx.tiles:
+            from gee_landslide.monitor.runner import fetch_tile_stack
+
+            t0 = time.perf_counter()
+            stack, truth = fetch_tile_stack(any_ctx, tile.read_grid(any_ctx.grid), tile.key)
+            fetch_s += time.perf_counter() - t0
+            timed: set[str] = set()
+            for n, ctx in ctxs.items():
+                for role, ens in load_pass_ensembles(ctx).items():  # time each ensemble once per tile
+                    if role in timed:
+                        continue
+                    timed.add(role)
+                    t1 = time.perf_counter()
+                    ens.predict(stack)
+                    predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
+                results[n].append(predict_tile(ctx, tile, stack, truth))
+        summary = []
+        for n, ctx in ctxs.items():
+            r = finish_pass(ctx, results[n], runs[n].paths)
+            summary.append(f"{n} {len(r.new)}n/{len(r.confirmed)}c/{len(r.cancelled)}x S2 {r.optical_share:.0%}")
+        print(f"{day}: " + "; ".join(summary), flush=True)
+    return runs, area, fetch_s, predict_s
+
+
+# ----------------------------------------------------------------------------- scoring
+def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str) -> dict[str, float]:
+    """Time to alert and object precision / recall, first issue and after confirmation."""
+    from gee_landslide.monitor.alerts import from_lonlat
+    from gee_landslide.monitor.store import read_alerts
+
+    alerts = read_alerts(run.paths.alerts / "alerts.gpkg")
+    polys = {s.id: s.polygon() for s in slides}
+    in_season = [s for s in slides if s.onset >= season_start]
+    first_hits: dict[str, float] = {}
+    # the first pass of each alert: read the passes in order and note the first alert over each slide
+    passes = sorted((run.paths.monitor / "sim").glob("????-??-??"))
+    seen_ids: set[str] = set()
+    for pdir in passes:
+        day = dt.date.fromisoformat(pdir.name)
+        summary = json.loads((pdir / "pass.json").read_text())
+        new_ids = set(summary["alerts"]["new"]) - seen_ids
+        seen_ids |= new_ids
+        for a in alerts:
+            if a.alert_id not in new_ids:
+                continue
+            geom = from_lonlat(a.geometry, grid_crs)
+            for s in in_season:
+                if s.id not in first_hits and s.onset <= day and geom.intersects(polys[s.id]):
+                    first_hits[s.id] = (day - s.onset).days
+
+    def hits(a) -> bool:  # over a landslide that had happened when the alert was last seen
+        geom = from_lonlat(a.geometry, grid_crs)
+        seen = dt.date.fromisoformat(a.last_seen[:10])
+        return any(geom.intersects(polys[s.id]) for s in slides if s.onset <= seen)
+
+    def covered(subset) -> float:  # landslides under an alert seen after they happened
+        geoms = [(from_lonlat(a.geometry, grid_crs), dt.date.fromisoformat(a.last_seen[:10])) for a in subset]
+        n = sum(any(seen >= s.onset and g.intersects(polys[s.id]) for g, seen in geoms) for s in in_season)
+        return n / len(in_season) if in_season else float("nan")
+
+    tta = np.array(sorted(first_hits.values()), float)
+    confirmed = [a for a in alerts if a.stage == "confirmed"]
+    out = {
+        "landslides": len(in_season),
+        "alerted": len(first_hits),
+        "tta_median": float(np.median(tta)) if tta.size else float("nan"),
+        "tta_p90": float(np.percentile(tta, 90)) if tta.size else float("nan"),
+        "alerts": len(alerts),
+        "precision_first": (sum(hits(a) for a in alerts) / len(alerts)) if alerts else float("nan"),
+        "recall_first": len(first_hits) / len(in_season) if in_season else float("nan"),
+        "confirmed": len(confirmed),
+        "cancelled": sum(a.stage == "cancelled" for a in alerts),
+        "precision_confirmed": (sum(hits(a) for a in confirmed) / len(confirmed)) if confirmed else float("nan"),
+        "recall_confirmed": covered(confirmed),
+    }
+    return out
+
+
+def bare_forward_s(paths: ProjectPaths, name: str, stack: np.ndarray) -> float:
+    """Seconds of one forward pass of the ensemble's first member on the normalised tile."""
+    import torch
+
+    from gee_landslide.train.data import Normalisation
+    from gee_landslide.train.ensemble import load_ensemble
+
+    ens = load_ensemble(paths.ensembles / name / "manifest.json")
+    norm = Normalisation.from_dict(ens.members[0].normalisation)
+    x = norm.apply(norm.select(stack))
+    h, w = x.shape[1:]
+    ph, pw = -h % 32, -w % 32
+    t = torch.from_numpy(np.pad(x, ((0, 0), (0, ph), (0, pw)))[None]).float()
+    model = ens.models[0]
+    with torch.inference_mode():
+        model(t)  # warm-up
+        t0 = time.perf_counter()
+        model(t)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default="/tmp/gee-landslide-tta", help="project with (or for) the two ensembles")
+    ap.add_argument("--s1", default="bench-s1", help="S1 ensemble name")
+    ap.add_argument("--optical", default="bench-s2", help="optical ensemble name")
+    ap.add_argument("--start", default="2025-06-01", help="first pass")
+    ap.add_argument("--end", default="2025-10-15", help="last pass")
+    ap.add_argument("--every", type=int, default=6, help="days between passes")
+    ap.add_argument("--km", type=float, default=3.0, help="side of the square region")
+    ap.add_argument("--landslide-dates", default="2025-06-10,2025-07-04,2025-07-29,2025-08-22,2025-09-15")
+    ap.add_argument("--per-date", type=int, default=8)
+    ap.add_argument("--s1-post-days", type=int, default=12, help="Sentinel-1 post window (0 = the 30-day one)")
+    ap.add_argument("--prepare-only", action="store_true", help="build the ensembles and stop")
+    a = ap.parse_args()
+
+    base = project_paths(a.root)
+    ensure_ensembles(base, a.s1, a.optical)
+    if a.prepare_only:
+        return
+    skip_quicklooks()
+    from gee_landslide.simulate.scene import region_params, region_slides_near
+
+    catalog = load_catalog(base.catalog)
+    norway = catalog.event("norway-5")
+    slide_dates = [dt.date.fromisoformat(d) for d in a.landslide_dates.split(",")]
+    region = Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
+                    post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
+                    ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
+                    simulation=RegionSimulation(seed=5, landslide_dates=slide_dates, landslides_per_date=a.per_date))
+    catalog = catalog.model_copy(update={"regions": {"sim": region}})
+    start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
+    dates = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, a.every)]
+    work = Path(a.root) / "tta-work"
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; region {a.km} km "
+          f"square around norway-5, {len(dates)} passes {start}..{end} every {a.every} d; S1 post window "
+          f"{a.s1_post_days or 30} d; landslides "
+          f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}", flush=True)
+    t0 = time.perf_counter()
+    runs, area, fetch_s, predict_s = run_season(catalog, base, work, "sim", dates)
+    wall = time.perf_counter() - t0
+
+    _, full = region_params("sim", region)
+    slides = [s for s in region_slides_near("sim", region, full) if start - dt.timedelta(days=90) <= s.onset <= end]
+    from gee_landslide.monitor.runner import fetch_tile_stack, prepare_pass
+
+    ctx = prepare_pass(catalog, runs["SAR-first"].paths, "sim", dates[-1], "simulated")
+    stack, _ = fetch_tile_stack(ctx, ctx.tiles[0].read_grid(ctx.grid), "bare")
+    tile_km2 = stack.shape[1] * stack.shape[2] * 1e-4
+    bare = {role: bare_forward_s(base, n, stack) / tile_km2 for role, n in (("s1", a.s1), ("optical", a.optical))}
+
+    print(f"\n{len(dates)} passes x 3 strategies over {area:.1f} km2 in {wall:.0f} s (simulator {fetch_s:.0f} s)")
+    head = (f"{'strategy':<10} {'slides':>6} {'alerted':>7} {'TTA med':>7} {'TTA p90':>7} {'alerts':>6} "
+            f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6}")
+    print(head)
+    for name, run in runs.items():
+        s = score(run, slides, start, full.crs)
+        conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f}" if name != "S1-only"
+                else f"{'n/a':>6} {'n/a':>6}")
+        print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
+              f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
+              f"{s['cancelled']:5d} {conf}")
+    print("\ninference cost (s/km2 per ensemble, over every pass and tile incl. the tiles' halo; ratio to one "
+          "bare forward pass of one member on one tile)")
+    ens_sizes = {}
+    from gee_landslide.train.ensemble import load_ensemble
+
+    for role, n in (("s1", a.s1), ("optical", a.optical)):
+        ens_sizes[role] = len(load_ensemble(base.ensembles / n / "manifest.json").members)
+    for role, sec in sorted(predict_s.items()):
+        per = sec / (area * len(dates))
+        print(f"  {role:<8} K={ens_sizes[role]}: {per:.3f} s/km2 = {per / bare[role]:.1f} x one bare forward "
+              f"({bare[role]:.4f} s/km2)")
+
+
+if __name__ == "__main__":
+    main()

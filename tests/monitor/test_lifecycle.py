@@ -1,0 +1,178 @@
+"""The SAR-first alert lifecycle (issue #10): candidate -> confirmed or cancelled, ids kept."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from helpers_alerts import GRID, RUN_1, SLIDES_A, candidates_of, snapshot, windows
+from synthetic_pass import synthetic_pass
+
+from gee_landslide.monitor import store as store_mod
+from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, detections_to_candidates
+from gee_landslide.monitor.feeds import merge_and_publish
+from gee_landslide.monitor.store import Alert, AlertStore, MergeResult, can_judge, read_alerts
+
+CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[list[Alert]] = []
+
+    def notify(self, alerts, *, base_url):
+        self.sent.append(list(alerts))
+
+
+def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
+          notifier=None) -> MergeResult:
+    """One pass over the synthetic slides whose detections were made with ``sensors`` (or none)."""
+    p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
+    cands = [dataclasses.replace(c, sensors=sensors) for c in candidates_of(p)]
+    pre, post = windows(run_date)
+    return merge_and_publish(
+        AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
+        run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
+        threshold=0.5, optical_coverage=coverage, notifier=notifier,
+    )
+
+
+def _cap(store_dir: Path, alert_id: str) -> ET.Element:
+    return ET.fromstring((store_dir / "cap" / f"{alert_id}.xml").read_bytes())
+
+
+def test_sar_only_detection_is_a_candidate_then_confirmed_with_the_same_id(tmp_path):
+    d = tmp_path / "alerts"
+    notes = RecordingNotifier()
+    first = merge(d, RUN_1, "S1", notifier=notes)
+    assert len(first.new) == 2 and {a.stage for a in first.new} == {"candidate"}
+    assert {a.sensors for a in first.new} == {"S1"}
+    aid = first.new[0].alert_id
+    root = _cap(d, aid)
+    assert root.findtext(f"{CAP}msgType") == "Alert"
+    assert root.find(f"{CAP}info").findtext(f"{CAP}certainty") == "Possible"
+    assert "Sentinel-1 only" in root.find(f"{CAP}info").findtext(f"{CAP}headline")
+
+    # 12 days later a clear Sentinel-2 view: the same landslides seen with S1+S2
+    later = RUN_1 + dt.timedelta(days=12)
+    second = merge(d, later, "S1+S2", notifier=notes)
+    assert second.new == [] and sorted(second.confirmed) == sorted(a.alert_id for a in first.new)
+    conf = {a.alert_id: a for a in second.updated}[aid]
+    assert (conf.stage, conf.sensors, conf.revision, conf.status) == ("confirmed", "S1+S2", 2, "updated")
+    assert conf.first_seen == first.new[0].first_seen
+    root = _cap(d, aid)
+    assert root.findtext(f"{CAP}msgType") == "Update"
+    assert root.find(f"{CAP}info").findtext(f"{CAP}certainty") == "Likely"
+    params = {p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value")
+              for p in root.find(f"{CAP}info").findall(f"{CAP}parameter")}
+    assert params["alert_stage"] == "confirmed" and params["sensors"] == "S1+S2"
+    feed = json.loads((d / "alerts.geojson").read_text())
+    assert {f["properties"]["stage"] for f in feed["features"]} == {"confirmed"}
+    assert read_alerts(d / "alerts.gpkg") == second.alerts  # the GeoPackage keeps stage and sensors
+    # notified: two new candidates, then the two confirmations
+    assert [len(n) for n in notes.sent] == [2, 2] and {a.stage for a in notes.sent[1]} == {"confirmed"}
+
+    # SAR alone seeing it again later does not demote it
+    third = merge(d, later + dt.timedelta(days=12), "S1")
+    assert {a.stage for a in third.alerts} == {"confirmed"}
+
+
+def test_candidate_without_optical_change_is_cancelled(tmp_path):
+    d = tmp_path / "alerts"
+    first = merge(d, RUN_1, "S1")
+    ids = sorted(a.alert_id for a in first.new)
+    # too early: the post window still holds dates from before the landslide, silence means nothing
+    early = merge(d, RUN_1 + dt.timedelta(days=12), None, coverage=lambda a: 1.0)
+    assert early.cancelled == [] and early.updated == []
+    # cloudy: Sentinel-2 saw too little of the footprint to judge
+    cloudy = merge(d, RUN_1 + dt.timedelta(days=40), None, coverage=lambda a: 0.2)
+    assert cloudy.cancelled == []
+    before_cancel = snapshot(d)
+
+    notes = RecordingNotifier()
+    run = RUN_1 + dt.timedelta(days=40)
+    res = merge(d, run, None, coverage=lambda a: 0.9, notifier=notes)
+    assert sorted(res.cancelled) == ids and res.new == []
+    gone = {a.alert_id: a for a in res.updated}
+    assert {a.stage for a in gone.values()} == {"cancelled"} and {a.revision for a in gone.values()} == {2}
+    assert [sorted(a.alert_id for a in n) for n in notes.sent] == [ids]
+    root = _cap(d, ids[0])
+    assert root.findtext(f"{CAP}msgType") == "Cancel"
+    assert f"gee-landslide.{ids[0]}.r1" in root.findtext(f"{CAP}references")
+    assert root.find(f"{CAP}info").findtext(f"{CAP}certainty") == "Unlikely"
+    atom = ET.fromstring((d / "alerts.atom").read_bytes())
+    entry = next(e for e in atom.findall(f"{ATOM}entry") if ids[0] in e.findtext(f"{ATOM}title"))
+    assert entry.findtext(f"{ATOM}title").startswith("Cancelled")
+    assert "cancelled" in {c.get("term") for c in entry.findall(f"{ATOM}category")}
+    assert "Retracted" in entry.findtext(f"{ATOM}summary")
+    props = {f["id"]: f["properties"] for f in json.loads((d / "alerts.geojson").read_text())["features"]}
+    assert props[ids[0]]["stage"] == "cancelled" and props[ids[0]]["sensors"] == "S1"
+
+    # the same pass again: nothing changes; SAR seeing the spot again does not revive it
+    snap = snapshot(d)
+    again = merge(d, run, None, coverage=lambda a: 0.9)
+    assert again.updated == [] and snapshot(d) == snap
+    revived = merge(d, run + dt.timedelta(days=6), "S1")
+    assert revived.updated == [] and revived.new == []
+    assert snapshot(d) != before_cancel
+
+
+def test_a_failed_commit_keeps_the_candidates(tmp_path, monkeypatch):
+    d = tmp_path / "alerts"
+    merge(d, RUN_1, "S1")
+    before = snapshot(d)
+
+    def dies() -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store_mod, "_before_commit", dies)
+    with pytest.raises(OSError):
+        merge(d, RUN_1 + dt.timedelta(days=40), None, coverage=lambda a: 1.0)
+    assert snapshot(d) == before
+    assert {a.stage for a in read_alerts(d / "alerts.gpkg")} == {"candidate"}
+
+
+def test_judging_window():
+    a = Alert(
+        alert_id="x", region="r", status="new", stage="candidate", sensors="S1", revision=1,
+        first_seen="2024-06-01T06:00:00Z", last_seen="2024-06-01T06:00:00Z", pre_start="", pre_end="",
+        post_start="", post_end="2024-06-01", area_m2=1.0, mean_prob=0.9, peak_prob=0.9, agreement=None,
+        spread=None, mean_slope_deg=None, landcover=None, centroid_lon=0.0, centroid_lat=0.0, model_version="",
+        threshold=None, quicklook="", geometry=None,  # type: ignore[arg-type]  # not used
+    )
+
+    def w(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
+        pre, post = windows(run)
+        return (pre[0].isoformat(), pre[1].isoformat()), (post[0].isoformat(), post[1].isoformat())
+
+    assert not can_judge(a, *w(dt.date(2024, 6, 30)))  # post window starts on the first detection day
+    assert can_judge(a, *w(dt.date(2024, 7, 1)))
+    assert can_judge(a, *w(dt.date(2024, 7, 30)))
+    assert not can_judge(a, *w(dt.date(2024, 7, 31)))  # the pre window no longer reaches back far enough
+
+
+def test_sensors_raster_and_per_pixel_thresholds():
+    p = synthetic_pass(SLIDES_A, grid=GRID, seed=0)
+    sensors = p.mean * 0 + SENSORS_CODE_S1S2
+    sensors[:, :50] = SENSORS_CODE_S1  # slide 1 (cols 20-30) seen by SAR only
+    thr = sensors * 0 + 0.5
+    thr[:, :50] = 0.95  # ... by a model with a stricter threshold
+    kw = dict(slope=p.slope, landcover=p.landcover, min_area_m2=400.0, min_slope_deg=10.0)
+    cands = detections_to_candidates(p.mean, p.std, p.agreement, GRID, threshold=0.5, sensors=sensors, **kw)
+    assert sorted(c.sensors for c in cands) == ["S1", "S1+S2"]
+    strict = detections_to_candidates(p.mean, p.std, p.agreement, GRID, threshold=thr, sensors=sensors, **kw)
+    assert [c.sensors for c in strict] == ["S1+S2"]
+
+
+def test_old_store_rows_read_as_confirmed():
+    row = {c: None for c in store_mod.ALERT_COLUMNS}
+    row.update(alert_id="a", region="r", status="new", revision=1, area_m2=1.0, mean_prob=0.5, peak_prob=0.5,
+               centroid_lon=0.0, centroid_lat=0.0)
+    del row["stage"], row["sensors"]
+    a = store_mod._alert_from_row(row, None)
+    assert (a.stage, a.sensors) == ("confirmed", "")

@@ -1,0 +1,116 @@
+"""SAR-first passes (issue #10): per-pixel model choice by what the sensors saw."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from helpers_project import PROFILE, copy_project
+from ruamel.yaml import YAML
+
+from gee_landslide.core.catalog import load_catalog
+from gee_landslide.core.paths import ProjectPaths
+from gee_landslide.monitor.runner import MonitoringError, prepare_pass, run_pass
+
+RUN_DATE = dt.date(2025, 8, 1)  # landslides injected on 2025-07-20
+LOW_THRESHOLD = 0.05
+
+
+def set_region(paths: ProjectPaths, **fields: object) -> None:
+    yaml = YAML(typ="rt")
+    raw = yaml.load(paths.catalog.read_text())
+    for k, v in fields.items():
+        if v is None:
+            raw["regions"]["norway"].pop(k, None)
+        else:
+            raw["regions"]["norway"][k] = v
+    with open(paths.catalog, "w") as fh:
+        yaml.dump(raw, fh)
+
+
+@pytest.fixture(scope="module")
+def sar_project(small_project, tmp_path_factory) -> ProjectPaths:
+    """The small project plus a one-model ``s1`` ensemble, the region set to SAR-first."""
+    from gee_landslide.train.ensemble import build_ensemble
+    from gee_landslide.train.profile import load_profile
+    from gee_landslide.train.sweep import Splits, run_sweep
+
+    paths = copy_project(small_project, tmp_path_factory.mktemp("sar") / "p")
+    profile = tmp_path_factory.mktemp("profile") / "tiny_s1.yaml"
+    profile.write_text(PROFILE.replace("architectures: [Unet, FPN]", "architectures: [Unet]")
+                       .replace("settings: [s1s2]", "settings: [s1]"))
+    run_sweep(load_profile(profile), paths.runs, paths.stacks, Splits.from_catalog(load_catalog(paths.catalog)),
+              show_progress=False)
+    build_ensemble(paths.runs, paths.ensembles, "s1", k=1, name="s1")
+    set_region(paths, ensembles={"s1": "s1", "optical": "s1s2"})
+    return paths
+
+
+@pytest.fixture
+def project(sar_project, tmp_path) -> ProjectPaths:
+    dst = tmp_path / "p"
+    shutil.copytree(sar_project.root, dst, ignore=shutil.ignore_patterns("monitor", "alerts"))
+    from gee_landslide.core.paths import project_paths
+
+    return project_paths(dst)
+
+
+def _read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return ds.read(1)
+
+
+def test_each_pixel_is_decided_by_the_model_its_sensors_allow(project):
+    cat = load_catalog(project.catalog)
+    assert prepare_pass(cat, project, "norway", RUN_DATE).strategy == "sar-first"
+    result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    sensors = _read(result.out_dir / "sensors.tif")
+    assert set(np.unique(sensors)) <= {1, 2} and 0 < result.optical_share < 1  # some pixels were cloudy
+    prob = _read(result.out_dir / "probability.tif")
+    summary = json.loads((result.out_dir / "pass.json").read_text())
+    assert summary["strategy"] == "sar-first" and summary["optical_share"] == result.optical_share
+    # the same date under the single-sensor strategies (their own stores)
+    by = {}
+    for strategy in ("s1-only", "optical-only"):
+        shutil.rmtree(project.alerts, ignore_errors=True)
+        r = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD, strategy=strategy)
+        by[strategy] = _read(r.out_dir / "probability.tif")
+        if strategy == "optical-only":
+            assert np.isnan(by[strategy][sensors == 1]).all()  # no detection where S2 saw nothing
+    np.testing.assert_array_equal(prob[sensors == 1], by["s1-only"][sensors == 1])
+    np.testing.assert_array_equal(prob[sensors == 2], by["optical-only"][sensors == 2])
+
+
+def test_alerts_say_which_sensors_saw_them(project):
+    cat = load_catalog(project.catalog)
+    shutil.rmtree(project.alerts, ignore_errors=True)
+    result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    assert result.new
+    feed = json.loads((project.alerts / "alerts.geojson").read_text())
+    props = [f["properties"] for f in feed["features"]]
+    assert {p["sensors"] for p in props} <= {"S1", "S1+S2"}
+    for p in props:
+        assert p["stage"] == ("candidate" if p["sensors"] == "S1" else "confirmed")
+        assert p["model_version"].startswith("optical:") and "+s1:" in p["model_version"]
+
+
+def test_sar_first_without_an_s1_ensemble_says_how_to_build_it(project):
+    shutil.rmtree(project.ensembles / "s1")
+    cat = load_catalog(project.catalog)
+    with pytest.raises(MonitoringError, match=r"no ensemble 's1'.*ensembles\.s1.*ensemble build --setting s1"):
+        prepare_pass(cat, project, "norway", RUN_DATE)
+    # the S1 role must hold an S1 model
+    set_region(project, ensembles={"s1": "s1s2", "optical": "s1s2"})
+    with pytest.raises(MonitoringError, match="holds setting 's1s2', not 's1'"):
+        prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    # the old single `ensemble:` still works, and asking for SAR-first without `ensembles:` is explained
+    set_region(project, ensembles=None)
+    cat = load_catalog(project.catalog)
+    assert prepare_pass(cat, project, "norway", RUN_DATE).strategy == "single"
+    with pytest.raises(MonitoringError, match="needs `ensembles:"):
+        prepare_pass(cat, project, "norway", RUN_DATE, strategy="sar-first")
