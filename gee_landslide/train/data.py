@@ -4,10 +4,16 @@ Normalisation (computed on the TRAINING events only, stored with every run and e
 
 - continuous bands: ``(x - mean) / std`` with NaN-robust mean/std over all training pixels;
 - mask bands (layover, shadow): kept as 0/1 (mean 0, std 1);
-- categorical bands (KG_climate, CART_LC_classified): the class code divided by the largest code
-  seen in training (mean 0, std = max code), i.e. a scaling to about [0, 1]. Codes are not
-  ordered, but one-hot encoding would make the channel count depend on the classes present;
-  with a 2 km AOI holding few classes, scaled codes still let the network separate them.
+- categorical bands (KG_climate, CART_LC_classified), two encodings (``categorical``):
+
+  - ``scaled`` (the paper feeds the band as it is): the class code divided by the largest code
+    seen in training, i.e. about [0, 1]. The codes are not ordered, so a network has to carve
+    each class out of a ramp before it can give it its own rule;
+  - ``onehot``: one 0/1 channel per class of the band's fixed class table (band 13: the nine
+    codes of :data:`gee_landslide.core.landcover.LAND_COVER`; band 11: the 31 Köppen-Geiger
+    indices), so the channel count never depends on the classes a scene holds. A first
+    convolution then gives each class its own offset, which is what a per-pixel model does with
+    the code (boosted trees split on it). NaN gives all-zero channels.
 
 NaN policy (identical in training and inference, :meth:`Normalisation.apply`): after
 normalisation every NaN becomes 0, i.e. the band's training mean. Padding added by
@@ -30,6 +36,7 @@ import numpy as np
 
 from gee_landslide.core.bands import BAND_NAMES, BANDS, Setting
 from gee_landslide.core.errors import GeeLandslideError
+from gee_landslide.core.landcover import LAND_COVER
 from gee_landslide.core.stackio import META_FILE, read_stack
 from gee_landslide.train.constraints import Padded, pad_scene
 
@@ -39,15 +46,44 @@ class MissingStacksError(GeeLandslideError, FileNotFoundError):
 
 
 # ----------------------------------------------------------------------------- normalisation
+CATEGORICAL_ENCODINGS = ("scaled", "onehot")
+# the fixed class table of each categorical band: one-hot channels, in this order
+CLASS_CODES: dict[str, tuple[int, ...]] = {
+    "CART_LC_classified": tuple(c.code for c in LAND_COVER),
+    "KG_climate": tuple(range(31)),  # Köppen-Geiger class indices 0-30 (earthengine/classes.py)
+}
+
+
 @dataclass(frozen=True)
 class Normalisation:
+    """Per-band scaling of a setting's bands, and the encoding of its categorical bands.
+
+    ``onehot`` lists the categorical bands given as one 0/1 channel per class, with their class
+    codes; the model then sees :attr:`out_channels` channels, in :attr:`channel_names` order.
+    """
+
     bands: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    onehot: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """The model's input channels: a band, or ``band=code`` for each class of a one-hot band."""
+        hot = dict(self.onehot)
+        return tuple(n for b in self.bands for n in ([f"{b}={k}" for k in hot[b]] if b in hot else [b]))
+
+    @property
+    def out_channels(self) -> int:
+        return len(self.channel_names)
 
     @classmethod
-    def compute(cls, scenes: Sequence[np.ndarray], bands: Sequence[str]) -> Normalisation:
-        """From (C,H,W) training scenes whose channels are ``bands``."""
+    def compute(cls, scenes: Sequence[np.ndarray], bands: Sequence[str],
+                categorical: str = "scaled") -> Normalisation:
+        """From (C,H,W) training scenes whose channels are ``bands``; ``categorical`` is
+        ``scaled`` or ``onehot`` (see the module docstring)."""
+        if categorical not in CATEGORICAL_ENCODINGS:
+            raise ValueError(f"categorical encoding {categorical!r}: use one of {', '.join(CATEGORICAL_ENCODINGS)}")
         means, stds = [], []
         for c, name in enumerate(bands):
             kind = BANDS[BAND_NAMES.index(name)].kind
@@ -64,7 +100,8 @@ class Normalisation:
                 sd = sd if sd > 1e-6 else 1.0
             means.append(m)
             stds.append(sd)
-        return cls(tuple(bands), tuple(means), tuple(stds))
+        hot = tuple((b, CLASS_CODES[b]) for b in bands if categorical == "onehot" and b in CLASS_CODES)
+        return cls(tuple(bands), tuple(means), tuple(stds), hot)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """Normalise a (C,H,W) array in this object's band order; NaN -> 0 (the band mean)."""
@@ -74,7 +111,16 @@ class Normalisation:
         inv = (1.0 / np.asarray(self.std, np.float32))[:, None, None]
         out = (image.astype(np.float32, copy=False) - mean) * inv
         np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        return out
+        if not self.onehot:
+            return out
+        hot = dict(self.onehot)
+        parts = []
+        for c, b in enumerate(self.bands):
+            if b in hot:  # NaN equals no code: all channels 0
+                parts.extend((image[c] == k).astype(np.float32) for k in hot[b])
+            else:
+                parts.append(out[c])
+        return np.stack(parts)
 
     def select(self, stack15: np.ndarray) -> np.ndarray:
         """This normalisation's bands out of a full (15,H,W) stack, in order."""
@@ -83,11 +129,15 @@ class Normalisation:
         return stack15[[BAND_NAMES.index(b) for b in self.bands]]
 
     def to_dict(self) -> dict:
-        return {"bands": list(self.bands), "mean": list(self.mean), "std": list(self.std)}
+        d: dict = {"bands": list(self.bands), "mean": list(self.mean), "std": list(self.std)}
+        if self.onehot:  # absent for scaled codes, so older runs and manifests keep their digest
+            d["onehot"] = {b: list(codes) for b, codes in self.onehot}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalisation:
-        return cls(tuple(d["bands"]), tuple(float(x) for x in d["mean"]), tuple(float(x) for x in d["std"]))
+        hot = tuple((str(b), tuple(int(k) for k in codes)) for b, codes in d.get("onehot", {}).items())
+        return cls(tuple(d["bands"]), tuple(float(x) for x in d["mean"]), tuple(float(x) for x in d["std"]), hot)
 
     @property
     def digest(self) -> str:
@@ -144,9 +194,9 @@ def load_scenes(stacks_dir: Path, event_ids: Sequence[str]) -> list[Scene]:
     return [load_scene(stacks_dir, e) for e in event_ids]
 
 
-def normalisation_for(setting_: Setting, train_scenes: Sequence[Scene]) -> Normalisation:
+def normalisation_for(setting_: Setting, train_scenes: Sequence[Scene], categorical: str = "scaled") -> Normalisation:
     idx = list(setting_.band_indices)
-    return Normalisation.compute([s.stack[idx] for s in train_scenes], setting_.band_names)
+    return Normalisation.compute([s.stack[idx] for s in train_scenes], setting_.band_names, categorical)
 
 
 # ----------------------------------------------------------------------------- smart crops

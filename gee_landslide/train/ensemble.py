@@ -71,9 +71,9 @@ class Member:
     sha256: str
     normalisation: dict[str, Any]
     in_channels: int
-    threshold: float = 0.5
+    threshold: float = 0.5  # the member's own (validation) threshold: its vote
     norm: str = "batch"  # BatchNorm or GroupNorm layers (train.architectures.to_group_norm)
-    refine: bool = False  # full-resolution head (train.architectures.FullResRefine)  # the member's own (validation) threshold: its vote
+    refine: bool = False  # full-resolution head (train.architectures.FullResRefine)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
@@ -214,7 +214,8 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "learning_rate": c["learning_rate"], "encoder": c["encoder"], "val_f1": rec["best_val_f1"],
             "test_f1": rec.get("test_metrics", {}).get("f1"),
             "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
-            "normalisation": rec["normalisation"], "in_channels": s.in_channels,
+            "normalisation": rec["normalisation"],
+            "in_channels": Normalisation.from_dict(rec["normalisation"]).out_channels,
             "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
             "refine": bool(c.get("refine", False)),
         })

@@ -27,17 +27,16 @@ def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
     import torch
     from safetensors.torch import load_file
 
-    from gee_landslide.core.bands import setting as get_setting
     from gee_landslide.train.architectures import create_model
     from gee_landslide.train.constraints import min_side
     from gee_landslide.train.inference import predict, ready_for_inference
 
     c = rec["config"]
-    model = create_model(c["architecture"], get_setting(c["setting"]).in_channels, c["encoder"], None,
+    norm = Normalisation.from_dict(rec["normalisation"])
+    model = create_model(c["architecture"], norm.out_channels, c["encoder"], None,
                          c.get("norm", "batch"), bool(c.get("refine", False)))
     model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
     model = ready_for_inference(model, torch.device("cpu"))
-    norm = Normalisation.from_dict(rec["normalisation"])
     return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
             for s in scenes}
 

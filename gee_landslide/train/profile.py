@@ -109,6 +109,8 @@ class Profile(BaseModel):
         "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
     loss_mask: Literal["none", "visible"] = Field(
         "none", description="pixels the loss ignores besides padding: none, or visible = what eval_mask counts")
+    categorical: Literal["scaled", "onehot"] = Field(
+        "scaled", description="categorical bands as scaled codes (the paper) or one channel per class (train.data)")
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)

@@ -67,6 +67,7 @@ class RunConfig(BaseModel):
     refine: bool = False
     lr_schedule: str = "constant"
     loss_mask: str = "none"
+    categorical: str = "scaled"
     train_events: tuple[str, ...]
     val_events: tuple[str, ...]
     test_events: tuple[str, ...]

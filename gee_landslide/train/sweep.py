@@ -66,6 +66,7 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
             weight_decay=profile.weight_decay, threshold=profile.threshold,
             tune_threshold=profile.tune_threshold, seed=profile.seed,
             eval_mask=profile.eval_mask, norm=profile.norm, refine=profile.refine, lr_schedule=profile.lr_schedule, loss_mask=profile.loss_mask,
+            categorical=profile.categorical,
             train_events=splits.train, val_events=splits.val,
             test_events=splits.test,
         ))

@@ -101,7 +101,7 @@ _DATA_LOCK = threading.Lock()
 
 def run_data(cfg: RunConfig, stacks_dir: Path) -> RunData:
     """Scenes and normalisation for a config (cached per setting and split in this process)."""
-    key = (str(stacks_dir), cfg.setting, cfg.train_events, cfg.val_events, cfg.test_events)
+    key = (str(stacks_dir), cfg.setting, cfg.categorical, cfg.train_events, cfg.val_events, cfg.test_events)
     with _DATA_LOCK:
         if key in _DATA:
             return _DATA[key]
@@ -109,7 +109,7 @@ def run_data(cfg: RunConfig, stacks_dir: Path) -> RunData:
     train = load_scenes(stacks_dir, cfg.train_events)
     val = load_scenes(stacks_dir, cfg.val_events)
     test = load_scenes(stacks_dir, cfg.test_events)
-    data = RunData(normalisation_for(s, train), train, val, test, list(s.band_indices))
+    data = RunData(normalisation_for(s, train, cfg.categorical), train, val, test, list(s.band_indices))
     with _DATA_LOCK:
         _DATA[key] = data
     return data
@@ -314,7 +314,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     s = get_setting(cfg.setting)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = create_model(cfg.architecture, s.in_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine)
+    model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine)
     model = model.to(device=device, memory_format=torch.channels_last)
     optimizer = _make_optimizer(cfg, model)
     loss_fn = create_loss(cfg.loss)
@@ -406,7 +406,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     model.load_state_dict(st_load(best_bytes))
     weights = model_state_bytes(model, metadata={
         "run_id": cfg.run_id, "architecture": cfg.architecture, "encoder": cfg.encoder,
-        "in_channels": str(s.in_channels), "setting": cfg.setting, "best_epoch": str(best_epoch)})
+        "in_channels": str(data.norm.out_channels), "setting": cfg.setting, "best_epoch": str(best_epoch)})
     sha = write_bytes(run_dir / WEIGHTS_FILE, weights)
     best_val = next(h for h in history if h["epoch"] == best_epoch)
     threshold = float(best_val.get("val_threshold", cfg.threshold))

@@ -178,3 +178,25 @@ def test_threshold_is_tuned_on_validation_events_only(project):
     assert (given["threshold"], given["threshold_source"]) == (0.3, "given")
     plain = json.loads(build_ensemble(project.runs, project.ensembles, "s1s2", 3, name="plain").read_text())
     assert (plain["threshold"], plain["threshold_source"]) == (0.5, "runs")
+
+
+def test_onehot_runs_train_and_their_ensemble_predicts(project, tmp_path):
+    """A run with one channel per land-cover class: the model, run.json and manifest agree on 10 inputs."""
+    from gee_landslide.core.catalog import load_catalog
+
+    splits = Splits.from_catalog(load_catalog(project.catalog))
+    prof = load_profile("smoke").model_copy(update={
+        "architectures": ["Linknet"], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3,
+        "categorical": "onehot"})
+    runs_dir = tmp_path / "runs"
+    res = run_sweep(prof, runs_dir, project.stacks, splits, ["s2"], show_progress=False, fail_fast=True)
+    assert len(res.trained) == 1
+    rec = list_runs(runs_dir, "s2")[0]
+    assert rec["config"]["categorical"] == "onehot" and "CART_LC_classified" in rec["normalisation"]["onehot"]
+    path = build_ensemble(runs_dir, tmp_path / "ensembles", "s2", 1)
+    assert json.loads(path.read_text())["members"][0]["in_channels"] == 10
+    from gee_landslide.core.stackio import read_stack
+
+    stack = read_stack(project.stacks / "test-0").data
+    pred = load_ensemble(path, device="cpu").predict(stack)
+    assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()

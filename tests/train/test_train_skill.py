@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -166,3 +168,27 @@ def test_full_resolution_head_starts_as_the_base_model_and_keeps_the_stride():
     loss.backward()
     opt.step()
     assert float(wrapped.refine[-1].weight.detach().abs().sum()) > 0
+
+
+def test_onehot_gives_each_land_cover_class_its_own_channel_and_survives_a_round_trip():
+    from gee_landslide.train.data import CLASS_CODES, Normalisation
+
+    dndvi = np.array([[0.1, -0.5], [np.nan, 0.0]], np.float32)
+    cart = np.array([[2, 3], [9, np.nan]], np.float32)
+    norm = Normalisation.compute([np.stack([cart, dndvi])], ("CART_LC_classified", "dNDVI"), "onehot")
+    codes = CLASS_CODES["CART_LC_classified"]
+    assert norm.out_channels == len(codes) + 1
+    assert norm.channel_names[: len(codes)] == tuple(f"CART_LC_classified={k}" for k in codes)
+    x = norm.apply(np.stack([cart, dndvi]))
+    assert x.shape == (len(codes) + 1, 2, 2)
+    hot = x[: len(codes)]
+    assert hot[codes.index(2), 0, 0] == 1 and hot[codes.index(9), 1, 0] == 1
+    assert hot.sum(axis=0).tolist() == [[1, 1], [1, 0]]  # one class per pixel, none where the code is NaN
+    assert np.isfinite(x).all() and x[-1, 1, 0] == 0  # NaN dNDVI -> the band mean
+    back = Normalisation.from_dict(json.loads(json.dumps(norm.to_dict())))
+    assert back == norm and np.array_equal(back.apply(np.stack([cart, dndvi])), x)
+    # scaled codes (the paper) keep their old dictionary, so older runs keep their digest
+    scaled = Normalisation.compute([np.stack([cart, dndvi])], ("CART_LC_classified", "dNDVI"))
+    assert "onehot" not in scaled.to_dict() and scaled.out_channels == 2
+    with pytest.raises(ValueError, match="categorical encoding"):
+        Normalisation.compute([np.stack([cart, dndvi])], ("CART_LC_classified", "dNDVI"), "ordinal")
