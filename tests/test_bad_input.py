@@ -26,6 +26,8 @@ CATALOG = REPO / "case_studies.yaml"
 ADD = ["events", "add", "--id", "new-event", "--name", "X", "--country", "Y", "--trigger", "R",
        "--lat", "10", "--lon", "10", "--size", "0.1x0.1", "--date"]
 MONITOR = ["monitor", "run", "--region", "norway", "--date", "2025-08-01", "--source", "simulated"]
+# the one-ensemble pass: norway is SAR-first, and these rows are about the S2 ensemble's manifest
+MONITOR_S2 = [*MONITOR, "--strategy", "single"]
 
 BOMB = "".join(
     f"{c}: &{c} [" + ",".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
@@ -170,14 +172,14 @@ ROWS = [
     Row("EE key: a directory", ["auth", "check", "--offline", "--service-account-key", "adir"], 2,
         "is a directory", _mkdir("adir")),
     Row("message with Rich markup", ["stacks", "show", "[bold]x"], 2, "'[bold]x'"),
-    Row("ensemble manifest: not JSON", MONITOR, 2, "manifest.json", _manifest("{not json")),
-    Row("ensemble manifest: a list", MONITOR, 2, "manifest.json", _manifest("[1, 2]")),
-    Row("ensemble manifest: weights outside models/", MONITOR, 2, "outside", _manifest(json.dumps({
+    Row("ensemble manifest: not JSON", MONITOR_S2, 2, "not valid JSON", _manifest("{not json")),
+    Row("ensemble manifest: a list", MONITOR_S2, 2, "not an ensemble manifest", _manifest("[1, 2]")),
+    Row("ensemble manifest: weights outside models/", MONITOR_S2, 2, "outside", _manifest(json.dumps({
         "format": "gee-landslide-ensemble/1", "name": "s2", "setting": "s2", "threshold": 0.5,
         "members": [{"run_id": "r", "architecture": "Unet", "loss": "Dice", "learning_rate": 0.001,
                      "encoder": "resnet34", "val_f1": 0.5, "weights": "../../../../../../etc/passwd",
                      "sha256": "0" * 64, "normalisation": {}, "in_channels": 7}]}))),
-    Row("ensemble manifest: threshold 5", MONITOR, 2, "threshold", _manifest(json.dumps({
+    Row("ensemble manifest: threshold 5", MONITOR_S2, 2, "threshold", _manifest(json.dumps({
         "format": "gee-landslide-ensemble/1", "name": "s2", "setting": "s2", "threshold": 5, "members": []}))),
     Row("settings: $GEE_LANDSLIDE_EE_WORKERS=0", ["events", "list"], 2, "GEE_LANDSLIDE_EE_WORKERS"),
 ]
