@@ -36,8 +36,8 @@ import numpy as np
 
 from gee_landslide.core.bands import BAND_NAMES, BANDS, Setting
 from gee_landslide.core.errors import GeeLandslideError
-from gee_landslide.core.landcover import LAND_COVER
 from gee_landslide.core.stackio import META_FILE, read_stack
+from gee_landslide.earthengine.classes import KOPPEN_GEIGER, LAND_COVER_CODES
 from gee_landslide.train.constraints import Padded, pad_scene
 
 
@@ -49,8 +49,8 @@ class MissingStacksError(GeeLandslideError, FileNotFoundError):
 CATEGORICAL_ENCODINGS = ("scaled", "onehot")
 # the fixed class table of each categorical band: one-hot channels, in this order
 CLASS_CODES: dict[str, tuple[int, ...]] = {
-    "CART_LC_classified": tuple(c.code for c in LAND_COVER),
-    "KG_climate": tuple(range(31)),  # Köppen-Geiger class indices 0-30 (earthengine/classes.py)
+    "CART_LC_classified": LAND_COVER_CODES,
+    "KG_climate": tuple(c.index for c in KOPPEN_GEIGER),
 }
 
 
