@@ -101,6 +101,9 @@ class Profile(BaseModel):
     tune_threshold: bool = Field(
         False, description="pick each run's threshold on the validation events (else `threshold`)")
     seed: int = 0
+    seed_per_run: bool = Field(
+        False, description="each run its own seed (seed + a number derived from its setting, architecture, loss "
+        "and lr): different initial weights and crop sequences, so an ensemble's members do not share one error")
     eval_mask: Literal["none", "visible"] = "visible"
     norm: Literal["batch", "group"] = Field(
         "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
@@ -111,6 +114,9 @@ class Profile(BaseModel):
         "none", description="pixels the loss ignores besides padding: none, or visible = what eval_mask counts")
     categorical: Literal["scaled", "onehot"] = Field(
         "scaled", description="categorical bands as scaled codes (the paper) or one channel per class (train.data)")
+    augment: Literal["rot90", "dihedral", "radiometric"] = Field(
+        "rot90", description="crop augmentation (train.data.CropSampler): k*90 deg rotations; plus mirror images; "
+        "plus a per-crop gain on the change bands (dNDVI, dVV/dVH)")
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)

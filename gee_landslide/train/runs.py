@@ -68,12 +68,16 @@ class RunConfig(BaseModel):
     lr_schedule: str = "constant"
     loss_mask: str = "none"
     categorical: str = "scaled"
+    augment: str = "rot90"
     train_events: tuple[str, ...]
     val_events: tuple[str, ...]
     test_events: tuple[str, ...]
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        d = self.model_dump(mode="json")
+        if d["augment"] == "rot90":  # the original sampler: runs made before the option keep their ids
+            del d["augment"]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property
     def config_hash(self) -> str:

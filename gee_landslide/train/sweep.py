@@ -7,6 +7,7 @@ rest. Runs whose lock is held by another live worker are left to that worker.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from collections.abc import Sequence
@@ -43,6 +44,13 @@ class Splits:
         return self.train + self.val + self.test
 
 
+def run_seed_offset(setting_: str, arch: str, loss: str, lr: float) -> int:
+    """A stable number in [0, 2**20) for one grid cell: the same run gets the same seed on every
+    machine and in every order of the grid (Python's ``hash`` is salted per process)."""
+    key = f"{setting_}|{arch}|{loss}|{lr:g}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % (1 << 20)
+
+
 def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None = None) -> list[RunConfig]:
     """All runs of a profile (optionally only some settings), in a fixed order."""
     from gee_landslide.core.bands import setting as get_setting
@@ -58,15 +66,16 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
                                     g.architectures, g.losses, g.learning_rates or profile.learning_rates)
     out = []
     for s, arch, loss, lr in combos:
+        seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
         out.append(RunConfig(
             setting=s, architecture=arch, loss=loss, learning_rate=lr, encoder=profile.encoder,
             encoder_weights=profile.encoder_weights, crop_size=profile.crop_size,
             batch_size=profile.batch_size, iterations_per_epoch=profile.iterations_per_epoch,
             max_epochs=profile.max_epochs, patience=profile.patience, optimizer=profile.optimizer,
             weight_decay=profile.weight_decay, threshold=profile.threshold,
-            tune_threshold=profile.tune_threshold, seed=profile.seed,
+            tune_threshold=profile.tune_threshold, seed=seed,
             eval_mask=profile.eval_mask, norm=profile.norm, refine=profile.refine, lr_schedule=profile.lr_schedule, loss_mask=profile.loss_mask,
-            categorical=profile.categorical,
+            categorical=profile.categorical, augment=profile.augment,
             train_events=splits.train, val_events=splits.val,
             test_events=splits.test,
         ))

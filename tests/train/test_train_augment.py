@@ -1,0 +1,118 @@
+"""Crop augmentation (mirror images, change-band gain) and per-run seeds of a sweep."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers_stacks import synthetic_scene
+
+from gee_landslide.core.bands import setting
+from gee_landslide.train.data import GAIN_RANGE, CropSampler, Normalisation, Scene
+from gee_landslide.train.profile import load_profile
+from gee_landslide.train.sweep import Splits, expand_grid
+
+SPLITS_FOR_TESTS = Splits(("a", "b"), ("c",), ("d",))
+
+
+def _scene_whose_band_is_its_label(i: int, size: int = 64) -> Scene:
+    """A scene whose dNDVI is minus its labels: any crop keeps the two aligned whatever the symmetry."""
+    stack, labels = synthetic_scene(i, size)
+    stack = stack.copy()
+    stack[14] = -labels.astype(np.float32)
+    return Scene(f"e{i}", stack, labels)
+
+
+def _sampler(augment: str, seed: int = 0, setting_name: str = "s2") -> tuple[CropSampler, Normalisation, list[Scene]]:
+    s = setting(setting_name)
+    scenes = [_scene_whose_band_is_its_label(i) for i in range(3)]
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+    return CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(seed), augment=augment), norm, scenes
+
+
+def _physical_dndvi(x: np.ndarray, norm: Normalisation) -> np.ndarray:
+    c = norm.bands.index("dNDVI")
+    return x[:, c] * norm.std[c] + norm.mean[c]
+
+
+def test_every_augment_keeps_image_and_labels_aligned():
+    for augment in ("rot90", "dihedral", "radiometric"):
+        sampler, norm, _ = _sampler(augment)
+        for _ in range(40):
+            x, y, _ = sampler.sample()
+            d = _physical_dndvi(x, norm)
+            scar = y[:, 0] > 0
+            # the band is -label: landslide pixels negative (any gain > 0 keeps the sign), others 0
+            assert (d[scar] < -0.5).all() and np.allclose(d[~scar], 0.0, atol=1e-5), augment
+
+
+def test_dihedral_draws_mirror_images_that_rotations_alone_never_give():
+    """An L-shaped scar: its mirror image is no rotation of it, so only ``dihedral`` produces it."""
+    s = setting("s2")
+    stack, _ = synthetic_scene(0, 32)
+    labels = np.zeros((32, 32), np.uint8)
+    labels[8:24, 10] = 1
+    labels[23, 10:18] = 1  # an L
+    stack = stack.copy()
+    stack[14] = -labels.astype(np.float32)
+    scenes = [Scene("l", stack, labels)]
+    norm = Normalisation.compute([stack[list(s.band_indices)]], s.band_names)
+    rotations = {np.rot90(labels, k).tobytes() for k in range(4)}
+    seen = {}
+    for augment in ("rot90", "dihedral"):
+        sampler = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(3), augment=augment)
+        shapes = set()
+        for _ in range(20):
+            _, y, _ = sampler.sample()
+            shapes |= {y[b, 0].astype(np.uint8).tobytes() for b in range(4)}
+        seen[augment] = shapes
+    assert seen["rot90"] <= rotations
+    assert len(seen["dihedral"] - rotations) > 0 and len(seen["dihedral"]) == 8
+
+
+def test_radiometric_gain_scales_change_bands_only_within_its_range():
+    sampler, norm, _ = _sampler("radiometric", setting_name="s1s2")
+    names = norm.channel_names
+    assert sorted(names[c] for c, _ in sampler.gain_channels) == ["dNDVI", "dVH", "dVV"]
+    gains = []
+    for _ in range(60):
+        x, y, _ = sampler.sample()
+        d = _physical_dndvi(x, norm)
+        scar = y[:, 0] > 0
+        for b in range(4):
+            if scar[b].any():
+                gains.append(float(-d[b][scar[b]].mean()))  # the band was -1 on the scar
+        # a band that gets no gain is exactly as the plain normaliser writes it: elevation is not in
+        # s1s2, so check the layover mask stays 0/1
+        lay = x[:, names.index("layover")]
+        assert set(np.unique(lay)) <= {0.0, 1.0}
+    lo, hi = GAIN_RANGE
+    assert min(gains) >= lo - 1e-4 and max(gains) <= hi + 1e-4
+    assert max(gains) - min(gains) > 0.3 * (hi - lo)  # it varies from crop to crop
+
+
+def test_unknown_augment_is_refused_by_name():
+    with pytest.raises(ValueError, match="augment 'mixup'"):
+        _sampler("mixup")
+
+
+def test_default_augment_keeps_the_run_ids_of_runs_made_before_the_option():
+    cfg = expand_grid(load_profile("smoke"), SPLITS_FOR_TESTS)[0]
+    assert cfg.augment == "rot90" and '"augment"' not in cfg.canonical_json()
+    other = cfg.model_copy(update={"augment": "dihedral"})
+    assert other.run_id != cfg.run_id and '"augment":"dihedral"' in other.canonical_json()
+
+
+def test_seed_per_run_gives_each_run_its_own_stable_seed():
+    prof = load_profile("laptop")
+    same = prof.model_copy(update={"seed_per_run": False})
+    per = prof.model_copy(update={"seed_per_run": True, "seed": 7})
+    assert {c.seed for c in expand_grid(same, SPLITS_FOR_TESTS)} == {prof.seed}
+    a = expand_grid(per, SPLITS_FOR_TESTS)
+    seeds = [c.seed for c in a]
+    assert len(set(seeds)) == len(seeds) and all(s >= 7 for s in seeds)
+    # the same cell has the same seed whatever the grid around it
+    narrow = per.model_copy(update={"architectures": ["FPN"], "extra": []})
+    b = {(c.setting, c.architecture, c.loss): c.seed for c in expand_grid(narrow, SPLITS_FOR_TESTS)}
+    for c in a:
+        if (c.setting, c.architecture, c.loss) in b:
+            assert b[(c.setting, c.architecture, c.loss)] == c.seed
