@@ -451,9 +451,14 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
         )
         if not info.get(f"s1_{which}"):
             orbit_txt = f"relative orbit {orbit}" if orbit else "any relative orbit common to both windows"
+            s1w = ctx.s1_window(which)
+            # name the window the S1 collection really filtered on (a region's s1_post_days)
+            where = (f"{which} window {span}" if s1w == w else
+                     f"Sentinel-1 {which} window {s1w.start}..{s1w.end} (the latest {s1w.days} days of the "
+                     f"{which} window {span}; lengthen `s1_post_days`)")
             problems.append(
                 f"{ev.id}: no Sentinel-1 {ctx.orbit_pass.lower()} IW VV+VH scene of {orbit_txt} in the "
-                f"{which} window {span}; {widen}, or set `relative_orbit:` on the event"
+                f"{where}; {widen}, or set `relative_orbit:` on the event"
             )
         if not info.get(f"s2_{which}"):
             level = getattr(recipe, "s2_level", "L2A")
