@@ -1,11 +1,13 @@
 """What every builder needs to know about one event: its grid, AOI and date windows.
 
-Pure (no server calls). A context may carry a shorter Sentinel-1 post window (``s1_post``, a
-monitoring region's ``s1_post_days``): the S1 builders read their windows through
-:meth:`EventContext.s1_window`, everything else through :meth:`EventContext.window`. Events
-leave it unset, so their S1 and S2 windows (and graphs) are the same as before. The AOI is the event's 10 m UTM grid (the same grid rules as the
+Pure (no server calls). The AOI is the event's 10 m UTM grid (the same grid rules as the
 simulated source, :func:`gee_landslide.core.grid.grid_around`) as an ``ee.Geometry`` rectangle in
 the grid's own CRS, so clipping and export agree to the pixel.
+
+A context may carry a shorter Sentinel-1 post window (``s1_post``, a monitoring region's
+``s1_post_days``): the S1 builders read their windows through :meth:`EventContext.s1_window`,
+everything else through :meth:`EventContext.window`. Events leave it unset, so their S1 and S2
+windows (and graphs) are the same as before.
 """
 
 from __future__ import annotations

@@ -9,8 +9,13 @@ dates, and in what the region asks of Sentinel-1 as the simulated source honours
 (:mod:`gee_landslide.simulate.scene`): its ``orbit_pass`` and ``relative_orbit`` ride on the
 stand-in event, which the S1 builders read as they read an event's overrides, and its
 ``s1_post_days`` becomes the context's shorter S1 post window (the S2 post composite keeps the
-whole post window). A region without those fields builds the graph it always did. The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback),
-then ``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
+whole post window). A region without those fields builds the graph it always did.
+
+The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback), then
+``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
+One difference: a post window whose Sentinel-2 scenes have no clear pixel over the tile is no
+error. The tile's dNDVI comes back NaN and the pass decides it with Sentinel-1 only
+(:func:`gee_landslide.monitor.runner.observed_sensors`), as it would with the simulated source.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ def fetch_grid_stack(grid: Grid, pre: Window, post: Window, *, region: Region, r
     recipe, info = prepare_recipe(
         lambda **kw: tile_recipe(grid, pre, post, region=region, region_id=region_id,
                                  defaults=defaults, **kw),
-        retry, progress,
+        retry, progress, cloudy_post_ok=True,
     )
     settings = get_settings()
     data, _info, exporter = export_recipe(

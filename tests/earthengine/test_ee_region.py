@@ -131,11 +131,13 @@ def test_tile_follows_the_regions_sentinel1_pass_orbit_and_short_post_window(ee_
     assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(pre), ee_range(post)}
     # the region's pass and orbit, not the defaults' descending pass and the server-side choice
     pairs = filter_pairs(g)
-    assert ("orbitProperties_pass", "ASCENDING") in pairs and ("orbitProperties_pass", "DESCENDING") not in pairs
+    assert {v for k, v in pairs if k == "orbitProperties_pass"} == {"ASCENDING"}
     assert {v for k, v in pairs if k == "relativeOrbitNumber_start"} == {37}
     assert "AggregateFeatureCollection.histogram" not in functions(g)
-    assert r.ctx.orbit_pass == "ASCENDING" and r.ctx.s1_window("post") == s1_post and r.ctx.window("post") == post
-    assert r.windows()["s1_post"] == list(s1_post.as_strings()) and r.windows()["post"] == list(post.as_strings())
+    assert r.ctx.orbit_pass == "ASCENDING"
+    assert r.ctx.s1_window("post") == s1_post and r.ctx.window("post") == post
+    assert r.windows() == {"pre": list(pre.as_strings()), "post": list(post.as_strings()),
+                           "s1_post": list(s1_post.as_strings())}
     assert check_graph(r.serialized()) == [] and check_graph(r.preflight().serialize()) == []
     for img in r.pre_event.values():
         assert pre_event_violations(img.serialize(), pre.start, pre.end) == []
@@ -244,6 +246,75 @@ def test_fetch_grid_stack_gives_up_with_the_tile_named(ee_offline, catalog, tmp_
     with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(ExportError, match="gave up after attempt 4"):
         fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
                          cache_dir=tmp_path / "tile", retry=policy)
+
+
+# ------------------------------------------------------------------ SAR-first: no clear Sentinel-2 view
+@pytest.mark.parametrize(
+    ("clear_px", "cloudy"),
+    [(0, (slice(None), slice(None))), (380, (slice(0, 20), slice(0, 24)))],
+    ids=["whole-tile", "part-of-tile"],
+)
+def test_tile_without_a_clear_post_view_exports_nan_dndvi_and_is_s1_only(
+        ee_offline, catalog, tmp_path, monkeypatch, clear_px, cloudy):
+    """Where the post window saw no clear Sentinel-2 pixel the graph leaves dNDVI masked (no
+    ``unmask`` but the exporter's own), the server answers the no-data sentinel, the exported
+    stack holds NaN there and the pass decides those pixels with Sentinel-1 only. A wholly
+    cloudy tile passes the pre-flight (said, not raised), unlike an event's stack."""
+    from ee import apitestcase
+    from test_ee_recipes import constants, deref, functions, invocations
+
+    from gee_landslide.core.bands import BAND_NAMES
+    from gee_landslide.earthengine.export import NODATA_SENTINEL
+    from gee_landslide.earthengine.region import fetch_grid_stack
+    from gee_landslide.monitor.runner import SENSOR_CODE, observed_sensors
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "1")
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_TILE_PX", "64")  # one request for the 48 x 40 tile
+    server = SequenceServer([{**PREFLIGHT, "s2_post_clear_px": clear_px}], grid=sub,
+                            nodata_at=cloudy, nodata_band="dNDVI")
+    msgs: list[str] = []
+    with apitestcase.UsingCloudApi(mock_http=server):
+        data = fetch_grid_stack(sub, pre, post, region=region, region_id="norway",
+                                defaults=catalog.defaults, cache_dir=tmp_path / "tile",
+                                retry=retry()[0], progress=msgs.append)
+    # the graph sent: masked pixels become the sentinel in the one unmask, at the root
+    (req,) = server.pixel_requests
+    expr = req["expression"]
+    (unmask,) = invocations(expr, "Image.unmask")
+    root = deref(expr, expr["values"][expr["result"]])["functionInvocationValue"]
+    assert root["functionName"] == "Image.unmask"
+    assert constants(deref(expr, unmask["value"])) == [NODATA_SENTINEL]
+    assert {"ImageCollection.qualityMosaic", "Image.updateMask"} <= functions(expr)
+    # the stack: NaN dNDVI where the post window was cloudy, every other band as answered
+    dndvi = BAND_NAMES.index("dNDVI")
+    want = expected(sub)
+    want[dndvi][cloudy] = np.nan
+    np.testing.assert_array_equal(data, want)
+    sensors = observed_sensors(data)
+    assert (sensors[cloudy] == SENSOR_CODE["s1"]).all()
+    clear = np.ones(sensors.shape, bool)
+    clear[cloudy] = False
+    assert (sensors[clear] == SENSOR_CODE["optical"]).all()
+    assert any("Sentinel-1 only" in m for m in msgs) == (clear_px == 0)
+
+
+def test_cloudy_pre_window_still_stops_a_tile(ee_offline, catalog, tmp_path):
+    """Only the post window may lack a clear view: the land cover (and so the S1 flattening)
+    needs the pre-event Sentinel-2 reflectance."""
+    from ee import apitestcase
+
+    from gee_landslide.earthengine.export import EmptyCollectionError
+    from gee_landslide.earthengine.region import fetch_grid_stack
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    server = SequenceServer([{**PREFLIGHT, "s2_pre_clear_px": 0}], grid=sub)
+    with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(EmptyCollectionError) as info:
+        fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
+                         cache_dir=tmp_path / "tile", retry=retry()[0])
+    assert f"no cloud-free Sentinel-2 pixel (Cloud Score+ cs_cdf >= 0.6) in the pre window {pre.start}" \
+        in str(info.value)
+    assert server.pixel_requests == []
 
 
 # ------------------------------------------------------------------ coverage: L2A -> L1C
