@@ -3,6 +3,11 @@
 Pure (no server calls). The AOI is the event's 10 m UTM grid (the same grid rules as the
 simulated source, :func:`gee_landslide.core.grid.grid_around`) as an ``ee.Geometry`` rectangle in
 the grid's own CRS, so clipping and export agree to the pixel.
+
+A context may carry a shorter Sentinel-1 post window (``s1_post``, a monitoring region's
+``s1_post_days``): the S1 builders read their windows through :meth:`EventContext.s1_window`,
+everything else through :meth:`EventContext.window`. Events leave it unset, so their S1 and S2
+windows (and graphs) are the same as before.
 """
 
 from __future__ import annotations
@@ -25,6 +30,17 @@ class EventContext:
     pre: Window
     post: Window
     window_reason: str = "given by the caller"
+    # a shorter Sentinel-1 post window ending with ``post`` (None: the whole post window). A SAR
+    # median over the latest days shows a new landslide once most of its acquisitions follow it,
+    # while the optical composite keeps the whole window for its chance of a clear view
+    s1_post: Window | None = None
+
+    def __post_init__(self) -> None:
+        # outside the post window the S1 "post" composite could read pre-event scenes
+        w = self.s1_post
+        if w is not None and not (self.post.start <= w.start and w.end <= self.post.end):
+            raise ValueError(f"Sentinel-1 post window {w.start}..{w.end} is not within the post window "
+                             f"{self.post.start}..{self.post.end}")
 
     @classmethod
     def of(cls, event: Event, defaults: Defaults) -> EventContext:
@@ -45,6 +61,11 @@ class EventContext:
         if which not in ("pre", "post"):
             raise ValueError(f"window must be 'pre' or 'post', not {which!r}")
         return self.pre if which == "pre" else self.post
+
+    def s1_window(self, which: str) -> Window:
+        """The Sentinel-1 ``pre`` or ``post`` window: :meth:`window`, or ``s1_post`` when set."""
+        w = self.window(which)
+        return self.s1_post if which == "post" and self.s1_post is not None else w
 
 
 def ee_date_range(window: Window) -> tuple[str, str]:

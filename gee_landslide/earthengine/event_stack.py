@@ -48,13 +48,17 @@ def prepare_recipe(
     build: Callable[..., Recipe],
     retry: RetryPolicy | None = None,
     say: Callable[[str], None] | None = None,
+    *,
+    cloudy_post_ok: bool = False,
 ) -> tuple[Recipe, dict[str, Any]]:
     """Build, pre-flight, and rebuild with L1C when L2A is empty or sparse; check the inputs.
 
     ``build(s2_level=None|"L1C", s2_reason=...)`` builds the recipe (an event's or a tile's).
     Why two steps: the L2A/L1C choice needs scene counts only the server knows, while the
     builders stay pure; the second pre-flight then checks the recipe that will be exported.
-    Raises :class:`~gee_landslide.earthengine.export.EmptyCollectionError` before any pixel.
+    Raises :class:`~gee_landslide.earthengine.export.EmptyCollectionError` before any pixel;
+    with ``cloudy_post_ok`` (monitoring tiles) a post window without a clear Sentinel-2 pixel is
+    only said, not raised (see :func:`~gee_landslide.earthengine.export.check_preflight`).
     """
     say = say or (lambda _m: None)
     recipe = build()
@@ -65,7 +69,11 @@ def prepare_recipe(
         recipe = build(s2_level=level, s2_reason=reason)
         l2a_counts = {f"s2_l2a_{w}": info.get(f"s2_{w}") for w in ("pre", "post")}
         info = {**preflight_info(recipe, retry), **l2a_counts}
-    preflight(recipe, retry, info)
+    preflight(recipe, retry, info, cloudy_post_ok=cloudy_post_ok)
+    if cloudy_post_ok and not info.get("s2_post_clear_px"):
+        post = recipe.ctx.post
+        say(f"{recipe.ctx.event.id}: no cloud-free Sentinel-2 pixel in the post window "
+            f"{post.start}..{post.end}: dNDVI is NaN, Sentinel-1 only")
     return recipe, info
 
 

@@ -434,8 +434,14 @@ class StackExporter:
 
 
 # ----------------------------------------------------------------------------- pre-flight
-def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
-    """Problems found in a :meth:`Recipe.preflight` answer (empty list: all good)."""
+def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool = False) -> list[str]:
+    """Problems found in a :meth:`Recipe.preflight` answer (empty list: all good).
+
+    ``cloudy_post_ok`` (monitoring tiles): Sentinel-2 post scenes without one clear pixel are
+    not a problem. dNDVI is then masked, exported as NaN, and a SAR-first pass decides the tile
+    with its Sentinel-1 ensemble, as it does with the simulated source; an event stack needs
+    both composites. No post scene at all stays a problem (the composite would have no band).
+    """
     ctx = recipe.ctx
     ev = ctx.event
     problems: list[str] = []
@@ -451,14 +457,19 @@ def check_preflight(info: dict[str, Any], recipe: Any) -> list[str]:
         )
         if not info.get(f"s1_{which}"):
             orbit_txt = f"relative orbit {orbit}" if orbit else "any relative orbit common to both windows"
+            s1w = ctx.s1_window(which)
+            # name the window the S1 collection really filtered on (a region's s1_post_days)
+            where = (f"{which} window {span}" if s1w == w else
+                     f"Sentinel-1 {which} window {s1w.start}..{s1w.end} (the latest {s1w.days} days of the "
+                     f"{which} window {span}; lengthen `s1_post_days`)")
             problems.append(
                 f"{ev.id}: no Sentinel-1 {ctx.orbit_pass.lower()} IW VV+VH scene of {orbit_txt} in the "
-                f"{which} window {span}; {widen}, or set `relative_orbit:` on the event"
+                f"{where}; {widen}, or set `relative_orbit:` on the event"
             )
         if not info.get(f"s2_{which}"):
             level = getattr(recipe, "s2_level", "L2A")
             problems.append(f"{ev.id}: no Sentinel-2 {level} scene in the {which} window {span}; {widen}")
-        elif not info.get(f"s2_{which}_clear_px"):
+        elif not info.get(f"s2_{which}_clear_px") and not (cloudy_post_ok and which == "post"):
             problems.append(
                 f"{ev.id}: no cloud-free Sentinel-2 pixel (Cloud Score+ cs_cdf >= "
                 f"{ctx.defaults.s2_clear_threshold}) in the {which} window {span}; {widen}, "
@@ -476,10 +487,14 @@ def preflight_info(recipe: Any, retry: RetryPolicy | None = None) -> dict[str, A
         raise ExportError(f"{recipe.ctx.event.id}: pre-flight check failed: {exc}") from exc
 
 
-def preflight(recipe: Any, retry: RetryPolicy | None = None, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError."""
+def preflight(recipe: Any, retry: RetryPolicy | None = None, info: dict[str, Any] | None = None, *,
+              cloudy_post_ok: bool = False) -> dict[str, Any]:
+    """One cheap server call checking the recipe's inputs exist; raises EmptyCollectionError.
+
+    ``cloudy_post_ok``: see :func:`check_preflight`.
+    """
     info = preflight_info(recipe, retry) if info is None else info
-    problems = check_preflight(info, recipe)
+    problems = check_preflight(info, recipe, cloudy_post_ok=cloudy_post_ok)
     if problems:
         raise EmptyCollectionError("\n".join(problems))
     return info

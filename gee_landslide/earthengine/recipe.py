@@ -86,7 +86,11 @@ class Recipe:
         }
 
     def windows(self) -> dict[str, list[str]]:
-        return {"pre": list(self.ctx.pre.as_strings()), "post": list(self.ctx.post.as_strings())}
+        """The pre and post windows, and ``s1_post`` only when Sentinel-1 uses a shorter one."""
+        out = {"pre": list(self.ctx.pre.as_strings()), "post": list(self.ctx.post.as_strings())}
+        if self.ctx.s1_post is not None:
+            out["s1_post"] = list(self.ctx.s1_post.as_strings())
+        return out
 
     def preflight(self) -> ee.Dictionary:
         """What the exporter checks with one cheap call: scene counts, clear S2 pixels, the orbit."""
@@ -121,12 +125,13 @@ def build_recipe(
 ) -> Recipe:
     """Build every ``ee`` object of the event's stack (pure; needs an initialised ``ee``).
 
-    ``ctx`` overrides the event's own grid and windows (a monitoring tile, for instance);
+    ``ctx`` overrides the event's own grid and windows (a monitoring tile, for instance, with
+    its region's shorter Sentinel-1 post window, ``ctx.s1_post``);
     ``s2_level`` forces the Sentinel-2 level (the exporter's fallback after its pre-flight).
     """
     ctx = ctx or EventContext.of(event, defaults)
     for which in ("pre", "post"):
-        w = ctx.window(which)
+        w = ctx.s1_window(which)
         reg.check_coverage(reg.asset("s1"), w.start, w.end, f"{ctx.event.id} Sentinel-1 {which} window")
     if s2_level is None:
         s2_level, static_reason = s2.static_level(ctx)
@@ -206,7 +211,8 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "recipe_version": RECIPE_VERSION,
         "windows": recipe.windows(),
         "window_reason": ctx.window_reason,
-        "filter_dates": {w: list(ee_date_range(ctx.window(w))) for w in ("pre", "post")},
+        "filter_dates": {w: list(ee_date_range(ctx.window(w))) for w in ("pre", "post")}
+        | ({"s1_post": list(ee_date_range(ctx.s1_post))} if ctx.s1_post is not None else {}),
         "sentinel1": {
             "collection": s1.S1_COLLECTION,
             "instrumentMode": "IW",

@@ -5,8 +5,17 @@ grid and asks each tile for its (15, H, W) stack. With the ``gee`` source the ti
 the event recipe (:func:`gee_landslide.earthengine.recipe.build_recipe`): a stand-in
 :class:`~gee_landslide.core.catalog.Event` at the tile centre carries the tile's grid and the pass's
 pre/post windows (:func:`region_context`), so the graph differs from an event's only in grid and
-dates. The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback),
-then ``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
+dates, and in what the region asks of Sentinel-1 as the simulated source honours it
+(:mod:`gee_landslide.simulate.scene`): its ``orbit_pass`` and ``relative_orbit`` ride on the
+stand-in event, which the S1 builders read as they read an event's overrides, and its
+``s1_post_days`` becomes the context's shorter S1 post window (the S2 post composite keeps the
+whole post window). A region without those fields builds the graph it always did.
+
+The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback), then
+``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
+One difference: a post window whose Sentinel-2 scenes have no clear pixel over the tile is no
+error. The tile's dNDVI comes back NaN and the pass decides it with Sentinel-1 only
+(:func:`gee_landslide.monitor.runner.observed_sensors`), as it would with the simulated source.
 """
 
 from __future__ import annotations
@@ -27,14 +36,21 @@ from gee_landslide.earthengine.recipe import Recipe, build_recipe
 
 def region_context(region_id: str, region: Region, pre: Window, post: Window, grid: Grid,
                    defaults: Defaults) -> EventContext:
-    """The recipe context of one monitoring tile (pure; no server call)."""
+    """The recipe context of one monitoring tile (pure; no server call).
+
+    The live pass must choose its scenes as the simulated one does, or the SAR-first split
+    (which ensemble decides a pixel) would rest on different acquisitions: hence the region's
+    pass, relative orbit and Sentinel-1 post window here.
+    """
     lon, lat = grid.centre_lonlat()
     stand_in = Event(
         id=f"region-{region_id}", name=region.name, country="", lat=lat, lon=lon, trigger="U",
         size_km=(grid.width * grid.resolution / 1000, grid.height * grid.resolution / 1000),
         date=post.start, split="test", pre=pre, post=post,
+        orbit_pass=region.orbit_pass, relative_orbit=region.relative_orbit,
     )
-    return EventContext(stand_in, defaults, grid, pre, post)
+    s1_post = region.s1_post_window(post)
+    return EventContext(stand_in, defaults, grid, pre, post, s1_post=None if s1_post == post else s1_post)
 
 
 def tile_recipe(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,
@@ -54,7 +70,7 @@ def fetch_grid_stack(grid: Grid, pre: Window, post: Window, *, region: Region, r
     recipe, info = prepare_recipe(
         lambda **kw: tile_recipe(grid, pre, post, region=region, region_id=region_id,
                                  defaults=defaults, **kw),
-        retry, progress,
+        retry, progress, cloudy_post_ok=True,
     )
     settings = get_settings()
     data, _info, exporter = export_recipe(

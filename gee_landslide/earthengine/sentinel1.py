@@ -3,7 +3,9 @@
 Recipe (paper section 3.1, Vollrath et al. 2020 in its original formulation):
 
 1. ``COPERNICUS/S1_GRD_FLOAT`` (linear sigma0), ``instrumentMode == IW``, the event's pass
-   (descending by default), images holding both VV and VH, within the pre or post window.
+   (descending by default), images holding both VV and VH, within the pre or post window
+   (:meth:`~gee_landslide.earthengine.context.EventContext.s1_window`: a monitoring region's
+   post composite may cover only the latest ``s1_post_days`` of the post window).
 2. One relative orbit for both composites, so pre and post share one viewing geometry and
    their difference shows change, not geometry. The event's ``relative_orbit`` wins; otherwise
    the most frequent orbit among the orbits seen in *both* windows, computed server-side
@@ -44,8 +46,8 @@ S1_BANDS = ("preVV", "postVV", "dVV", "preVH", "postVH", "dVH", "layover", "shad
 
 
 def s1_collection(ctx: EventContext, which: str) -> ee.ImageCollection:
-    """All IW VV+VH scenes of the event's pass over the AOI in the ``pre`` or ``post`` window."""
-    start, end = ee_date_range(ctx.window(which))
+    """All IW VV+VH scenes of the event's pass over the AOI in the ``pre`` or ``post`` S1 window."""
+    start, end = ee_date_range(ctx.s1_window(which))
     return (
         reg.load_collection(reg.asset("s1"))
         .filterBounds(ctx.aoi())

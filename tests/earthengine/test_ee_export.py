@@ -51,14 +51,18 @@ class FakeServer:
     ``script`` is consulted per request in order: a (status, message) tuple answers with that
     error, None answers normally; ``too_large_px`` answers every larger request with the
     server's request-size error. ``value`` requests (getInfo) answer ``value_result``.
+    ``nodata_at`` (an index of the request's pixels) answers the sentinel of a masked pixel in
+    band ``nodata_band``.
     """
 
-    def __init__(self, grid=GRID, script=(), too_large_px=None, value_result=None, nodata_at=None):
+    def __init__(self, grid=GRID, script=(), too_large_px=None, value_result=None, nodata_at=None,
+                 nodata_band=BAND_NAMES[0]):
         self.grid = grid
         self.script = list(script)
         self.too_large_px = too_large_px
         self.value_result = value_result
         self.nodata_at = nodata_at
+        self.nodata_band = nodata_band
         self.pixel_requests: list[dict] = []
         self.value_requests = 0
         self.follow_redirects = True
@@ -88,7 +92,7 @@ class FakeServer:
             from gee_landslide.earthengine.export import NODATA_SENTINEL
 
             arr = np.load(io.BytesIO(data))
-            arr[BAND_NAMES[0]][self.nodata_at] = NODATA_SENTINEL
+            arr[self.nodata_band][self.nodata_at] = NODATA_SENTINEL
             buf = io.BytesIO()
             np.save(buf, arr)
             data = buf.getvalue()

@@ -46,6 +46,38 @@ def region_setup(catalog):
     return region, pre, post, grid, sub
 
 
+def region_tile(catalog, **update):
+    """``region_setup`` with the norway region's fields replaced by ``update``."""
+    region, pre, post, grid, sub = region_setup(catalog)
+    return region.model_copy(update=update), pre, post, grid, sub
+
+
+def date_filters(g: dict) -> set[tuple[str, str, str]]:
+    """(collection id, start, end) of every ``filterDate`` in a serialized graph.
+
+    Each ``Collection.filter`` by a ``Filter.dateRangeContains`` is followed down its
+    ``collection`` argument to the ``ImageCollection.load`` it filters.
+    """
+    from test_ee_recipes import deref, invocations, value
+
+    out = set()
+    for args in invocations(g, "Collection.filter"):
+        flt = deref(g, args["filter"]).get("functionInvocationValue", {})
+        if flt.get("functionName") != "Filter.dateRangeContains":
+            continue
+        rng = deref(g, flt["arguments"]["leftValue"])["functionInvocationValue"]["arguments"]
+        node = deref(g, args["collection"]).get("functionInvocationValue")
+        while node and node["functionName"] != "ImageCollection.load":
+            node = deref(g, node["arguments"].get("collection", {})).get("functionInvocationValue")
+        if node:
+            out.add((value(g, node["arguments"]["id"]), value(g, rng["start"]), value(g, rng["end"])))
+    return out
+
+
+def ee_range(w: Window) -> tuple[str, str]:
+    return w.start.isoformat(), (w.end + dt.timedelta(days=1)).isoformat()
+
+
 def retry():
     from gee_landslide.earthengine.export import RetryPolicy
 
@@ -74,6 +106,83 @@ def test_tile_recipe_is_the_event_recipe_on_the_tile_grid_and_pass_windows(ee_of
         assert pre_event_violations(img.serialize(), pre.start, pre.end) == []
     assert r.dem_choice.asset == "COPERNICUS/DEM/GLO30"  # 61.5 N
     assert r.s2_level == "L2A" and r.label_source == "worldcover"  # 2024: WorldCover 2021 predates it
+
+
+def test_tile_follows_the_regions_sentinel1_pass_orbit_and_short_post_window(ee_offline, catalog):
+    from test_ee_recipes import filter_pairs, functions
+
+    from gee_landslide.earthengine.graphcheck import check_graph, pre_event_violations
+    from gee_landslide.earthengine.region import tile_recipe
+
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, orbit_pass="ASCENDING",
+                                                relative_orbit=37)
+    r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
+    s1_post = Window(start=post.end - dt.timedelta(days=11), end=post.end)
+    assert s1_post.days == 12 and region.s1_post_window(post) == s1_post
+    s1_id, s2_id = "COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED"
+    # the collections the pre-flight counts: S1 post over the 12 days, S2 post over the whole window
+    assert date_filters(json.loads(r.collections["s1_post"].serialize())) == {(s1_id, *ee_range(s1_post))}
+    assert date_filters(json.loads(r.collections["s2_post"].serialize())) == {(s2_id, *ee_range(post))}
+    assert date_filters(json.loads(r.collections["s1_pre"].serialize())) == {(s1_id, *ee_range(pre))}
+    # the exported stack: every S1 collection on pre or the short post window, S2 on the full ones
+    g = json.loads(r.serialized())
+    dates = date_filters(g)
+    assert {d[1:] for d in dates if d[0] == s1_id} == {ee_range(pre), ee_range(s1_post)}
+    assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(pre), ee_range(post)}
+    # the region's pass and orbit, not the defaults' descending pass and the server-side choice
+    pairs = filter_pairs(g)
+    assert {v for k, v in pairs if k == "orbitProperties_pass"} == {"ASCENDING"}
+    assert {v for k, v in pairs if k == "relativeOrbitNumber_start"} == {37}
+    assert "AggregateFeatureCollection.histogram" not in functions(g)
+    assert r.ctx.orbit_pass == "ASCENDING"
+    assert r.ctx.s1_window("post") == s1_post and r.ctx.window("post") == post
+    assert r.windows() == {"pre": list(pre.as_strings()), "post": list(post.as_strings()),
+                           "s1_post": list(s1_post.as_strings())}
+    assert check_graph(r.serialized()) == [] and check_graph(r.preflight().serialize()) == []
+    for img in r.pre_event.values():
+        assert pre_event_violations(img.serialize(), pre.start, pre.end) == []
+
+
+@pytest.mark.parametrize("s1_post_days", [None, 30, 45], ids=["unset", "equal", "longer"])
+def test_tile_without_the_sentinel1_fields_builds_the_graph_it_always_did(ee_offline, catalog, s1_post_days):
+    """No pass, orbit or S1 window of its own (or one as long as the post window): the tile graph
+    is the event recipe's on a stand-in event without overrides, as before these fields were read."""
+    from gee_landslide.core.catalog import Event
+    from gee_landslide.earthengine.context import EventContext
+    from gee_landslide.earthengine.recipe import build_recipe
+    from gee_landslide.earthengine.region import region_context, tile_recipe
+
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=s1_post_days)
+    assert region.orbit_pass == "DESCENDING" and region.relative_orbit is None
+    r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
+    stand_in = region_context("norway", region, pre, post, sub, catalog.defaults).event
+    before = Event(**stand_in.model_dump(exclude={"orbit_pass", "relative_orbit"}))
+    old = build_recipe(before, catalog.defaults, ctx=EventContext(before, catalog.defaults, sub, pre, post))
+    assert r.ctx.s1_post is None and set(r.windows()) == {"pre", "post"}
+    assert r.serialized() == old.serialized() and r.preflight().serialize() == old.preflight().serialize()
+    dates = date_filters(json.loads(r.serialized()))
+    assert {d[1:] for d in dates if d[0] == "COPERNICUS/S1_GRD_FLOAT"} == {ee_range(pre), ee_range(post)}
+
+
+def test_empty_short_sentinel1_window_is_named_by_the_preflight(ee_offline, catalog, tmp_path):
+    from ee import apitestcase
+
+    from gee_landslide.earthengine.export import EmptyCollectionError
+    from gee_landslide.earthengine.region import fetch_grid_stack
+
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, orbit_pass="ASCENDING",
+                                                relative_orbit=37)
+    server = SequenceServer([{**PREFLIGHT, "s1_post": 0}], grid=sub)
+    with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(EmptyCollectionError) as info:
+        fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
+                         cache_dir=tmp_path / "tile", retry=retry()[0])
+    msg = str(info.value)
+    s1_post = region.s1_post_window(post)
+    assert (f"no Sentinel-1 ascending IW VV+VH scene of relative orbit 37 in the Sentinel-1 post window "
+            f"{s1_post.start}..{s1_post.end} (the latest 12 days of the post window {post.start}..{post.end}"
+            in msg), msg
+    assert "s1_post_days" in msg and "pre window" not in msg
+    assert server.pixel_requests == []
 
 
 def test_tile_windows_before_sentinel1_give_a_clear_error(ee_offline, catalog):
@@ -137,6 +246,75 @@ def test_fetch_grid_stack_gives_up_with_the_tile_named(ee_offline, catalog, tmp_
     with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(ExportError, match="gave up after attempt 4"):
         fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
                          cache_dir=tmp_path / "tile", retry=policy)
+
+
+# ------------------------------------------------------------------ SAR-first: no clear Sentinel-2 view
+@pytest.mark.parametrize(
+    ("clear_px", "cloudy"),
+    [(0, (slice(None), slice(None))), (380, (slice(0, 20), slice(0, 24)))],
+    ids=["whole-tile", "part-of-tile"],
+)
+def test_tile_without_a_clear_post_view_exports_nan_dndvi_and_is_s1_only(
+        ee_offline, catalog, tmp_path, monkeypatch, clear_px, cloudy):
+    """Where the post window saw no clear Sentinel-2 pixel the graph leaves dNDVI masked (no
+    ``unmask`` but the exporter's own), the server answers the no-data sentinel, the exported
+    stack holds NaN there and the pass decides those pixels with Sentinel-1 only. A wholly
+    cloudy tile passes the pre-flight (said, not raised), unlike an event's stack."""
+    from ee import apitestcase
+    from test_ee_recipes import constants, deref, functions, invocations
+
+    from gee_landslide.core.bands import BAND_NAMES
+    from gee_landslide.earthengine.export import NODATA_SENTINEL
+    from gee_landslide.earthengine.region import fetch_grid_stack
+    from gee_landslide.monitor.runner import SENSOR_CODE, observed_sensors
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "1")
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_TILE_PX", "64")  # one request for the 48 x 40 tile
+    server = SequenceServer([{**PREFLIGHT, "s2_post_clear_px": clear_px}], grid=sub,
+                            nodata_at=cloudy, nodata_band="dNDVI")
+    msgs: list[str] = []
+    with apitestcase.UsingCloudApi(mock_http=server):
+        data = fetch_grid_stack(sub, pre, post, region=region, region_id="norway",
+                                defaults=catalog.defaults, cache_dir=tmp_path / "tile",
+                                retry=retry()[0], progress=msgs.append)
+    # the graph sent: masked pixels become the sentinel in the one unmask, at the root
+    (req,) = server.pixel_requests
+    expr = req["expression"]
+    (unmask,) = invocations(expr, "Image.unmask")
+    root = deref(expr, expr["values"][expr["result"]])["functionInvocationValue"]
+    assert root["functionName"] == "Image.unmask"
+    assert constants(deref(expr, unmask["value"])) == [NODATA_SENTINEL]
+    assert {"ImageCollection.qualityMosaic", "Image.updateMask"} <= functions(expr)
+    # the stack: NaN dNDVI where the post window was cloudy, every other band as answered
+    dndvi = BAND_NAMES.index("dNDVI")
+    want = expected(sub)
+    want[dndvi][cloudy] = np.nan
+    np.testing.assert_array_equal(data, want)
+    sensors = observed_sensors(data)
+    assert (sensors[cloudy] == SENSOR_CODE["s1"]).all()
+    clear = np.ones(sensors.shape, bool)
+    clear[cloudy] = False
+    assert (sensors[clear] == SENSOR_CODE["optical"]).all()
+    assert any("Sentinel-1 only" in m for m in msgs) == (clear_px == 0)
+
+
+def test_cloudy_pre_window_still_stops_a_tile(ee_offline, catalog, tmp_path):
+    """Only the post window may lack a clear view: the land cover (and so the S1 flattening)
+    needs the pre-event Sentinel-2 reflectance."""
+    from ee import apitestcase
+
+    from gee_landslide.earthengine.export import EmptyCollectionError
+    from gee_landslide.earthengine.region import fetch_grid_stack
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    server = SequenceServer([{**PREFLIGHT, "s2_pre_clear_px": 0}], grid=sub)
+    with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(EmptyCollectionError) as info:
+        fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
+                         cache_dir=tmp_path / "tile", retry=retry()[0])
+    assert f"no cloud-free Sentinel-2 pixel (Cloud Score+ cs_cdf >= 0.6) in the pre window {pre.start}" \
+        in str(info.value)
+    assert server.pixel_requests == []
 
 
 # ------------------------------------------------------------------ coverage: L2A -> L1C
