@@ -26,6 +26,7 @@ crops with NumPy, so the model, not the data, bounds the step time.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from gee_landslide.core.bands import BAND_NAMES, BANDS, Setting
 from gee_landslide.core.errors import GeeLandslideError
@@ -213,6 +215,13 @@ class CropSampler:
     uniformly among those with landslide pixels, then one of its landslide pixels, then a window
     holding that pixel. Every batch is full (``drop_last``: BatchNorm never sees a batch of 1).
 
+    ``object_share``: the fraction of crops centred instead on a landslide *object* drawn
+    uniformly from all training events (then a pixel of it). Why: drawing the event first and
+    then a pixel gives nearly every crop to the one large slide that most simulated events
+    hold; the two training events of many thin debris flows (2-3 px wide, 3/4 of their pixels on
+    an edge) got 1/8 of the crops, and the networks learned a blob prior that missed the thin
+    flows of norway-5 (edge-pixel recall 0.60 against 0.88 for boosted trees on the same bands).
+
     ``augment``: ``rot90`` turns each crop by k*90 deg; ``dihedral`` also mirrors it (all 8
     symmetries of the square: nothing in the stack has a preferred handedness once terrain
     geometry is in the bands); ``radiometric`` also multiplies each change band by its own
@@ -225,9 +234,12 @@ class CropSampler:
 
     def __init__(self, scenes: Sequence[Scene], setting_: Setting, norm: Normalisation, crop: int,
                  batch_size: int, rng: np.random.Generator, loss_mask: str = "none",
-                 augment: str = "rot90") -> None:
+                 augment: str = "rot90", object_share: float = 0.0) -> None:
         from gee_landslide.train.metrics import evaluation_mask
 
+        if not 0.0 <= object_share <= 1.0:
+            raise ValueError(f"object_share {object_share!r}: use a fraction in [0, 1]")
+        self.object_share = object_share
         if augment not in AUGMENTS:
             raise ValueError(f"augment {augment!r}: use one of {', '.join(AUGMENTS)}")
         self.augment = augment
@@ -260,6 +272,14 @@ class CropSampler:
             self.counted.append(counted)
         if not self.images:
             raise ValueError("no training scene holds a landslide pixel: smart crops are impossible")
+        # every landslide object of every scene: (scene index, indices into that scene's positives)
+        self.objects: list[tuple[int, np.ndarray]] = []
+        for i, (lab, pos) in enumerate(zip(self.labels, self.positives, strict=True)):
+            objects, n = ndimage.label(lab > 0)
+            ids = objects[pos[:, 0], pos[:, 1]]
+            order = np.argsort(ids, kind="stable")
+            bounds = np.searchsorted(ids[order], np.arange(1, n + 2))
+            self.objects += [(i, order[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
         c = self.images[0].shape[0]
         # the batch is stored channels-last (B,H,W,C) and returned as a (B,C,H,W) view, so that
         # torch.from_numpy(x) is already in torch.channels_last and needs no further copy
@@ -277,9 +297,13 @@ class CropSampler:
         """
         rng, crop = self.rng, self.crop
         for b in range(self.batch_size):
-            i = int(rng.integers(len(self.images)))
-            img, lab, pos, cnt = self.images[i], self.labels[i], self.positives[i], self.counted[i]
-            r, c = pos[int(rng.integers(len(pos)))]
+            if self.object_share and rng.random() < self.object_share:
+                i, members = self.objects[int(rng.integers(len(self.objects)))]
+                r, c = self.positives[i][members[int(rng.integers(len(members)))]]
+            else:
+                i = int(rng.integers(len(self.images)))
+                r, c = self.positives[i][int(rng.integers(len(self.positives[i])))]
+            img, lab, cnt = self.images[i], self.labels[i], self.counted[i]
             h, w = lab.shape
             r0 = int(rng.integers(max(0, r - crop + 1), min(r, h - crop) + 1))
             c0 = int(rng.integers(max(0, c - crop + 1), min(c, w - crop) + 1))

@@ -117,6 +117,9 @@ class Profile(BaseModel):
     augment: Literal["rot90", "dihedral", "radiometric"] = Field(
         "rot90", description="crop augmentation (train.data.CropSampler): k*90 deg rotations; plus mirror images; "
         "plus a per-crop gain on the change bands (dNDVI, dVV/dVH)")
+    crop_object_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of crops centred on a landslide object drawn uniformly from all "
+        "training events, not on a pixel of a uniformly drawn event (train.data.CropSampler)")
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)

@@ -69,14 +69,18 @@ class RunConfig(BaseModel):
     loss_mask: str = "none"
     categorical: str = "scaled"
     augment: str = "rot90"
+    crop_object_share: float = 0.0
     train_events: tuple[str, ...]
     val_events: tuple[str, ...]
     test_events: tuple[str, ...]
 
     def canonical_json(self) -> str:
         d = self.model_dump(mode="json")
-        if d["augment"] == "rot90":  # the original sampler: runs made before the option keep their ids
+        # the original sampler's settings are left out: runs made before these options keep their ids
+        if d["augment"] == "rot90":
             del d["augment"]
+        if d["crop_object_share"] == 0.0:
+            del d["crop_object_share"]
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property

@@ -322,7 +322,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     fp16 = use_amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=fp16) if device.type == "cuda" else None
     sampler = CropSampler(data.train, s, data.norm, cfg.crop_size, cfg.batch_size, rng,
-                          loss_mask=cfg.loss_mask, augment=cfg.augment)
+                          loss_mask=cfg.loss_mask, augment=cfg.augment,
+                          object_share=cfg.crop_object_share)
     scheduler = make_scheduler(cfg, optimizer)
 
     epoch, best_f1, best_epoch, best_file = 0, -1.0, 0, None

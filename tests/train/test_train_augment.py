@@ -1,4 +1,4 @@
-"""Crop augmentation (mirror images, change-band gain) and per-run seeds of a sweep."""
+"""Crop sampling (object-weighted crops), augmentation (mirror images, change-band gain) and per-run seeds."""
 
 from __future__ import annotations
 
@@ -116,3 +116,64 @@ def test_seed_per_run_gives_each_run_its_own_stable_seed():
     for c in a:
         if (c.setting, c.architecture, c.loss) in b:
             assert b[(c.setting, c.architecture, c.loss)] == c.seed
+
+
+def _two_scenes_blob_and_dots() -> list[Scene]:
+    """Scene A: one 20x20 slide; scene B: ten 1-pixel slides. Land cover tells them apart."""
+    out = []
+    for name, cls in (("a", 2), ("b", 3)):
+        stack, _ = synthetic_scene(0, 64)
+        stack = stack.copy()
+        labels = np.zeros((64, 64), np.uint8)
+        if name == "a":
+            labels[20:40, 20:40] = 1
+        else:
+            labels[5, 5:60:6] = 1
+        stack[13] = cls
+        stack[14] = -labels.astype(np.float32)
+        out.append(Scene(name, stack, labels))
+    return out
+
+
+@pytest.mark.parametrize(("share", "expected_b"), [(0.0, 0.5), (1.0, 10 / 11), (0.5, 0.5 * 0.5 + 0.5 * 10 / 11)])
+def test_object_share_draws_crops_per_landslide_object_across_events(share: float, expected_b: float):
+    s = setting("s2")
+    scenes = _two_scenes_blob_and_dots()
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names, "onehot")
+    sampler = CropSampler(scenes, s, norm, crop=16, batch_size=8, rng=np.random.default_rng(5), object_share=share)
+    assert len(sampler.objects) == 11
+    from_b = []
+    for _ in range(150):
+        x, y, _ = sampler.sample()
+        assert (y.reshape(8, -1).sum(1) > 0).all()
+        from_b += list(x[:, norm.channel_names.index("CART_LC_classified=3")].reshape(8, -1).max(1) > 0.5)
+    assert np.mean(from_b) == pytest.approx(expected_b, abs=0.05)
+
+
+def test_object_share_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match=r"object_share 1\.5"):
+        s = setting("s2")
+        scenes = _two_scenes_blob_and_dots()
+        norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+        CropSampler(scenes, s, norm, crop=16, batch_size=2, rng=np.random.default_rng(0), object_share=1.5)
+
+
+def test_object_share_zero_draws_exactly_the_crops_of_the_original_sampler():
+    """Runs trained before the option keep their ids, so they must keep their crops too: the
+    draws are the original ones (event, pixel of it, window, rotation), replayed here by hand."""
+    s = setting("s2")
+    scenes = _two_scenes_blob_and_dots()
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+    sampler = CropSampler(scenes, s, norm, crop=16, batch_size=4, rng=np.random.default_rng(9), object_share=0.0)
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        _, y, _ = sampler.sample()
+        for b in range(4):
+            i = int(rng.integers(2))
+            pos = sampler.positives[i]
+            r, c = pos[int(rng.integers(len(pos)))]
+            r0 = int(rng.integers(max(0, r - 15), min(r, 64 - 16) + 1))
+            c0 = int(rng.integers(max(0, c - 15), min(c, 64 - 16) + 1))
+            k = int(rng.integers(4))
+            expected = np.rot90(scenes[i].labels[r0 : r0 + 16, c0 : c0 + 16], k)
+            assert np.array_equal(y[b, 0], expected)
