@@ -36,6 +36,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,46 +44,40 @@ import numpy as np
 
 from gee_landslide.core.catalog import Catalog, Region, RegionEnsembles, RegionSimulation, load_catalog
 from gee_landslide.core.paths import ProjectPaths, project_paths
+from gee_landslide.train.profile import Profile, load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 STRATEGIES = {"S2-only": "optical-only", "S1-only": "s1-only", "SAR-first": "sar-first"}
 
-BENCH_PROFILE = """\
-name: bench-tta
-description: "time-to-alert benchmark: Unet, FPN x Focal x s1, s2 = 4 runs, laptop numbers"
-architectures: [Unet, FPN]
-losses: [Focal]
-learning_rates: [0.001]
-settings: [s1, s2]
-encoder: tu-mobilenetv3_small_100
-encoder_weights: null
-crop_size: 128
-batch_size: 4
-iterations_per_epoch: 25
-max_epochs: 6
-patience: 2
-optimizer: adam
-threshold: 0.5
-seed: 0
-eval_mask: visible
-amp: true
-num_threads: 2
-inference: {tile: 256, overlap: 32, batch: 4}
-norm: group
-refine: true
-tune_threshold: true
-loss_mask: visible
-"""
+def yaml_value(kv: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as YAML (numbers, booleans, lists)."""
+    from ruamel.yaml import YAML
+
+    key, sep, value = kv.partition("=")
+    if not sep:
+        raise SystemExit(f"--profile-set {kv!r}: use KEY=VALUE")
+    return key, YAML(typ="safe").load(value)
+
+
+def bench_profile(overrides: dict[str, Any] | None = None) -> Profile:
+    """The laptop profile's training options (whatever they are today) on a 4-run grid:
+    Unet and FPN x Focal x the S1 and S2 settings, so the benchmark follows the demo's models.
+    ``overrides`` (``--profile-set``) change single options, e.g. to compare crop samplers."""
+    laptop = load_profile("laptop")
+    update = {
+        "name": "bench-tta", "description": "time-to-alert benchmark: the laptop options on 4 runs",
+        "architectures": ["Unet", "FPN"], "losses": ["Focal"], "settings": ["s1", "s2"], "extra": [],
+    }
+    return Profile.model_validate({**laptop.model_dump(), **update, **(overrides or {})})
 
 
 # ----------------------------------------------------------------------------- ensembles
-def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str) -> None:
+def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict[str, Any] | None = None) -> None:
     """Build stacks, the small sweep and the two ensembles unless they exist."""
     if (paths.ensembles / s1 / "manifest.json").exists() and (paths.ensembles / optical / "manifest.json").exists():
         return
     from gee_landslide.sources.build import build_one_stack
     from gee_landslide.train.ensemble import build_ensemble
-    from gee_landslide.train.profile import load_profile
     from gee_landslide.train.sweep import Splits, run_sweep
 
     if not paths.catalog.exists():
@@ -93,10 +88,8 @@ def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str) -> None:
     for event in catalog.events:
         build_one_stack(event, catalog, paths, "simulated")
     print(f"stacks: {len(catalog.events)} in {time.perf_counter() - t0:.0f} s", flush=True)
-    profile = paths.root / "bench_tta.yaml"
-    profile.write_text(BENCH_PROFILE)
     t0 = time.perf_counter()
-    run_sweep(load_profile(profile), paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
+    run_sweep(bench_profile(overrides), paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
     print(f"sweep: 4 runs in {time.perf_counter() - t0:.0f} s", flush=True)
     build_ensemble(paths.runs, paths.ensembles, "s1", k=2, name=s1, stacks_dir=paths.stacks)
     build_ensemble(paths.runs, paths.ensembles, "s2", k=2, name=optical, stacks_dir=paths.stacks)
@@ -261,11 +254,14 @@ def main() -> None:
     ap.add_argument("--landslide-dates", default="2025-06-10,2025-07-04,2025-07-29,2025-08-22,2025-09-15")
     ap.add_argument("--per-date", type=int, default=8)
     ap.add_argument("--s1-post-days", type=int, default=12, help="Sentinel-1 post window (0 = the 30-day one)")
+    ap.add_argument("--profile-set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="laptop profile options for the benchmark's 4 runs, e.g. crop_object_share=0")
     ap.add_argument("--prepare-only", action="store_true", help="build the ensembles and stop")
     a = ap.parse_args()
 
     base = project_paths(a.root)
-    ensure_ensembles(base, a.s1, a.optical)
+    overrides = dict(yaml_value(kv) for kv in a.profile_set)
+    ensure_ensembles(base, a.s1, a.optical, overrides)
     if a.prepare_only:
         return
     skip_quicklooks()
