@@ -120,6 +120,9 @@ class Profile(BaseModel):
     crop_object_share: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of crops centred on a landslide object drawn uniformly from all "
         "training events, not on a pixel of a uniformly drawn event (train.data.CropSampler)")
+    crop_background_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of crops at a random window of a random training scene, "
+        "landslide or not (train.data.CropSampler)")
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)

@@ -70,6 +70,7 @@ class RunConfig(BaseModel):
     categorical: str = "scaled"
     augment: str = "rot90"
     crop_object_share: float = 0.0
+    crop_background_share: float = 0.0
     train_events: tuple[str, ...]
     val_events: tuple[str, ...]
     test_events: tuple[str, ...]
@@ -79,8 +80,9 @@ class RunConfig(BaseModel):
         # the original sampler's settings are left out: runs made before these options keep their ids
         if d["augment"] == "rot90":
             del d["augment"]
-        if d["crop_object_share"] == 0.0:
-            del d["crop_object_share"]
+        for share in ("crop_object_share", "crop_background_share"):
+            if d[share] == 0.0:
+                del d[share]
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property

@@ -76,7 +76,7 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
             tune_threshold=profile.tune_threshold, seed=seed,
             eval_mask=profile.eval_mask, norm=profile.norm, refine=profile.refine, lr_schedule=profile.lr_schedule, loss_mask=profile.loss_mask,
             categorical=profile.categorical, augment=profile.augment,
-            crop_object_share=profile.crop_object_share,
+            crop_object_share=profile.crop_object_share, crop_background_share=profile.crop_background_share,
             train_events=splits.train, val_events=splits.val,
             test_events=splits.test,
         ))

@@ -323,7 +323,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     scaler = torch.amp.GradScaler("cuda", enabled=fp16) if device.type == "cuda" else None
     sampler = CropSampler(data.train, s, data.norm, cfg.crop_size, cfg.batch_size, rng,
                           loss_mask=cfg.loss_mask, augment=cfg.augment,
-                          object_share=cfg.crop_object_share)
+                          object_share=cfg.crop_object_share, background_share=cfg.crop_background_share)
     scheduler = make_scheduler(cfg, optimizer)
 
     epoch, best_f1, best_epoch, best_file = 0, -1.0, 0, None

@@ -177,3 +177,24 @@ def test_object_share_zero_draws_exactly_the_crops_of_the_original_sampler():
             k = int(rng.integers(4))
             expected = np.rot90(scenes[i].labels[r0 : r0 + 16, c0 : c0 + 16], k)
             assert np.array_equal(y[b, 0], expected)
+
+
+def test_background_share_draws_windows_anywhere_landslide_or_not():
+    s = setting("s2")
+    scenes = _two_scenes_blob_and_dots()
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+    counts = {}
+    for share in (0.0, 1.0):
+        sampler = CropSampler(scenes, s, norm, crop=16, batch_size=8, rng=np.random.default_rng(4),
+                              background_share=share)
+        empty = 0
+        for _ in range(100):
+            _, y, counted = sampler.sample()
+            empty += int((y.reshape(8, -1).sum(1) == 0).sum())
+            assert counted.all()  # 64 px scenes, 16 px crops: no padding in any window
+        counts[share] = empty / 800
+    assert counts[0.0] == 0.0  # smart crops always hold a landslide
+    # scene a: a 20x20 slide in 64x64; scene b: dots on row 5. Most random 16 px windows miss both
+    assert counts[1.0] > 0.5
+    with pytest.raises(ValueError, match=r"background_share -0\.1"):
+        CropSampler(scenes, s, norm, crop=16, batch_size=2, rng=np.random.default_rng(0), background_share=-0.1)
