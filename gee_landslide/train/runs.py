@@ -41,6 +41,10 @@ LOCK_FILE = ".lock"
 EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 
 
+# run options added after runs were made, with the value that reproduces the earlier behaviour
+OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0}
+
+
 class RunConfig(BaseModel):
     """Everything that determines a run's result; its hash is the run id."""
 
@@ -77,12 +81,10 @@ class RunConfig(BaseModel):
 
     def canonical_json(self) -> str:
         d = self.model_dump(mode="json")
-        # the original sampler's settings are left out: runs made before these options keep their ids
-        if d["augment"] == "rot90":
-            del d["augment"]
-        for share in ("crop_object_share", "crop_background_share"):
-            if d[share] == 0.0:
-                del d[share]
+        # options added after runs existed are left out at their original value, so those runs keep their ids
+        for name, original in OPTIONS_ADDED_LATER.items():
+            if d[name] == original:
+                del d[name]
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property
