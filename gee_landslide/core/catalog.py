@@ -326,6 +326,9 @@ class Region(_Strict):
     threshold: float | None = Field(None, gt=0, lt=1)
     min_area_m2: float = Field(400.0, ge=0)
     min_slope_deg: float = Field(10.0, ge=0, le=90)
+    require_change: bool = Field(
+        True, description="drop detections whose deciding sensor shows less change than the training landslides "
+        "(median dNDVI or dVH above the ensemble's fitted limit, train.evidence); needs ensembles built with stacks")
     tile_px: int = Field(512, ge=64, le=4096)
     simulation: RegionSimulation = Field(default_factory=RegionSimulation)
 

@@ -129,7 +129,7 @@ SENSORS_NAMES = {SENSORS_CODE_S1: "S1", SENSORS_CODE_S1S2: "S1+S2"}
 class Rejected:
     """A component dropped by a filter, with the reason (for logs and tests)."""
 
-    reason: str  # "area" | "slope" | "water"
+    reason: str  # "area" | "slope" | "water" | "change" (train.evidence)
     pixel_count: int
     area_m2: float
     mean_slope_deg: float | None
@@ -174,6 +174,14 @@ def _component_majority(codes: np.ndarray | None, labels: np.ndarray, n: int) ->
     return out
 
 
+def _no_change(change: np.ndarray, limit: np.ndarray, inside: np.ndarray) -> bool:
+    """True when the component's median change is above its median limit (both over the pixels
+    where both are finite); False when no pixel has both."""
+    v, lim = np.asarray(change, np.float64)[inside], limit[inside]
+    ok = np.isfinite(v) & np.isfinite(lim)
+    return bool(ok.any()) and float(np.median(v[ok])) > float(np.median(lim[ok]))
+
+
 def _finite_or_none(values: np.ndarray | None, i: int) -> float | None:
     if values is None or not np.isfinite(values[i]):
         return None
@@ -193,6 +201,8 @@ def detections_to_candidates(
     min_slope_deg: float,
     rejected: list[Rejected] | None = None,
     sensors: np.ndarray | None = None,
+    change: np.ndarray | None = None,
+    change_limit: float | np.ndarray | None = None,
 ) -> list[Candidate]:
     """Threshold, polygonise and filter an ensemble probability map into landslide candidates.
 
@@ -202,6 +212,11 @@ def detections_to_candidates(
     ``slope`` (degrees) and ``landcover`` (class codes, see :mod:`gee_landslide.core.landcover`) may be
     None to skip the flat-ground and water filters. Pass a list as ``rejected`` to receive the
     components that were dropped and why. Candidates come in raster order (top-left first).
+
+    ``change`` and ``change_limit`` (:mod:`gee_landslide.train.evidence`): per pixel, the change band
+    of the sensor that decided it (dNDVI or dVH) and the most a landslide's object median may be
+    (NaN = no limit). A component whose median change is above its median limit showed no change
+    a landslide makes and is dropped ("change"); one without finite values cannot be judged and stays.
     """
     thr = np.asarray(threshold, dtype=np.float64)
     if thr.ndim == 0 and not 0.0 < float(thr) < 1.0:
@@ -212,9 +227,12 @@ def detections_to_candidates(
     if mean.shape != grid.shape:
         raise ValueError(f"mean has shape {mean.shape}, expected the grid shape {grid.shape}")
     for name, arr in (("std", std), ("agreement", agreement), ("slope", slope), ("landcover", landcover),
-                      ("threshold", thr if thr.ndim else None), ("sensors", sensors)):
+                      ("threshold", thr if thr.ndim else None), ("sensors", sensors), ("change", change)):
         _check_shape(name, arr, grid.shape)
     threshold = thr if thr.ndim else float(thr)
+    limit = None
+    if change is not None and change_limit is not None:
+        limit = np.broadcast_to(np.asarray(change_limit, np.float64), grid.shape)
 
     with np.errstate(invalid="ignore"):
         detected = np.isfinite(mean) & (mean >= threshold)
@@ -250,6 +268,8 @@ def detections_to_candidates(
             reason = "slope"
         elif lc is not None and lc == WATER_CODE:
             reason = "water"
+        elif limit is not None and change is not None and _no_change(change[sl], limit[sl], labels[sl] == i):
+            reason = "change"
         if reason is not None:
             if rejected is not None:
                 rejected.append(Rejected(reason, int(counts[i]), area, s, lc, window))

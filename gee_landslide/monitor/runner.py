@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,7 @@ class TileResult:
     elevation: np.ndarray | None = None  # the DEM band, for the web map's hillshade basemap
     sensors: np.ndarray | None = None  # which model decided each pixel (SENSOR_CODE), 0 = none
     score: np.ndarray | None = None  # what the deciding ensemble thresholds: mean or vote share
+    dvh: np.ndarray | None = None  # the Sentinel-1 evidence band (train.evidence)
 
 
 @dataclass
@@ -158,6 +160,7 @@ class PassResult:
     optical_share: float | None = None  # share of the region decided with Sentinel-2
     confirmed: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    filtered: dict[str, int] = field(default_factory=dict)  # detections dropped, by reason (alerts.Rejected)
 
     @property
     def seconds_per_km2(self) -> float:
@@ -180,6 +183,7 @@ class PassResult:
             "optical_share": self.optical_share,
             "object_scores": self.scores.to_dict() if self.scores else None,
             "gate_missed_objects": self.gate_missed_objects,
+            "filtered": self.filtered,
             "feeds": {k: str(v) for k, v in self.feeds.items()},
         }
 
@@ -388,6 +392,27 @@ def pass_thresholds(ctx: PassContext, sensors: np.ndarray) -> float | np.ndarray
     return thr
 
 
+def pass_evidence(ctx: PassContext, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per pixel, the change band of the ensemble that decided it and the limit a landslide's
+    object median meets (:mod:`gee_landslide.train.evidence`); NaN limit where the deciding
+    ensemble has none (manifests built before it, or without stacks). None when the region
+    turned the check off or no ensemble has evidence."""
+    if not ctx.region.require_change:
+        return None
+    ens = load_pass_ensembles(ctx)
+    bands = {"dNDVI": m["dndvi"], "dVH": m["dvh"]}
+    change = np.full(m["sensors"].shape, np.nan, np.float32)
+    limit = np.full(m["sensors"].shape, np.nan, np.float64)
+    deciders = ([(ens["single"], np.ones(m["sensors"].shape, bool))] if ctx.strategy == "single" else
+                [(ens[role], m["sensors"] == code) for role, code in SENSOR_CODE.items() if role in ens])
+    for e, where in deciders:
+        if e.evidence is None:
+            continue
+        change[where] = bands[e.evidence["band"]][where]
+        limit[where] = float(e.evidence["max_object_median"])
+    return (change, limit) if np.isfinite(limit).any() else None
+
+
 def pass_model_version(ctx: PassContext) -> str:
     ens = load_pass_ensembles(ctx)
     if ctx.strategy == "single":
@@ -462,13 +487,14 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         elevation=stack[_IDX["elevation"]][core],
         sensors=sensors,
         score=score,
+        dvh=stack[_IDX["dVH"]][core],
     )
 
 
 # ----------------------------------------------------------------------------- 3. finish
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
-    keys = ("mean", "std", "agreement", "dndvi", "dvv", "slope", "landcover", "elevation", "score")
+    keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "slope", "landcover", "elevation", "score")
     out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
     sensors = np.zeros((h, w), np.uint8)
     truth = np.zeros((h, w), np.uint8)
@@ -532,10 +558,13 @@ def finish_pass(
                       ctx.run_date.isoformat())
 
         # each ensemble's threshold applies to its own score (mean probability, or the vote share)
+        evidence = pass_evidence(ctx, m)
+        rejected: list[Any] = []
         candidates = detections_to_candidates(
             m["score"], m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
             landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
-            sensors=m["sensors"],
+            sensors=m["sensors"], change=None if evidence is None else evidence[0],
+            change_limit=None if evidence is None else evidence[1], rejected=rejected,
         )
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
         render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)
@@ -596,6 +625,7 @@ def finish_pass(
         optical_share=round(float((m["sensors"] == SENSOR_CODE["optical"]).mean()), 4),
         confirmed=list(merged.confirmed),
         cancelled=list(merged.cancelled),
+        filtered=dict(sorted(Counter(r.reason for r in rejected).items())),
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result

@@ -220,6 +220,13 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "refine": bool(c.get("refine", False)),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
+    evidence = None
+    if stacks_dir is not None:  # the change an alert must show (train.evidence), on train+val only
+        from gee_landslide.train.data import load_scenes
+        from gee_landslide.train.evidence import fit_evidence
+
+        c0 = members[0]["config"]
+        evidence = fit_evidence(load_scenes(stacks_dir, [*c0["train_events"], *c0["val_events"]]), s.name)
     manifest = {
         "format": FORMAT,
         "name": name,
@@ -237,6 +244,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
         "threshold_source": threshold_source,
         "validation_f1_at_threshold": val_f1,
         "normalisation": entries[0]["normalisation"] if len(norms) == 1 else None,
+        "evidence": evidence,
         "inference": {**DEFAULT_INFERENCE, **members[0].get("inference", {}), **(inference or {})},
         "members": entries,
         "created": now_iso(),
@@ -260,6 +268,7 @@ class Ensemble:
     aggregation: str = "mean"
     models: list[torch.nn.Module] = field(repr=False, default_factory=list)
     note: str | None = None
+    evidence: dict[str, Any] | None = None  # train.evidence: the change band and limit an alert must meet
 
     def __len__(self) -> int:
         return len(self.members)
@@ -328,6 +337,14 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
     except (KeyError, TypeError) as exc:
         raise EnsembleError(f"{manifest_path}: a member lacks a field or has a wrong one ({exc})",
                             file=manifest_path, field="members") from None
+    evidence = man.get("evidence")
+    if evidence is not None:
+        lim = evidence.get("max_object_median") if isinstance(evidence, dict) else None
+        if (not isinstance(evidence, dict) or evidence.get("band") not in BAND_NAMES
+                or isinstance(lim, bool) or not isinstance(lim, int | float) or not np.isfinite(lim)):
+            raise EnsembleError(f"{manifest_path}: evidence = {evidence!r}: expected a band name and a finite "
+                                "max_object_median", file=manifest_path, field="evidence", value=evidence,
+                                hint="rebuild it with `gee-landslide ensemble build`")
     # members' weights live in the models tree the manifest belongs to (models/ensembles/<name>/)
     models_root = manifest_path.resolve().parent.parent.parent
     models = []
@@ -351,6 +368,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
         name=man["name"], setting=man["setting"], members=members, version=manifest_version(raw),
         threshold=float(thr), manifest_path=manifest_path, device=dev, aggregation=aggregation,
         inference={**DEFAULT_INFERENCE, **man.get("inference", {})}, models=models, note=man.get("note"),
+        evidence=evidence,
     )
 
 

@@ -379,3 +379,28 @@ def test_settings_error_never_shows_a_url(monkeypatch):
     monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "0")
     with pytest.raises(SettingsError, match="EE_WORKERS"):
         get_settings()
+
+
+# ----------------------------------------------------------------------------- change evidence
+def test_a_detection_without_the_change_a_landslide_makes_is_dropped_for_change():
+    """Two equally confident components: one where NDVI fell (kept), one where it did not (dropped,
+    reason "change"); a component whose pixels have no limit (NaN) cannot be judged and stays."""
+    mean, std, agree, slope, lc = _arrays()
+    mean[2:8, 2:8] = 0.9  # NDVI fell
+    mean[2:8, 20:26] = 0.9  # steep rock, nothing changed
+    mean[20:26, 20:26] = 0.9  # no limit there
+    change = np.zeros(mean.shape, np.float32)
+    change[2:8, 2:8] = -0.3
+    change[2:8, 20:26] = -0.02
+    change[20:26, 20:26] = 0.1
+    limit = np.full(mean.shape, -0.05)
+    limit[20:26, 20:26] = np.nan
+    rejected: list[Rejected] = []
+    kept = _cands(mean, std, agree, slope, lc, change=change, change_limit=limit, rejected=rejected)
+    assert sorted(c.window for c in kept) == [(2, 2, 8, 8), (20, 20, 26, 26)]
+    assert [(r.reason, r.window) for r in rejected] == [("change", (2, 20, 8, 26))]
+    # without the evidence all three stay
+    assert len(_cands(mean, std, agree, slope, lc)) == 3
+    # the limit is on the object's median: a few changed pixels do not carry an unchanged object
+    change[2:3, 20:26] = -0.5
+    assert len(_cands(mean, std, agree, slope, lc, change=change, change_limit=-0.05)) == 1

@@ -114,3 +114,32 @@ def test_sar_first_without_an_s1_ensemble_says_how_to_build_it(project):
     assert prepare_pass(cat, project, "norway", RUN_DATE).strategy == "single"
     with pytest.raises(MonitoringError, match="needs `ensembles:"):
         prepare_pass(cat, project, "norway", RUN_DATE, strategy="sar-first")
+
+
+def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project):
+    """With ensembles built from the stacks (train.evidence), SAR-decided pixels are judged on dVH and
+    optical ones on dNDVI, each against its own ensemble's limit; a pass drops the unchanged
+    detections ("change" in pass.json), and the region can turn the check off."""
+    from gee_landslide.monitor.runner import pass_evidence
+    from gee_landslide.train.ensemble import build_ensemble
+
+    limits = {}
+    for setting, k in (("s1", 1), ("s1s2", 2)):
+        man = build_ensemble(project.runs, project.ensembles, setting, k=k, name=setting, stacks_dir=project.stacks)
+        limits[setting] = json.loads(man.read_text())["evidence"]
+    assert (limits["s1"]["band"], limits["s1s2"]["band"]) == ("dVH", "dNDVI")
+    cat = load_catalog(project.catalog)
+    ctx = prepare_pass(cat, project, "norway", RUN_DATE)
+    m = {"sensors": np.array([[1, 2, 0]], np.uint8), "dndvi": np.array([[0.5, -0.4, -0.9]], np.float32),
+         "dvh": np.array([[-3.0, 7.0, -9.0]], np.float32)}
+    change, limit = pass_evidence(ctx, m)
+    assert change[0, :2] == pytest.approx([-3.0, -0.4]) and np.isnan(change[0, 2])
+    assert limit[0, :2] == pytest.approx([limits["s1"]["max_object_median"], limits["s1s2"]["max_object_median"]])
+    assert np.isnan(limit[0, 2])  # nothing decided that pixel
+
+    result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    summary = json.loads((result.out_dir / "pass.json").read_text())
+    assert summary["filtered"]["change"] > 0 and summary["filtered"] == result.filtered
+
+    set_region(project, require_change=False)
+    assert pass_evidence(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), m) is None

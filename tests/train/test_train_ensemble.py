@@ -200,3 +200,32 @@ def test_onehot_runs_train_and_their_ensemble_predicts(project, tmp_path):
     stack = read_stack(project.stacks / "test-0").data
     pred = load_ensemble(path, device="cpu").predict(stack)
     assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()
+
+
+# ----------------------------------------------------------------------------- change evidence (train.evidence)
+def test_ensemble_built_with_stacks_fits_evidence_on_train_and_val_events_only(project):
+    from gee_landslide.core.catalog import load_catalog
+    from gee_landslide.train.data import load_scenes
+    from gee_landslide.train.evidence import fit_evidence
+
+    catalog = load_catalog(project.catalog)
+    fit_ids = [e.id for e in catalog.split("train")] + [e.id for e in catalog.split("val")]
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 2, name="ev", stacks_dir=project.stacks)
+    man = json.loads(path.read_text())
+    assert man["evidence"]["fitted_on"] == fit_ids
+    assert not set(man["evidence"]["fitted_on"]) & {e.id for e in catalog.split("test")}
+    expected = fit_evidence(load_scenes(project.stacks, fit_ids), "s1s2")
+    assert man["evidence"]["max_object_median"] == expected["max_object_median"]
+    assert load_ensemble(path, device="cpu").evidence == man["evidence"]
+    # without stacks there is nothing to fit on: no evidence, and passes keep every detection
+    plain = build_ensemble(project.runs, project.ensembles, "s1s2", 2, name="plain")
+    assert json.loads(plain.read_text())["evidence"] is None
+
+
+def test_a_manifest_with_a_broken_evidence_block_is_refused_naming_the_field(project):
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 2, name="bad", stacks_dir=project.stacks)
+    man = json.loads(path.read_text())
+    man["evidence"]["max_object_median"] = "low"
+    path.write_text(json.dumps(man))
+    with pytest.raises(EnsembleError, match="evidence"):
+        load_ensemble(path, device="cpu")

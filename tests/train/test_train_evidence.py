@@ -1,0 +1,50 @@
+"""The change evidence an alert must show, fitted on the training and validation landslides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers_stacks import synthetic_scene
+
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.train.data import Scene
+from gee_landslide.train.evidence import KEEP, fit_evidence, object_medians
+
+DNDVI, DVH = BAND_NAMES.index("dNDVI"), BAND_NAMES.index("dVH")
+
+
+def _scene_with_slides(name: str, drops: list[float], size: int = 64) -> Scene:
+    """One 5x5 landslide per value of ``drops`` (its dNDVI and dVH), on a diagonal."""
+    stack, _ = synthetic_scene(0, size)
+    stack = stack.copy()
+    labels = np.zeros((size, size), np.uint8)
+    stack[DNDVI] = 0.0
+    stack[DVH] = 0.0
+    for k, d in enumerate(drops):
+        r = 2 + 7 * k
+        labels[r : r + 5, r : r + 5] = 1
+        stack[DNDVI, r : r + 5, r : r + 5] = d
+        stack[DVH, r : r + 5, r : r + 5] = 10 * d
+    return Scene(name, stack, labels)
+
+
+def test_limit_is_the_keep_quantile_of_the_landslide_objects_medians():
+    scenes = [_scene_with_slides("a", [-0.5, -0.4, -0.3]), _scene_with_slides("b", [-0.2, -0.01])]
+    assert sorted(object_medians(scenes, "dNDVI")) == pytest.approx([-0.5, -0.4, -0.3, -0.2, -0.01])
+    ev = fit_evidence(scenes, "s2")
+    assert ev["band"] == "dNDVI" and ev["objects"] == 5 and ev["keep"] == KEEP
+    assert ev["max_object_median"] == pytest.approx(np.quantile([-0.5, -0.4, -0.3, -0.2, -0.01], KEEP), abs=1e-4)
+    assert ev["fitted_on"] == ["a", "b"]
+    s1 = fit_evidence(scenes, "s1", keep=0.5)
+    assert s1["band"] == "dVH" and s1["max_object_median"] == pytest.approx(-3.0)
+
+
+def test_objects_without_finite_values_do_not_count_and_none_at_all_is_an_error():
+    scene = _scene_with_slides("a", [-0.5, -0.3])
+    scene.stack[DNDVI, 2:7, 2:7] = np.nan  # the first slide was under cloud
+    assert object_medians([scene], "dNDVI") == pytest.approx([-0.3])
+    scene.stack[DNDVI] = np.nan
+    with pytest.raises(ValueError, match="no landslide object with a finite dNDVI"):
+        fit_evidence([scene], "s2")
+    with pytest.raises(ValueError, match=r"keep 1\.0"):
+        fit_evidence([scene], "s2", keep=1.0)
