@@ -11,8 +11,10 @@ alert store, and the three share every fetched tile:
 - ``SAR-first``: the S1 ensemble where Sentinel-2 saw nothing, the optical one elsewhere;
   SAR-only alerts are candidates that a later clear view confirms or cancels.
 
-Printed: for each strategy, time to alert (days from a landslide's date to the first pass with an
-alert over it: median and 90th percentile, over the landslides that got one), object precision
+Truth: the landslides of the season with at least ``min_area_m2`` of their pixels inside the
+region (:func:`slides_in_region`). Printed: for each strategy, time to alert (days from a
+landslide's date to the first pass with an alert over it: median and 90th percentile, over the
+landslides that got one), object precision
 and recall at first alert (every alert as first issued) and after confirmation (the alerts
 confirmed by the end of the season; cancelled ones dropped), and the inference cost per
 ensemble in s/km² with its ratio to one bare forward pass of one member over the same tiles.
@@ -195,13 +197,19 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str) 
     polys = {s.id: s.polygon() for s in slides}
     in_season = [s for s in slides if s.onset >= season_start]
     first_hits: dict[str, float] = {}
+    first_pass_of: dict[str, dt.date] = {}
     # the first pass of each alert: read the passes in order and note the first alert over each slide
     passes = sorted((run.paths.monitor / "sim").glob("????-??-??"))
     seen_ids: set[str] = set()
+    confirmed_on: dict[str, dt.date] = {}  # alert id -> the pass that confirmed it
     for pdir in passes:
         day = dt.date.fromisoformat(pdir.name)
         summary = json.loads((pdir / "pass.json").read_text())
         new_ids = set(summary["alerts"]["new"]) - seen_ids
+        for aid in summary["alerts"]["confirmed"]:
+            confirmed_on.setdefault(aid, day)
+        for aid in new_ids:  # an alert confirmed but never listed as such was born confirmed (confirm_looks 1)
+            first_pass_of[aid] = day
         seen_ids |= new_ids
         for a in alerts:
             if a.alert_id not in new_ids:
@@ -223,6 +231,18 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str) 
 
     tta = np.array(sorted(first_hits.values()), float)
     confirmed = [a for a in alerts if a.stage == "confirmed"]
+    # time to confirmation: days from a landslide to the first pass that confirmed an alert over it
+    conf_days: dict[str, int] = {}
+    for a in confirmed:
+        day = confirmed_on.get(a.alert_id, first_pass_of.get(a.alert_id))
+        if day is None:
+            continue
+        geom = from_lonlat(a.geometry, grid_crs)
+        for s in in_season:
+            if s.onset <= day and geom.intersects(polys[s.id]):
+                d = (day - s.onset).days
+                conf_days[s.id] = min(conf_days.get(s.id, d), d)
+    ttc = np.array(sorted(conf_days.values()), float)
     out = {
         "landslides": len(in_season),
         "alerted": len(first_hits),
@@ -235,6 +255,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str) 
         "cancelled": sum(a.stage == "cancelled" for a in alerts),
         "precision_confirmed": (sum(hits(a) for a in confirmed) / len(confirmed)) if confirmed else float("nan"),
         "recall_confirmed": covered(confirmed),
+        "ttc_median": float(np.median(ttc)) if ttc.size else float("nan"),
     }
     return out
 
@@ -317,12 +338,12 @@ def main() -> None:
 
     print(f"\n{len(dates)} passes x 3 strategies over {area:.1f} km2 in {wall:.0f} s (simulator {fetch_s:.0f} s)")
     head = (f"{'strategy':<10} {'slides':>6} {'alerted':>7} {'TTA med':>7} {'TTA p90':>7} {'alerts':>6} "
-            f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6}")
+            f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7}")
     print(head)
     for name, run in runs.items():
         s = score(run, slides, start, full.crs)
-        conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f}" if name != "S1-only"
-                else f"{'n/a':>6} {'n/a':>6}")
+        conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f}"
+                if name != "S1-only" else f"{'n/a':>6} {'n/a':>6} {'n/a':>7}")
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
               f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
               f"{s['cancelled']:5d} {conf}")

@@ -329,6 +329,9 @@ class Region(_Strict):
     require_change: bool = Field(
         True, description="drop detections whose deciding sensor shows less change than the training landslides "
         "(median dNDVI or dVH above the ensemble's fitted limit, train.evidence); needs ensembles built with stacks")
+    confirm_looks: int = Field(
+        2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
+        "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")
     tile_px: int = Field(512, ge=64, le=4096)
     simulation: RegionSimulation = Field(default_factory=RegionSimulation)
 

@@ -601,6 +601,7 @@ def finish_pass(
         chips_source=ChipSource(m["dndvi"], m["dvv"], ctx.grid),
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
         optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(m["sensors"], ctx.grid),
+        confirm_looks=ctx.region.confirm_looks,
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)

@@ -30,7 +30,7 @@ class RecordingNotifier:
 
 
 def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
-          notifier=None) -> MergeResult:
+          notifier=None, confirm_looks: int = 1) -> MergeResult:
     """One pass over the synthetic slides whose detections were made with ``sensors`` (or none)."""
     p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
     cands = [dataclasses.replace(c, sensors=sensors) for c in candidates_of(p)]
@@ -38,7 +38,7 @@ def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLI
     return merge_and_publish(
         AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
         run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
-        threshold=0.5, optical_coverage=coverage, notifier=notifier,
+        threshold=0.5, optical_coverage=coverage, notifier=notifier, confirm_looks=confirm_looks,
     )
 
 
@@ -120,6 +120,31 @@ def test_candidate_without_optical_change_is_cancelled(tmp_path):
     revived = merge(d, run + dt.timedelta(days=6), "S1")
     assert revived.updated == [] and revived.new == []
     assert snapshot(d) != before_cancel
+
+
+def test_with_two_looks_an_optical_detection_is_confirmed_only_by_a_later_pass(tmp_path):
+    """``confirm_looks=2``: a Sentinel-2 detection is a candidate; the same pass re-run is no second
+    look; a later pass that sees it with Sentinel-2 confirms it, keeping its id."""
+    d = tmp_path / "alerts"
+    first = merge(d, RUN_1, "S1+S2", confirm_looks=2)
+    assert len(first.new) == 2 and {(a.stage, a.sensors) for a in first.new} == {("candidate", "S1+S2")}
+    assert _cap(d, first.new[0].alert_id).find(f"{CAP}info").findtext(f"{CAP}certainty") == "Possible"
+    again = merge(d, RUN_1, "S1+S2", confirm_looks=2)
+    assert again.confirmed == [] and {a.stage for a in again.alerts} == {"candidate"}
+    sar = merge(d, RUN_1 + dt.timedelta(days=6), "S1", confirm_looks=2)  # SAR again: still a candidate
+    assert sar.confirmed == [] and {a.stage for a in sar.alerts} == {"candidate"}
+    later = merge(d, RUN_1 + dt.timedelta(days=12), "S1+S2", confirm_looks=2)
+    assert sorted(later.confirmed) == sorted(a.alert_id for a in first.new) and later.new == []
+    assert {a.stage for a in later.alerts} == {"confirmed"}
+
+
+def test_with_two_looks_an_optical_detection_not_seen_again_is_cancelled(tmp_path):
+    d = tmp_path / "alerts"
+    first = merge(d, RUN_1, "S1+S2", confirm_looks=2)
+    res = merge(d, RUN_1 + dt.timedelta(days=40), None, coverage=lambda a: 0.9, confirm_looks=2)
+    assert sorted(res.cancelled) == sorted(a.alert_id for a in first.new)
+    with pytest.raises(ValueError, match="confirm_looks 3"):
+        merge(d, RUN_1 + dt.timedelta(days=46), "S1+S2", confirm_looks=3)
 
 
 def test_a_failed_commit_keeps_the_candidates(tmp_path, monkeypatch):

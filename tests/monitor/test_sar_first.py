@@ -93,10 +93,16 @@ def test_alerts_say_which_sensors_saw_them(project):
     assert result.new
     feed = json.loads((project.alerts / "alerts.geojson").read_text())
     props = [f["properties"] for f in feed["features"]]
-    assert {p["sensors"] for p in props} <= {"S1", "S1+S2"}
+    assert {p["sensors"] for p in props} == {"S1", "S1+S2"}
     for p in props:
-        assert p["stage"] == ("candidate" if p["sensors"] == "S1" else "confirmed")
+        assert p["stage"] == "candidate"  # regions confirm on a second look (confirm_looks: 2)
         assert p["model_version"].startswith("optical:") and "+s1:" in p["model_version"]
+    # with one look, what Sentinel-2 saw is confirmed at once
+    shutil.rmtree(project.alerts)
+    set_region(project, confirm_looks=1)
+    run_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    props = [f["properties"] for f in json.loads((project.alerts / "alerts.geojson").read_text())["features"]]
+    assert props and all(p["stage"] == ("candidate" if p["sensors"] == "S1" else "confirmed") for p in props)
 
 
 def test_sar_first_without_an_s1_ensemble_says_how_to_build_it(project):
