@@ -34,6 +34,8 @@ class EventContext:
     # median over the latest days shows a new landslide once most of its acquisitions follow it,
     # while the optical composite keeps the whole window for its chance of a clear view
     s1_post: Window | None = None
+    # the monitoring region this context stands in for (None: a catalog event); hints name its fields
+    region_id: str | None = None
 
     def __post_init__(self) -> None:
         # outside the post window the S1 "post" composite could read pre-event scenes

@@ -450,11 +450,16 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
         w = ctx.window(which)
         span = f"{w.start}..{w.end}"
         months = getattr(ctx, "window_reason", "")
-        widen = (
-            f"widen it: set `window_rule: {{mode: months, months: 2}}` (or 12) or "
-            f"`{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml"
-            + (f" (windows now: {months})" if months else "")
-        )
+        if ctx.region_id is not None:  # a monitoring tile: its windows come from the region's day counts
+            widen = (f"widen it: raise `{which}_days` of region {ctx.region_id} in case_studies.yaml "
+                     f"(now {(w.end - w.start).days + 1} days)")
+        else:
+            widen = (
+                f"widen it: set `window_rule: {{mode: months, months: 2}}` (or 12) or "
+                f"`{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml"
+                + (f" (windows now: {months})" if months else "")
+            )
+        owner = f"region {ctx.region_id}" if ctx.region_id is not None else "the event"
         if not info.get(f"s1_{which}"):
             orbit_txt = f"relative orbit {orbit}" if orbit else "any relative orbit common to both windows"
             s1w = ctx.s1_window(which)
@@ -464,7 +469,7 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
                      f"{which} window {span}; lengthen `s1_post_days`)")
             problems.append(
                 f"{ev.id}: no Sentinel-1 {ctx.orbit_pass.lower()} IW VV+VH scene of {orbit_txt} in the "
-                f"{where}; {widen}, or set `relative_orbit:` on the event"
+                f"{where}; {widen}, or set `relative_orbit:` on {owner}"
             )
         if not info.get(f"s2_{which}"):
             level = getattr(recipe, "s2_level", "L2A")

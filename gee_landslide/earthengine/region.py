@@ -50,7 +50,8 @@ def region_context(region_id: str, region: Region, pre: Window, post: Window, gr
         orbit_pass=region.orbit_pass, relative_orbit=region.relative_orbit,
     )
     s1_post = region.s1_post_window(post)
-    return EventContext(stand_in, defaults, grid, pre, post, s1_post=None if s1_post == post else s1_post)
+    return EventContext(stand_in, defaults, grid, pre, post, s1_post=None if s1_post == post else s1_post,
+                        region_id=region_id)
 
 
 def tile_recipe(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,

@@ -182,6 +182,9 @@ def test_empty_short_sentinel1_window_is_named_by_the_preflight(ee_offline, cata
             f"{s1_post.start}..{s1_post.end} (the latest 12 days of the post window {post.start}..{post.end}"
             in msg), msg
     assert "s1_post_days" in msg and "pre window" not in msg
+    # the hints name the region's own fields, not those of the stand-in event
+    assert "raise `post_days` of region norway in case_studies.yaml (now 30 days)" in msg, msg
+    assert "set `relative_orbit:` on region norway" in msg and "window_rule" not in msg
     assert server.pixel_requests == []
 
 
