@@ -3,13 +3,17 @@
 A region around the Norway test event is simulated with its acquisition calendar (Sentinel-1
 every 6 or 12 days on one relative orbit, Sentinel-2 every 5 days with clouds from the monthly
 climatology) and landslides injected on given dates. The season is backfilled with one pass
-every ``--every`` days, in order, under three strategies side by side; each strategy has its own
+every ``--every`` days, in order, under three strategies and a reference side by side; each strategy has its own
 alert store, and the three share every fetched tile:
 
 - ``S2-only``: the optical ensemble, only where both Sentinel-2 composites had a clear pixel;
 - ``S1-only``: the S1 ensemble everywhere;
 - ``SAR-first``: the S1 ensemble where Sentinel-2 saw nothing, the optical one elsewhere;
-  SAR-only alerts are candidates that a later clear view confirms or cancels.
+  SAR-only alerts are candidates that a later clear view confirms or cancels;
+
+and, as the reference they must beat, ``dNDVI rule``: S2-only with the one-band rule (dNDVI < t,
+t fitted on the train+val stacks) in place of the optical ensemble, through the same pass code,
+change-evidence check and alert lifecycle.
 
 Truth: the landslides of the season with at least ``min_area_m2`` of their pixels inside the
 region (:func:`slides_in_region`). Printed: for each strategy, time to alert (days from a
@@ -44,12 +48,69 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
+from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.catalog import Catalog, Region, RegionEnsembles, RegionSimulation, load_catalog
 from gee_landslide.core.paths import ProjectPaths, project_paths
 from gee_landslide.train.profile import Profile, load_profile
 
 REPO = Path(__file__).resolve().parents[1]
-STRATEGIES = {"S2-only": "optical-only", "S1-only": "s1-only", "SAR-first": "sar-first"}
+STRATEGIES = {"S2-only": "optical-only", "S1-only": "s1-only", "SAR-first": "sar-first",
+              "dNDVI rule": "optical-only"}
+RULE = "bench-rule"  # the reference: the one-band rule in place of the optical ensemble (S2-only)
+
+
+@dataclass
+class RulePrediction:
+    mean: np.ndarray
+    std: np.ndarray
+    agreement: np.ndarray
+
+
+@dataclass
+class RuleAsEnsemble:
+    """``dNDVI < t`` (t fitted on the train+val stacks) dressed as an ensemble, so the monitoring code
+    runs it unchanged: same tiles, change-evidence check (the optical ensemble's), lifecycle and
+    scoring. The reference every monitoring figure stands beside."""
+
+    threshold_dndvi: float
+    evidence: dict[str, Any] | None
+    name: str = RULE
+    setting: str = "s2"
+    aggregation: str = "mean"
+    threshold: float = 0.5
+    version: str = "dndvi-rule"
+
+    def predict(self, stack: np.ndarray) -> RulePrediction:
+        d = np.asarray(stack[BAND_NAMES.index("dNDVI")], np.float32)
+        with np.errstate(invalid="ignore"):
+            hit = np.where(np.isfinite(d), (d < self.threshold_dndvi).astype(np.float32), np.nan).astype(np.float32)
+        zeros = np.zeros_like(hit)
+        return RulePrediction(hit, zeros, hit.copy())
+
+
+def install_rule(base: ProjectPaths, optical: str) -> RuleAsEnsemble:
+    """Fit the rule on the train+val stacks, write a stub manifest the pass checks for, and make the
+    runner's ensemble loader return the rule for it."""
+    from gee_landslide.monitor import runner
+    from gee_landslide.train.baselines import DndviRule
+    from gee_landslide.train.data import load_scenes
+    from gee_landslide.train.ensemble import load_ensemble
+    from gee_landslide.train.sweep import Splits
+
+    splits = Splits.from_catalog(load_catalog(base.catalog))
+    fitted = DndviRule().fit(load_scenes(base.stacks, [*splits.train, *splits.val]))
+    rule = RuleAsEnsemble(fitted.threshold, load_ensemble(base.ensembles / optical / "manifest.json").evidence)
+    stub = base.ensembles / RULE / "manifest.json"
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    stub.write_text(json.dumps({"name": RULE, "setting": "s2", "note": "bench_time_to_alert.py: " + fitted.describe()}))
+    real = runner._cached_ensemble
+
+    def cached(manifest_path: str, mtime_ns: int) -> Any:
+        return rule if Path(manifest_path).parent.name == RULE else real(manifest_path, mtime_ns)
+
+    runner._cached_ensemble = cached
+    print(f"reference: {fitted.describe()}", flush=True)
+    return rule
 
 def yaml_value(kv: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as YAML (numbers, booleans, lists)."""
@@ -140,7 +201,8 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
     area = 0.0
     predict_s: dict[str, float] = {}
     for day in dates:
-        ctxs = {n: prepare_pass(catalog, r.paths, region_id, day, "simulated", strategy=STRATEGIES[n])
+        ctxs = {n: prepare_pass(catalog, r.paths, region_id, day, "simulated", strategy=STRATEGIES[n],
+                                ensemble=RULE if n == "dNDVI rule" else None)
                 for n, r in runs.items()}
         results: dict[str, list] = {n: [] for n in runs}
         any_ctx = next(iter(ctxs.values()))
@@ -154,7 +216,7 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
             timed: set[str] = set()
             for n, ctx in ctxs.items():
                 for role, ens in load_pass_ensembles(ctx).items():  # time each ensemble once per tile
-                    if role in timed:
+                    if role in timed or n == "dNDVI rule":
                         continue
                     timed.add(role)
                     t1 = time.perf_counter()
@@ -304,6 +366,7 @@ def main() -> None:
     if a.prepare_only:
         return
     skip_quicklooks()
+    install_rule(base, a.optical)
     from gee_landslide.simulate.scene import region_params, region_slides_near
 
     catalog = load_catalog(base.catalog)
@@ -336,12 +399,14 @@ def main() -> None:
     tile_km2 = stack.shape[1] * stack.shape[2] * 1e-4
     bare = {role: bare_forward_s(base, n, stack) / tile_km2 for role, n in (("s1", a.s1), ("optical", a.optical))}
 
-    print(f"\n{len(dates)} passes x 3 strategies over {area:.1f} km2 in {wall:.0f} s (simulator {fetch_s:.0f} s)")
+    print(f"\n{len(dates)} passes x {len(runs)} strategies over {area:.1f} km2 in {wall:.0f} s (simulator {fetch_s:.0f} s)")
     head = (f"{'strategy':<10} {'slides':>6} {'alerted':>7} {'TTA med':>7} {'TTA p90':>7} {'alerts':>6} "
             f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7}")
     print(head)
     for name, run in runs.items():
         s = score(run, slides, start, full.crs)
+        if name == "dNDVI rule":
+            print("reference (S2-only with the one-band rule in place of the optical ensemble):")
         conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f}"
                 if name != "S1-only" else f"{'n/a':>6} {'n/a':>6} {'n/a':>7}")
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
