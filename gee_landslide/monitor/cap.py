@@ -10,7 +10,8 @@ Choices (automatic remote-sensing detection of a landslide that has already happ
 - category ``Geo``, event ``Landslide``, responseType ``Monitor``;
 - urgency ``Unknown`` (the change happened somewhere within the post window);
 - certainty by the alert's stage (SAR-first lifecycle, issue #10): ``Possible`` for a
-  ``candidate`` (seen by Sentinel-1 alone), ``Likely`` once ``confirmed`` with Sentinel-2,
+  ``candidate`` (seen by Sentinel-1 alone, or by one pass with Sentinel-2 when the region
+  confirms on a second look), ``Likely`` once ``confirmed`` with Sentinel-2,
   ``Unlikely`` when ``cancelled`` (never ``Observed``: nobody has checked the ground);
 - severity from the footprint area: ``Severe`` >= 100,000 m², ``Moderate`` >= 10,000 m²,
   else ``Minor``;
@@ -72,11 +73,8 @@ def cap_msg_type(alert: Alert) -> str:
     return "Alert" if alert.revision <= 1 else "Update"
 
 
-STAGE_WORDS = {
-    "candidate": "Candidate landslide (Sentinel-1 SAR change only; awaiting a cloud-free Sentinel-2 view)",
-    "confirmed": "Landslide",
-    "cancelled": "Cancelled: a cloud-free Sentinel-2 view showed no vegetation loss at this SAR candidate",
-}
+def _seen_by_sar_only(alert: Alert) -> bool:
+    return alert.sensors == "S1"
 
 
 def alert_headline(alert: Alert) -> str:
@@ -85,7 +83,8 @@ def alert_headline(alert: Alert) -> str:
     if alert.stage == "cancelled":
         return f"Cancelled landslide alert in {alert.region} ({area}): not confirmed by Sentinel-2"
     if alert.stage == "candidate":
-        return f"Candidate landslide in {alert.region} ({area}, Sentinel-1 only)"
+        how = "Sentinel-1 only" if _seen_by_sar_only(alert) else "S1+S2, awaiting a second pass"
+        return f"Candidate landslide in {alert.region} ({area}, {how})"
     verb = "New" if alert.status == "new" else "Updated"
     seen = f", {alert.sensors}" if alert.sensors else ""
     return f"{verb} landslide detection in {alert.region} ({area}{seen})"
@@ -103,14 +102,17 @@ def alert_description(alert: Alert) -> str:
     slope = "n/a" if alert.mean_slope_deg is None else f"{alert.mean_slope_deg:.1f}°"
     if alert.stage == "cancelled":
         return (
-            f"Retracted alert in region {alert.region}: the candidate landslide first seen by Sentinel-1 on "
+            f"Retracted alert in region {alert.region}: the candidate landslide first seen "
+            f"{'by Sentinel-1 ' if _seen_by_sar_only(alert) else ''}on "
             f"{alert.first_seen} was not confirmed by a cloud-free Sentinel-2 view (pre window "
             f"{alert.pre_start}/{alert.pre_end}, post window {alert.post_start}/{alert.post_end}). "
             f"Centroid {alert.centroid_lat:.5f}, {alert.centroid_lon:.5f}. Model {alert.model_version} "
             f"(revision {alert.revision})."
         )
-    what = {"candidate": "Candidate landslide (Sentinel-1 SAR only, to be confirmed by Sentinel-2)",
-            "confirmed": "Landslide"}.get(alert.stage, "Possible new landslide")
+    candidate = ("Candidate landslide (Sentinel-1 SAR only, to be confirmed by Sentinel-2)"
+                 if _seen_by_sar_only(alert) else
+                 "Candidate landslide (seen by one pass with Sentinel-2, to be confirmed by a later pass)")
+    what = {"candidate": candidate, "confirmed": "Landslide"}.get(alert.stage, "Possible new landslide")
     used = {"S1": "Sentinel-1 VV/VH backscatter", "S1+S2": "Sentinel-1 backscatter and Sentinel-2 NDVI"}.get(
         alert.sensors, "Sentinel-1 VV backscatter, Sentinel-2 NDVI")
     return (

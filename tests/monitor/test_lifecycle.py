@@ -128,7 +128,10 @@ def test_with_two_looks_an_optical_detection_is_confirmed_only_by_a_later_pass(t
     d = tmp_path / "alerts"
     first = merge(d, RUN_1, "S1+S2", confirm_looks=2)
     assert len(first.new) == 2 and {(a.stage, a.sensors) for a in first.new} == {("candidate", "S1+S2")}
-    assert _cap(d, first.new[0].alert_id).find(f"{CAP}info").findtext(f"{CAP}certainty") == "Possible"
+    info = _cap(d, first.new[0].alert_id).find(f"{CAP}info")
+    assert info.findtext(f"{CAP}certainty") == "Possible"
+    assert "awaiting a second pass" in info.findtext(f"{CAP}headline")
+    assert "to be confirmed by a later pass" in info.findtext(f"{CAP}description")
     again = merge(d, RUN_1, "S1+S2", confirm_looks=2)
     assert again.confirmed == [] and {a.stage for a in again.alerts} == {"candidate"}
     sar = merge(d, RUN_1 + dt.timedelta(days=6), "S1", confirm_looks=2)  # SAR again: still a candidate
