@@ -64,23 +64,33 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
         combos += itertools.product([s for s in chosen if s in g.settings and s not in profile.settings],
                                     g.architectures, g.losses, g.learning_rates or profile.learning_rates)
+    options = profile_run_options(profile)
     out = []
     for s, arch, loss, lr in combos:
         seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
         out.append(RunConfig(
-            setting=s, architecture=arch, loss=loss, learning_rate=lr, encoder=profile.encoder,
-            encoder_weights=profile.encoder_weights, crop_size=profile.crop_size,
-            batch_size=profile.batch_size, iterations_per_epoch=profile.iterations_per_epoch,
-            max_epochs=profile.max_epochs, patience=profile.patience, optimizer=profile.optimizer,
-            weight_decay=profile.weight_decay, threshold=profile.threshold,
-            tune_threshold=profile.tune_threshold, seed=seed,
-            eval_mask=profile.eval_mask, norm=profile.norm, refine=profile.refine, lr_schedule=profile.lr_schedule, loss_mask=profile.loss_mask,
-            categorical=profile.categorical, augment=profile.augment,
-            crop_object_share=profile.crop_object_share, crop_background_share=profile.crop_background_share,
-            train_events=splits.train, val_events=splits.val,
-            test_events=splits.test,
+            **options, setting=s, architecture=arch, loss=loss, learning_rate=lr, seed=seed,
+            train_events=splits.train, val_events=splits.val, test_events=splits.test,
         ))
     return out
+
+
+# RunConfig fields that each run sets itself (its grid cell, its seed and the splits)
+PER_RUN_FIELDS = frozenset({"setting", "architecture", "loss", "learning_rate", "seed",
+                            "train_events", "val_events", "test_events"})
+
+
+def profile_run_options(profile: Profile) -> dict[str, Any]:
+    """The profile's training options a run records: every other RunConfig field, by name.
+
+    Why by name: a new option is added to ``Profile`` and ``RunConfig`` (and read by the
+    trainer), not also copied here by hand. A RunConfig field the profile lacks is an error,
+    not a silent default."""
+    values = profile.model_dump()
+    missing = sorted(set(RunConfig.model_fields) - PER_RUN_FIELDS - set(values))
+    if missing:
+        raise TypeError(f"RunConfig fields {missing} have no Profile option of the same name")
+    return {k: values[k] for k in RunConfig.model_fields if k not in PER_RUN_FIELDS}
 
 
 def check_stacks(stacks_dir: Path, splits: Splits) -> None:

@@ -198,3 +198,22 @@ def test_background_share_draws_windows_anywhere_landslide_or_not():
     assert counts[1.0] > 0.5
     with pytest.raises(ValueError, match=r"background_share -0\.1"):
         CropSampler(scenes, s, norm, crop=16, batch_size=2, rng=np.random.default_rng(0), background_share=-0.1)
+
+
+def test_every_profile_option_a_run_records_reaches_its_config_by_name():
+    """expand_grid copies the shared options by field name: changing any of them in the profile
+    changes every run's config (and so its id)."""
+    from gee_landslide.train.runs import RunConfig
+    from gee_landslide.train.sweep import PER_RUN_FIELDS
+
+    base = load_profile("laptop")
+    changed = {"crop_background_share": 0.25, "norm": "batch", "patience": 7, "augment": "dihedral",
+               "weight_decay": 1e-4, "encoder": "resnet18"}
+    prof = base.model_copy(update=changed)
+    runs = expand_grid(prof, SPLITS_FOR_TESTS)
+    shared = set(RunConfig.model_fields) - PER_RUN_FIELDS
+    assert shared >= set(changed)
+    for cfg in runs:
+        assert {k: getattr(cfg, k) for k in shared} == {k: getattr(prof, k) for k in shared}
+    before = {c.canonical_json() for c in expand_grid(base, SPLITS_FOR_TESTS)}
+    assert before.isdisjoint(c.canonical_json() for c in runs)
