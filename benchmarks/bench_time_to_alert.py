@@ -60,13 +60,6 @@ RULE = "bench-rule"  # the reference: the one-band rule in place of the optical 
 
 
 @dataclass
-class RulePrediction:
-    mean: np.ndarray
-    std: np.ndarray
-    agreement: np.ndarray
-
-
-@dataclass
 class RuleAsEnsemble:
     """``dNDVI < t`` (t fitted on the train+val stacks) dressed as an ensemble, so the monitoring code
     runs it unchanged: same tiles, change-evidence check (the optical ensemble's), lifecycle and
@@ -80,12 +73,13 @@ class RuleAsEnsemble:
     threshold: float = 0.5
     version: str = "dndvi-rule"
 
-    def predict(self, stack: np.ndarray) -> RulePrediction:
+    def predict(self, stack: np.ndarray) -> Any:
+        from gee_landslide.train.ensemble import EnsemblePrediction
+
         d = np.asarray(stack[BAND_NAMES.index("dNDVI")], np.float32)
         with np.errstate(invalid="ignore"):
             hit = np.where(np.isfinite(d), (d < self.threshold_dndvi).astype(np.float32), np.nan).astype(np.float32)
-        zeros = np.zeros_like(hit)
-        return RulePrediction(hit, zeros, hit.copy())
+        return EnsemblePrediction(hit, np.zeros_like(hit), hit.copy(), self.threshold, self.aggregation)
 
 
 def install_rule(base: ProjectPaths, optical: str) -> RuleAsEnsemble:

@@ -446,20 +446,20 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
     ev = ctx.event
     problems: list[str] = []
     orbit = info.get("relative_orbit")
+    owner = f"region {ctx.region_id}" if ctx.region_id is not None else "the event"  # whose fields to change
     for which in ("pre", "post"):
         w = ctx.window(which)
         span = f"{w.start}..{w.end}"
         months = getattr(ctx, "window_reason", "")
         if ctx.region_id is not None:  # a monitoring tile: its windows come from the region's day counts
             widen = (f"widen it: raise `{which}_days` of region {ctx.region_id} in case_studies.yaml "
-                     f"(now {(w.end - w.start).days + 1} days)")
+                     f"(now {w.days} days)")
         else:
             widen = (
                 f"widen it: set `window_rule: {{mode: months, months: 2}}` (or 12) or "
                 f"`{which}: {{start: ..., end: ...}}` on event {ev.id} in case_studies.yaml"
                 + (f" (windows now: {months})" if months else "")
             )
-        owner = f"region {ctx.region_id}" if ctx.region_id is not None else "the event"
         if not info.get(f"s1_{which}"):
             orbit_txt = f"relative orbit {orbit}" if orbit else "any relative orbit common to both windows"
             s1w = ctx.s1_window(which)
