@@ -43,6 +43,10 @@ def main() -> None:
                        catalog=load_catalog(paths.catalog), n_heldout=a.heldout, aggregation=a.aggregation)
     print(f"report in {time.perf_counter() - t0:.0f} s -> {out['markdown']}\n")
     print(out["skill"].read_text())
+    print("training budget (learning curves in the report):")
+    for b in out["budget"]:
+        print(f"  {b.line()}")
+    print()
 
     base = out["baselines"]
     rule = next(b for b in base if b.setting is None)

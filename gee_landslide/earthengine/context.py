@@ -7,7 +7,8 @@ the grid's own CRS, so clipping and export agree to the pixel.
 A context may carry a shorter Sentinel-1 post window (``s1_post``, a monitoring region's
 ``s1_post_days``): the S1 builders read their windows through :meth:`EventContext.s1_window`,
 everything else through :meth:`EventContext.window`. Events leave it unset, so their S1 and S2
-windows (and graphs) are the same as before.
+windows (and graphs) are the same as before. ``s2_post_optional`` (SAR-first tiles) lets the post
+window hold no Sentinel-2 scene at all (:func:`gee_landslide.earthengine.sentinel2.greenest_pixel`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class EventContext:
     s1_post: Window | None = None
     # the monitoring region this context stands in for (None: a catalog event); hints name its fields
     region_id: str | None = None
+    # a SAR-first monitoring tile: a post window without a single Sentinel-2 scene still gives a
+    # post composite (wholly masked), so the tile exports with NaN dNDVI and its S1 ensemble decides
+    # it, as with a post window whose scenes are all cloudy. Events need both composites (False)
+    s2_post_optional: bool = False
 
     def __post_init__(self) -> None:
         # outside the post window the S1 "post" composite could read pre-event scenes

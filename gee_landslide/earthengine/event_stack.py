@@ -72,7 +72,8 @@ def prepare_recipe(
     preflight(recipe, retry, info, cloudy_post_ok=cloudy_post_ok)
     if cloudy_post_ok and not info.get("s2_post_clear_px"):
         post = recipe.ctx.post
-        say(f"{recipe.ctx.event.id}: no cloud-free Sentinel-2 pixel in the post window "
+        what = "cloud-free Sentinel-2 pixel" if info.get("s2_post") else "Sentinel-2 scene"
+        say(f"{recipe.ctx.event.id}: no {what} in the post window "
             f"{post.start}..{post.end}: dNDVI is NaN, Sentinel-1 only")
     return recipe, info
 

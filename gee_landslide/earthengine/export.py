@@ -440,7 +440,9 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
     ``cloudy_post_ok`` (monitoring tiles): Sentinel-2 post scenes without one clear pixel are
     not a problem. dNDVI is then masked, exported as NaN, and a SAR-first pass decides the tile
     with its Sentinel-1 ensemble, as it does with the simulated source; an event stack needs
-    both composites. No post scene at all stays a problem (the composite would have no band).
+    both composites. No post scene at all is a problem too, unless the tile is SAR-first
+    (``ctx.s2_post_optional``): its post composite is then the masked placeholder of
+    :func:`gee_landslide.earthengine.sentinel2.greenest_pixel`.
     """
     ctx = recipe.ctx
     ev = ctx.event
@@ -471,7 +473,10 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
                 f"{ev.id}: no Sentinel-1 {ctx.orbit_pass.lower()} IW VV+VH scene of {orbit_txt} in the "
                 f"{where}; {widen}, or set `relative_orbit:` on {owner}"
             )
-        if not info.get(f"s2_{which}"):
+        s1_decides = cloudy_post_ok and which == "post" and getattr(ctx, "s2_post_optional", False)
+        if not info.get(f"s2_{which}") and s1_decides:
+            pass  # a SAR-first tile: no post scene gives NaN dNDVI, and Sentinel-1 decides it
+        elif not info.get(f"s2_{which}"):
             level = getattr(recipe, "s2_level", "L2A")
             problems.append(f"{ev.id}: no Sentinel-2 {level} scene in the {which} window {span}; {widen}")
         elif not info.get(f"s2_{which}_clear_px") and not (cloudy_post_ok and which == "post"):

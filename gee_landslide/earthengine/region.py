@@ -16,6 +16,9 @@ The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback),
 One difference: a post window whose Sentinel-2 scenes have no clear pixel over the tile is no
 error. The tile's dNDVI comes back NaN and the pass decides it with Sentinel-1 only
 (:func:`gee_landslide.monitor.runner.observed_sensors`), as it would with the simulated source.
+A SAR-first region (one with ``ensembles:``) goes one step further: a post window without any
+Sentinel-2 scene is no error either (``EventContext.s2_post_optional``); a region with one
+optical ensemble still needs a post scene, since nothing could decide the tile without one.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def region_context(region_id: str, region: Region, pre: Window, post: Window, gr
     )
     s1_post = region.s1_post_window(post)
     return EventContext(stand_in, defaults, grid, pre, post, s1_post=None if s1_post == post else s1_post,
-                        region_id=region_id)
+                        region_id=region_id, s2_post_optional=region.ensembles is not None)
 
 
 def tile_recipe(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,

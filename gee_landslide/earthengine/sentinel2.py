@@ -111,9 +111,29 @@ def clear_collection(ctx: EventContext, which: str, level: str = "L2A") -> ee.Im
     )
 
 
+# the bands a greenest-pixel composite keeps when its window holds no scene (a SAR-first tile's post)
+PLACEHOLDER_BANDS = ("B2", "B3", "B4", "B8", "NDVI")
+
+
+def no_scene_composite() -> ee.Image:
+    """A wholly masked image with the composite's NDVI and colour bands: what a window without any
+    scene contributes. Every pixel then exports as no-data, so dNDVI is NaN there."""
+    return ee.Image.constant([0] * len(PLACEHOLDER_BANDS)).rename(list(PLACEHOLDER_BANDS)).updateMask(0)
+
+
 def greenest_pixel(ctx: EventContext, which: str, level: str = "L2A") -> ee.Image:
-    """The greenest-pixel composite (maximum NDVI per pixel) of a window."""
-    return clear_collection(ctx, which, level).qualityMosaic("NDVI")
+    """The greenest-pixel composite (maximum NDVI per pixel) of a window.
+
+    Why the guard on a SAR-first tile's post window (``ctx.s2_post_optional``): ``qualityMosaic``
+    of an empty collection is an image without bands, so ``select('NDVI')`` would fail the whole
+    tile, while Sentinel-1 alone can still decide it. With the guard a window without scenes gives
+    :func:`no_scene_composite`, the same masked dNDVI a wholly cloudy window gives. Other windows
+    keep the plain graph (an event stack must not silently lose its optical band).
+    """
+    col = clear_collection(ctx, which, level)
+    if which == "post" and ctx.s2_post_optional:
+        return ee.Image(ee.Algorithms.If(col.size().gt(0), col.qualityMosaic("NDVI"), no_scene_composite()))
+    return col.qualityMosaic("NDVI")
 
 
 def pre_event_reflectance(ctx: EventContext, level: str = "L2A") -> ee.Image:

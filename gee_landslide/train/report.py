@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from gee_landslide.core.atomic import atomic_path, write_text_atomic
 from gee_landslide.core.bands import SETTINGS
 from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.ensemble import ensemble_score, run_threshold
+from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
 from gee_landslide.train.runs import list_runs
@@ -442,6 +443,9 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     fig5 = performance_diagram(curves, ks, reports_dir / "performance_diagram.png", base)
     fig6 = f1_vs_k(curves, reports_dir / "f1_vs_k.png", base)
     fig7 = {c.setting: comparison_map(c, map_k, reports_dir / f"comparison_{c.setting}.png") for c in curves}
+    budget = [budget_summary(c.setting, c.runs) for c in curves]
+    fig_lc = learning_curves_figure({c.setting: c.runs for c in curves}, reports_dir / "learning_curves.png",
+                                    SETTING_LABEL)
     write_text_atomic(reports_dir / "table7.md", t7)
     write_text_atomic(reports_dir / "table8.md", t8)
     write_text_atomic(reports_dir / "skill.md", skill)
@@ -470,6 +474,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
            f"## Figure 7 - single best vs ensemble of {map_k} on the test event", ""]
     md += [f"![{s}]({rel(p)})" for s, p in fig7.items()]
     md += ["", "Colours: " + "; ".join(lab for _, lab in FIG7_COLOURS.values()) + ".", ""]
+    md += ["## Learning curves - did the runs have room to converge?", "",
+           *[f"- {b.line()}" for b in budget], "", f"![learning curves]({rel(fig_lc)})", ""]
     md_path = write_text_atomic(reports_dir / "ensemble_report.md", "\n".join(md))
     summary: dict[str, Any] = {
         c.setting: {"runs": len(c.runs), "single": c.single.test.to_dict(),
@@ -478,7 +484,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
         for c in curves}
     summary["baselines"] = [b.to_dict() for b in base]
     summary["heldout_events"] = [s.event_id for s in heldout]
+    summary["budget"] = [asdict(b) for b in budget]
     write_text_atomic(reports_dir / "skill.json", json.dumps(summary, indent=1))
     return {"markdown": md_path, "table7": reports_dir / "table7.md", "table8": reports_dir / "table8.md",
-            "skill": reports_dir / "skill.md", "figures": [fig5, fig6, *fig7.values()], "summary": summary,
-            "notes": notes, "curves": curves, "baselines": base}
+            "skill": reports_dir / "skill.md", "figures": [fig5, fig6, *fig7.values(), fig_lc], "summary": summary,
+            "notes": notes, "curves": curves, "baselines": base, "budget": budget}

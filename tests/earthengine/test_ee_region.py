@@ -152,7 +152,8 @@ def test_tile_without_the_sentinel1_fields_builds_the_graph_it_always_did(ee_off
     from gee_landslide.earthengine.recipe import build_recipe
     from gee_landslide.earthengine.region import region_context, tile_recipe
 
-    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=s1_post_days)
+    # ensembles=None: one optical ensemble, not SAR-first (whose post composite may be empty, see below)
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=s1_post_days, ensembles=None)
     assert region.orbit_pass == "DESCENDING" and region.relative_orbit is None
     r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
     stand_in = region_context("norway", region, pre, post, sub, catalog.defaults).event
@@ -300,6 +301,58 @@ def test_tile_without_a_clear_post_view_exports_nan_dndvi_and_is_s1_only(
     clear[cloudy] = False
     assert (sensors[clear] == SENSOR_CODE["optical"]).all()
     assert any("Sentinel-1 only" in m for m in msgs) == (clear_px == 0)
+
+
+def test_sar_first_tile_without_any_post_scene_is_decided_by_sentinel1(ee_offline, catalog, tmp_path, monkeypatch):
+    """A SAR-first tile whose post window holds no Sentinel-2 scene at all (not even L1C) exports
+    with NaN dNDVI and goes to its S1 ensemble, like a wholly cloudy one: the post composite is
+    guarded by ``Algorithms.If`` on the collection size, with a wholly masked placeholder. A region
+    with one optical ensemble still stops at the pre-flight, naming the window and the field."""
+    from ee import apitestcase
+    from test_ee_recipes import deref, functions, invocations
+
+    from gee_landslide.core.bands import BAND_NAMES
+    from gee_landslide.earthengine.export import EmptyCollectionError
+    from gee_landslide.earthengine.graphcheck import check_graph
+    from gee_landslide.earthengine.region import fetch_grid_stack, tile_recipe
+    from gee_landslide.monitor.runner import SENSOR_CODE, observed_sensors
+
+    region, pre, post, _grid, sub = region_setup(catalog)
+    assert region.ensembles is not None  # norway is SAR-first
+    r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
+    g = json.loads(r.serialized())
+    assert check_graph(r.serialized()) == [] and check_graph(r.preflight().serialize()) == []
+    plain = tile_recipe(sub, pre, post, region=region.model_copy(update={"ensembles": None}),
+                        region_id="norway", defaults=catalog.defaults)
+    # one ee.Algorithms.If more than the optical-only tile: the post composite's guard, whose
+    # false case (no scene) is the wholly masked placeholder
+    guards = [a for a in invocations(g, "If")
+              if deref(g, a["falseCase"]).get("functionInvocationValue", {}).get("functionName") == "Image.updateMask"]
+    assert len(guards) == 1
+    assert len(invocations(g, "If")) == len(invocations(json.loads(plain.serialized()), "If")) + 1
+    assert "ImageCollection.qualityMosaic" in functions(g) and "Collection.size" in functions(g)
+
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "1")
+    monkeypatch.setenv("GEE_LANDSLIDE_EE_TILE_PX", "64")
+    none_after = {**PREFLIGHT, "s2_post": 0, "s2_l1c_post": 0, "s2_post_clear_px": 0}
+    everywhere = (slice(None), slice(None))
+    server = SequenceServer([none_after], grid=sub, nodata_at=everywhere, nodata_band="dNDVI")
+    msgs: list[str] = []
+    with apitestcase.UsingCloudApi(mock_http=server):
+        data = fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
+                                cache_dir=tmp_path / "tile", retry=retry()[0], progress=msgs.append)
+    assert np.isnan(data[BAND_NAMES.index("dNDVI")]).all()
+    assert (observed_sensors(data) == SENSOR_CODE["s1"]).all()
+    assert any("no Sentinel-2 scene in the post window" in m and "Sentinel-1 only" in m for m in msgs)
+
+    optical_only = region.model_copy(update={"ensembles": None})
+    server = SequenceServer([none_after], grid=sub)
+    with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(EmptyCollectionError) as info:
+        fetch_grid_stack(sub, pre, post, region=optical_only, region_id="norway", defaults=catalog.defaults,
+                         cache_dir=tmp_path / "tile2", retry=retry()[0])
+    assert f"no Sentinel-2 L2A scene in the post window {post.start}" in str(info.value)
+    assert "raise `post_days` of region norway" in str(info.value)
+    assert server.pixel_requests == []
 
 
 def test_cloudy_pre_window_still_stops_a_tile(ee_offline, catalog, tmp_path):

@@ -130,6 +130,9 @@ def test_report_and_cli(project):
     assert {r["chosen_on"] for k, r in out["summary"]["s1s2"]["methods"].items() if k != "single best"} == {
         "validation"}
     assert (project.reports / "comparison_s1s2.png").exists()
+    # the learning curves say whether the budget let the runs converge
+    assert "## Learning curves" in out["markdown"].read_text()
+    assert {b["setting"] for b in out["summary"]["budget"]} == {"s2", "s1s2"}
 
     from gee_landslide.cli import app
 
