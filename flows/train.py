@@ -2,7 +2,8 @@
 
 The flow expands the profile into run configurations (deterministic run ids, derived from each
 configuration) and fans the runs out over a task runner: a local thread pool by default
-(``workers`` at a time), or a Dask cluster when ``dask_address`` is given
+(``workers`` at a time, each in its own process: torch's thread pool and random generator are
+per process, so a run computes what it would alone), or a Dask cluster when ``dask_address`` is given
 (``prefect_dask.DaskTaskRunner(address=...)``; the project root must then be on a filesystem
 every worker sees). Each task calls the same library code as ``gee-landslide train``; a run's
 lock file (created with O_EXCL) guarantees that two workers never train the same run, finished
@@ -23,7 +24,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
@@ -69,7 +70,9 @@ def _runner(dask_address: str | None, workers: int):
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)
-    return ThreadPoolTaskRunner(max_workers=workers)
+    if workers > 1:  # a process per worker: torch's threads and random generator are per process
+        return ProcessPoolTaskRunner(max_workers=workers)
+    return ThreadPoolTaskRunner(max_workers=1)
 
 
 @flow(name="train-runs")
@@ -92,17 +95,21 @@ def train(
     profile: str = "laptop",
     settings: list[str] | None = None,
     dask_address: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     root: str | None = None,
     catalog: str | None = None,
     device: str | None = None,
     max_runs: int | None = None,
 ) -> dict[str, Any]:
-    """Train every run of ``profile`` (optionally only ``settings``) that is not finished yet."""
+    """Train every run of ``profile`` (optionally only ``settings``) that is not finished yet.
+
+    ``workers`` (default: the profile's ``workers``) runs train at once, each in its own process.
+    """
     logger = get_run_logger()
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
     prof = load_profile(profile)
+    workers = workers or prof.workers
     splits = Splits.from_catalog(cat)
     check_stacks(paths.stacks, splits)
     configs = expand_grid(prof, splits, settings)[: max_runs or None]
@@ -129,7 +136,7 @@ def main() -> None:
     ap.add_argument("--profile", default="laptop")
     ap.add_argument("--setting", action="append", dest="settings")
     ap.add_argument("--dask-address")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=None, help="default: the profile's")
     ap.add_argument("--root")
     ap.add_argument("--device")
     a = ap.parse_args()

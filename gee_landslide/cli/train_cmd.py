@@ -62,7 +62,7 @@ def train(
     cat = get_catalog(catalog, paths)
     prof = load_profile(profile)
     if threads is not None:
-        prof = prof.model_copy(update={"num_threads": threads})
+        prof = prof.model_copy(update={"num_threads": threads, "workers": 1})  # exactly this many for the one run
     splits = Splits.from_catalog(cat)
     try:
         configs = expand_grid(prof, splits, _settings_list(settings))

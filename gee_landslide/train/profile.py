@@ -124,7 +124,10 @@ class Profile(BaseModel):
         0.0, ge=0.0, le=1.0, description="fraction of crops at a random window of a random training scene, "
         "landslide or not (train.data.CropSampler)")
     amp: bool = Field(True, description="mixed precision autocast, used on CUDA only")
-    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None = leave as is)")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads per run (None = leave as is)")
+    workers: int = Field(
+        1, ge=1, le=64, description="runs the `train` flow trains at once on this machine, each in its own process "
+        "with num_threads threads; a sequential sweep (`gee-landslide train`) gives its one run num_threads x workers")
     inference: InferenceOptions = Field(default_factory=InferenceOptions)
     extra: list[ExtraGrid] = Field(default_factory=list, description="smaller grids for other settings")
 

@@ -145,6 +145,8 @@ def run_sweep(
     from gee_landslide.train.trainer import Hooks
 
     check_stacks(stacks_dir, splits)
+    if profile.workers > 1 and profile.num_threads:  # one run at a time here: give it every worker's threads
+        profile = profile.model_copy(update={"num_threads": profile.num_threads * profile.workers})
     configs = expand_grid(profile, splits, settings)
     if max_runs is not None:
         configs = configs[:max_runs]

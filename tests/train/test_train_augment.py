@@ -8,7 +8,7 @@ from helpers_stacks import synthetic_scene
 
 from gee_landslide.core.bands import setting
 from gee_landslide.train.data import GAIN_RANGE, CropSampler, Normalisation, Scene
-from gee_landslide.train.profile import load_profile
+from gee_landslide.train.profile import ProfileError, load_profile, parse_profile
 from gee_landslide.train.sweep import Splits, expand_grid
 
 SPLITS_FOR_TESTS = Splits(("a", "b"), ("c",), ("d",))
@@ -217,3 +217,15 @@ def test_every_profile_option_a_run_records_reaches_its_config_by_name():
         assert {k: getattr(cfg, k) for k in shared} == {k: getattr(prof, k) for k in shared}
     before = {c.canonical_json() for c in expand_grid(base, SPLITS_FOR_TESTS)}
     assert before.isdisjoint(c.canonical_json() for c in runs)
+
+
+def test_workers_and_threads_are_machine_settings_that_leave_run_ids_alone():
+    """Two runs at once (each its own process) compute what each would alone: the laptop profile's
+    ``workers``/``num_threads`` are not part of a run's configuration, so its id does not move."""
+    laptop = load_profile("laptop")
+    assert (laptop.workers, laptop.num_threads) == (2, 1)
+    alone = laptop.model_copy(update={"workers": 1, "num_threads": 2})
+    assert [c.run_id for c in expand_grid(laptop, SPLITS_FOR_TESTS)] == [
+        c.run_id for c in expand_grid(alone, SPLITS_FOR_TESTS)]
+    with pytest.raises(ProfileError, match="workers"):
+        parse_profile({**laptop.model_dump(), "workers": 0}, "x.yaml")

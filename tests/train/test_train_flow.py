@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from helpers_project import HARNESS_STARTUP_S
 from helpers_stacks import make_project
 
@@ -22,6 +25,9 @@ def test_train_flow_smoke(tmp_path):
     with prefect_test_harness(server_startup_timeout=HARNESS_STARTUP_S):
         out = train(profile=str(prof), root=str(tmp_path), workers=2)
         assert out["runs"] == 2 and out["counts"] == {"trained": 2}
+        # two workers are two processes besides this one (torch threads and RNG are per process)
+        here = f"{socket.gethostname()}:{os.getpid()}"
+        assert here not in {r["worker"] for r in out["results"]}
         again = train(profile=str(prof), root=str(tmp_path))
         assert again["counts"] == {"skipped": 2}
     assert len(list_runs(tmp_path / "models" / "runs", "s2")) == 2
