@@ -129,7 +129,7 @@ SENSORS_NAMES = {SENSORS_CODE_S1: "S1", SENSORS_CODE_S1S2: "S1+S2"}
 class Rejected:
     """A component dropped by a filter, with the reason (for logs and tests)."""
 
-    reason: str  # "area" | "slope" | "water" | "change" (train.evidence)
+    reason: str  # "area" | "slope" | "water" | "change" | "contrast" (train.evidence)
     pixel_count: int
     area_m2: float
     mean_slope_deg: float | None
@@ -182,6 +182,23 @@ def _no_change(change: np.ndarray, limit: np.ndarray, inside: np.ndarray) -> boo
     return bool(ok.any()) and float(np.median(v[ok])) > float(np.median(lim[ok]))
 
 
+def _no_contrast(change: np.ndarray, limit: np.ndarray, labels: np.ndarray, i: int, sl: tuple[slice, slice],
+                 detected: np.ndarray) -> bool:
+    """True when component ``i`` changed no more than the ring around it by its median limit
+    (:func:`gee_landslide.train.evidence.object_contrast`); False when it cannot be said."""
+    from gee_landslide.train.evidence import RING_PX, object_contrast
+
+    pad = RING_PX[1] + 1
+    win = tuple(slice(max(x.start - pad, 0), x.stop + pad) for x in sl)
+    inside = labels[win] == i
+    lim = limit[win][inside]
+    lim = lim[np.isfinite(lim)]
+    if lim.size == 0:
+        return False
+    c = object_contrast(np.asarray(change[win], np.float64), inside, detected[win])
+    return bool(np.isfinite(c)) and c > float(np.median(lim))
+
+
 def _finite_or_none(values: np.ndarray | None, i: int) -> float | None:
     if values is None or not np.isfinite(values[i]):
         return None
@@ -203,6 +220,7 @@ def detections_to_candidates(
     sensors: np.ndarray | None = None,
     change: np.ndarray | None = None,
     change_limit: float | np.ndarray | None = None,
+    contrast_limit: float | np.ndarray | None = None,
 ) -> list[Candidate]:
     """Threshold, polygonise and filter an ensemble probability map into landslide candidates.
 
@@ -217,6 +235,9 @@ def detections_to_candidates(
     of the sensor that decided it (dNDVI or dVH) and the most a landslide's object median may be
     (NaN = no limit). A component whose median change is above its median limit showed no change
     a landslide makes and is dropped ("change"); one without finite values cannot be judged and stays.
+    ``contrast_limit`` (same module): the most a landslide's median change may be above that of the
+    ring around it (other detections left out); a component changed no more than its surroundings
+    is dropped ("contrast"), one whose ring has too few finite values stays.
     """
     thr = np.asarray(threshold, dtype=np.float64)
     if thr.ndim == 0 and not 0.0 < float(thr) < 1.0:
@@ -230,9 +251,11 @@ def detections_to_candidates(
                       ("threshold", thr if thr.ndim else None), ("sensors", sensors), ("change", change)):
         _check_shape(name, arr, grid.shape)
     threshold = thr if thr.ndim else float(thr)
-    limit = None
+    limit = con_limit = None
     if change is not None and change_limit is not None:
         limit = np.broadcast_to(np.asarray(change_limit, np.float64), grid.shape)
+    if change is not None and contrast_limit is not None:
+        con_limit = np.broadcast_to(np.asarray(contrast_limit, np.float64), grid.shape)
 
     with np.errstate(invalid="ignore"):
         detected = np.isfinite(mean) & (mean >= threshold)
@@ -270,6 +293,8 @@ def detections_to_candidates(
             reason = "water"
         elif limit is not None and change is not None and _no_change(change[sl], limit[sl], labels[sl] == i):
             reason = "change"
+        elif con_limit is not None and change is not None and _no_contrast(change, con_limit, labels, i, sl, detected):
+            reason = "contrast"
         if reason is not None:
             if rejected is not None:
                 rejected.append(Rejected(reason, int(counts[i]), area, s, lc, window))

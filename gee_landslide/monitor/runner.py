@@ -413,6 +413,23 @@ def pass_evidence(ctx: PassContext, m: dict[str, np.ndarray]) -> tuple[np.ndarra
     return (change, limit) if np.isfinite(limit).any() else None
 
 
+def pass_contrast_limit(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per pixel, the most a landslide's median change may be above its surroundings' for the
+    ensemble that decided it (``max_object_contrast``, :mod:`gee_landslide.train.evidence`); NaN
+    where that ensemble has none. None when the region turned the checks off or none has it."""
+    if not ctx.region.require_change:
+        return None
+    ens = load_pass_ensembles(ctx)
+    limit = np.full(m["sensors"].shape, np.nan, np.float64)
+    deciders = ([(ens["single"], np.ones(m["sensors"].shape, bool))] if ctx.strategy == "single" else
+                [(ens[role], m["sensors"] == code) for role, code in SENSOR_CODE.items() if role in ens])
+    for e, where in deciders:
+        c = (e.evidence or {}).get("max_object_contrast")
+        if c is not None:
+            limit[where] = float(c)
+    return limit if np.isfinite(limit).any() else None
+
+
 def pass_model_version(ctx: PassContext) -> str:
     ens = load_pass_ensembles(ctx)
     if ctx.strategy == "single":
@@ -565,6 +582,7 @@ def finish_pass(
             landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
             sensors=m["sensors"], change=None if evidence is None else evidence[0],
             change_limit=None if evidence is None else evidence[1], rejected=rejected,
+            contrast_limit=None if evidence is None else pass_contrast_limit(ctx, m),
         )
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
         render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 import gee_landslide
+from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.ops.processes import pid_alive, pid_file_owner
 
@@ -186,11 +187,28 @@ def _reexec() -> None:
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
+class PortInUseError(GeeLandslideError, RuntimeError):
+    """The Prefect port already serves an API that this project did not start."""
+
+
 def start_server(orch: Orchestra, timeout: float = 90.0) -> int:
-    """Start ``prefect server start`` (or reuse a running one) and wait until it is healthy."""
+    """Start ``prefect server start`` (or reuse this project's running one) and wait until it is healthy.
+
+    Why the check for a foreign server: a second clone's ``make demo`` used to find the first
+    clone's server healthy on port 4200, register its deployments there and have the first
+    clone's deployment process run them, in the first clone's directory (seen: a "sweep" that
+    finished in 14 s, having trained nothing).
+    """
     pid = read_pid(orch, "server")
     if pid and server_healthy(orch):
         return pid
+    if server_healthy(orch):
+        raise PortInUseError(
+            f"port {orch.port} already serves a Prefect API that this project ({orch.paths.root}) did not start "
+            f"(another clone's `make demo` or `make serve`?); its deployments would run there, not here",
+            field="port", value=orch.port,
+            hint="stop it (`make stop` in that clone) or pick another port: gee-landslide demo --port 4300",
+        )
     prefect = str(Path(sys.executable).with_name("prefect"))
     pid = _spawn(orch, "server", [prefect, "server", "start", "--host", orch.host, "--port", str(orch.port)])
     deadline = time.monotonic() + timeout

@@ -128,6 +128,10 @@ def combine(probs: np.ndarray, threshold: float, member_thresholds: np.ndarray |
     )
 
 
+def _finite(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, int | float) and bool(np.isfinite(x))
+
+
 def run_threshold(rec: dict[str, Any]) -> float:
     """A finished run's threshold: the one chosen on validation when the profile tuned it."""
     return float(rec.get("threshold", rec["config"].get("threshold", 0.5)))
@@ -341,10 +345,11 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
     if evidence is not None:
         lim = evidence.get("max_object_median") if isinstance(evidence, dict) else None
         if (not isinstance(evidence, dict) or evidence.get("band") not in BAND_NAMES
-                or isinstance(lim, bool) or not isinstance(lim, int | float) or not np.isfinite(lim)):
-            raise EnsembleError(f"{manifest_path}: evidence = {evidence!r}: expected a band name and a finite "
-                                "max_object_median", file=manifest_path, field="evidence", value=evidence,
-                                hint="rebuild it with `gee-landslide ensemble build`")
+                or not _finite(lim) or not (evidence.get("max_object_contrast") is None
+                                            or _finite(evidence.get("max_object_contrast")))):
+            raise EnsembleError(f"{manifest_path}: evidence = {evidence!r}: expected a band name, a finite "
+                                "max_object_median and a finite or null max_object_contrast", file=manifest_path,
+                                field="evidence", value=evidence, hint="rebuild it with `gee-landslide ensemble build`")
     # members' weights live in the models tree the manifest belongs to (models/ensembles/<name>/)
     models_root = manifest_path.resolve().parent.parent.parent
     models = []

@@ -404,3 +404,25 @@ def test_a_detection_without_the_change_a_landslide_makes_is_dropped_for_change(
     # the limit is on the object's median: a few changed pixels do not carry an unchanged object
     change[2:3, 20:26] = -0.5
     assert len(_cands(mean, std, agree, slope, lc, change=change, change_limit=-0.05)) == 1
+
+
+def test_a_detection_that_changed_no_more_than_its_surroundings_is_dropped_for_contrast():
+    """Both components dropped by 0.3 in NDVI, but around the second everything dropped by 0.25 (a
+    snow line, a slope browning): it is dropped ("contrast"); one with no finite ring stays."""
+    mean, std, agree, slope, lc = _arrays()
+    mean[2:8, 2:8] = 0.9
+    mean[2:8, 20:26] = 0.9
+    mean[18:24, 32:38] = 0.9
+    change = np.zeros(mean.shape, np.float32)
+    change[2:8, 2:8] = -0.3
+    change[:14, 14:32] = -0.25  # the slope around the second component
+    change[2:8, 20:26] = -0.3
+    change[14:, 28:] = np.nan  # the third: no view around it
+    change[18:24, 32:38] = -0.3
+    rejected: list[Rejected] = []
+    kept = _cands(mean, std, agree, slope, lc, change=change, change_limit=-0.1, contrast_limit=-0.2,
+                  rejected=rejected)
+    assert sorted(c.window for c in kept) == [(2, 2, 8, 8), (18, 32, 24, 38)]
+    assert [(r.reason, r.window) for r in rejected] == [("contrast", (2, 20, 8, 26))]
+    # without a contrast limit the change check alone keeps all three
+    assert len(_cands(mean, std, agree, slope, lc, change=change, change_limit=-0.1)) == 3

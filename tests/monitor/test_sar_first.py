@@ -126,7 +126,7 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
     """With ensembles built from the stacks (train.evidence), SAR-decided pixels are judged on dVH and
     optical ones on dNDVI, each against its own ensemble's limit; a pass drops the unchanged
     detections ("change" in pass.json), and the region can turn the check off."""
-    from gee_landslide.monitor.runner import pass_evidence
+    from gee_landslide.monitor.runner import pass_contrast_limit, pass_evidence
     from gee_landslide.train.ensemble import build_ensemble
 
     limits = {}
@@ -142,6 +142,10 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
     assert change[0, :2] == pytest.approx([-3.0, -0.4]) and np.isnan(change[0, 2])
     assert limit[0, :2] == pytest.approx([limits["s1"]["max_object_median"], limits["s1s2"]["max_object_median"]])
     assert np.isnan(limit[0, 2])  # nothing decided that pixel
+    contrast = pass_contrast_limit(ctx, m)  # and how far below its surroundings the change must be
+    assert contrast[0, :2] == pytest.approx([limits["s1"]["max_object_contrast"],
+                                             limits["s1s2"]["max_object_contrast"]])
+    assert np.isnan(contrast[0, 2])
 
     result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
     summary = json.loads((result.out_dir / "pass.json").read_text())
@@ -149,3 +153,4 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
 
     set_region(project, require_change=False)
     assert pass_evidence(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), m) is None
+    assert pass_contrast_limit(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), m) is None

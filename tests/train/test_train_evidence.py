@@ -8,7 +8,15 @@ from helpers_stacks import synthetic_scene
 
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.train.data import Scene
-from gee_landslide.train.evidence import KEEP, fit_evidence, object_medians
+from gee_landslide.train.evidence import (
+    KEEP,
+    RING_PX,
+    fit_evidence,
+    object_contrast,
+    object_contrasts,
+    object_medians,
+    ring_mask,
+)
 
 DNDVI, DVH = BAND_NAMES.index("dNDVI"), BAND_NAMES.index("dVH")
 
@@ -48,3 +56,26 @@ def test_objects_without_finite_values_do_not_count_and_none_at_all_is_an_error(
         fit_evidence([scene], "s2")
     with pytest.raises(ValueError, match=r"keep 1\.0"):
         fit_evidence([scene], "s2", keep=1.0)
+
+
+def test_contrast_is_the_object_median_minus_its_rings_and_the_limit_its_keep_quantile():
+    """On a flat background the contrast is the drop itself; where the surroundings dropped as much
+    (a snow line, a whole slope browning) it is zero. Other objects stay out of a ring."""
+    scenes = [_scene_with_slides("a", [-0.5, -0.4, -0.3]), _scene_with_slides("b", [-0.2, -0.01])]
+    assert sorted(object_contrasts(scenes, "dNDVI")) == pytest.approx([-0.5, -0.4, -0.3, -0.2, -0.01])
+    ev = fit_evidence(scenes, "s2")
+    assert ev["max_object_contrast"] == pytest.approx(np.quantile([-0.5, -0.4, -0.3, -0.2, -0.01], KEEP), abs=1e-4)
+    assert ev["ring_px"] == list(RING_PX)
+
+    broad = _scene_with_slides("c", [-0.4])
+    broad.stack[DNDVI, :20, :20] = -0.4  # the whole corner browned, the slide with it
+    assert object_contrasts([broad], "dNDVI") == pytest.approx([0.0])
+    # the ring leaves out what it is told to: a neighbour's pixels do not make the ring look changed
+    obj = np.zeros((20, 20), bool)
+    obj[5:10, 5:10] = True
+    other = np.zeros_like(obj)
+    other[5:10, 12:17] = True
+    values = np.where(obj | other, -0.4, 0.0)
+    assert object_contrast(values, obj, other) == pytest.approx(-0.4)
+    assert not (ring_mask(obj, other) & (obj | other)).any()
+    assert np.isnan(object_contrast(np.where(obj, -0.4, np.nan), obj, other))  # nothing around it to compare
