@@ -416,8 +416,9 @@ def pass_evidence(ctx: PassContext, m: dict[str, np.ndarray]) -> tuple[np.ndarra
 def pass_contrast_limit(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray | None:
     """Per pixel, the most a landslide's median change may be above its surroundings' for the
     ensemble that decided it (``max_object_contrast``, :mod:`gee_landslide.train.evidence`); NaN
-    where that ensemble has none. None when the region turned the checks off or none has it."""
-    if not ctx.region.require_change:
+    where that ensemble has none. None unless the region asks for it (``require_contrast``, with
+    ``require_change``) and an ensemble has it."""
+    if not (ctx.region.require_change and ctx.region.require_contrast):
         return None
     ens = load_pass_ensembles(ctx)
     limit = np.full(m["sensors"].shape, np.nan, np.float64)

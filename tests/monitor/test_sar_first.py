@@ -142,7 +142,10 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
     assert change[0, :2] == pytest.approx([-3.0, -0.4]) and np.isnan(change[0, 2])
     assert limit[0, :2] == pytest.approx([limits["s1"]["max_object_median"], limits["s1s2"]["max_object_median"]])
     assert np.isnan(limit[0, 2])  # nothing decided that pixel
-    contrast = pass_contrast_limit(ctx, m)  # and how far below its surroundings the change must be
+    assert pass_contrast_limit(ctx, m) is None  # the contrast check is opt-in
+    set_region(project, require_contrast=True)
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    contrast = pass_contrast_limit(ctx, m)  # how far below its surroundings the change must be
     assert contrast[0, :2] == pytest.approx([limits["s1"]["max_object_contrast"],
                                              limits["s1s2"]["max_object_contrast"]])
     assert np.isnan(contrast[0, 2])
