@@ -9,7 +9,7 @@ profile's budget, not the model, decides the result:
   (``early_peak``): with a validation threshold searched per epoch, a barely trained model can
   score a high F1 once, and a small ``patience`` then stops it before it learns.
 
-The report prints these counts beside Figure 4 (the curves) so a user who changes the profile
+The report prints these counts beside its learning-curve figure, so a user who changes the profile
 sees at once whether the runs had room to converge.
 """
 
@@ -65,9 +65,12 @@ def budget_summary(setting: str, runs: Sequence[dict[str, Any]]) -> BudgetSummar
 def learning_curves_figure(runs_by_setting: dict[str, Sequence[dict[str, Any]]], path: Path,
                            labels: dict[str, str] | None = None) -> Path:
     """One panel per setting: validation F1 per epoch of every run, its kept epoch marked."""
-    from gee_landslide.train.report import _plt, _save
+    import matplotlib
 
-    plt = _plt()
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gee_landslide.core.atomic import atomic_path
     names = [s for s, runs in runs_by_setting.items() if runs]
     fig, axes = plt.subplots(1, max(len(names), 1), figsize=(5.2 * max(len(names), 1), 4), squeeze=False)
     for ax, s in zip(axes[0], names, strict=False):
@@ -87,7 +90,10 @@ def learning_curves_figure(runs_by_setting: dict[str, Sequence[dict[str, Any]]],
                xlabel="epoch", ylabel="validation F1", ylim=(0, 1))
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    with atomic_path(path) as tmp:  # the report's figures are written the same way
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
 
 
 __all__ = ["BudgetSummary", "budget_summary", "learning_curves_figure"]
