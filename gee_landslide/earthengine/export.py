@@ -473,12 +473,12 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
                 f"{ev.id}: no Sentinel-1 {ctx.orbit_pass.lower()} IW VV+VH scene of {orbit_txt} in the "
                 f"{where}; {widen}, or set `relative_orbit:` on {owner}"
             )
+        # a SAR-first tile without a post scene: NaN dNDVI, and Sentinel-1 decides it
         s1_decides = cloudy_post_ok and which == "post" and getattr(ctx, "s2_post_optional", False)
-        if not info.get(f"s2_{which}") and s1_decides:
-            pass  # a SAR-first tile: no post scene gives NaN dNDVI, and Sentinel-1 decides it
-        elif not info.get(f"s2_{which}"):
-            level = getattr(recipe, "s2_level", "L2A")
-            problems.append(f"{ev.id}: no Sentinel-2 {level} scene in the {which} window {span}; {widen}")
+        if not info.get(f"s2_{which}"):
+            if not s1_decides:
+                level = getattr(recipe, "s2_level", "L2A")
+                problems.append(f"{ev.id}: no Sentinel-2 {level} scene in the {which} window {span}; {widen}")
         elif not info.get(f"s2_{which}_clear_px") and not (cloudy_post_ok and which == "post"):
             problems.append(
                 f"{ev.id}: no cloud-free Sentinel-2 pixel (Cloud Score+ cs_cdf >= "

@@ -186,10 +186,9 @@ def _no_contrast(change: np.ndarray, limit: np.ndarray, labels: np.ndarray, i: i
                  detected: np.ndarray) -> bool:
     """True when component ``i`` changed no more than the ring around it by its median limit
     (:func:`gee_landslide.train.evidence.object_contrast`); False when it cannot be said."""
-    from gee_landslide.train.evidence import RING_PX, object_contrast
+    from gee_landslide.train.evidence import object_contrast, ring_window
 
-    pad = RING_PX[1] + 1
-    win = tuple(slice(max(x.start - pad, 0), x.stop + pad) for x in sl)
+    win = ring_window(sl)
     inside = labels[win] == i
     lim = limit[win][inside]
     lim = lim[np.isfinite(lim)]

@@ -392,6 +392,15 @@ def pass_thresholds(ctx: PassContext, sensors: np.ndarray) -> float | np.ndarray
     return thr
 
 
+def _deciders(ctx: PassContext, sensors: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    """(ensemble, the pixels it decided) of a pass: the region's one ensemble everywhere, or each
+    SAR-first role where the sensors code says it ran."""
+    ens = load_pass_ensembles(ctx)
+    if ctx.strategy == "single":
+        return [(ens["single"], np.ones(sensors.shape, bool))]
+    return [(ens[role], sensors == code) for role, code in SENSOR_CODE.items() if role in ens]
+
+
 def pass_evidence(ctx: PassContext, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
     """Per pixel, the change band of the ensemble that decided it and the limit a landslide's
     object median meets (:mod:`gee_landslide.train.evidence`); NaN limit where the deciding
@@ -399,13 +408,10 @@ def pass_evidence(ctx: PassContext, m: dict[str, np.ndarray]) -> tuple[np.ndarra
     turned the check off or no ensemble has evidence."""
     if not ctx.region.require_change:
         return None
-    ens = load_pass_ensembles(ctx)
     bands = {"dNDVI": m["dndvi"], "dVH": m["dvh"]}
     change = np.full(m["sensors"].shape, np.nan, np.float32)
     limit = np.full(m["sensors"].shape, np.nan, np.float64)
-    deciders = ([(ens["single"], np.ones(m["sensors"].shape, bool))] if ctx.strategy == "single" else
-                [(ens[role], m["sensors"] == code) for role, code in SENSOR_CODE.items() if role in ens])
-    for e, where in deciders:
+    for e, where in _deciders(ctx, m["sensors"]):
         if e.evidence is None:
             continue
         change[where] = bands[e.evidence["band"]][where]
@@ -420,11 +426,8 @@ def pass_contrast_limit(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarra
     ``require_change``) and an ensemble has it."""
     if not (ctx.region.require_change and ctx.region.require_contrast):
         return None
-    ens = load_pass_ensembles(ctx)
     limit = np.full(m["sensors"].shape, np.nan, np.float64)
-    deciders = ([(ens["single"], np.ones(m["sensors"].shape, bool))] if ctx.strategy == "single" else
-                [(ens[role], m["sensors"] == code) for role, code in SENSOR_CODE.items() if role in ens])
-    for e, where in deciders:
+    for e, where in _deciders(ctx, m["sensors"]):
         c = (e.evidence or {}).get("max_object_contrast")
         if c is not None:
             limit[where] = float(c)

@@ -77,6 +77,13 @@ def ring_mask(obj: np.ndarray, exclude: np.ndarray, ring: tuple[int, int] = RING
     return grown & ~ndimage.binary_dilation(obj, iterations=inner) & ~exclude
 
 
+def ring_window(sl: tuple[slice, ...]) -> tuple[slice, ...]:
+    """The bounding-box slices ``sl`` of an object grown by the ring's reach: all the pixels
+    :func:`ring_mask` can touch (slicing clips the far edges)."""
+    pad = RING_PX[1] + 1
+    return tuple(slice(max(x.start - pad, 0), x.stop + pad) for x in sl)
+
+
 def object_contrast(values: np.ndarray, obj: np.ndarray, exclude: np.ndarray,
                     ring: tuple[int, int] = RING_PX) -> float:
     """Median of ``values`` over ``obj`` minus its median over the ring around it (NaN when either
@@ -98,11 +105,10 @@ def object_contrasts(scenes: Sequence[Scene], band: str, min_px: int = MIN_OBJEC
     for s in scenes:
         truth = s.labels > 0
         labels, _ = ndimage.label(truth, structure=np.ones((3, 3), bool))
-        pad = RING_PX[1] + 1
         for i, sl in enumerate(ndimage.find_objects(labels), 1):
             if sl is None:
                 continue
-            win = tuple(slice(max(x.start - pad, 0), x.stop + pad) for x in sl)
+            win = ring_window(sl)
             obj = labels[win] == i
             if np.isfinite(s.stack[b][win][obj]).sum() < min_px:
                 continue

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from gee_landslide.train.figures import pyplot, save_png
+
 
 @dataclass(frozen=True)
 class BudgetSummary:
@@ -65,12 +67,7 @@ def budget_summary(setting: str, runs: Sequence[dict[str, Any]]) -> BudgetSummar
 def learning_curves_figure(runs_by_setting: dict[str, Sequence[dict[str, Any]]], path: Path,
                            labels: dict[str, str] | None = None) -> Path:
     """One panel per setting: validation F1 per epoch of every run, its kept epoch marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gee_landslide.core.atomic import atomic_path
+    plt = pyplot()
     names = [s for s, runs in runs_by_setting.items() if runs]
     fig, axes = plt.subplots(1, max(len(names), 1), figsize=(5.2 * max(len(names), 1), 4), squeeze=False)
     for ax, s in zip(axes[0], names, strict=False):
@@ -90,10 +87,7 @@ def learning_curves_figure(runs_by_setting: dict[str, Sequence[dict[str, Any]]],
                xlabel="epoch", ylabel="validation F1", ylim=(0, 1))
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:  # the report's figures are written the same way
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
 
 
 __all__ = ["BudgetSummary", "budget_summary", "learning_curves_figure"]

@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.core.atomic import atomic_path, write_text_atomic
+from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.bands import SETTINGS
 from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.ensemble import ensemble_score, run_threshold
+from gee_landslide.train.figures import pyplot as _plt
+from gee_landslide.train.figures import save_png as _save
 from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
@@ -267,15 +269,6 @@ def _setting_title(s: str) -> str:
 
 
 # ----------------------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: Path,
                         baselines: Sequence[MethodResult] = ()) -> Path:
     """Roebber (2009): x = precision (success ratio), y = recall (POD), F1 isolines, bias lines."""
@@ -398,14 +391,6 @@ def comparison_map(c: SettingCurve, k: int, path: Path) -> Path:
     fig.legend(handles=handles, loc="center right", fontsize=7)
     fig.subplots_adjust(right=0.72 if len(scenes) == 1 else 0.85)
     return _save(fig, path)
-
-
-def _save(fig: Any, path: Path) -> Path:
-    plt = _plt()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
 
 
 # ----------------------------------------------------------------------------- the whole report
