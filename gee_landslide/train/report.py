@@ -150,6 +150,10 @@ class SettingCurve:
     test_scores: dict[int, list[np.ndarray]]  # K -> score map per test scene
     thresholds: dict[int, float]
     test: list[Scene]
+    # K -> the same ensemble after the object filter (train.objects); empty when not asked for
+    by_k_objects: dict[int, MethodResult] = field(default_factory=dict)
+    object_filter: Any = None
+    object_note: str | None = None  # why there is no object filter
 
     @property
     def single(self) -> MethodResult:
@@ -157,8 +161,14 @@ class SettingCurve:
 
 
 def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | None = None,
-                  heldout: Sequence[Scene] = (), aggregation: str = "mean") -> SettingCurve | None:
-    """Single best and every top-K ensemble of a setting, each at the threshold chosen on validation."""
+                  heldout: Sequence[Scene] = (), aggregation: str = "mean",
+                  objects: bool = False) -> SettingCurve | None:
+    """Single best and every top-K ensemble of a setting, each at the threshold chosen on validation.
+
+    With ``objects``, an object filter (:mod:`gee_landslide.train.objects`) is fitted on the
+    runs' maps of the training events (threshold: out-of-fold train + validation) and every
+    ensemble is scored again with it (``by_k_objects``).
+    """
     runs = list_runs(runs_dir, setting)
     if not runs:
         return None
@@ -187,7 +197,40 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
         by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c, ho)
         test_scores[k] = score["test"]
         thresholds[k] = thr
-    return SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
+    curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
+    if objects:
+        add_object_filter(curve, load_scenes(stacks_dir, tuple(c0["train_events"])), val, list(heldout), probs, mt)
+    return curve
+
+
+def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence[Scene], heldout: Sequence[Scene],
+                      probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray) -> None:
+    """Fit the setting's object filter on its runs' training-event maps; score every K with it."""
+    from gee_landslide.train.objects import ObjectFilterError, fit_object_filter
+
+    runs = curve.runs
+    c0 = runs[0]["config"]
+    mask = c0.get("eval_mask", "visible")
+    train_probs = member_probs(runs, train)
+    per_run = lambda pr, sc: [(float(mt[i]), {s.event_id: pr[s.event_id][i] for s in sc})  # noqa: E731
+                              for i in range(len(runs))]
+    try:
+        flt = fit_object_filter(curve.setting, per_run(train_probs, train), train, per_run(probs["val"], val), val,
+                                mask)
+    except ObjectFilterError as e:
+        curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
+        return
+    curve.object_filter = flt
+    for k, r in curve.by_k.items():
+        thr = curve.thresholds[k]
+
+        def counts(sc: Sequence[Scene], name: str, k: int = k, thr: float = thr) -> list[Counts]:
+            return [confusion(flt.apply(s.stack, ensemble_score(probs[name][s.event_id][:k], curve.aggregation,
+                                                                mt[:k]), thr),
+                              s.labels, evaluation_mask(s.stack, mask)) for s in sc]
+
+        curve.by_k_objects[k] = MethodResult(f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
+                                             sum(counts(curve.test, "test"), Counts()), counts(heldout, "heldout"))
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
@@ -231,6 +274,10 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
             r = c.by_k[k]
             name = r.method if k != n or k == 1 else f"ensemble {k} (all)"
             lines.append(row(label, MethodResult(name, r.setting, k, r.threshold, r.chosen_on, r.test, r.heldout)))
+        for k in [1, *[k for k in ks if k < n], n]:
+            if (o := c.by_k_objects.get(k)) is not None:
+                name = o.method if k != n or k == 1 else f"ensemble {k} (all) + objects"
+                lines.append(row(label, MethodResult(name, o.setting, k, o.threshold, o.chosen_on, o.test, o.heldout)))
     return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
@@ -397,11 +444,13 @@ def comparison_map(c: SettingCurve, k: int, path: Path) -> Path:
 def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: list[str] | None = None,
                  ks: tuple[int, ...] = (5, 10, 20), map_k: int = 20, top: int = 10, catalog: Any = None,
                  heldout_dir: Path | None = None, n_heldout: int = HELDOUT_SCENES,
-                 aggregation: str = "mean", baselines: bool = True) -> dict[str, Any]:
+                 aggregation: str = "mean", baselines: bool = True, objects: bool = True) -> dict[str, Any]:
     """Write Table 7, Table 8 (with the baselines) and Figures 5-7 under ``reports_dir``.
 
     With a ``catalog``, ``n_heldout`` held-out scenes are simulated for new event ids (under
     ``heldout_dir``, default ``<stacks_dir>/../heldout``) and every method is scored on them too.
+    With ``objects`` every single run and ensemble is also scored after the object filter of
+    :mod:`gee_landslide.train.objects` (rows ``+ objects``).
     Returns paths and every number (``summary``).
     """
     reports_dir = Path(reports_dir)
@@ -416,7 +465,7 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     if catalog is not None and n_heldout > 0:
         heldout = heldout_scenes(catalog, heldout_dir or Path(stacks_dir).parent / "heldout", n_heldout)
     curves = [c for s in have if (c := setting_curve(runs_dir, stacks_dir, s, heldout=heldout,
-                                                          aggregation=aggregation)) is not None]
+                                                          aggregation=aggregation, objects=objects)) is not None]
     base: list[MethodResult] = []
     if baselines:
         train = load_scenes(stacks_dir, tuple(c0["train_events"]))
@@ -449,8 +498,16 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
           + (f"({', '.join(s.event_id for s in heldout)}) " if heldout else "")
           + "with the catalog's parameters: never used for training, selection or thresholds.", "",
           "## Skill - every method on the same pixels", "", skill,
+          *([("**Object filter** (rows `+ objects`). Most false pixels on the test event are whole "
+              "false objects (fresh clear-cuts, diffuse NDVI loss), real vegetation losses no per-pixel "
+              "threshold rejects. A classifier of object shape, terrain, cover and change, trained on "
+              "the objects the runs detect on the training events, drops the objects unlike a landslide "
+              "(`gee_landslide.train.objects`):"), "",
+             *[f"- {c.object_filter.describe()}" for c in curves if c.object_filter is not None], ""]
+            if any(c.object_filter is not None for c in curves) else []),
           f"## Table 7 - top {top} single models per setting (by validation F1)", "", t7,
           "## Table 8 - single best vs ensembles (test F1, improvement over the single best)", "", t8]
+    notes += [c.object_note for c in curves if c.object_note]
     md += [f"- {n}" for n in notes]
     md += ["", "Improvement = (F1 ens - F1 single) / F1 single. (The paper's Table 8 percentages match "
            "(F1 ens - F1 single) / F1 ens.)", "",
@@ -465,7 +522,11 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     summary: dict[str, Any] = {
         c.setting: {"runs": len(c.runs), "single": c.single.test.to_dict(),
                     **{f"ens{k}": c.by_k[min(k, len(c.runs))].test.to_dict() for k in ks},
-                    "methods": {r.method: r.to_dict() for r in c.by_k.values()}}
+                    "methods": {r.method: r.to_dict() for r in [*c.by_k.values(), *c.by_k_objects.values()]},
+                    **({"object_filter": {"threshold": c.object_filter.threshold, "fit_f1": c.object_filter.fit_f1,
+                                          "unfiltered_f1": c.object_filter.unfiltered_f1,
+                                          "objects": c.object_filter.objects}}
+                       if c.object_filter is not None else {})}
         for c in curves}
     summary["baselines"] = [b.to_dict() for b in base]
     summary["heldout_events"] = [s.event_id for s in heldout]

@@ -127,8 +127,13 @@ def test_report_and_cli(project):
     for b in out["summary"]["baselines"]:
         assert len(b["heldout_f1"]) == 2 and 0.0 <= b["test"]["f1"] <= 1.0
     # every ensemble threshold of the curve was chosen on validation, never on test
-    assert {r["chosen_on"] for k, r in out["summary"]["s1s2"]["methods"].items() if k != "single best"} == {
-        "validation"}
+    assert {r["chosen_on"] for k, r in out["summary"]["s1s2"]["methods"].items()
+            if not k.startswith("single best")} == {"validation"}
+    # every run and ensemble is scored again after the object filter, at the same threshold
+    methods = out["summary"]["s1s2"]["methods"]
+    assert "object_filter" in out["summary"]["s1s2"], out["notes"]
+    assert methods["ensemble 6 + objects"]["threshold"] == methods["ensemble 6"]["threshold"]
+    assert "ensemble 6 (all) + objects" in skill and "Object filter" in out["markdown"].read_text()
     assert (project.reports / "comparison_s1s2.png").exists()
     # the learning curves say whether the budget let the runs converge
     assert "## Learning curves" in out["markdown"].read_text()

@@ -1,0 +1,105 @@
+"""The object filter: shape features, learning to drop clear-cut-like objects, honest threshold choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gee_landslide.core.bands import BAND_NAMES
+from gee_landslide.train.data import Scene
+from gee_landslide.train.objects import (
+    Candidates,
+    ObjectFilter,
+    ObjectFilterError,
+    feature_names,
+    fit_object_filter,
+    object_features,
+)
+
+H = W = 96
+
+
+def _base(rng: np.random.Generator) -> np.ndarray:
+    """A forested slope falling to the east (elevation decreases with x), with noise."""
+    st = np.full((len(BAND_NAMES), H, W), np.nan, np.float32)
+    _, xx = np.mgrid[:H, :W]
+    st[BAND_NAMES.index("elevation")] = 800.0 - 6.0 * xx
+    st[BAND_NAMES.index("slope")] = 30.0
+    st[BAND_NAMES.index("tree_height")] = 15.0
+    st[BAND_NAMES.index("CART_LC_classified")] = 2
+    st[BAND_NAMES.index("dNDVI")] = rng.normal(0.0, 0.03, (H, W))
+    st[BAND_NAMES.index("dVH")] = rng.normal(0.0, 0.3, (H, W))
+    st[BAND_NAMES.index("layover")] = 0
+    st[BAND_NAMES.index("shadow")] = 0
+    return st
+
+
+def _scene(seed: int, streaks: int = 3, cuts: int = 2) -> tuple[Scene, np.ndarray]:
+    """Streaks down the fall line are landslides (labelled); compact rectangles are clear-cuts
+    (real vegetation loss, not labelled). Both lower dNDVI the same; returns the scene and a
+    probability map that fires on both, as a model does."""
+    rng = np.random.default_rng(seed)
+    st = _base(rng)
+    lab = np.zeros((H, W), np.uint8)
+    change = np.zeros((H, W), bool)
+    rows = rng.permutation(np.arange(6, H - 10, 12))[: streaks + cuts]
+    for i, r in enumerate(rows):
+        c0 = int(rng.integers(4, W // 2))
+        if i < streaks:  # 3 px wide, 28-40 px long, along x (downhill)
+            length = int(rng.integers(28, 40))
+            lab[r:r + 3, c0:c0 + length] = 1
+            change[r:r + 3, c0:c0 + length] = True
+        else:  # 8-10 px squares
+            s = int(rng.integers(8, 11))
+            change[r:r + s, c0:c0 + s] = True
+            st[BAND_NAMES.index("tree_height"), r:r + s, c0:c0 + s] = 0.5
+    st[BAND_NAMES.index("dNDVI")][change] -= 0.45
+    prob = np.where(change, 0.9, 0.05).astype(np.float32)
+    return Scene(f"ev-{seed}", st, lab), prob
+
+
+def test_features_tell_a_rectangle_from_a_streak_down_the_fall_line():
+    st = _base(np.random.default_rng(0))
+    pred = np.zeros((H, W), bool)
+    pred[10:20, 10:20] = True  # square
+    pred[50:53, 10:50] = True  # streak along x = downhill
+    prob = pred.astype(np.float32)
+    lab, X = object_features(st, prob, pred, "s2")
+    names = feature_names("s2")
+    sq, sk = X[lab[15, 15] - 1], X[lab[51, 30] - 1]
+    col = names.index
+    assert sq[col("rectangle_fill")] > 0.9
+    assert sk[col("elongation")] > 5 * sq[col("elongation")]
+    assert sk[col("downslope_alignment")] > 0.95
+    assert sq[col("tree_height_median")] == pytest.approx(15.0)
+
+
+def test_sar_features_only_for_settings_with_sar():
+    assert "dVH_median" not in feature_names("s2")
+    assert "dVH_median" in feature_names("s1s2")
+    assert "dNDVI_median" not in feature_names("s1")
+
+
+def test_filter_learns_to_drop_clear_cuts_and_keep_landslides():
+    train = [_scene(s) for s in range(8)]
+    val = [_scene(s) for s in range(100, 102)]
+    flt = fit_object_filter("s2", [(0.5, {sc.event_id: p for sc, p in train})], [sc for sc, _ in train],
+                            [(0.5, {sc.event_id: p for sc, p in val})], [sc for sc, _ in val])
+    assert flt.fitted_on == tuple(sc.event_id for sc, _ in [*train, *val])
+    assert flt.fit_f1 > flt.unfiltered_f1
+    test, prob = _scene(999)
+    kept = flt.apply(test.stack, prob, 0.5)
+    raw = prob > 0.5
+    lab = test.labels.astype(bool)
+    assert kept[lab].all()  # every landslide pixel survives
+    assert not (kept & ~lab).any() and (raw & ~lab).any()  # the clear-cuts are gone
+
+
+def test_no_objects_or_one_class_is_a_clear_error():
+    sc, prob = _scene(1)
+    empty = Candidates.of(sc, np.zeros_like(prob), 0.5, "s2")
+    with pytest.raises(ObjectFilterError, match="no detected objects"):
+        ObjectFilter("s2").fit([empty], [])
+    only_slides = Candidates.of(sc, np.where(sc.labels > 0, 0.9, 0.0), 0.5, "s2")
+    with pytest.raises(ObjectFilterError, match="all landslides or all not"):
+        ObjectFilter("s2").fit([only_slides], [])
