@@ -333,6 +333,9 @@ class Region(_Strict):
         False, description="also drop detections that changed no more than the ring around them (the ensemble's "
         "max_object_contrast, train.evidence): SAR-first season, precision after confirmation 0.43 -> 0.67 but the "
         "median time to first alert 9 -> 14 days, so off by default")
+    require_objects: bool = Field(
+        False, description="drop detections that the deciding ensemble's object filter finds unlike a landslide "
+        "(shape, terrain, cover and change; train.objects); needs ensembles built with stacks")
     confirm_looks: int = Field(
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
         "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")

@@ -129,7 +129,7 @@ SENSORS_NAMES = {SENSORS_CODE_S1: "S1", SENSORS_CODE_S1S2: "S1+S2"}
 class Rejected:
     """A component dropped by a filter, with the reason (for logs and tests)."""
 
-    reason: str  # "area" | "slope" | "water" | "change" | "contrast" (train.evidence)
+    reason: str  # "area" | "slope" | "water" | "change" | "contrast" (train.evidence) | "objects" (train.objects)
     pixel_count: int
     area_m2: float
     mean_slope_deg: float | None
@@ -220,6 +220,7 @@ def detections_to_candidates(
     change: np.ndarray | None = None,
     change_limit: float | np.ndarray | None = None,
     contrast_limit: float | np.ndarray | None = None,
+    object_rejects: np.ndarray | None = None,
 ) -> list[Candidate]:
     """Threshold, polygonise and filter an ensemble probability map into landslide candidates.
 
@@ -237,6 +238,8 @@ def detections_to_candidates(
     ``contrast_limit`` (same module): the most a landslide's median change may be above that of the
     ring around it (other detections left out); a component changed no more than its surroundings
     is dropped ("contrast"), one whose ring has too few finite values stays.
+    ``object_rejects`` (:mod:`gee_landslide.train.objects`): pixels the object filter found unlike a
+    landslide; a component mostly made of them is dropped ("objects").
     """
     thr = np.asarray(threshold, dtype=np.float64)
     if thr.ndim == 0 and not 0.0 < float(thr) < 1.0:
@@ -247,7 +250,8 @@ def detections_to_candidates(
     if mean.shape != grid.shape:
         raise ValueError(f"mean has shape {mean.shape}, expected the grid shape {grid.shape}")
     for name, arr in (("std", std), ("agreement", agreement), ("slope", slope), ("landcover", landcover),
-                      ("threshold", thr if thr.ndim else None), ("sensors", sensors), ("change", change)):
+                      ("threshold", thr if thr.ndim else None), ("sensors", sensors), ("change", change),
+                      ("object_rejects", object_rejects)):
         _check_shape(name, arr, grid.shape)
     threshold = thr if thr.ndim else float(thr)
     limit = con_limit = None
@@ -294,6 +298,8 @@ def detections_to_candidates(
             reason = "change"
         elif con_limit is not None and change is not None and _no_contrast(change, con_limit, labels, i, sl, detected):
             reason = "contrast"
+        elif object_rejects is not None and np.mean(object_rejects[sl][labels[sl] == i]) > 0.5:
+            reason = "objects"
         if reason is not None:
             if rejected is not None:
                 rejected.append(Rejected(reason, int(counts[i]), area, s, lc, window))

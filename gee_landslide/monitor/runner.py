@@ -137,6 +137,7 @@ class TileResult:
     sensors: np.ndarray | None = None  # which model decided each pixel (SENSOR_CODE), 0 = none
     score: np.ndarray | None = None  # what the deciding ensemble thresholds: mean or vote share
     dvh: np.ndarray | None = None  # the Sentinel-1 evidence band (train.evidence)
+    tree_height: np.ndarray | None = None  # for the object filter (train.objects)
 
 
 @dataclass
@@ -434,6 +435,32 @@ def pass_contrast_limit(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarra
     return limit if np.isfinite(limit).any() else None
 
 
+def pass_object_rejects(ctx: PassContext, m: dict[str, np.ndarray], threshold: float | np.ndarray) -> np.ndarray | None:
+    """Pixels of detected objects that the deciding ensemble's object filter finds unlike a
+    landslide (:mod:`gee_landslide.train.objects`). None unless the region asks for it
+    (``require_objects``) and an ensemble has a filter."""
+    if not ctx.region.require_objects:
+        return None
+    from gee_landslide.train.objects import kept, object_features
+
+    stack = np.full((len(BAND_BY_NAME), *m["sensors"].shape), np.nan, np.float32)
+    for band, key in (("dNDVI", "dndvi"), ("dVV", "dvv"), ("dVH", "dvh"), ("slope", "slope"),
+                      ("elevation", "elevation"), ("tree_height", "tree_height"), ("CART_LC_classified", "landcover")):
+        stack[_IDX[band]] = m[key]
+    with np.errstate(invalid="ignore"):
+        detected = np.isfinite(m["score"]) & (m["score"] >= threshold)
+    rejects = np.zeros(detected.shape, bool)
+    have = False
+    for e, where in _deciders(ctx, m["sensors"]):
+        if e.object_filter is None:
+            continue
+        have = True
+        pred = detected & where
+        lab, X = object_features(stack, m["score"], pred, e.object_filter.setting)
+        rejects |= pred & ~kept(pred, lab, e.object_filter.object_prob(X), e.object_filter.threshold)
+    return rejects if have else None
+
+
 def pass_model_version(ctx: PassContext) -> str:
     ens = load_pass_ensembles(ctx)
     if ctx.strategy == "single":
@@ -509,13 +536,15 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         sensors=sensors,
         score=score,
         dvh=stack[_IDX["dVH"]][core],
+        tree_height=stack[_IDX["tree_height"]][core],
     )
 
 
 # ----------------------------------------------------------------------------- 3. finish
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
-    keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "slope", "landcover", "elevation", "score")
+    keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "slope", "landcover", "elevation", "score",
+            "tree_height")
     out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
     sensors = np.zeros((h, w), np.uint8)
     truth = np.zeros((h, w), np.uint8)
@@ -587,6 +616,7 @@ def finish_pass(
             sensors=m["sensors"], change=None if evidence is None else evidence[0],
             change_limit=None if evidence is None else evidence[1], rejected=rejected,
             contrast_limit=None if evidence is None else pass_contrast_limit(ctx, m),
+            object_rejects=pass_object_rejects(ctx, m, threshold),
         )
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
         render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)

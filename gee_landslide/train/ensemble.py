@@ -175,6 +175,38 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
     return t, counts.f1
 
 
+OBJECTS_FILE = "objects.npz"
+
+
+def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting: str,
+                        out_dir: Path) -> dict[str, Any] | None:
+    """Fit the members' object filter (:mod:`gee_landslide.train.objects`) on their maps of the
+    training events (threshold: out-of-fold train + validation), write its training table next to
+    the manifest and return the manifest's ``objects`` entry; ``{"none": why}`` when there is
+    nothing to learn (monitoring then runs without the filter)."""
+    from gee_landslide.train.data import load_scenes
+    from gee_landslide.train.objects import ObjectFilterError, feature_names, fit_object_filter
+    from gee_landslide.train.predictions import member_probs
+
+    c0 = members[0]["config"]
+    train = load_scenes(stacks_dir, tuple(c0["train_events"]))
+    val = load_scenes(stacks_dir, tuple(c0["val_events"]))
+    mt = [run_threshold(r) for r in members]
+
+    def per_run(scenes: list[Any]) -> list[tuple[float, dict[str, np.ndarray]]]:
+        probs = member_probs(members, scenes)
+        return [(mt[i], {sc.event_id: probs[sc.event_id][i] for sc in scenes}) for i in range(len(members))]
+
+    try:
+        flt = fit_object_filter(setting, per_run(train), train, per_run(val), val, c0.get("eval_mask", "visible"))
+    except ObjectFilterError as exc:
+        return {"none": str(exc)}
+    path = flt.save_table(Path(out_dir) / OBJECTS_FILE)
+    return {"file": OBJECTS_FILE, "sha256": sha256_bytes(path.read_bytes()), "threshold": flt.threshold,
+            "features": list(feature_names(setting)), "objects": flt.objects,
+            "fit_f1": flt.fit_f1, "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on)}
+
+
 def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
                    threshold: float | None = None, inference: dict[str, int] | None = None,
                    stacks_dir: Path | None = None, aggregation: str = "mean") -> Path:
@@ -224,13 +256,14 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
             "refine": bool(c.get("refine", False)),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
-    evidence = None
+    evidence = objects = None
     if stacks_dir is not None:  # the change an alert must show (train.evidence), on train+val only
         from gee_landslide.train.data import load_scenes
         from gee_landslide.train.evidence import fit_evidence
 
         c0 = members[0]["config"]
         evidence = fit_evidence(load_scenes(stacks_dir, [*c0["train_events"], *c0["val_events"]]), s.name)
+        objects = build_object_filter(members, stacks_dir, s.name, out_dir)
     manifest = {
         "format": FORMAT,
         "name": name,
@@ -249,6 +282,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
         "validation_f1_at_threshold": val_f1,
         "normalisation": entries[0]["normalisation"] if len(norms) == 1 else None,
         "evidence": evidence,
+        "objects": objects,
         "inference": {**DEFAULT_INFERENCE, **members[0].get("inference", {}), **(inference or {})},
         "members": entries,
         "created": now_iso(),
@@ -273,6 +307,7 @@ class Ensemble:
     models: list[torch.nn.Module] = field(repr=False, default_factory=list)
     note: str | None = None
     evidence: dict[str, Any] | None = None  # train.evidence: the change band and limit an alert must meet
+    object_filter: Any = None  # train.objects.ObjectFilter refitted from the manifest's objects table
 
     def __len__(self) -> int:
         return len(self.members)
@@ -350,6 +385,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise EnsembleError(f"{manifest_path}: evidence = {evidence!r}: expected a band name, a finite "
                                 "max_object_median and a finite or null max_object_contrast", file=manifest_path,
                                 field="evidence", value=evidence, hint="rebuild it with `gee-landslide ensemble build`")
+    object_filter = _load_object_filter(manifest_path, man)
     # members' weights live in the models tree the manifest belongs to (models/ensembles/<name>/)
     models_root = manifest_path.resolve().parent.parent.parent
     models = []
@@ -373,8 +409,35 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
         name=man["name"], setting=man["setting"], members=members, version=manifest_version(raw),
         threshold=float(thr), manifest_path=manifest_path, device=dev, aggregation=aggregation,
         inference={**DEFAULT_INFERENCE, **man.get("inference", {})}, models=models, note=man.get("note"),
-        evidence=evidence,
+        evidence=evidence, object_filter=object_filter,
     )
+
+
+def _load_object_filter(manifest_path: Path, man: dict[str, Any]) -> Any:
+    """The manifest's object filter, refitted from its table after checking the table's SHA-256."""
+    from gee_landslide.train.objects import ObjectFilter, ObjectFilterError, feature_names
+
+    entry = man.get("objects")
+    if entry is None or (isinstance(entry, dict) and set(entry) == {"none"}):
+        return None
+    bad = lambda why, value: EnsembleError(  # noqa: E731
+        f"{manifest_path}: objects = {value!r}: {why}", file=manifest_path, field="objects", value=value,
+        hint="rebuild it with `gee-landslide ensemble build`")
+    if not isinstance(entry, dict) or entry.get("file") != OBJECTS_FILE or not _finite(entry.get("threshold")):
+        raise bad(f"expected file {OBJECTS_FILE!r}, a sha256 and a finite threshold", entry)
+    if entry.get("features") != list(feature_names(man["setting"])):
+        raise bad(f"features differ from this version's for setting {man['setting']!r}", entry.get("features"))
+    path = manifest_path.parent / OBJECTS_FILE
+    if not path.is_file():
+        raise bad(f"the table {path} is missing", entry)
+    data = path.read_bytes()
+    if sha256_bytes(data) != entry.get("sha256"):
+        raise TamperedWeightsError(f"{path}: SHA-256 does not match the manifest's; refusing a changed object "
+                                   "table (rebuild the ensemble)")
+    try:
+        return ObjectFilter.from_table(man["setting"], *ObjectFilter.load_table(data), entry["threshold"])
+    except (ObjectFilterError, ValueError, KeyError) as exc:
+        raise bad(f"unreadable table ({exc})", entry) from None
 
 
 def ensemble_dir(ensembles_dir: Path, name: str) -> Path:

@@ -23,13 +23,17 @@ nor the held-out scenes.
 The filter uses only the setting's change bands (no dVH for S2), plus terrain (elevation,
 slope), tree height and land cover, which monitoring reads anyway for its slope and cover
 filters. It is refitted from the stacks in seconds, like the baselines, so no fitted estimator is
-ever written to or read from disk.
+ever written to or read from disk. An ensemble keeps the filter's *training table* instead
+(``objects.npz``: features, labels and weights, read with ``allow_pickle=False``, its SHA-256 in
+the manifest) and refits the same deterministic classifier when it loads (under a second).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -37,6 +41,7 @@ from shapely.geometry import MultiPoint
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
+from gee_landslide.core.atomic import write_bytes_atomic
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.train.data import Scene
@@ -45,6 +50,7 @@ from gee_landslide.train.metrics import Counts, confusion, evaluation_mask
 FOREST, HERBACEOUS = 2, 3  # land-cover codes (core.landcover): clear-cuts are in forest
 RING_PX = (2, 6)  # the ring around an object: beyond its blurred edge, up to 6 px out
 TRUTH_SHARE = 0.5  # an object is a landslide when at least half its pixels are
+OBJECTS_TABLE_KEYS = ("X", "y", "w")  # the arrays of an ensemble's objects.npz
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 0.91, 0.05))
 FOLDS = 4
 
@@ -188,6 +194,34 @@ class ObjectFilter:
     fitted_on: tuple[str, ...] = ()
     objects: int = 0
     model: HistGradientBoostingClassifier | None = field(default=None, repr=False)
+    table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_table(cls, setting: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: float) -> ObjectFilter:
+        """The filter refitted from its saved training table (the same classifier: fixed seed)."""
+        X, y, w = np.asarray(X, np.float64), np.asarray(y, bool), np.asarray(w, np.float64)
+        names = feature_names(setting)
+        if X.ndim != 2 or X.shape[1] != len(names) or len(y) != len(X) or len(w) != len(X):
+            raise ObjectFilterError(f"object table of shape {X.shape} with {len(y)} labels and {len(w)} weights "
+                                    f"does not match the {len(names)} features of setting {setting!r}")
+        if len(np.unique(y)) < 2:
+            raise ObjectFilterError("the object table holds one class only")
+        return cls(setting, threshold=float(threshold), objects=len(y),
+                   model=_classifier().fit(X, y, sample_weight=w), table=(X, y, w))
+
+    def save_table(self, path: Path) -> Path:
+        """Write the training table (``X``, ``y``, ``w``) atomically as ``.npz``; returns the path."""
+        if self.table is None:
+            raise ValueError("object filter not fitted")
+        X, y, w = self.table
+        buf = io.BytesIO()
+        np.savez(buf, X=X, y=y, w=w)
+        return write_bytes_atomic(Path(path), buf.getvalue())
+
+    @staticmethod
+    def load_table(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return z["X"], z["y"], z["w"]
 
     def fit(self, train: Sequence[Candidates], val: Sequence[Candidates], eval_mask: str = "visible") -> ObjectFilter:
         """Learn on the training events' objects; choose the threshold on out-of-fold training
@@ -211,6 +245,7 @@ class ObjectFilter:
                     continue
                 oof[b] = _classifier().fit(X[a], y[a], sample_weight=w[a]).predict_proba(X[b])[:, 1]
         self.model = _classifier().fit(X, y, sample_weight=w)
+        self.table = (X, y, w)
         if folds < 2:
             oof = self.model.predict_proba(X)[:, 1]
         split = np.cumsum([len(c.X) for c in train])[:-1]

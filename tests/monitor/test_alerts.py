@@ -426,3 +426,21 @@ def test_a_detection_that_changed_no_more_than_its_surroundings_is_dropped_for_c
     assert [(r.reason, r.window) for r in rejected] == [("contrast", (2, 20, 8, 26))]
     # without a contrast limit the change check alone keeps all three
     assert len(_cands(mean, std, agree, slope, lc, change=change, change_limit=-0.1)) == 3
+
+
+def test_a_detection_the_object_filter_rejects_is_dropped_for_objects():
+    """A component mostly made of pixels the object filter rejected is dropped ("objects"); one with
+    a few rejected pixels stays."""
+    mean, std, agree, slope, lc = _arrays()
+    mean[2:8, 2:8] = 0.9
+    mean[2:8, 20:26] = 0.9
+    rejects = np.zeros(mean.shape, bool)
+    rejects[2:8, 20:26] = True  # the filter found this one unlike a landslide
+    rejects[2:4, 2:8] = True  # a third of the first: not enough to drop it
+    rejected: list[Rejected] = []
+    kept = _cands(mean, std, agree, slope, lc, object_rejects=rejects, rejected=rejected)
+    assert [c.window for c in kept] == [(2, 2, 8, 8)]
+    assert [(r.reason, r.window) for r in rejected] == [("objects", (2, 20, 8, 26))]
+    assert len(_cands(mean, std, agree, slope, lc)) == 2
+    with pytest.raises(ValueError, match="object_rejects has shape"):
+        _cands(mean, std, agree, slope, lc, object_rejects=rejects[:5])

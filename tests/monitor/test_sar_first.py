@@ -13,6 +13,7 @@ import rasterio
 from helpers_project import PROFILE, copy_project
 from ruamel.yaml import YAML
 
+from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.monitor.runner import MonitoringError, prepare_pass, run_pass
@@ -157,3 +158,40 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
     set_region(project, require_change=False)
     assert pass_evidence(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), m) is None
     assert pass_contrast_limit(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), m) is None
+
+
+def test_object_filter_is_opt_in_and_judges_each_pixel_by_the_ensemble_that_decided_it(project):
+    """Ensembles built from the stacks carry an object filter (train.objects); with the region's
+    require_objects a pass asks the deciding ensemble's filter about each detected object."""
+    from gee_landslide.monitor.runner import load_pass_ensembles, pass_object_rejects
+    from gee_landslide.train.ensemble import build_ensemble
+
+    for setting, k in (("s1", 1), ("s1s2", 2)):
+        build_ensemble(project.runs, project.ensembles, setting, k=k, name=setting, stacks_dir=project.stacks)
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    shape = (40, 40)
+    m = {k: np.zeros(shape, np.float32) for k in ("dndvi", "dvv", "dvh", "slope", "elevation", "tree_height",
+                                                  "landcover")}
+    m["score"] = np.zeros(shape, np.float32)
+    m["score"][5:10, 5:30] = 0.9
+    m["score"][20:30, 20:30] = 0.9
+    m["sensors"] = np.full(shape, 2, np.uint8)
+    assert pass_object_rejects(ctx, m, 0.5) is None  # off by default
+    set_region(project, require_objects=True)
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    ens = load_pass_ensembles(ctx)
+    assert all(e.object_filter is not None for e in ens.values())
+    rejects = pass_object_rejects(ctx, m, 0.5)
+    assert rejects.shape == shape and not (rejects & (m["score"] < 0.5)).any()
+    # the optical ensemble's filter decides every detected pixel here, object by object
+    from gee_landslide.train.objects import object_features
+
+    flt = ens["optical"].object_filter
+    stack = np.full((15, *shape), np.nan, np.float32)
+    for band, key in (("dNDVI", "dndvi"), ("dVV", "dvv"), ("dVH", "dvh"), ("slope", "slope"),
+                      ("elevation", "elevation"), ("tree_height", "tree_height"), ("CART_LC_classified", "landcover")):
+        stack[BAND_NAMES.index(band)] = m[key]
+    lab, X = object_features(stack, m["score"], m["score"] >= 0.5, flt.setting)
+    drop = flt.object_prob(X) < flt.threshold
+    for i in range(len(X)):
+        assert bool(rejects[lab == i + 1].all()) == bool(drop[i])

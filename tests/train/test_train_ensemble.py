@@ -237,3 +237,36 @@ def test_a_manifest_with_a_broken_evidence_block_is_refused_naming_the_field(pro
     path.write_text(json.dumps(man))
     with pytest.raises(EnsembleError, match="evidence"):
         load_ensemble(path, device="cpu")
+
+
+def test_object_filter_travels_with_the_ensemble_and_a_changed_table_is_refused(project):
+    """build_ensemble with stacks fits the members' object filter and keeps its training table
+    (objects.npz, SHA-256 in the manifest); load_ensemble refits the same filter and refuses a
+    changed table or a feature list this version does not compute."""
+    from gee_landslide.train.objects import OBJECTS_TABLE_KEYS, feature_names
+
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 6, name="objs", stacks_dir=project.stacks)
+    man = json.loads(path.read_text())
+    entry = man["objects"]
+    assert entry["features"] == list(feature_names("s1s2")) and entry["objects"] > 0
+    c0 = list_runs(project.runs, "s1s2")[0]["config"]
+    assert set(entry["fitted_on"]) == {*c0["train_events"], *c0["val_events"]}
+    table = path.parent / entry["file"]
+    with np.load(table, allow_pickle=False) as z:
+        assert set(z.files) == set(OBJECTS_TABLE_KEYS) and z["X"].shape == (entry["objects"], len(entry["features"]))
+    ens = load_ensemble(path, device="cpu")
+    again = load_ensemble(path, device="cpu")
+    assert ens.object_filter.threshold == entry["threshold"]
+    X = np.load(table, allow_pickle=False)["X"]
+    assert np.array_equal(ens.object_filter.object_prob(X), again.object_filter.object_prob(X))  # refit is exact
+
+    original = table.read_bytes()
+    table.write_bytes(original[:-8] + b"\0" * 8)
+    with pytest.raises(TamperedWeightsError, match="object table"):
+        load_ensemble(path, device="cpu")
+    table.write_bytes(original)
+    man["objects"]["features"] = entry["features"][:-1]
+    path.write_text(json.dumps(man))
+    with pytest.raises(EnsembleError, match="features differ"):
+        load_ensemble(path, device="cpu")
+
