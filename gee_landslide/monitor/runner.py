@@ -452,12 +452,13 @@ def pass_object_rejects(ctx: PassContext, m: dict[str, np.ndarray], threshold: f
     rejects = np.zeros(detected.shape, bool)
     have = False
     for e, where in _deciders(ctx, m["sensors"]):
-        if e.object_filter is None:
+        flt = getattr(e, "object_filter", None)  # a stand-in decider (e.g. a rule) may have none
+        if flt is None:
             continue
         have = True
         pred = detected & where
-        lab, X = object_features(stack, m["score"], pred, e.object_filter.setting)
-        rejects |= pred & ~kept(pred, lab, e.object_filter.object_prob(X), e.object_filter.threshold)
+        lab, X = object_features(stack, m["score"], pred, flt.setting)
+        rejects |= pred & ~kept(pred, lab, flt.object_prob(X), flt.threshold)
     return rejects if have else None
 
 
