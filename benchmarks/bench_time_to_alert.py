@@ -353,8 +353,9 @@ def main() -> None:
                     help="laptop profile options for the benchmark's 4 runs, e.g. crop_object_share=0")
     ap.add_argument("--contrast", action="store_true",
                     help="the regions' require_contrast: detections must change more than their surroundings")
-    ap.add_argument("--objects", action="store_true",
-                    help="the regions' require_objects: the ensembles' object filters drop detections unlike a landslide")
+    ap.add_argument("--objects", nargs="?", const="all", choices=["all", "optical"], default=None,
+                    help="the regions' require_objects: the ensembles' object filters drop detections unlike a "
+                    "landslide; 'optical' leaves Sentinel-1 decisions alone (objects_sensors)")
     ap.add_argument("--prepare-only", action="store_true", help="build the ensembles and stop")
     a = ap.parse_args()
 
@@ -372,7 +373,8 @@ def main() -> None:
     slide_dates = [dt.date.fromisoformat(d) for d in a.landslide_dates.split(",")]
     region = Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
-                    require_contrast=a.contrast, require_objects=a.objects,
+                    require_contrast=a.contrast, require_objects=a.objects is not None,
+                    objects_sensors=a.objects or "all",
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
                     simulation=RegionSimulation(seed=5, landslide_dates=slide_dates, landslides_per_date=a.per_date))
     catalog = catalog.model_copy(update={"regions": {"sim": region}})

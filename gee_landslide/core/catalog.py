@@ -336,6 +336,9 @@ class Region(_Strict):
     require_objects: bool = Field(
         False, description="drop detections that the deciding ensemble's object filter finds unlike a landslide "
         "(shape, terrain, cover and change; train.objects); needs ensembles built with stacks")
+    objects_sensors: Literal["all", "optical"] = Field(
+        "all", description="which decisions the object filter judges: all, or only optical ones, so a "
+        "Sentinel-1 first alert comes as fast as without the filter and only confirmation needs the filter")
     confirm_looks: int = Field(
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
         "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")

@@ -438,7 +438,8 @@ def pass_contrast_limit(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarra
 def pass_object_rejects(ctx: PassContext, m: dict[str, np.ndarray], threshold: float | np.ndarray) -> np.ndarray | None:
     """Pixels of detected objects that the deciding ensemble's object filter finds unlike a
     landslide (:mod:`gee_landslide.train.objects`). None unless the region asks for it
-    (``require_objects``) and an ensemble has a filter."""
+    (``require_objects``) and an ensemble has a filter; with ``objects_sensors: optical`` the
+    Sentinel-1 ensemble's decisions are left alone."""
     if not ctx.region.require_objects:
         return None
     from gee_landslide.train.objects import kept, object_features
@@ -453,7 +454,7 @@ def pass_object_rejects(ctx: PassContext, m: dict[str, np.ndarray], threshold: f
     have = False
     for e, where in _deciders(ctx, m["sensors"]):
         flt = getattr(e, "object_filter", None)  # a stand-in decider (e.g. a rule) may have none
-        if flt is None:
+        if flt is None or (ctx.region.objects_sensors == "optical" and flt.setting == "s1"):
             continue
         have = True
         pred = detected & where

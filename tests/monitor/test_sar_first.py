@@ -195,3 +195,12 @@ def test_object_filter_is_opt_in_and_judges_each_pixel_by_the_ensemble_that_deci
     drop = flt.object_prob(X) < flt.threshold
     for i in range(len(X)):
         assert bool(rejects[lab == i + 1].all()) == bool(drop[i])
+    # objects_sensors: optical leaves the Sentinel-1 decisions alone (its first alerts stay fast)
+    m["sensors"][:] = 1
+    s1 = ens["s1"].object_filter
+    lab, X = object_features(stack, m["score"], m["score"] >= 0.5, s1.setting)
+    expected = np.isin(lab, 1 + np.flatnonzero(s1.object_prob(X) < s1.threshold))
+    assert np.array_equal(pass_object_rejects(ctx, m, 0.5), expected)
+    set_region(project, require_objects=True, objects_sensors="optical")
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    assert not pass_object_rejects(ctx, m, 0.5).any()
