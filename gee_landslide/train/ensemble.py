@@ -192,13 +192,9 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     train = load_scenes(stacks_dir, tuple(c0["train_events"]))
     val = load_scenes(stacks_dir, tuple(c0["val_events"]))
     mt = [run_threshold(r) for r in members]
-
-    def per_run(scenes: list[Any]) -> list[tuple[float, dict[str, np.ndarray]]]:
-        probs = member_probs(members, scenes)
-        return [(mt[i], {sc.event_id: probs[sc.event_id][i] for sc in scenes}) for i in range(len(members))]
-
     try:
-        flt = fit_object_filter(setting, per_run(train), train, per_run(val), val, c0.get("eval_mask", "visible"))
+        flt = fit_object_filter(setting, mt, member_probs(members, train), train, member_probs(members, val), val,
+                                c0.get("eval_mask", "visible"))
     except ObjectFilterError as exc:
         return {"none": str(exc)}
     path = flt.save_table(Path(out_dir) / OBJECTS_FILE)

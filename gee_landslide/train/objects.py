@@ -45,10 +45,10 @@ from gee_landslide.core.atomic import write_bytes_atomic
 from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.train.data import Scene
+from gee_landslide.train.evidence import RING_PX  # the same ring as the contrast check
 from gee_landslide.train.metrics import Counts, confusion, evaluation_mask
 
 FOREST, HERBACEOUS = 2, 3  # land-cover codes (core.landcover): clear-cuts are in forest
-RING_PX = (2, 6)  # the ring around an object: beyond its blurred edge, up to 6 px out
 TRUTH_SHARE = 0.5  # an object is a landslide when at least half its pixels are
 OBJECTS_TABLE_KEYS = ("X", "y", "w")  # the arrays of an ensemble's objects.npz
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 0.91, 0.05))
@@ -279,11 +279,14 @@ class ObjectFilter:
                 f"{self.unfiltered_f1:.3f} -> {self.fit_f1:.3f})")
 
 
-def fit_object_filter(setting: str, runs_probs_train: Sequence[tuple[float, dict[str, np.ndarray]]],
-                      train: Sequence[Scene], runs_probs_val: Sequence[tuple[float, dict[str, np.ndarray]]],
-                      val: Sequence[Scene], eval_mask: str = "visible") -> ObjectFilter:
-    """Fit a setting's filter from its runs' maps: ``(run threshold, {event id: probability})``
-    per run, on the training and the validation events."""
-    tr = [Candidates.of(s, p[s.event_id], t, setting) for t, p in runs_probs_train for s in train]
-    va = [Candidates.of(s, p[s.event_id], t, setting) for t, p in runs_probs_val for s in val]
-    return ObjectFilter(setting).fit(tr, va, eval_mask)
+def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: dict[str, np.ndarray],
+                      train: Sequence[Scene], val_probs: dict[str, np.ndarray], val: Sequence[Scene],
+                      eval_mask: str = "visible") -> ObjectFilter:
+    """Fit a setting's filter from its runs' maps on the training and the validation events:
+    ``{event id: (M,H,W) probabilities}`` as :func:`gee_landslide.train.predictions.member_probs`
+    gives them, each run's map taken at its own threshold (``thresholds``, M of them)."""
+    def candidates(probs: dict[str, np.ndarray], scenes: Sequence[Scene]) -> list[Candidates]:
+        return [Candidates.of(s, probs[s.event_id][i], float(t), setting)
+                for i, t in enumerate(thresholds) for s in scenes]
+
+    return ObjectFilter(setting).fit(candidates(train_probs, train), candidates(val_probs, val), eval_mask)

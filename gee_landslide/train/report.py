@@ -211,12 +211,8 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     runs = curve.runs
     c0 = runs[0]["config"]
     mask = c0.get("eval_mask", "visible")
-    train_probs = member_probs(runs, train)
-    per_run = lambda pr, sc: [(float(mt[i]), {s.event_id: pr[s.event_id][i] for s in sc})  # noqa: E731
-                              for i in range(len(runs))]
     try:
-        flt = fit_object_filter(curve.setting, per_run(train_probs, train), train, per_run(probs["val"], val), val,
-                                mask)
+        flt = fit_object_filter(curve.setting, mt, member_probs(runs, train), train, probs["val"], val, mask)
     except ObjectFilterError as e:
         curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
         return

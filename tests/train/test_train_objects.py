@@ -83,8 +83,8 @@ def test_sar_features_only_for_settings_with_sar():
 def test_filter_learns_to_drop_clear_cuts_and_keep_landslides():
     train = [_scene(s) for s in range(8)]
     val = [_scene(s) for s in range(100, 102)]
-    flt = fit_object_filter("s2", [(0.5, {sc.event_id: p for sc, p in train})], [sc for sc, _ in train],
-                            [(0.5, {sc.event_id: p for sc, p in val})], [sc for sc, _ in val])
+    flt = fit_object_filter("s2", [0.5], {sc.event_id: p[None] for sc, p in train}, [sc for sc, _ in train],
+                            {sc.event_id: p[None] for sc, p in val}, [sc for sc, _ in val])
     assert flt.fitted_on == tuple(sc.event_id for sc, _ in [*train, *val])
     assert flt.fit_f1 > flt.unfiltered_f1
     test, prob = _scene(999)
