@@ -356,6 +356,9 @@ def main() -> None:
     ap.add_argument("--objects", nargs="?", const="all", choices=["all", "optical"], default=None,
                     help="the regions' require_objects: the ensembles' object filters drop detections unlike a "
                     "landslide; 'optical' leaves Sentinel-1 decisions alone (objects_sensors)")
+    ap.add_argument("--objects-stage", choices=["detect", "confirm"], default="detect",
+                    help="with --objects: drop the objects the filter rejects (detect), or alert them as candidates "
+                    "that cannot be confirmed (confirm; the regions' objects_stage)")
     ap.add_argument("--prepare-only", action="store_true", help="build the ensembles and stop")
     a = ap.parse_args()
 
@@ -374,7 +377,7 @@ def main() -> None:
     region = Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
-                    objects_sensors=a.objects or "all",
+                    objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
                     simulation=RegionSimulation(seed=5, landslide_dates=slide_dates, landslides_per_date=a.per_date))
     catalog = catalog.model_copy(update={"regions": {"sim": region}})

@@ -339,6 +339,10 @@ class Region(_Strict):
     objects_sensors: Literal["all", "optical"] = Field(
         "all", description="which decisions the object filter judges: all, or only optical ones, so a "
         "Sentinel-1 first alert comes as fast as without the filter and only confirmation needs the filter")
+    objects_stage: Literal["detect", "confirm"] = Field(
+        "detect", description="what the object filter's verdict does: detect = an object unlike a landslide is "
+        "dropped; confirm = it is still alerted (a candidate, as fast as without the filter) but cannot be "
+        "confirmed until a later pass's object passes the filter (monitor.store)")
     confirm_looks: int = Field(
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
         "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")

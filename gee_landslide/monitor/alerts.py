@@ -118,6 +118,9 @@ class Candidate:
     window: tuple[int, int, int, int]  # row0, col0, row1, col1 (exclusive) on the grid
     resolution: float = 10.0
     sensors: str | None = None  # "S1" or "S1+S2" (majority of the pass's sensors raster), None = not said
+    # False when the object filter found it unlike a landslide and the region holds such objects back
+    # from confirmation instead of dropping them (``objects_stage: confirm``, monitor.store)
+    confirmable: bool = True
 
 
 # the pass's ``sensors`` raster: which sensors the model that decided a pixel could use
@@ -221,6 +224,7 @@ def detections_to_candidates(
     change_limit: float | np.ndarray | None = None,
     contrast_limit: float | np.ndarray | None = None,
     object_rejects: np.ndarray | None = None,
+    objects_hold: bool = False,
 ) -> list[Candidate]:
     """Threshold, polygonise and filter an ensemble probability map into landslide candidates.
 
@@ -239,7 +243,9 @@ def detections_to_candidates(
     ring around it (other detections left out); a component changed no more than its surroundings
     is dropped ("contrast"), one whose ring has too few finite values stays.
     ``object_rejects`` (:mod:`gee_landslide.train.objects`): pixels the object filter found unlike a
-    landslide; a component mostly made of them is dropped ("objects").
+    landslide; a component mostly made of them is dropped ("objects"), or, with ``objects_hold``, kept
+    as a candidate that cannot confirm an alert (``Candidate.confirmable`` False): a first alert comes
+    as fast as without the filter, only confirmation waits for an object the filter accepts.
     """
     thr = np.asarray(threshold, dtype=np.float64)
     if thr.ndim == 0 and not 0.0 < float(thr) < 1.0:
@@ -281,6 +287,7 @@ def detections_to_candidates(
     slices = ndimage.find_objects(labels)
 
     keep: dict[int, tuple[int, int, int, int]] = {}
+    unconfirmable: set[int] = set()
     for i in range(1, n + 1):
         sl = slices[i - 1]
         window = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
@@ -288,6 +295,7 @@ def detections_to_candidates(
         s = None if slope_m is None or not np.isfinite(slope_m[i]) else float(slope_m[i])
         lc = None if lc_major is None or lc_major[i] < 0 else int(lc_major[i])
         reason = None
+        held = False
         if area < min_area_m2:
             reason = "area"
         elif s is not None and s < min_slope_deg:
@@ -299,12 +307,15 @@ def detections_to_candidates(
         elif con_limit is not None and change is not None and _no_contrast(change, con_limit, labels, i, sl, detected):
             reason = "contrast"
         elif object_rejects is not None and np.mean(object_rejects[sl][labels[sl] == i]) > 0.5:
-            reason = "objects"
+            held = objects_hold
+            reason = None if held else "objects"
         if reason is not None:
             if rejected is not None:
                 rejected.append(Rejected(reason, int(counts[i]), area, s, lc, window))
             continue
         keep[i] = window
+        if held:
+            unconfirmable.add(i)
 
     if not keep:
         log.info("%d detected component(s), all filtered out", n)
@@ -348,6 +359,7 @@ def detections_to_candidates(
                 window=window,
                 resolution=grid.resolution,
                 sensors=None if sensor_major is None else SENSORS_NAMES.get(int(sensor_major[i])),
+                confirmable=i not in unconfirmable,
             )
         )
     log.info("%d detected component(s): %d candidate(s), %d filtered out", n, len(out), n - len(out))

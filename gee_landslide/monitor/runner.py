@@ -619,6 +619,7 @@ def finish_pass(
             change_limit=None if evidence is None else evidence[1], rejected=rejected,
             contrast_limit=None if evidence is None else pass_contrast_limit(ctx, m),
             object_rejects=pass_object_rejects(ctx, m, threshold),
+            objects_hold=ctx.region.objects_stage == "confirm",
         )
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
         render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)

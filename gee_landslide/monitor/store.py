@@ -19,7 +19,9 @@ pixel) is a ``candidate``; one made with Sentinel-2 (``S1+S2``) is ``confirmed``
 ``confirm_looks=2`` (what regions use by default), also a ``candidate`` until a later pass sees it
 again. A later pass that sees a candidate with Sentinel-2 confirms it; one whose Sentinel-2 view covers the
 candidate's footprint (``optical_coverage``) but detects nothing there retracts it
-(``cancelled``), but only while that view can still show the change (:func:`can_judge`). The
+(``cancelled``), but only while that view can still show the change (:func:`can_judge`). A
+detection the object filter held back (``Candidate.confirmable`` False, a region's
+``objects_stage: confirm``) updates or creates a candidate but never confirms it. The
 alert id never changes with the stage. ``status`` keeps saying whether the latest revision was
 the first (``new``) or a change (``updated``).
 
@@ -478,7 +480,8 @@ def plan_merge(
             result.unchanged.append(old)  # Sentinel-2's verdict outranks SAR seeing it again
             continue
         another_look = confirm_looks == 1 or post[1] > old.post_end  # a later pass, not a re-run
-        stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look)
+        confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
+        stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look and confirmable)
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2
@@ -554,7 +557,7 @@ def plan_merge(
         seen_with = _majority_sensors([c])
         alert = Alert(
             alert_id=aid, region=region_id, status="new", revision=1,
-            stage="confirmed" if seen_with == SENSORS_S1S2 and confirm_looks == 1 else "candidate",
+            stage="confirmed" if seen_with == SENSORS_S1S2 and confirm_looks == 1 and c.confirmable else "candidate",
             sensors=seen_with,
             first_seen=run_iso, last_seen=run_iso,
             pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],

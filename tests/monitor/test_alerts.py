@@ -444,3 +444,8 @@ def test_a_detection_the_object_filter_rejects_is_dropped_for_objects():
     assert len(_cands(mean, std, agree, slope, lc)) == 2
     with pytest.raises(ValueError, match="object_rejects has shape"):
         _cands(mean, std, agree, slope, lc, object_rejects=rejects[:5])
+    # objects_hold: the rejected component stays a candidate, marked as unable to confirm an alert
+    held: list[Rejected] = []
+    both = _cands(mean, std, agree, slope, lc, object_rejects=rejects, objects_hold=True, rejected=held)
+    assert [(c.window, c.confirmable) for c in both] == [((2, 2, 8, 8), True), ((2, 20, 8, 26), False)]
+    assert held == []

@@ -30,10 +30,11 @@ class RecordingNotifier:
 
 
 def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
-          notifier=None, confirm_looks: int = 1) -> MergeResult:
-    """One pass over the synthetic slides whose detections were made with ``sensors`` (or none)."""
+          notifier=None, confirm_looks: int = 1, confirmable: bool = True) -> MergeResult:
+    """One pass over the synthetic slides whose detections were made with ``sensors`` (or none);
+    ``confirmable`` False = the object filter held them back (``objects_stage: confirm``)."""
     p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
-    cands = [dataclasses.replace(c, sensors=sensors) for c in candidates_of(p)]
+    cands = [dataclasses.replace(c, sensors=sensors, confirmable=confirmable) for c in candidates_of(p)]
     pre, post = windows(run_date)
     return merge_and_publish(
         AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
@@ -139,6 +140,19 @@ def test_with_two_looks_an_optical_detection_is_confirmed_only_by_a_later_pass(t
     later = merge(d, RUN_1 + dt.timedelta(days=12), "S1+S2", confirm_looks=2)
     assert sorted(later.confirmed) == sorted(a.alert_id for a in first.new) and later.new == []
     assert {a.stage for a in later.alerts} == {"confirmed"}
+
+
+def test_a_detection_the_object_filter_held_back_alerts_but_never_confirms(tmp_path):
+    """``objects_stage: confirm``: an optical detection the object filter rejected still raises (and
+    keeps alive) a candidate, but confirms nothing, at one look or two; a later object the filter
+    accepts confirms the same alert."""
+    d = tmp_path / "alerts"
+    first = merge(d, RUN_1, "S1+S2", confirmable=False)  # confirm_looks 1 would confirm at once
+    assert len(first.new) == 2 and {(a.stage, a.sensors) for a in first.new} == {("candidate", "S1+S2")}
+    held = merge(d, RUN_1 + dt.timedelta(days=12), "S1+S2", confirmable=False, coverage=lambda a: 1.0)
+    assert held.confirmed == [] and held.cancelled == [] and {a.stage for a in held.alerts} == {"candidate"}
+    ok = merge(d, RUN_1 + dt.timedelta(days=24), "S1+S2", confirm_looks=2)
+    assert sorted(ok.confirmed) == sorted(a.alert_id for a in first.new) and ok.new == []
 
 
 def test_with_two_looks_an_optical_detection_not_seen_again_is_cancelled(tmp_path):
