@@ -57,7 +57,8 @@ FOLDS = 4
 SHAPE_FEATURES = ("log_area", "elongation", "rectangle_fill", "downslope_alignment", "bbox_px")
 TERRAIN_FEATURES = ("slope_median", "elevation_std", "tree_height_median", "ring_tree_height_median",
                     "forest_share", "herbaceous_share")
-OPTICAL_FEATURES = ("dNDVI_median", "dNDVI_p10", "ring_dNDVI_median", "dNDVI_contrast", "dNDVI_missing_share")
+OPTICAL_FEATURES = ("dNDVI_median", "dNDVI_p10", "ring_dNDVI_median", "dNDVI_contrast", "dNDVI_missing_share",
+                    "dNDVI_iqr", "dNDVI_edge_step")
 SAR_FEATURES = ("dVH_median", "ring_dVH_median")
 SCORE_FEATURES = ("prob_mean", "prob_max")
 
@@ -117,6 +118,10 @@ def object_features(stack15: np.ndarray, prob: np.ndarray, pred: np.ndarray,
     far = ndimage.binary_dilation(lab > 0, iterations=RING_PX[1])
     _, (iy, ix) = ndimage.distance_transform_edt(lab == 0, return_indices=True)
     ring_lab = np.where(far & ~near, lab[iy, ix], 0)  # each ring pixel goes to its nearest object
+    # a scar ends at a sharp edge; residual cloud or shadow in a composite fades out: the step in
+    # dNDVI from an object's outermost pixels to the pixel just outside tells them apart
+    edge_out = np.where(ndimage.binary_dilation(lab > 0, structure=np.ones((3, 3), bool)) & (lab == 0), lab[iy, ix], 0)
+    edge_in = np.where(ndimage.binary_erosion(lab > 0, structure=np.ones((3, 3), bool), border_value=1), 0, lab)
     rows = []
     for i, sl in enumerate(ndimage.find_objects(lab)):
         o = lab[sl] == i + 1
@@ -140,6 +145,9 @@ def object_features(stack15: np.ndarray, prob: np.ndarray, pred: np.ndarray,
         f["ring_dNDVI_median"] = _median(band["dNDVI"][r])
         f["dNDVI_contrast"] = f["dNDVI_median"] - f["ring_dNDVI_median"]
         f["dNDVI_missing_share"] = float(np.mean(~np.isfinite(d)))
+        q = np.nanpercentile(d, [25, 75]) if np.isfinite(d).any() else [np.nan, np.nan]
+        f["dNDVI_iqr"] = float(q[1] - q[0])
+        f["dNDVI_edge_step"] = _median(band["dNDVI"][edge_out == i + 1]) - _median(band["dNDVI"][sl][edge_in[sl] == i + 1])
         f["dVH_median"] = _median(inside["dVH"])
         f["ring_dVH_median"] = _median(band["dVH"][r])
         rows.append([f[k] for k in names])

@@ -203,9 +203,27 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     return curve
 
 
+def filtered_member_probs(flt: Any, probs: dict[str, np.ndarray], scenes: Sequence[Scene],
+                          member_thresholds: np.ndarray) -> dict[str, np.ndarray]:
+    """Each member's probabilities with the objects its own map (at its own threshold) holds that the
+    object filter rejects set to 0: the members' objects judged one by one, before they are combined."""
+    out = {}
+    for s in scenes:
+        p = probs[s.event_id]
+        out[s.event_id] = np.stack([p[i] * flt.apply(s.stack, p[i], float(t)) for i, t in enumerate(member_thresholds)])
+    return out
+
+
 def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence[Scene], heldout: Sequence[Scene],
                       probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray) -> None:
-    """Fit the setting's object filter on its runs' training-event maps; score every K with it."""
+    """Fit the setting's object filter on its runs' training-event maps; score every K with it.
+
+    The filter judges each member's objects (what it was trained on: one run's map at that run's
+    threshold), then the filtered members are combined and the ensemble's threshold is chosen on
+    the validation events again. Filtering the combined map instead judges objects unlike any the
+    filter saw (an averaged map merges and smooths the members' objects): on the demo's runs that
+    left the ensembles below their best member.
+    """
     from gee_landslide.train.objects import ObjectFilterError, fit_object_filter
 
     runs = curve.runs
@@ -217,16 +235,16 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
         curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
         return
     curve.object_filter = flt
+    sets = {"val": val, "test": curve.test, "heldout": list(heldout)}
+    kept = {name: filtered_member_probs(flt, probs[name], sc, mt) for name, sc in sets.items()}
     for k, r in curve.by_k.items():
-        thr = curve.thresholds[k]
-
-        def counts(sc: Sequence[Scene], name: str, k: int = k, thr: float = thr) -> list[Counts]:
-            return [confusion(flt.apply(s.stack, ensemble_score(probs[name][s.event_id][:k], curve.aggregation,
-                                                                mt[:k]), thr),
-                              s.labels, evaluation_mask(s.stack, mask)) for s in sc]
-
-        curve.by_k_objects[k] = MethodResult(f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
-                                             sum(counts(curve.test, "test"), Counts()), counts(heldout, "heldout"))
+        score = {name: [ensemble_score(kept[name][s.event_id][:k], curve.aggregation, mt[:k]) for s in sc]
+                 for name, sc in sets.items()}
+        thr = float(mt[0]) if k == 1 else best_threshold(score["val"], val, PROB_CANDIDATES, mask)[0]
+        curve.by_k_objects[k] = MethodResult(
+            f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
+            sum(counts_over(score["test"], curve.test, thr, mask), Counts()),
+            counts_over(score["heldout"], list(heldout), thr, mask))
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
@@ -498,7 +516,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
               "false objects (fresh clear-cuts, diffuse NDVI loss), real vegetation losses no per-pixel "
               "threshold rejects. A classifier of object shape, terrain, cover and change, trained on "
               "the objects the runs detect on the training events, drops the objects unlike a landslide "
-              "(`gee_landslide.train.objects`):"), "",
+              "from each member's map before the members are combined; each K's threshold is then chosen "
+              "on the validation events again (`gee_landslide.train.objects`):"), "",
              *[f"- {c.object_filter.describe()}" for c in curves if c.object_filter is not None], ""]
             if any(c.object_filter is not None for c in curves) else []),
           f"## Table 7 - top {top} single models per setting (by validation F1)", "", t7,

@@ -129,10 +129,12 @@ def test_report_and_cli(project):
     # every ensemble threshold of the curve was chosen on validation, never on test
     assert {r["chosen_on"] for k, r in out["summary"]["s1s2"]["methods"].items()
             if not k.startswith("single best")} == {"validation"}
-    # every run and ensemble is scored again after the object filter, at the same threshold
+    # every run and ensemble is scored again after the object filter judged each member's objects:
+    # the single run at its own threshold, each ensemble at one chosen again on validation
     methods = out["summary"]["s1s2"]["methods"]
     assert "object_filter" in out["summary"]["s1s2"], out["notes"]
-    assert methods["ensemble 6 + objects"]["threshold"] == methods["ensemble 6"]["threshold"]
+    assert methods["single best + objects"]["threshold"] == methods["single best"]["threshold"]
+    assert methods["ensemble 6 + objects"]["chosen_on"] == "validation"
     assert "ensemble 6 (all) + objects" in skill and "Object filter" in out["markdown"].read_text()
     assert (project.reports / "comparison_s1s2.png").exists()
     # the learning curves say whether the budget let the runs converge

@@ -74,6 +74,43 @@ def test_features_tell_a_rectangle_from_a_streak_down_the_fall_line():
     assert sq[col("tree_height_median")] == pytest.approx(15.0)
 
 
+def test_a_sharp_edged_scar_has_a_larger_edge_step_than_a_fading_patch():
+    """Residual cloud or shadow in a composite lowers dNDVI softly towards its rim; a scar ends at
+    an edge. The edge step tells them apart where the medians are alike."""
+    st = _base(np.random.default_rng(0))
+    st[BAND_NAMES.index("dNDVI")] = 0.0
+    d = st[BAND_NAMES.index("dNDVI")]
+    d[10:20, 10:40] = -0.4  # scar: sharp edge
+    yy, xx = np.mgrid[:H, :W]
+    r = np.hypot(yy - 60, xx - 60)
+    d[r < 16] = -0.4 * np.clip((16 - r[r < 16]) / 8, 0, 1)  # patch fading out over 8 px
+    pred = d < -0.15
+    lab, X = object_features(st, np.where(pred, 0.8, 0.1).astype(np.float32), pred, "s2")
+    col = feature_names("s2").index
+    scar, patch = X[lab[15, 25] - 1], X[lab[60, 60] - 1]
+    assert scar[col("dNDVI_edge_step")] == pytest.approx(0.4, abs=1e-6)
+    assert patch[col("dNDVI_edge_step")] < 0.15
+    assert patch[col("dNDVI_iqr")] > scar[col("dNDVI_iqr")] == pytest.approx(0.0)
+
+
+def test_filtering_members_zeroes_the_objects_each_member_map_holds_that_the_filter_rejects():
+    from gee_landslide.train.report import filtered_member_probs
+
+    train = [_scene(s) for s in range(8)]
+    val = [_scene(s) for s in range(100, 102)]
+    flt = fit_object_filter("s2", [0.5], {sc.event_id: p[None] for sc, p in train}, [sc for sc, _ in train],
+                            {sc.event_id: p[None] for sc, p in val}, [sc for sc, _ in val])
+    test, prob = _scene(999)
+    # member 2 fires on the landslides only; member 1 on everything
+    members = np.stack([prob, np.where(test.labels > 0, prob, 0.05).astype(np.float32)])
+    out = filtered_member_probs(flt, {test.event_id: members}, [test], np.array([0.5, 0.5]))[test.event_id]
+    lab = test.labels.astype(bool)
+    assert out.shape == members.shape
+    assert np.array_equal(out[:, lab], members[:, lab])  # landslide objects untouched in both members
+    assert (out[0][(prob > 0.5) & ~lab] == 0).all()  # member 1's clear-cuts are gone
+    assert np.array_equal(out[1], members[1] * (members[1] > 0.5))
+
+
 def test_sar_features_only_for_settings_with_sar():
     assert "dVH_median" not in feature_names("s2")
     assert "dVH_median" in feature_names("s1s2")
