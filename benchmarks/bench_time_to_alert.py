@@ -348,6 +348,8 @@ def main() -> None:
     ap.add_argument("--km", type=float, default=3.0, help="side of the square region")
     ap.add_argument("--landslide-dates", default="2025-06-10,2025-07-04,2025-07-29,2025-08-22,2025-09-15")
     ap.add_argument("--per-date", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=5, help="the region simulation's seed (terrain, cover, landslides, "
+                    "clouds): another seed is another season to check an option chosen on the default one")
     ap.add_argument("--s1-post-days", type=int, default=12, help="Sentinel-1 post window (0 = the 30-day one)")
     ap.add_argument("--profile-set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="laptop profile options for the benchmark's 4 runs, e.g. crop_object_share=0")
@@ -379,7 +381,7 @@ def main() -> None:
                     require_contrast=a.contrast, require_objects=a.objects is not None,
                     objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
-                    simulation=RegionSimulation(seed=5, landslide_dates=slide_dates, landslides_per_date=a.per_date))
+                    simulation=RegionSimulation(seed=a.seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))
     catalog = catalog.model_copy(update={"regions": {"sim": region}})
     start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
     dates = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, a.every)]
@@ -388,7 +390,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; region {a.km} km "
           f"square around norway-5, {len(dates)} passes {start}..{end} every {a.every} d; S1 post window "
           f"{a.s1_post_days or 30} d; landslides "
-          f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}", flush=True)
+          f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {a.seed}", flush=True)
     t0 = time.perf_counter()
     runs, area, fetch_s, predict_s = run_season(catalog, base, work, "sim", dates)
     wall = time.perf_counter() - t0
