@@ -135,6 +135,8 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
         man = build_ensemble(project.runs, project.ensembles, setting, k=k, name=setting, stacks_dir=project.stacks)
         limits[setting] = json.loads(man.read_text())["evidence"]
     assert (limits["s1"]["band"], limits["s1s2"]["band"]) == ("dVH", "dNDVI")
+    # a region that does not ask for the contrast check or the object filter (Region's defaults)
+    set_region(project, require_contrast=None, require_objects=None, objects_sensors=None, objects_stage=None)
     cat = load_catalog(project.catalog)
     ctx = prepare_pass(cat, project, "norway", RUN_DATE)
     m = {"sensors": np.array([[1, 2, 0]], np.uint8), "dndvi": np.array([[0.5, -0.4, -0.9]], np.float32),
@@ -176,6 +178,8 @@ def test_object_filter_is_opt_in_and_judges_each_pixel_by_the_ensemble_that_deci
     m["score"][5:10, 5:30] = 0.9
     m["score"][20:30, 20:30] = 0.9
     m["sensors"] = np.full(shape, 2, np.uint8)
+    set_region(project, require_objects=None, objects_sensors=None, objects_stage=None)  # Region's defaults
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
     assert pass_object_rejects(ctx, m, 0.5) is None  # off by default
     set_region(project, require_objects=True)
     ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
