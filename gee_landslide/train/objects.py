@@ -281,6 +281,12 @@ class ObjectFilter:
         lab, X = object_features(stack15, prob, pred, self.setting)
         return kept(pred, lab, self.object_prob(X), self.threshold)
 
+    def apply_members(self, stack15: np.ndarray, probs: np.ndarray, member_thresholds: Sequence[float]) -> np.ndarray:
+        """Members' ``(M,H,W)`` probabilities with the objects each member's own map (at its own
+        threshold) holds that the filter rejects set to 0: the members' objects judged one by one,
+        as the filter was trained, before they are combined."""
+        return np.stack([p * self.apply(stack15, p, float(t)) for p, t in zip(probs, member_thresholds, strict=True)])
+
     def describe(self) -> str:
         return (f"object filter ({self.setting}): {self.objects} training objects, drops objects with "
                 f"p(landslide) < {self.threshold:.2f} (pixel F1 out-of-fold train + validation "

@@ -203,17 +203,6 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     return curve
 
 
-def filtered_member_probs(flt: Any, probs: dict[str, np.ndarray], scenes: Sequence[Scene],
-                          member_thresholds: np.ndarray) -> dict[str, np.ndarray]:
-    """Each member's probabilities with the objects its own map (at its own threshold) holds that the
-    object filter rejects set to 0: the members' objects judged one by one, before they are combined."""
-    out = {}
-    for s in scenes:
-        p = probs[s.event_id]
-        out[s.event_id] = np.stack([p[i] * flt.apply(s.stack, p[i], float(t)) for i, t in enumerate(member_thresholds)])
-    return out
-
-
 def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence[Scene], heldout: Sequence[Scene],
                       probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray) -> None:
     """Fit the setting's object filter on its runs' training-event maps; score every K with it.
@@ -236,7 +225,8 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
         return
     curve.object_filter = flt
     sets = {"val": val, "test": curve.test, "heldout": list(heldout)}
-    kept = {name: filtered_member_probs(flt, probs[name], sc, mt) for name, sc in sets.items()}
+    kept = {name: {s.event_id: flt.apply_members(s.stack, probs[name][s.event_id], mt) for s in sc}
+            for name, sc in sets.items()}
     for k, r in curve.by_k.items():
         score = {name: [ensemble_score(kept[name][s.event_id][:k], curve.aggregation, mt[:k]) for s in sc]
                  for name, sc in sets.items()}
@@ -244,7 +234,7 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
         curve.by_k_objects[k] = MethodResult(
             f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
             sum(counts_over(score["test"], curve.test, thr, mask), Counts()),
-            counts_over(score["heldout"], list(heldout), thr, mask))
+            counts_over(score["heldout"], sets["heldout"], thr, mask))
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],

@@ -94,8 +94,6 @@ def test_a_sharp_edged_scar_has_a_larger_edge_step_than_a_fading_patch():
 
 
 def test_filtering_members_zeroes_the_objects_each_member_map_holds_that_the_filter_rejects():
-    from gee_landslide.train.report import filtered_member_probs
-
     train = [_scene(s) for s in range(8)]
     val = [_scene(s) for s in range(100, 102)]
     flt = fit_object_filter("s2", [0.5], {sc.event_id: p[None] for sc, p in train}, [sc for sc, _ in train],
@@ -103,7 +101,7 @@ def test_filtering_members_zeroes_the_objects_each_member_map_holds_that_the_fil
     test, prob = _scene(999)
     # member 2 fires on the landslides only; member 1 on everything
     members = np.stack([prob, np.where(test.labels > 0, prob, 0.05).astype(np.float32)])
-    out = filtered_member_probs(flt, {test.event_id: members}, [test], np.array([0.5, 0.5]))[test.event_id]
+    out = flt.apply_members(test.stack, members, np.array([0.5, 0.5]))
     lab = test.labels.astype(bool)
     assert out.shape == members.shape
     assert np.array_equal(out[:, lab], members[:, lab])  # landslide objects untouched in both members
