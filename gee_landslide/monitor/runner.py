@@ -138,6 +138,7 @@ class TileResult:
     score: np.ndarray | None = None  # what the deciding ensemble thresholds: mean or vote share
     dvh: np.ndarray | None = None  # the Sentinel-1 evidence band (train.evidence)
     tree_height: np.ndarray | None = None  # for the object filter (train.objects)
+    objects_score: np.ndarray | None = None  # the deciding ensemble's score after its object filter; NaN: none
 
 
 @dataclass
@@ -347,36 +348,58 @@ def observed_sensors(stack: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(stack[_IDX["dNDVI"]]), SENSOR_CODE["optical"], SENSOR_CODE["s1"]).astype(np.uint8)
 
 
+def filters_objects(ctx: PassContext, ensemble: Any) -> bool:
+    """Does this ensemble's object filter judge the pixels it decides in this pass? Only where the
+    region asks for it (``require_objects``), the ensemble has a filter, and ``objects_sensors:
+    optical`` does not leave its (Sentinel-1) decisions alone."""
+    flt = getattr(ensemble, "object_filter", None)  # a stand-in decider (e.g. a rule) may have none
+    return bool(ctx.region.require_objects and flt is not None
+                and not (ctx.region.objects_sensors == "optical" and flt.setting == "s1"))
+
+
+def _predict(ctx: PassContext, ensemble: Any, stack: np.ndarray) -> tuple[Any, np.ndarray | None]:
+    """The ensemble's prediction and, where its filter applies, its object-filtered score."""
+    if filters_objects(ctx, ensemble):
+        return ensemble.predict_with_objects(stack)
+    return ensemble.predict(stack), None
+
+
 def predict_by_sensors(ctx: PassContext, stack: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(mean, std, agreement, score, sensors) of a (15, H, W) stack under the pass's strategy.
+    """(mean, std, agreement, score, sensors, objects score) of a (15, H, W) stack under the pass's strategy.
 
     Each pixel takes the outputs of the ensemble that decides it; a pixel no ensemble may decide
     (``optical-only`` where Sentinel-2 saw nothing) is NaN with sensors 0. An ensemble runs on a
-    tile only when it decides some pixel of it.
+    tile only when it decides some pixel of it. The objects score (NaN where no filter judges) is
+    the deciding ensemble's score after its object filter judged each member's objects
+    (``Ensemble.predict_with_objects``), computed per tile where the members' maps are at hand.
     """
     ens = load_pass_ensembles(ctx)
     seen = observed_sensors(stack)
     if ctx.strategy == "single":
         e = ens["single"]
-        pred = e.predict(stack)
+        pred, kept = _predict(ctx, e, stack)
         sensors = np.full(seen.shape, SENSOR_CODE["s1"], np.uint8) if e.setting == "s1" else seen
+        objects = np.full(seen.shape, np.nan, np.float32) if kept is None else np.asarray(kept, np.float32)
         return (np.asarray(pred.mean, np.float32), np.asarray(pred.std, np.float32),
-                np.asarray(pred.agreement, np.float32), _score(pred, e), sensors)
+                np.asarray(pred.agreement, np.float32), _score(pred, e), sensors, objects)
     if ctx.strategy == "s1-only":
         decide = np.full(seen.shape, SENSOR_CODE["s1"], np.uint8)
     elif ctx.strategy == "optical-only":
         decide = np.where(seen == SENSOR_CODE["optical"], seen, 0).astype(np.uint8)
     else:
         decide = seen
-    outs = [np.full(seen.shape, np.nan, np.float32) for _ in range(4)]
+    outs = [np.full(seen.shape, np.nan, np.float32) for _ in range(5)]
     for role, code in SENSOR_CODE.items():
         where = decide == code
         if role not in ens or not where.any():
             continue
-        pred = ens[role].predict(stack)
-        for out, value in zip(outs, (pred.mean, pred.std, pred.agreement, _score(pred, ens[role])), strict=True):
+        pred, kept = _predict(ctx, ens[role], stack)
+        values = (pred.mean, pred.std, pred.agreement, _score(pred, ens[role]))
+        for out, value in zip(outs, values, strict=False):
             out[where] = np.asarray(value, np.float32)[where]
-    return (*outs, decide)
+        if kept is not None:
+            outs[4][where] = np.asarray(kept, np.float32)[where]
+    return (*outs[:4], decide, outs[4])
 
 
 def pass_thresholds(ctx: PassContext, sensors: np.ndarray) -> float | np.ndarray:
@@ -435,32 +458,48 @@ def pass_contrast_limit(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarra
     return limit if np.isfinite(limit).any() else None
 
 
-def pass_object_rejects(ctx: PassContext, m: dict[str, np.ndarray], threshold: float | np.ndarray) -> np.ndarray | None:
-    """Pixels of detected objects that the deciding ensemble's object filter finds unlike a
-    landslide (:mod:`gee_landslide.train.objects`). None unless the region asks for it
-    (``require_objects``) and an ensemble has a filter; with ``objects_sensors: optical`` the
-    Sentinel-1 ensemble's decisions are left alone."""
-    if not ctx.region.require_objects:
-        return None
-    from gee_landslide.train.objects import kept, object_features
+def pass_object_stage(ctx: PassContext, m: dict[str, np.ndarray], threshold: float | np.ndarray
+                      ) -> tuple[np.ndarray, float | np.ndarray, np.ndarray | None, int]:
+    """(score, threshold, object rejects, objects dropped) for turning a pass's map into candidates.
 
-    stack = np.full((len(BAND_BY_NAME), *m["sensors"].shape), np.nan, np.float32)
-    for band, key in (("dNDVI", "dndvi"), ("dVV", "dvv"), ("dVH", "dvh"), ("slope", "slope"),
-                      ("elevation", "elevation"), ("tree_height", "tree_height"), ("CART_LC_classified", "landcover")):
-        stack[_IDX[band]] = m[key]
-    with np.errstate(invalid="ignore"):
-        detected = np.isfinite(m["score"]) & (m["score"] >= threshold)
-    rejects = np.zeros(detected.shape, bool)
-    have = False
+    Unless the region asks for the object filter (``require_objects``) and a deciding ensemble
+    has one (:func:`filters_objects`), the score and threshold are the pass's own. Where a filter
+    judges, the filtered ensemble keeps the pixels whose objects score (each member's objects judged,
+    members combined) reaches the ensemble's ``filtered_threshold``, the threshold the skill
+    report's "+ objects" rows use (``ensemble.objects_threshold``).
+    - ``objects_stage: detect``: that filtered map is the detection map there; the count of the
+      unfiltered objects it dropped is returned for the pass summary.
+    - ``objects_stage: confirm``: detection stays unfiltered (first alerts as fast as without the
+      filter); the detected pixels it did not keep are returned as rejects, so their objects
+      alert as candidates that cannot confirm (``alerts.detections_to_candidates``).
+    """
+    score = m["score"]
+    if not ctx.region.require_objects:
+        return score, threshold, None, 0
+    applies = np.zeros(m["sensors"].shape, bool)
+    filtered_thr = np.full(m["sensors"].shape, np.nan, np.float64)
     for e, where in _deciders(ctx, m["sensors"]):
-        flt = getattr(e, "object_filter", None)  # a stand-in decider (e.g. a rule) may have none
-        if flt is None or (ctx.region.objects_sensors == "optical" and flt.setting == "s1"):
-            continue
-        have = True
-        pred = detected & where
-        lab, X = object_features(stack, m["score"], pred, flt.setting)
-        rejects |= pred & ~kept(pred, lab, flt.object_prob(X), flt.threshold)
-    return rejects if have else None
+        if filters_objects(ctx, e) and e.filtered_threshold is not None:
+            applies |= where
+            filtered_thr[where] = float(e.filtered_threshold)
+    if not applies.any():
+        return score, threshold, None, 0
+    objects = m["objects_score"]
+    with np.errstate(invalid="ignore"):
+        detected = np.isfinite(score) & (score >= threshold)
+        kept = applies & np.isfinite(objects) & (objects >= filtered_thr)
+    rejects = detected & applies & ~kept
+    if ctx.region.objects_stage == "confirm":
+        return score, threshold, rejects, 0
+    from scipy import ndimage
+
+    from gee_landslide.train.objects import label_objects
+
+    lab, n = label_objects(detected)  # the unfiltered objects mostly not kept: what the filter dropped
+    dropped = int(np.count_nonzero(ndimage.mean(rejects.astype(np.float64), lab, np.arange(1, n + 1)) > 0.5)) if n else 0
+    return (np.where(applies, objects, score).astype(np.float32),
+            np.where(applies, filtered_thr, np.broadcast_to(np.asarray(threshold, np.float64), applies.shape)),
+            None, dropped)
 
 
 def pass_model_version(ctx: PassContext) -> str:
@@ -518,9 +557,9 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
     seen = observed_sensors(stack)[core]
     if gated:
         zeros = np.zeros((tile.height, tile.width), np.float32)
-        mean, std, agreement, score, sensors = zeros, zeros, zeros, zeros, seen
+        mean, std, agreement, score, sensors, objects = zeros, zeros, zeros, zeros, seen, zeros
     else:
-        mean, std, agreement, score, sensors = (a[core] for a in predict_by_sensors(ctx, stack))
+        mean, std, agreement, score, sensors, objects = (a[core] for a in predict_by_sensors(ctx, stack))
     return TileResult(
         tile=tile,
         mean=mean,
@@ -539,6 +578,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         score=score,
         dvh=stack[_IDX["dVH"]][core],
         tree_height=stack[_IDX["tree_height"]][core],
+        objects_score=objects,
     )
 
 
@@ -546,7 +586,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
     keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "slope", "landcover", "elevation", "score",
-            "tree_height")
+            "tree_height", "objects_score")
     out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
     sensors = np.zeros((h, w), np.uint8)
     truth = np.zeros((h, w), np.uint8)
@@ -612,13 +652,14 @@ def finish_pass(
         # each ensemble's threshold applies to its own score (mean probability, or the vote share)
         evidence = pass_evidence(ctx, m)
         rejected: list[Any] = []
+        score, detect_threshold, object_rejects, objects_dropped = pass_object_stage(ctx, m, threshold)
         candidates = detections_to_candidates(
-            m["score"], m["std"], m["agreement"], ctx.grid, threshold=threshold, slope=m["slope"],
+            score, m["std"], m["agreement"], ctx.grid, threshold=detect_threshold, slope=m["slope"],
             landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
             sensors=m["sensors"], change=None if evidence is None else evidence[0],
             change_limit=None if evidence is None else evidence[1], rejected=rejected,
             contrast_limit=None if evidence is None else pass_contrast_limit(ctx, m),
-            object_rejects=pass_object_rejects(ctx, m, threshold),
+            object_rejects=object_rejects,
             objects_hold=ctx.region.objects_stage == "confirm",
         )
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
@@ -681,7 +722,7 @@ def finish_pass(
         optical_share=round(float((m["sensors"] == SENSOR_CODE["optical"]).mean()), 4),
         confirmed=list(merged.confirmed),
         cancelled=list(merged.cancelled),
-        filtered=dict(sorted(Counter(r.reason for r in rejected).items())),
+        filtered=dict(sorted((Counter(r.reason for r in rejected) + Counter(objects=objects_dropped)).items())),
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result

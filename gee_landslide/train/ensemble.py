@@ -4,7 +4,10 @@ Two aggregations, as in the paper: ``mean`` averages the member probabilities (t
 ``vote`` averages the members' classification maps (each member thresholded at its own
 validation threshold), i.e. the share of members that call a pixel a landslide. Either way the
 ensemble's threshold is chosen on the validation events (:func:`tune_threshold`) and stored in
-the manifest; the report, the leaderboard and monitoring all use that stored threshold.
+the manifest; the report, the leaderboard and monitoring all use that stored threshold. With
+the object filter (:mod:`gee_landslide.train.objects`) each member's objects are judged before
+the members are combined, and that filtered ensemble has its own validation threshold
+(:func:`objects_threshold`, ``objects.ensemble_threshold`` in the manifest), shared the same way.
 
 ``models/ensembles/<name>/manifest.json`` lists the members (run id, architecture, loss, learning
 rate, encoder, validation F1, weights path relative to the manifest, SHA-256), the band setting,
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,12 +159,14 @@ def select_top_k(runs_dir: Path, setting: str, k: int) -> tuple[list[dict[str, A
     return runs[:k], note
 
 
-def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation: str = "mean") -> tuple[float, float]:
+def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation: str = "mean",
+                   val_probs: dict[str, np.ndarray] | None = None) -> tuple[float, float]:
     """The threshold that maximises the ensemble's F1 on the VALIDATION events.
 
     Averaging members pulls probabilities towards the middle, so the members' own thresholds
     leave an ensemble under-predicting; the threshold is therefore chosen where the paper chose
     its models: on the validation events (never the test event). Returns (threshold, validation F1).
+    ``val_probs``: the members' validation maps when the caller has them already.
     """
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
@@ -168,39 +174,69 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
 
     c0 = members[0]["config"]
     scenes = load_scenes(Path(stacks_dir), tuple(c0["val_events"]))
-    probs = member_probs(members, scenes)
+    probs = val_probs if val_probs is not None else member_probs(members, scenes)
     mt = np.array([run_threshold(r) for r in members], np.float32)
     scores = [ensemble_score(probs[sc.event_id], aggregation, mt) for sc in scenes]
     t, counts = best_threshold(scores, scenes, PROB_CANDIDATES, c0.get("eval_mask", "visible"))
     return t, counts.f1
 
 
+def objects_threshold(filtered: Sequence[np.ndarray], scenes: Sequence[Any], member_thresholds: Sequence[float],
+                      aggregation: str, eval_mask: str) -> tuple[float, float]:
+    """(threshold, validation F1) of an ensemble whose members' maps went through the object filter
+    (``ObjectFilter.apply_members``; ``filtered``: one (K,H,W) array per validation scene).
+
+    Filtering removes false objects from every member, so the combined score of what is left
+    supports a different threshold than the unfiltered ensemble's: it is chosen again on the
+    validation events. One member keeps its own run threshold (nothing is averaged). The report's
+    "+ objects" rows and monitoring both use this function, so they share the threshold.
+    """
+    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
+
+    mt = np.asarray(member_thresholds, np.float32)
+    scores = [ensemble_score(f, aggregation, mt) for f in filtered]
+    candidates = [float(mt[0])] if len(mt) == 1 else PROB_CANDIDATES
+    t, counts = best_threshold(scores, scenes, candidates, eval_mask)
+    return float(t), counts.f1
+
+
 OBJECTS_FILE = "objects.npz"
 
 
-def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting: str,
-                        out_dir: Path) -> dict[str, Any] | None:
+def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting: str, out_dir: Path,
+                        val_probs: dict[str, np.ndarray] | None = None,
+                        aggregation: str = "mean") -> dict[str, Any] | None:
     """Fit the members' object filter (:mod:`gee_landslide.train.objects`) on their maps of the
     training events (threshold: out-of-fold train + validation), write its training table next to
     the manifest and return the manifest's ``objects`` entry; ``{"none": why}`` when there is
-    nothing to learn (monitoring then runs without the filter)."""
+    nothing to learn (monitoring then runs without the filter).
+
+    The entry also holds ``ensemble_threshold``: the threshold of the members' filtered maps
+    combined (:func:`objects_threshold`, on the validation events), which monitoring applies
+    where a region asks for the filter.
+    """
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.objects import ObjectFilterError, feature_names, fit_object_filter
     from gee_landslide.train.predictions import member_probs
 
     c0 = members[0]["config"]
+    mask = c0.get("eval_mask", "visible")
     train = load_scenes(stacks_dir, tuple(c0["train_events"]))
     val = load_scenes(stacks_dir, tuple(c0["val_events"]))
+    val_probs = val_probs if val_probs is not None else member_probs(members, val)
     mt = [run_threshold(r) for r in members]
     try:
-        flt = fit_object_filter(setting, mt, member_probs(members, train), train, member_probs(members, val), val,
-                                c0.get("eval_mask", "visible"))
+        flt = fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask)
     except ObjectFilterError as exc:
         return {"none": str(exc)}
+    ens_t, ens_f1 = objects_threshold([flt.apply_members(s.stack, val_probs[s.event_id], mt) for s in val], val,
+                                      mt, aggregation, mask)
     path = flt.save_table(Path(out_dir) / OBJECTS_FILE)
     return {"file": OBJECTS_FILE, "sha256": sha256_bytes(path.read_bytes()), "threshold": flt.threshold,
             "features": list(feature_names(setting)), "objects": flt.objects,
-            "fit_f1": flt.fit_f1, "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on)}
+            "fit_f1": flt.fit_f1, "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on),
+            "ensemble_threshold": ens_t, "ensemble_val_f1": ens_f1,
+            "ensemble_threshold_note": "members' objects filtered one by one, then combined; chosen on validation"}
 
 
 def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
@@ -222,10 +258,16 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold_source = "given"
     val_f1 = None
+    val_probs = None
+    if stacks_dir is not None:  # the members' validation maps: for the threshold and the object filter
+        from gee_landslide.train.data import load_scenes
+        from gee_landslide.train.predictions import member_probs
+
+        val_probs = member_probs(members, load_scenes(stacks_dir, tuple(members[0]["config"]["val_events"])))
     if threshold is not None:
         thr = float(threshold)
     elif stacks_dir is not None:
-        thr, val_f1 = tune_threshold(members, stacks_dir, aggregation)
+        thr, val_f1 = tune_threshold(members, stacks_dir, aggregation, val_probs)
         threshold_source = "validation"
     elif aggregation == "vote":
         thr, threshold_source = 0.5, "majority"
@@ -259,7 +301,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
 
         c0 = members[0]["config"]
         evidence = fit_evidence(load_scenes(stacks_dir, [*c0["train_events"], *c0["val_events"]]), s.name)
-        objects = build_object_filter(members, stacks_dir, s.name, out_dir)
+        objects = build_object_filter(members, stacks_dir, s.name, out_dir, val_probs, aggregation)
     manifest = {
         "format": FORMAT,
         "name": name,
@@ -304,6 +346,7 @@ class Ensemble:
     note: str | None = None
     evidence: dict[str, Any] | None = None  # train.evidence: the change band and limit an alert must meet
     object_filter: Any = None  # train.objects.ObjectFilter refitted from the manifest's objects table
+    filtered_threshold: float | None = None  # the threshold of the filtered members combined (objects_threshold)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -333,6 +376,17 @@ class Ensemble:
         """Mean probability, spread and agreement of the members for a (15,H,W) stack with NaN."""
         return combine(self.predict_members(stack15), self.threshold,
                        np.array([m.threshold for m in self.members], np.float32), self.aggregation)
+
+    def predict_with_objects(self, stack15: np.ndarray) -> tuple[EnsemblePrediction, np.ndarray]:
+        """:meth:`predict` and the score of the members' maps after the object filter judged each
+        member's objects (to compare with ``filtered_threshold``): the same members' forward pass
+        gives both, as the report's "+ objects" rows are computed."""
+        if self.object_filter is None:
+            raise EnsembleError(f"ensemble {self.name!r} has no object filter (built without stacks?)")
+        probs = self.predict_members(stack15)
+        mt = np.array([m.threshold for m in self.members], np.float32)
+        kept = self.object_filter.apply_members(stack15, probs, mt)
+        return combine(probs, self.threshold, mt, self.aggregation), ensemble_score(kept, self.aggregation, mt)
 
 
 def manifest_version(data: bytes) -> str:
@@ -381,7 +435,7 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise EnsembleError(f"{manifest_path}: evidence = {evidence!r}: expected a band name, a finite "
                                 "max_object_median and a finite or null max_object_contrast", file=manifest_path,
                                 field="evidence", value=evidence, hint="rebuild it with `gee-landslide ensemble build`")
-    object_filter = _load_object_filter(manifest_path, man)
+    object_filter, filtered_threshold = _load_object_filter(manifest_path, man)
     # members' weights live in the models tree the manifest belongs to (models/ensembles/<name>/)
     models_root = manifest_path.resolve().parent.parent.parent
     models = []
@@ -405,22 +459,27 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
         name=man["name"], setting=man["setting"], members=members, version=manifest_version(raw),
         threshold=float(thr), manifest_path=manifest_path, device=dev, aggregation=aggregation,
         inference={**DEFAULT_INFERENCE, **man.get("inference", {})}, models=models, note=man.get("note"),
-        evidence=evidence, object_filter=object_filter,
+        evidence=evidence, object_filter=object_filter, filtered_threshold=filtered_threshold,
     )
 
 
-def _load_object_filter(manifest_path: Path, man: dict[str, Any]) -> Any:
-    """The manifest's object filter, refitted from its table after checking the table's SHA-256."""
+def _load_object_filter(manifest_path: Path, man: dict[str, Any]) -> tuple[Any, float | None]:
+    """The manifest's object filter, refitted from its table after checking the table's SHA-256,
+    and the threshold of the filtered ensemble (``ensemble_threshold``)."""
     from gee_landslide.train.objects import ObjectFilter, ObjectFilterError, feature_names
 
     entry = man.get("objects")
     if entry is None or (isinstance(entry, dict) and set(entry) == {"none"}):
-        return None
+        return None, None
     bad = lambda why, value: EnsembleError(  # noqa: E731
         f"{manifest_path}: objects = {value!r}: {why}", file=manifest_path, field="objects", value=value,
         hint="rebuild it with `gee-landslide ensemble build`")
     if not isinstance(entry, dict) or entry.get("file") != OBJECTS_FILE or not _finite(entry.get("threshold")):
         raise bad(f"expected file {OBJECTS_FILE!r}, a sha256 and a finite threshold", entry)
+    ens_t = entry.get("ensemble_threshold")
+    if isinstance(ens_t, bool) or not _finite(ens_t) or not 0.0 < float(ens_t) < 1.0:
+        raise bad(f"ensemble_threshold = {ens_t!r}: expected a number within (0, 1) (manifests built before the "
+                  "filtered ensemble had its own threshold lack it)", entry)
     if entry.get("features") != list(feature_names(man["setting"])):
         raise bad(f"features differ from this version's for setting {man['setting']!r}", entry.get("features"))
     path = manifest_path.parent / OBJECTS_FILE
@@ -431,7 +490,8 @@ def _load_object_filter(manifest_path: Path, man: dict[str, Any]) -> Any:
         raise TamperedWeightsError(f"{path}: SHA-256 does not match the manifest's; refusing a changed object "
                                    "table (rebuild the ensemble)")
     try:
-        return ObjectFilter.from_table(man["setting"], *ObjectFilter.load_table(data), entry["threshold"])
+        flt = ObjectFilter.from_table(man["setting"], *ObjectFilter.load_table(data), entry["threshold"])
+        return flt, float(ens_t)
     except (ObjectFilterError, ValueError, KeyError) as exc:
         raise bad(f"unreadable table ({exc})", entry) from None
 

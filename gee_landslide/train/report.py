@@ -27,7 +27,7 @@ import numpy as np
 from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.bands import SETTINGS
 from gee_landslide.train.data import Scene, load_scenes
-from gee_landslide.train.ensemble import ensemble_score, run_threshold
+from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold
 from gee_landslide.train.figures import pyplot as _plt
 from gee_landslide.train.figures import save_png as _save
 from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
@@ -229,8 +229,8 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
             for name, sc in sets.items()}
     for k, r in curve.by_k.items():
         score = {name: [ensemble_score(kept[name][s.event_id][:k], curve.aggregation, mt[:k]) for s in sc]
-                 for name, sc in sets.items()}
-        thr = float(mt[0]) if k == 1 else best_threshold(score["val"], val, PROB_CANDIDATES, mask)[0]
+                 for name, sc in sets.items() if name != "val"}
+        thr = objects_threshold([kept["val"][s.event_id][:k] for s in val], val, mt[:k], curve.aggregation, mask)[0]
         curve.by_k_objects[k] = MethodResult(
             f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
             sum(counts_over(score["test"], curve.test, thr, mask), Counts()),
@@ -496,8 +496,9 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
           "each run's on the validation events (its best validation F1), each ensemble's on the validation "
           "events for that K (averaging pulls probabilities towards the middle, so the members' own "
           "thresholds would leave it under-predicting), the dNDVI rule's on the training + validation "
-          "events, the boosted trees' on the validation events. The ensemble manifests, the leaderboard "
-          "and monitoring use the same thresholds.", "",
+          "events, the boosted trees' on the validation events; rows `+ objects` have their own, chosen on the "
+          "validation events after the object filter judged each member's objects. The ensemble manifests, "
+          "the leaderboard and monitoring use the same thresholds.", "",
           f"**Held-out scenes.** {len(heldout)} scenes the simulator drew for new event ids "
           + (f"({', '.join(s.event_id for s in heldout)}) " if heldout else "")
           + "with the catalog's parameters: never used for training, selection or thresholds.", "",

@@ -13,7 +13,6 @@ import rasterio
 from helpers_project import PROFILE, copy_project
 from ruamel.yaml import YAML
 
-from gee_landslide.core.bands import BAND_NAMES
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.monitor.runner import MonitoringError, prepare_pass, run_pass
@@ -163,48 +162,76 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
 
 
 def test_object_filter_is_opt_in_and_judges_each_pixel_by_the_ensemble_that_decided_it(project):
-    """Ensembles built from the stacks carry an object filter (train.objects); with the region's
-    require_objects a pass asks the deciding ensemble's filter about each detected object."""
-    from gee_landslide.monitor.runner import load_pass_ensembles, pass_object_rejects
+    """Ensembles built from the stacks carry an object filter (train.objects) and the threshold of
+    their filtered members combined; with the region's require_objects a pass uses, where the
+    deciding ensemble's filter applies, that filtered score at that threshold: as the detection map
+    (objects_stage detect), or to mark the detections it did not keep (confirm)."""
+    from gee_landslide.monitor.runner import load_pass_ensembles, pass_object_stage
     from gee_landslide.train.ensemble import build_ensemble
 
     for setting, k in (("s1", 1), ("s1s2", 2)):
         build_ensemble(project.runs, project.ensembles, setting, k=k, name=setting, stacks_dir=project.stacks)
-    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
     shape = (40, 40)
-    m = {k: np.zeros(shape, np.float32) for k in ("dndvi", "dvv", "dvh", "slope", "elevation", "tree_height",
-                                                  "landcover")}
-    m["score"] = np.zeros(shape, np.float32)
-    m["score"][5:10, 5:30] = 0.9
-    m["score"][20:30, 20:30] = 0.9
-    m["sensors"] = np.full(shape, 2, np.uint8)
+    m = {"score": np.zeros(shape, np.float32), "objects_score": np.zeros(shape, np.float32),
+         "sensors": np.full(shape, 2, np.uint8)}
+    m["score"][5:10, 5:30] = 0.9  # a detection the filter keeps...
+    m["objects_score"][5:10, 5:30] = 0.95
+    m["score"][20:30, 20:30] = 0.9  # ...one it drops...
+    m["score"][30:34, 2:6] = 0.3  # ...and pixels only the filtered ensemble's threshold admits
     set_region(project, require_objects=None, objects_sensors=None, objects_stage=None)  # Region's defaults
     ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
-    assert pass_object_rejects(ctx, m, 0.5) is None  # off by default
-    set_region(project, require_objects=True)
+    score, thr, rejects, dropped = pass_object_stage(ctx, m, 0.5)
+    assert score is m["score"] and thr == 0.5 and rejects is None and dropped == 0  # off by default
+
+    set_region(project, require_objects=True, objects_stage="detect")
     ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
     ens = load_pass_ensembles(ctx)
-    assert all(e.object_filter is not None for e in ens.values())
-    rejects = pass_object_rejects(ctx, m, 0.5)
-    assert rejects.shape == shape and not (rejects & (m["score"] < 0.5)).any()
-    # the optical ensemble's filter decides every detected pixel here, object by object
-    from gee_landslide.train.objects import object_features
+    assert all(e.object_filter is not None and 0 < e.filtered_threshold < 1 for e in ens.values())
+    t_opt = ens["optical"].filtered_threshold
+    m["objects_score"][30:34, 2:6] = (t_opt + 1) / 2  # above the filtered threshold
+    score, thr, rejects, dropped = pass_object_stage(ctx, m, 0.5)
+    assert rejects is None and dropped == 1  # the second detection
+    assert np.array_equal(score, m["objects_score"]) and np.all(thr == t_opt)
 
-    flt = ens["optical"].object_filter
-    stack = np.full((15, *shape), np.nan, np.float32)
-    for band, key in (("dNDVI", "dndvi"), ("dVV", "dvv"), ("dVH", "dvh"), ("slope", "slope"),
-                      ("elevation", "elevation"), ("tree_height", "tree_height"), ("CART_LC_classified", "landcover")):
-        stack[BAND_NAMES.index(band)] = m[key]
-    lab, X = object_features(stack, m["score"], m["score"] >= 0.5, flt.setting)
-    drop = flt.object_prob(X) < flt.threshold
-    for i in range(len(X)):
-        assert bool(rejects[lab == i + 1].all()) == bool(drop[i])
-    # objects_sensors: optical leaves the Sentinel-1 decisions alone (its first alerts stay fast)
-    m["sensors"][:] = 1
-    s1 = ens["s1"].object_filter
-    lab, X = object_features(stack, m["score"], m["score"] >= 0.5, s1.setting)
-    expected = np.isin(lab, 1 + np.flatnonzero(s1.object_prob(X) < s1.threshold))
-    assert np.array_equal(pass_object_rejects(ctx, m, 0.5), expected)
-    set_region(project, require_objects=True, objects_sensors="optical")
+    set_region(project, objects_stage="confirm")  # detection stays the pass's; what was not kept is marked
     ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
-    assert not pass_object_rejects(ctx, m, 0.5).any()
+    score, thr, rejects, dropped = pass_object_stage(ctx, m, 0.5)
+    assert score is m["score"] and thr == 0.5 and dropped == 0
+    expected = np.zeros(shape, bool)
+    expected[20:30, 20:30] = True
+    assert np.array_equal(rejects, expected)
+
+    # where Sentinel-1 decided, its own ensemble's filter judges, unless objects_sensors: optical
+    m["sensors"][:, 20:] = 1
+    t_s1 = ens["s1"].filtered_threshold
+    set_region(project, objects_stage="detect")
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    _, thr, _, _ = pass_object_stage(ctx, m, 0.5)
+    assert np.all(thr[:, :20] == t_opt) and np.all(thr[:, 20:] == t_s1)
+    set_region(project, objects_sensors="optical")
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    score, thr, _, dropped = pass_object_stage(ctx, m, 0.5)
+    assert np.all(thr[:, 20:] == 0.5) and np.array_equal(score[:, 20:], m["score"][:, 20:]) and dropped == 0
+
+
+def test_a_pass_computes_the_filtered_score_per_tile_where_the_filter_applies(project):
+    """predict_tile gives the deciding ensemble's object-filtered score (members' objects judged one
+    by one) where the region's filter applies, and NaN where it does not (Sentinel-1 pixels under
+    objects_sensors: optical)."""
+    from gee_landslide.monitor.runner import fetch_tile_stack, load_pass_ensembles, predict_tile
+    from gee_landslide.train.ensemble import build_ensemble
+
+    build_ensemble(project.runs, project.ensembles, "s1s2", k=2, name="s1s2", stacks_dir=project.stacks)
+    build_ensemble(project.runs, project.ensembles, "s1", k=1, name="s1", stacks_dir=project.stacks)
+    set_region(project, require_objects=True, objects_sensors="optical", objects_stage="detect")
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    tile = ctx.tiles[0]
+    stack, truth = fetch_tile_stack(ctx, tile.read_grid(ctx.grid), tile.key)
+    r = predict_tile(ctx, tile, stack, truth)
+    optical = r.sensors == 2
+    assert optical.any() and (~optical).any()
+    assert np.isfinite(r.objects_score[optical]).all() and np.isnan(r.objects_score[~optical]).all()
+    pred, kept = load_pass_ensembles(ctx)["optical"].predict_with_objects(stack)
+    core = tile.core_slices()
+    assert np.allclose(r.objects_score[optical], kept[core][optical])
+    assert np.allclose(r.mean[optical], pred.mean[core][optical])

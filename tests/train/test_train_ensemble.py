@@ -261,6 +261,25 @@ def test_object_filter_travels_with_the_ensemble_and_a_changed_table_is_refused(
     assert ens.object_filter.threshold == entry["threshold"]
     X = np.load(table, allow_pickle=False)["X"]
     assert np.array_equal(ens.object_filter.object_prob(X), again.object_filter.object_prob(X))  # refit is exact
+    # the filtered ensemble's threshold is chosen on the validation events from the members' filtered
+    # maps (the report's "+ objects" rows call the same function), and travels with the manifest
+    from gee_landslide.train.data import load_scenes
+    from gee_landslide.train.ensemble import objects_threshold
+    from gee_landslide.train.predictions import member_probs
+
+    members = list_runs(project.runs, "s1s2")[:6]
+    val = load_scenes(project.stacks, tuple(c0["val_events"]))
+    probs = member_probs(members, val)
+    mt = [m.threshold for m in ens.members]
+    filtered = [ens.object_filter.apply_members(s.stack, probs[s.event_id], mt) for s in val]
+    expected = objects_threshold(filtered, val, mt, ens.aggregation, c0.get("eval_mask", "visible"))
+    assert (entry["ensemble_threshold"], entry["ensemble_val_f1"]) == pytest.approx(expected)
+    assert ens.filtered_threshold == pytest.approx(expected[0])
+    # predict_with_objects: the plain prediction, and the combined score of the filtered members
+    pred, kept = ens.predict_with_objects(val[0].stack)
+    assert np.allclose(pred.mean, ens.predict(val[0].stack).mean, atol=1e-6)
+    assert np.allclose(kept, filtered[0].mean(0), atol=2e-3)  # forward passes tile the scene alike
+    assert (kept <= pred.mean + 1e-6).all()  # the filter only removes
 
     original = table.read_bytes()
     table.write_bytes(original[:-8] + b"\0" * 8)
@@ -270,5 +289,9 @@ def test_object_filter_travels_with_the_ensemble_and_a_changed_table_is_refused(
     man["objects"]["features"] = entry["features"][:-1]
     path.write_text(json.dumps(man))
     with pytest.raises(EnsembleError, match="features differ"):
+        load_ensemble(path, device="cpu")
+    man["objects"] = {**entry, "ensemble_threshold": None}  # a manifest from before the filtered threshold
+    path.write_text(json.dumps(man))
+    with pytest.raises(EnsembleError, match="ensemble_threshold = None"):
         load_ensemble(path, device="cpu")
 
