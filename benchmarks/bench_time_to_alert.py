@@ -178,14 +178,20 @@ class StrategyRun:
     first_alert: dict[str, dt.date] = field(default_factory=dict)  # landslide id -> first pass with an alert
 
 
-def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str, dates: list[dt.date]) -> tuple[
-        dict[str, StrategyRun], float, float, dict[str, float]]:
+def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str, dates: list[dt.date],
+               strategies: list[str] | None = None) -> tuple[dict[str, StrategyRun], float, float, dict[str, float]]:
     """Backfill the season under every strategy, one fetch per tile; returns runs, km², fetch s and
     the seconds each ensemble took on every tile (timed once per tile, outside the passes)."""
-    from gee_landslide.monitor.runner import finish_pass, load_pass_ensembles, predict_tile, prepare_pass
+    from gee_landslide.monitor.runner import (
+        filters_objects,
+        finish_pass,
+        load_pass_ensembles,
+        predict_tile,
+        prepare_pass,
+    )
 
     runs: dict[str, StrategyRun] = {}
-    for name in STRATEGIES:
+    for name in strategies or list(STRATEGIES):
         root = work / name
         root.mkdir(parents=True, exist_ok=True)
         (root / "models").symlink_to(base.models.resolve())
@@ -213,8 +219,8 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                     if role in timed or n == "dNDVI rule":
                         continue
                     timed.add(role)
-                    t1 = time.perf_counter()
-                    ens.predict(stack)
+                    t1 = time.perf_counter()  # what a pass computes: with the region's object filter if it applies
+                    ens.predict_with_objects(stack) if filters_objects(ctx, ens) else ens.predict(stack)
                     predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
                 results[n].append(predict_tile(ctx, tile, stack, truth))
         summary = []
@@ -244,7 +250,7 @@ def slides_in_region(slides: list, grid: Any, min_px: int) -> list:
     return keep
 
 
-def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str) -> dict[str, float]:
+def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, region_id: str = "sim") -> dict[str, float]:
     """Time to alert and object precision / recall, first issue and after confirmation."""
     from gee_landslide.monitor.alerts import from_lonlat
     from gee_landslide.monitor.store import read_alerts
@@ -255,7 +261,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str) 
     first_hits: dict[str, float] = {}
     first_pass_of: dict[str, dt.date] = {}
     # the first pass of each alert: read the passes in order and note the first alert over each slide
-    passes = sorted((run.paths.monitor / "sim").glob("????-??-??"))
+    passes = sorted((run.paths.monitor / region_id).glob("????-??-??"))
     seen_ids: set[str] = set()
     confirmed_on: dict[str, dt.date] = {}  # alert id -> the pass that confirmed it
     for pdir in passes:
@@ -361,11 +367,24 @@ def main() -> None:
     ap.add_argument("--objects-stage", choices=["detect", "confirm"], default="detect",
                     help="with --objects: drop the objects the filter rejects (detect), or alert them as candidates "
                     "that cannot be confirmed (confirm; the regions' objects_stage)")
+    ap.add_argument("--region", default=None,
+                    help="a region of the root's case_studies.yaml instead of the synthetic square: its bbox, options, "
+                    "simulation (landslide dates) and ensembles, e.g. `--root DEMO --region norway` is the "
+                    "monitor/norway deployment over a season with the demo's ensembles")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset of " + ", ".join(STRATEGIES))
     ap.add_argument("--prepare-only", action="store_true", help="build the ensembles and stop")
     a = ap.parse_args()
+    strategies = [n.strip() for n in a.strategies.split(",") if n.strip()]
+    if unknown := set(strategies) - set(STRATEGIES):
+        raise SystemExit(f"--strategies: unknown {sorted(unknown)}; use some of {', '.join(STRATEGIES)}")
 
     base = project_paths(a.root)
     overrides = dict(yaml_value(kv) for kv in a.profile_set)
+    catalog = load_catalog(base.catalog) if a.region else None
+    if a.region:  # the region names its own ensembles
+        if catalog is None or a.region not in catalog.regions or catalog.regions[a.region].ensembles is None:
+            raise SystemExit(f"--region {a.region}: no such SAR-first region (with `ensembles:`) in {base.catalog}")
+        a.s1, a.optical = catalog.regions[a.region].ensembles.s1, catalog.regions[a.region].ensembles.optical
     ensure_ensembles(base, a.s1, a.optical, overrides)
     if a.prepare_only:
         return
@@ -376,31 +395,35 @@ def main() -> None:
     catalog = load_catalog(base.catalog)
     norway = catalog.event("norway-5")
     slide_dates = [dt.date.fromisoformat(d) for d in a.landslide_dates.split(",")]
-    region = Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
+    region_id = a.region or "sim"
+    region = catalog.regions[a.region] if a.region else Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
                     objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
                     simulation=RegionSimulation(seed=a.seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))
-    catalog = catalog.model_copy(update={"regions": {"sim": region}})
+    if a.region:
+        slide_dates = list(region.simulation.landslide_dates)
+    catalog = catalog.model_copy(update={"regions": {region_id: region}})
     start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
     dates = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, a.every)]
     work = Path(a.root) / "tta-work"
     shutil.rmtree(work, ignore_errors=True)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; region {a.km} km "
-          f"square around norway-5, {len(dates)} passes {start}..{end} every {a.every} d; S1 post window "
-          f"{a.s1_post_days or 30} d; landslides "
-          f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {a.seed}", flush=True)
+    where = (f"region {a.region} of the catalog, its own options and simulation" if a.region else
+             f"region {a.km} km square around norway-5; S1 post window {a.s1_post_days or 30} d; landslides "
+             f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {a.seed}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {where}; {len(dates)} "
+          f"passes {start}..{end} every {a.every} d; ensembles {a.s1} + {a.optical}", flush=True)
     t0 = time.perf_counter()
-    runs, area, fetch_s, predict_s = run_season(catalog, base, work, "sim", dates)
+    runs, area, fetch_s, predict_s = run_season(catalog, base, work, region_id, dates, strategies)
     wall = time.perf_counter() - t0
 
-    _, full = region_params("sim", region)
-    near = [s for s in region_slides_near("sim", region, full) if start - dt.timedelta(days=90) <= s.onset <= end]
+    _, full = region_params(region_id, region)
+    near = [s for s in region_slides_near(region_id, region, full) if start - dt.timedelta(days=90) <= s.onset <= end]
     slides = slides_in_region(near, full, max(1, round(region.min_area_m2 / full.resolution**2)))
     from gee_landslide.monitor.runner import fetch_tile_stack, prepare_pass
 
-    ctx = prepare_pass(catalog, runs["SAR-first"].paths, "sim", dates[-1], "simulated")
+    ctx = prepare_pass(catalog, next(iter(runs.values())).paths, region_id, dates[-1], "simulated")
     stack, _ = fetch_tile_stack(ctx, ctx.tiles[0].read_grid(ctx.grid), "bare")
     tile_km2 = stack.shape[1] * stack.shape[2] * 1e-4
     bare = {role: bare_forward_s(base, n, stack) / tile_km2 for role, n in (("s1", a.s1), ("optical", a.optical))}
@@ -410,7 +433,7 @@ def main() -> None:
             f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7}")
     print(head)
     for name, run in runs.items():
-        s = score(run, slides, start, full.crs)
+        s = score(run, slides, start, full.crs, region_id)
         if name == "dNDVI rule":
             print("reference (S2-only with the one-band rule in place of the optical ensemble):")
         conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f}"
@@ -418,8 +441,8 @@ def main() -> None:
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
               f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
               f"{s['cancelled']:5d} {conf}")
-    print("\ninference cost (s/km2 per ensemble, over every pass and tile incl. the tiles' halo; ratio to one "
-          "bare forward pass of one member on one tile)")
+    print("\ninference cost (s/km2 per ensemble, with its object filter where the region applies it, over every "
+          "pass and tile incl. the tiles' halo; ratio to one bare forward pass of one member on one tile)")
     ens_sizes = {}
     from gee_landslide.train.ensemble import load_ensemble
 
