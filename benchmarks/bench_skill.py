@@ -11,7 +11,8 @@ without the test event, and prints whether each target of the skill issue holds:
 
 - each ensemble (K = 10, 20) beats the rule and the boosted trees on the test event and on
   the held-out mean;
-- K = 10 and K = 20 beat the single best run (by validation F1) on the test event;
+- K = 10 and K = 20 beat the single best run (by validation F1) on the test event, each against
+  the single best run treated alike (with the object filter for the ``+ objects`` rows);
 - S1+S2 is not worse than S2 by more than 0.02 F1.
 
 Each ensemble check is printed twice: as trained, and after the object filter
@@ -64,7 +65,9 @@ def main() -> None:
         for suffix, by_k in (("", c.by_k), (" + objects", c.by_k_objects)):
             if not by_k:
                 continue
-            single = c.single  # the reference is always the plain single best run
+            # the reference is the single best run treated alike: an ensemble with the object filter
+            # is held against the single best run with the same filter, not against the plain one
+            single = by_k[1]
             for k in (10, 20):
                 e = by_k[min(k, n)]
                 tag = f"{c.setting} K={min(k, n)}{suffix}"
@@ -75,7 +78,7 @@ def main() -> None:
                     if e.heldout and r.heldout:
                         checks.append((f"{tag} held-out mean F1 {e.heldout_mean_f1:.3f} > {r.method} "
                                        f"{r.heldout_mean_f1:.3f}", e.heldout_mean_f1 > r.heldout_mean_f1))
-                checks.append((f"{tag} test F1 {e.test.f1:.3f} > single best {single.test.f1:.3f}",
+                checks.append((f"{tag} test F1 {e.test.f1:.3f} > single best{suffix} {single.test.f1:.3f}",
                                e.test.f1 > single.test.f1))
         f1[c.setting] = c.by_k[min(20, n)]
     if "s1s2" in f1 and "s2" in f1:

@@ -116,21 +116,24 @@ def yaml_value(kv: str) -> tuple[str, Any]:
     return key, YAML(typ="safe").load(value)
 
 
-def bench_profile(overrides: dict[str, Any] | None = None) -> Profile:
+def bench_profile(overrides: dict[str, Any] | None = None, optical_setting: str = "s2") -> Profile:
     """The laptop profile's training options (whatever they are today) on a 4-run grid:
-    Unet and FPN x Focal x the S1 and S2 settings, so the benchmark follows the demo's models.
+    Unet and FPN x Focal x the S1 setting and the optical role's setting (S2, or S1+S2 as the
+    norway region uses), so the benchmark follows the demo's models.
     ``overrides`` (``--profile-set``) change single options, e.g. to compare crop samplers."""
     laptop = load_profile("laptop")
     update = {
         "name": "bench-tta", "description": "time-to-alert benchmark: the laptop options on 4 runs",
-        "architectures": ["Unet", "FPN"], "losses": ["Focal"], "settings": ["s1", "s2"], "extra": [],
+        "architectures": ["Unet", "FPN"], "losses": ["Focal"], "settings": ["s1", optical_setting], "extra": [],
     }
     return Profile.model_validate({**laptop.model_dump(), **update, **(overrides or {})})
 
 
 # ----------------------------------------------------------------------------- ensembles
-def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict[str, Any] | None = None) -> None:
-    """Build stacks, the small sweep and the two ensembles unless they exist."""
+def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict[str, Any] | None = None,
+                     optical_setting: str = "s2") -> None:
+    """Build stacks, the small sweep and the two ensembles unless they exist (a run already
+    trained is reused, so adding the S1+S2 optical role to a root trains only its two runs)."""
     if (paths.ensembles / s1 / "manifest.json").exists() and (paths.ensembles / optical / "manifest.json").exists():
         return
     from gee_landslide.sources.build import build_one_stack
@@ -146,10 +149,11 @@ def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict
         build_one_stack(event, catalog, paths, "simulated")
     print(f"stacks: {len(catalog.events)} in {time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
-    run_sweep(bench_profile(overrides), paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
+    run_sweep(bench_profile(overrides, optical_setting), paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
     print(f"sweep: 4 runs in {time.perf_counter() - t0:.0f} s", flush=True)
-    build_ensemble(paths.runs, paths.ensembles, "s1", k=2, name=s1, stacks_dir=paths.stacks)
-    build_ensemble(paths.runs, paths.ensembles, "s2", k=2, name=optical, stacks_dir=paths.stacks)
+    if not (paths.ensembles / s1 / "manifest.json").exists():
+        build_ensemble(paths.runs, paths.ensembles, "s1", k=2, name=s1, stacks_dir=paths.stacks)
+    build_ensemble(paths.runs, paths.ensembles, optical_setting, k=2, name=optical, stacks_dir=paths.stacks)
 
 
 def skip_quicklooks() -> None:
@@ -347,7 +351,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default="/tmp/gee-landslide-tta", help="project with (or for) the two ensembles")
     ap.add_argument("--s1", default="bench-s1", help="S1 ensemble name")
-    ap.add_argument("--optical", default="bench-s2", help="optical ensemble name")
+    ap.add_argument("--optical", default=None, help="optical ensemble name (default bench-<optical setting>)")
+    ap.add_argument("--optical-setting", choices=["s2", "s1s2"], default="s2",
+                    help="setting of the optical role's runs (the norway region uses s1s2)")
     ap.add_argument("--start", default="2025-06-01", help="first pass")
     ap.add_argument("--end", default="2025-10-15", help="last pass")
     ap.add_argument("--every", type=int, default=6, help="days between passes")
@@ -385,7 +391,8 @@ def main() -> None:
         if catalog is None or a.region not in catalog.regions or catalog.regions[a.region].ensembles is None:
             raise SystemExit(f"--region {a.region}: no such SAR-first region (with `ensembles:`) in {base.catalog}")
         a.s1, a.optical = catalog.regions[a.region].ensembles.s1, catalog.regions[a.region].ensembles.optical
-    ensure_ensembles(base, a.s1, a.optical, overrides)
+    a.optical = a.optical or f"bench-{a.optical_setting}"
+    ensure_ensembles(base, a.s1, a.optical, overrides, a.optical_setting)
     if a.prepare_only:
         return
     skip_quicklooks()

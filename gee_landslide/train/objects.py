@@ -122,10 +122,20 @@ def object_features(stack15: np.ndarray, prob: np.ndarray, pred: np.ndarray,
     # dNDVI from an object's outermost pixels to the pixel just outside tells them apart
     edge_out = np.where(ndimage.binary_dilation(lab > 0, structure=np.ones((3, 3), bool)) & (lab == 0), lab[iy, ix], 0)
     edge_in = np.where(ndimage.binary_erosion(lab > 0, structure=np.ones((3, 3), bool), border_value=1), 0, lab)
+    # each object's ring and outer edge are read inside their own bounding boxes: comparing the
+    # whole tile with every label made a monitoring tile's filter quadratic in its objects
+    ring_sl = ndimage.find_objects(ring_lab, max_label=n)
+    edge_sl = ndimage.find_objects(edge_out, max_label=n)
+
+    def around(values: np.ndarray, owner: np.ndarray, slices: list, i: int) -> np.ndarray:
+        """The pixels of ``values`` that ``owner`` gives to object ``i + 1`` (none: empty)."""
+        if slices[i] is None:
+            return np.empty(0)
+        return values[slices[i]][owner[slices[i]] == i + 1]
+
     rows = []
     for i, sl in enumerate(ndimage.find_objects(lab)):
         o = lab[sl] == i + 1
-        r = ring_lab == i + 1
         yy, xx = np.nonzero(o)
         grad = np.array([gy[sl][o].mean(), gx[sl][o].mean()])
         elong, fill, align = _shape(yy, xx, grad)
@@ -136,20 +146,20 @@ def object_features(stack15: np.ndarray, prob: np.ndarray, pred: np.ndarray,
              "slope_median": _median(inside["slope"]),
              "elevation_std": float(np.nanstd(inside["elevation"])) if len(yy) > 1 else 0.0,
              "tree_height_median": _median(inside["tree_height"]),
-             "ring_tree_height_median": _median(band["tree_height"][r]),
+             "ring_tree_height_median": _median(around(band["tree_height"], ring_lab, ring_sl, i)),
              "forest_share": float(np.mean(lc == FOREST)), "herbaceous_share": float(np.mean(lc == HERBACEOUS)),
              "prob_mean": float(np.nanmean(prob[sl][o])), "prob_max": float(np.nanmax(prob[sl][o]))}
         d = inside["dNDVI"]
         f["dNDVI_median"] = _median(d)
         f["dNDVI_p10"] = float(np.nanpercentile(d, 10)) if np.isfinite(d).any() else float("nan")
-        f["ring_dNDVI_median"] = _median(band["dNDVI"][r])
+        f["ring_dNDVI_median"] = _median(around(band["dNDVI"], ring_lab, ring_sl, i))
         f["dNDVI_contrast"] = f["dNDVI_median"] - f["ring_dNDVI_median"]
         f["dNDVI_missing_share"] = float(np.mean(~np.isfinite(d)))
         q = np.nanpercentile(d, [25, 75]) if np.isfinite(d).any() else [np.nan, np.nan]
         f["dNDVI_iqr"] = float(q[1] - q[0])
-        f["dNDVI_edge_step"] = _median(band["dNDVI"][edge_out == i + 1]) - _median(band["dNDVI"][sl][edge_in[sl] == i + 1])
+        f["dNDVI_edge_step"] = _median(around(band["dNDVI"], edge_out, edge_sl, i)) - _median(band["dNDVI"][sl][edge_in[sl] == i + 1])
         f["dVH_median"] = _median(inside["dVH"])
-        f["ring_dVH_median"] = _median(band["dVH"][r])
+        f["ring_dVH_median"] = _median(around(band["dVH"], ring_lab, ring_sl, i))
         rows.append([f[k] for k in names])
     return lab, np.asarray(rows, np.float64)
 
