@@ -77,7 +77,8 @@ def test_missing_ensemble_hint_is_a_correct_command(tmp_path, catalog_path) -> N
     shutil.copy(catalog_path, tmp_path / "case_studies.yaml")
     res = runner.invoke(app, ["monitor", "run", "--region", "norway", "--date", "2025-08-01", "--source",
                               "simulated", "--root", str(tmp_path)], env={"COLUMNS": "200"})
-    name = load_catalog(tmp_path / "case_studies.yaml").region("norway").ensemble
+    region = load_catalog(tmp_path / "case_studies.yaml").region("norway")
+    name = region.ensembles.optical if region.ensembles else region.ensemble  # SAR-first loads the optical role first
     assert res.exit_code == 2 and f"no ensemble '{name}'" in res.output
     assert "try: " in res.output and "ensemble build --setting" in res.output
 
