@@ -386,9 +386,9 @@ def main() -> None:
 
     base = project_paths(a.root)
     overrides = dict(yaml_value(kv) for kv in a.profile_set)
-    catalog = load_catalog(base.catalog) if a.region else None
     if a.region:  # the region names its own ensembles
-        if catalog is None or a.region not in catalog.regions or catalog.regions[a.region].ensembles is None:
+        catalog = load_catalog(base.catalog)
+        if a.region not in catalog.regions or catalog.regions[a.region].ensembles is None:
             raise SystemExit(f"--region {a.region}: no such SAR-first region (with `ensembles:`) in {base.catalog}")
         a.s1, a.optical = catalog.regions[a.region].ensembles.s1, catalog.regions[a.region].ensembles.optical
     a.optical = a.optical or f"bench-{a.optical_setting}"

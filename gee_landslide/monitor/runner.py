@@ -350,10 +350,11 @@ def observed_sensors(stack: np.ndarray) -> np.ndarray:
 
 def filters_objects(ctx: PassContext, ensemble: Any) -> bool:
     """Does this ensemble's object filter judge the pixels it decides in this pass? Only where the
-    region asks for it (``require_objects``), the ensemble has a filter, and ``objects_sensors:
-    optical`` does not leave its (Sentinel-1) decisions alone."""
+    region asks for it (``require_objects``), the ensemble has a filter and the filtered ensemble's
+    threshold, and ``objects_sensors: optical`` does not leave its (Sentinel-1) decisions alone."""
     flt = getattr(ensemble, "object_filter", None)  # a stand-in decider (e.g. a rule) may have none
     return bool(ctx.region.require_objects and flt is not None
+                and getattr(ensemble, "filtered_threshold", None) is not None
                 and not (ctx.region.objects_sensors == "optical" and flt.setting == "s1"))
 
 
@@ -395,7 +396,7 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray) -> tuple[np.ndarray,
             continue
         pred, kept = _predict(ctx, ens[role], stack)
         values = (pred.mean, pred.std, pred.agreement, _score(pred, ens[role]))
-        for out, value in zip(outs, values, strict=False):
+        for out, value in zip(outs[:4], values, strict=True):
             out[where] = np.asarray(value, np.float32)[where]
         if kept is not None:
             outs[4][where] = np.asarray(kept, np.float32)[where]
@@ -479,7 +480,7 @@ def pass_object_stage(ctx: PassContext, m: dict[str, np.ndarray], threshold: flo
     applies = np.zeros(m["sensors"].shape, bool)
     filtered_thr = np.full(m["sensors"].shape, np.nan, np.float64)
     for e, where in _deciders(ctx, m["sensors"]):
-        if filters_objects(ctx, e) and e.filtered_threshold is not None:
+        if filters_objects(ctx, e):
             applies |= where
             filtered_thr[where] = float(e.filtered_threshold)
     if not applies.any():
