@@ -212,10 +212,13 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         any_ctx = next(iter(ctxs.values()))
         area = any_ctx.grid.area_km2
         for tile in any_ctx.tiles:
-            from gee_landslide.monitor.runner import fetch_tile_stack
+            from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_stack
 
             t0 = time.perf_counter()
             stack, truth = fetch_tile_stack(any_ctx, tile.read_grid(any_ctx.grid), tile.key)
+            # the recent-look mask of the region's optical_look_days (only SAR-first uses it)
+            sar_ctx = next((c for c in ctxs.values() if c.strategy == "sar-first"), None)
+            look = None if sar_ctx is None else fetch_tile_look(sar_ctx, tile.read_grid(any_ctx.grid), tile.key)
             fetch_s += time.perf_counter() - t0
             timed: set[str] = set()
             for n, ctx in ctxs.items():
@@ -226,7 +229,7 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                     t1 = time.perf_counter()  # what a pass computes: with the region's object filter if it applies
                     ens.predict_with_objects(stack) if filters_objects(ctx, ens) else ens.predict(stack)
                     predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
-                results[n].append(predict_tile(ctx, tile, stack, truth))
+                results[n].append(predict_tile(ctx, tile, stack, truth, look=look))
         summary = []
         for n, ctx in ctxs.items():
             r = finish_pass(ctx, results[n], runs[n].paths)
@@ -363,6 +366,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5, help="the region simulation's seed (terrain, cover, landslides, "
                     "clouds): another seed is another season to check an option chosen on the default one")
     ap.add_argument("--s1-post-days", type=int, default=12, help="Sentinel-1 post window (0 = the 30-day one)")
+    ap.add_argument("--optical-look-days", type=int, default=0,
+                    help="the regions' optical_look_days: SAR-first lets the optical ensemble's silence decide a pixel "
+                    "only where Sentinel-2 saw it clear in the latest N days (0 = any clear look in the post window)")
     ap.add_argument("--profile-set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="laptop profile options for the benchmark's 4 runs, e.g. crop_object_share=0")
     ap.add_argument("--contrast", action="store_true",
@@ -405,6 +411,7 @@ def main() -> None:
     region_id = a.region or "sim"
     region = catalog.regions[a.region] if a.region else Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
+                    optical_look_days=a.optical_look_days or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
                     objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),

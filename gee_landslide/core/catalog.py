@@ -318,11 +318,24 @@ class Region(_Strict):
         None, gt=0, le=365, description="Sentinel-1 post composite: the latest N days only (default: post_days). "
         "A short SAR window shows a new landslide once most of its few acquisitions follow it")
 
+    optical_look_days: int | None = Field(
+        None, gt=0, le=365, description="SAR-first: the optical ensemble decides a pixel only where Sentinel-2 had a "
+        "clear look in the latest N days of the post window; elsewhere the S1 ensemble does (default: a clear look "
+        "anywhere in the post window). A greenest-pixel composite keeps the greenest, pre-landslide look of its "
+        "window, so it cannot show a landslide younger than the pixel's last clear look")
+
     def s1_post_window(self, post: Window) -> Window:
         """The Sentinel-1 post window of a pass whose (optical) post window is ``post``."""
         if self.s1_post_days is None or self.s1_post_days >= post.days:
             return post
         return Window(start=post.end - dt.timedelta(days=self.s1_post_days - 1), end=post.end)
+
+    def optical_look_window(self, post: Window) -> Window | None:
+        """The latest days of ``post`` in which a pixel needs a clear Sentinel-2 look for the optical
+        ensemble to decide it (SAR-first); None when any clear look in the post window will do."""
+        if self.optical_look_days is None or self.optical_look_days >= post.days:
+            return None
+        return Window(start=post.end - dt.timedelta(days=self.optical_look_days - 1), end=post.end)
     threshold: float | None = Field(None, gt=0, lt=1)
     min_area_m2: float = Field(400.0, ge=0)
     min_slope_deg: float = Field(10.0, ge=0, le=90)

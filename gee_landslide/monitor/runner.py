@@ -342,10 +342,14 @@ def _score(pred: Any, ensemble: Any) -> np.ndarray:
     return np.asarray(pred.agreement if ensemble.aggregation == "vote" else pred.mean, np.float32)
 
 
-def observed_sensors(stack: np.ndarray) -> np.ndarray:
+def observed_sensors(stack: np.ndarray, look: np.ndarray | None = None) -> np.ndarray:
     """Per pixel, what the sensors saw: 2 where both Sentinel-2 composites had a clear pixel
-    (dNDVI finite), else 1 (Sentinel-1 only)."""
-    return np.where(np.isfinite(stack[_IDX["dNDVI"]]), SENSOR_CODE["optical"], SENSOR_CODE["s1"]).astype(np.uint8)
+    (dNDVI finite) and, when a ``look`` mask is given (the region's ``optical_look_days``), a
+    clear Sentinel-2 look was recent enough; else 1 (Sentinel-1 only)."""
+    optical = np.isfinite(stack[_IDX["dNDVI"]])
+    if look is not None:
+        optical &= look
+    return np.where(optical, SENSOR_CODE["optical"], SENSOR_CODE["s1"]).astype(np.uint8)
 
 
 def filters_objects(ctx: PassContext, ensemble: Any) -> bool:
@@ -365,7 +369,7 @@ def _predict(ctx: PassContext, ensemble: Any, stack: np.ndarray) -> tuple[Any, n
     return ensemble.predict(stack), None
 
 
-def predict_by_sensors(ctx: PassContext, stack: np.ndarray) -> tuple[np.ndarray, ...]:
+def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """(mean, std, agreement, score, sensors, objects score) of a (15, H, W) stack under the pass's strategy.
 
     Each pixel takes the outputs of the ensemble that decides it; a pixel no ensemble may decide
@@ -373,6 +377,12 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray) -> tuple[np.ndarray,
     tile only when it decides some pixel of it. The objects score (NaN where no filter judges) is
     the deciding ensemble's score after its object filter judged each member's objects
     (``Ensemble.predict_with_objects``), computed per tile where the members' maps are at hand.
+
+    ``look`` (SAR-first only, :func:`fetch_tile_look`): the pixels Sentinel-2 saw clear recently
+    enough. Where the composite is clear but the look is older (stale), the optical ensemble's
+    detection still counts (the composite shows a change, so it may confirm an alert), but its
+    silence does not: a landslide younger than the pixel's last clear look cannot be in a
+    greenest-pixel composite, so there the S1 ensemble decides.
     """
     ens = load_pass_ensembles(ctx)
     seen = observed_sensors(stack)
@@ -383,23 +393,36 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray) -> tuple[np.ndarray,
         objects = np.full(seen.shape, np.nan, np.float32) if kept is None else np.asarray(kept, np.float32)
         return (np.asarray(pred.mean, np.float32), np.asarray(pred.std, np.float32),
                 np.asarray(pred.agreement, np.float32), _score(pred, e), sensors, objects)
+    optical, s1 = SENSOR_CODE["optical"], SENSOR_CODE["s1"]
+    stale = np.zeros(seen.shape, bool)
     if ctx.strategy == "s1-only":
-        decide = np.full(seen.shape, SENSOR_CODE["s1"], np.uint8)
+        decide = np.full(seen.shape, s1, np.uint8)
     elif ctx.strategy == "optical-only":
-        decide = np.where(seen == SENSOR_CODE["optical"], seen, 0).astype(np.uint8)
+        decide = np.where(seen == optical, seen, 0).astype(np.uint8)
     else:
         decide = seen
+        if look is not None and "s1" in ens:
+            stale = (seen == optical) & ~look
     outs = [np.full(seen.shape, np.nan, np.float32) for _ in range(5)]
+    role_out: dict[str, tuple[np.ndarray, ...]] = {}
     for role, code in SENSOR_CODE.items():
-        where = decide == code
+        where = (decide == code) | (stale if role == "s1" else False)
         if role not in ens or not where.any():
             continue
         pred, kept = _predict(ctx, ens[role], stack)
-        values = (pred.mean, pred.std, pred.agreement, _score(pred, ens[role]))
-        for out, value in zip(outs[:4], values, strict=True):
-            out[where] = np.asarray(value, np.float32)[where]
-        if kept is not None:
-            outs[4][where] = np.asarray(kept, np.float32)[where]
+        role_out[role] = tuple(np.asarray(v, np.float32) for v in (
+            pred.mean, pred.std, pred.agreement, _score(pred, ens[role]),
+            np.full(seen.shape, np.nan) if kept is None else kept))
+    if stale.any() and "optical" in role_out:  # stale pixels: the optical ensemble where it detects, else the S1 one
+        thr = ctx.threshold if ctx.threshold is not None else float(ens["optical"].threshold)
+        with np.errstate(invalid="ignore"):
+            to_s1 = stale & ~(role_out["optical"][3] >= thr)
+        decide = np.where(to_s1, s1, decide).astype(np.uint8)
+    for role, code in SENSOR_CODE.items():
+        if role in role_out:
+            where = decide == code
+            for out, value in zip(outs, role_out[role], strict=True):
+                out[where] = value[where]
     return (*outs[:4], decide, outs[4])
 
 
@@ -517,6 +540,30 @@ def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[n
     )
 
 
+def fetch_tile_look(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarray | None:
+    """SAR-first with ``optical_look_days``: the pixels of one tile that Sentinel-2 saw clear in the
+    latest days of the post window (:meth:`Region.optical_look_window`); None otherwise.
+
+    Why: a greenest-pixel composite keeps the greenest, pre-landslide look of its window, so where
+    a pixel's clear looks all predate a landslide the optical ensemble sees no change there, while
+    Sentinel-1, which has looked within its own short window, does. A source with a cheap answer
+    (``fetch_clear_look``: the simulator reads its cloud calendar) gives it directly; any other
+    source is asked for the tile over that window, whose dNDVI is finite exactly where both
+    windows had a clear look (for Earth Engine: a second export of the tile, same recipe).
+    """
+    window = ctx.region.optical_look_window(ctx.post)
+    if ctx.strategy != "sar-first" or window is None:
+        return None
+    source = get_source(ctx.source)
+    cheap = getattr(source, "fetch_clear_look", None)
+    if cheap is not None:
+        return cheap(ctx.region_id, ctx.region, ctx.pre, window, grid, defaults=ctx.defaults,
+                     cache_dir=ctx.cache_dir / f"{key}-look")
+    stack, _ = source.fetch_region_tile(ctx.region_id, ctx.region, ctx.pre, window, grid, defaults=ctx.defaults,
+                                        cache_dir=ctx.cache_dir / f"{key}-look")
+    return np.isfinite(stack[_IDX["dNDVI"]])
+
+
 def change_mask(stack: np.ndarray, gate: GateConfig) -> np.ndarray:
     """Pixels of a (15, H, W) stack that show landslide-like change by the gate's rules."""
     from scipy import ndimage
@@ -544,23 +591,25 @@ def shows_change(stack: np.ndarray, gate: GateConfig) -> bool:
 def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
     """Fetch one tile, gate it, run the ensemble(s) on it, and keep its core."""
     t0 = time.perf_counter()
-    stack, truth = fetch_tile_stack(ctx, tile.read_grid(ctx.grid), tile.key)
-    return predict_tile(ctx, tile, stack, truth, time.perf_counter() - t0)
+    grid = tile.read_grid(ctx.grid)
+    stack, truth = fetch_tile_stack(ctx, grid, tile.key)
+    look = fetch_tile_look(ctx, grid, tile.key)
+    return predict_tile(ctx, tile, stack, truth, time.perf_counter() - t0, look=look)
 
 
 def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndarray | None,
-                 fetch_seconds: float = 0.0) -> TileResult:
+                 fetch_seconds: float = 0.0, look: np.ndarray | None = None) -> TileResult:
     """The second half of :func:`process_tile` for a stack already fetched (benchmarks run several
-    strategies on one fetch)."""
+    strategies on one fetch); ``look`` as in :func:`predict_by_sensors`."""
     t1 = time.perf_counter()
     core = tile.core_slices()
     gated = ctx.gate.enabled and not shows_change(stack, ctx.gate)
-    seen = observed_sensors(stack)[core]
+    seen = observed_sensors(stack, look if ctx.strategy == "sar-first" else None)[core]
     if gated:
         zeros = np.zeros((tile.height, tile.width), np.float32)
         mean, std, agreement, score, sensors, objects = zeros, zeros, zeros, zeros, seen, zeros
     else:
-        mean, std, agreement, score, sensors, objects = (a[core] for a in predict_by_sensors(ctx, stack))
+        mean, std, agreement, score, sensors, objects = (a[core] for a in predict_by_sensors(ctx, stack, look))
     return TileResult(
         tile=tile,
         mean=mean,
@@ -697,7 +746,7 @@ def finish_pass(
         threshold=shown_threshold,
         chips_source=ChipSource(m["dndvi"], m["dvv"], ctx.grid),
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
-        optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(m["sensors"], ctx.grid),
+        optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(retraction_view(ctx, m), ctx.grid),
         confirm_looks=ctx.region.confirm_looks,
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
@@ -727,6 +776,21 @@ def finish_pass(
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result
+
+
+def retraction_view(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray:
+    """The sensors code by which the alert store judges whether this pass could retract a candidate.
+
+    The pixels the optical ensemble decided, and under ``optical_look_days`` also the clear
+    composite pixels left to Sentinel-1 because their last clear look was not recent: their
+    silence says nothing of a landslide younger than that look, which is why they do not decide
+    new detections, but it does of a candidate first seen before the post window began, the only
+    candidates the store lets a pass retract (:func:`gee_landslide.monitor.store.can_judge`)."""
+    sensors = m["sensors"]
+    if ctx.strategy != "sar-first" or ctx.region.optical_look_window(ctx.post) is None:
+        return sensors
+    clear = np.isfinite(m["dndvi"]) & (sensors > 0)
+    return np.where(clear, SENSOR_CODE["optical"], sensors).astype(np.uint8)
 
 
 def optical_coverage_of(sensors: np.ndarray, grid: Grid) -> Callable[[Any], float]:

@@ -548,6 +548,20 @@ def region_acquisitions(region_id: str, region: Region) -> Calendar | None:
                            region.simulation.cloud_frequency)
 
 
+def region_clear_look(region_id: str, region: Region, window: Window, grid: Grid) -> np.ndarray | None:
+    """Pixels of ``grid`` that some Sentinel-2 acquisition in ``window`` saw clear (no cloud, no
+    shadow): the masks the composites use. None when the region has no acquisition calendar."""
+    calendar = region_acquisitions(region_id, region)
+    if calendar is None:
+        return None
+    lat = Lattice.of_grid(grid)
+    seen = np.zeros(grid.shape, bool)
+    for d in calendar.s2_dates(window):
+        cloud, shadow = calendar.masks(lat, d)
+        seen |= ~(cloud | shadow)
+    return seen
+
+
 def simulate_region_tile(region_id: str, region: Region, pre: Window, post: Window, grid: Grid) -> SimulatedScene:
     """A monitoring scene of any sub-grid of a region, consistent across tiles."""
     p, full = region_params(region_id, region)

@@ -433,3 +433,40 @@ def test_window_before_l2a_uses_l1c_offline_and_before_l1c_fails(ee_offline, cat
     })
     with pytest.raises(AssetError, match=r"Sentinel-2 pre window: window 2015-03-01\.\.2015-04-30 is outside"):
         build_recipe(early, catalog.defaults)
+
+
+def test_a_sar_first_pass_asks_earth_engine_for_the_recent_look_as_the_tile_over_that_window(
+        ee_offline, catalog, monkeypatch, tmp_path):
+    """optical_look_days on the live source: Earth Engine has no cheap answer, so the pass asks for
+    the tile over the latest days (same pre window); its dNDVI is finite exactly where Sentinel-2
+    had a clear look in them. The graph of that request filters the S2 post scenes to those days."""
+    from types import SimpleNamespace
+
+    from gee_landslide.earthengine.region import tile_recipe
+    from gee_landslide.monitor.runner import fetch_tile_look
+    from gee_landslide.sources import get_source
+
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, optical_look_days=12)
+    source = get_source("gee")
+    assert getattr(source, "fetch_clear_look", None) is None  # no shortcut: the tile over the look window
+    asked = []
+
+    def fake_fetch(region_id, region_, pre_, post_, grid, **where):
+        asked.append((pre_, post_))
+        stack = np.zeros((15, *grid.shape), np.float32)
+        stack[14, :, : grid.shape[1] // 2] = np.nan  # the left half had no clear look in the window
+        return stack, None
+
+    monkeypatch.setattr(type(source), "fetch_region_tile", staticmethod(fake_fetch))
+    ctx = SimpleNamespace(region=region, region_id="norway", pre=pre, post=post, strategy="sar-first",
+                          source="gee", defaults=catalog.defaults, cache_dir=tmp_path)
+    look = fetch_tile_look(ctx, sub, "t0")
+    window = Window(start=post.end - dt.timedelta(days=11), end=post.end)
+    assert asked == [(pre, window)] and region.optical_look_window(post) == window
+    assert not look[:, : sub.shape[1] // 2].any() and look[:, sub.shape[1] // 2:].all()
+    # the request's graph: S2 post scenes of the look window only, S2 pre scenes of the pass's pre window
+    r = tile_recipe(sub, pre, window, region=region, region_id="norway", defaults=catalog.defaults)
+    s2_id = "COPERNICUS/S2_SR_HARMONIZED"
+    assert date_filters(json.loads(r.collections["s2_post"].serialize())) == {(s2_id, *ee_range(window))}
+    assert {d[1:] for d in date_filters(json.loads(r.serialized())) if d[0] == s2_id} == {ee_range(pre), ee_range(window)}
+    assert r.ctx.s2_post_optional  # a look window without any scene is no error: NaN, left to Sentinel-1

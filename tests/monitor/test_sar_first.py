@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,95 @@ def test_a_pass_computes_the_filtered_score_per_tile_where_the_filter_applies(pr
     core = tile.core_slices()
     assert np.allclose(r.objects_score[optical], kept[core][optical])
     assert np.allclose(r.mean[optical], pred.mean[core][optical])
+
+
+def test_stale_optical_pixels_leave_the_decision_to_sentinel1_unless_the_optical_ensemble_detects(project):
+    """optical_look_days: where the composite is clear but no clear Sentinel-2 look fell in the
+    latest days, the optical ensemble's detections still count, its silence does not (S1 decides)."""
+    from gee_landslide.monitor.runner import (
+        fetch_tile_look,
+        fetch_tile_stack,
+        load_pass_ensembles,
+        predict_tile,
+    )
+
+    set_region(project, optical_look_days=12)
+    cat = load_catalog(project.catalog)
+    ctx = prepare_pass(cat, project, "norway", RUN_DATE)
+    tile = ctx.tiles[0]
+    grid = tile.read_grid(ctx.grid)
+    stack, truth = fetch_tile_stack(ctx, grid, tile.key)
+    look = fetch_tile_look(ctx, grid, tile.key)
+    assert look is not None and look.shape == stack.shape[1:]
+    plain = predict_tile(ctx, tile, stack, truth)  # every clear composite pixel decided by the optical ensemble
+    core = tile.core_slices()
+    stale = (plain.sensors == 2) & ~look[core]
+    fresh = (plain.sensors == 2) & look[core]
+    assert stale.any() and fresh.any()  # 2025-08-01: the latest 12 days were cloudy over part of the tile
+    # a threshold that splits the stale pixels, so both branches are exercised
+    opt_score = plain.score[stale]
+    thr = float(np.quantile(opt_score, 0.9))
+    ctx = replace(ctx, threshold=thr)
+    r = predict_tile(ctx, tile, stack, truth, look=look)
+    s1_only = predict_tile(replace(ctx, strategy="s1-only"), tile, stack, truth)
+    plain = predict_tile(ctx, tile, stack, truth)
+    detects = stale & (plain.score >= thr)
+    silent = stale & ~(plain.score >= thr)
+    assert detects.any() and silent.any()
+    assert (r.sensors[fresh] == 2).all() and np.array_equal(r.mean[fresh], plain.mean[fresh])
+    assert (r.sensors[detects] == 2).all() and np.array_equal(r.mean[detects], plain.mean[detects])
+    assert (r.sensors[silent] == 1).all() and np.array_equal(r.mean[silent], s1_only.mean[silent])
+    cloudy = plain.sensors == 1
+    assert (r.sensors[cloudy] == 1).all() and np.array_equal(r.mean[cloudy], s1_only.mean[cloudy])
+    # the other strategies ignore the look: optical-only keeps deciding every clear pixel
+    o = predict_tile(replace(ctx, strategy="optical-only"), tile, stack, truth, look=look)
+    assert (o.sensors[stale] == 2).all()
+    assert set(load_pass_ensembles(ctx)) == {"s1", "optical"}
+
+
+def test_the_recent_look_is_the_same_from_the_calendar_and_from_a_fetched_tile(project, monkeypatch):
+    """The simulator answers from its cloud calendar; any other source (Earth Engine) is asked for the
+    tile over the look window, whose dNDVI is finite exactly where both windows had a clear look."""
+    from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_stack
+    from gee_landslide.sources.simulated import SimulatedSource
+
+    set_region(project, optical_look_days=12)
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    window = ctx.region.optical_look_window(ctx.post)
+    assert window is not None and window.end == ctx.post.end and window.days == 12
+    tile = ctx.tiles[0]
+    grid = tile.read_grid(ctx.grid)
+    from_calendar = fetch_tile_look(ctx, grid, tile.key)
+    monkeypatch.delattr(SimulatedSource, "fetch_clear_look")
+    from_tile = fetch_tile_look(ctx, grid, tile.key)
+    stack, _ = fetch_tile_stack(ctx, grid, tile.key)
+    pre_clear = np.isfinite(stack[14])  # dNDVI finite: the pre composite had a clear pixel too
+    assert pre_clear.any() and from_calendar[pre_clear].any() and (~from_calendar[pre_clear]).any()
+    np.testing.assert_array_equal(from_tile[pre_clear], from_calendar[pre_clear])
+    assert not from_tile[~from_calendar].any()  # no finite dNDVI without a clear look
+    # no look mask when the option is off, when it spans the whole post window, or for other strategies
+    set_region(project, optical_look_days=None)
+    assert fetch_tile_look(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), grid) is None
+    set_region(project, optical_look_days=30)
+    assert fetch_tile_look(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE), grid) is None
+    set_region(project, optical_look_days=12)
+    s1 = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, strategy="s1-only")
+    assert fetch_tile_look(s1, grid) is None
+
+
+def test_stale_pixels_may_still_retract_a_candidate_first_seen_before_the_post_window(project):
+    """The store judges retraction by every clear composite pixel (its own can_judge rule keeps
+    silence from counting against a candidate younger than the window); without the option, by the
+    pixels the optical ensemble decided, as before."""
+    from gee_landslide.monitor.runner import retraction_view
+
+    sensors = np.array([[2, 1, 1, 0]], np.uint8)
+    dndvi = np.array([[-0.1, 0.05, np.nan, 0.2]], np.float32)  # fresh, stale, cloudy, undecided
+    m = {"sensors": sensors, "dndvi": dndvi}
+    set_region(project, optical_look_days=12)
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    np.testing.assert_array_equal(retraction_view(ctx, m), [[2, 2, 1, 0]])
+    np.testing.assert_array_equal(retraction_view(replace(ctx, strategy="optical-only"), m), sensors)
+    set_region(project, optical_look_days=None)
+    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+    np.testing.assert_array_equal(retraction_view(ctx, m), sensors)
