@@ -211,14 +211,15 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         results: dict[str, list] = {n: [] for n in runs}
         any_ctx = next(iter(ctxs.values()))
         area = any_ctx.grid.area_km2
+        # the recent-look mask of the region's optical_look_days is fetched once per tile (only SAR-first uses it)
+        sar_ctx = next((c for c in ctxs.values() if c.strategy == "sar-first"), None)
         for tile in any_ctx.tiles:
             from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_stack
 
             t0 = time.perf_counter()
-            stack, truth = fetch_tile_stack(any_ctx, tile.read_grid(any_ctx.grid), tile.key)
-            # the recent-look mask of the region's optical_look_days (only SAR-first uses it)
-            sar_ctx = next((c for c in ctxs.values() if c.strategy == "sar-first"), None)
-            look = None if sar_ctx is None else fetch_tile_look(sar_ctx, tile.read_grid(any_ctx.grid), tile.key)
+            grid = tile.read_grid(any_ctx.grid)
+            stack, truth = fetch_tile_stack(any_ctx, grid, tile.key)
+            look = None if sar_ctx is None else fetch_tile_look(sar_ctx, grid, tile.key)
             fetch_s += time.perf_counter() - t0
             timed: set[str] = set()
             for n, ctx in ctxs.items():
