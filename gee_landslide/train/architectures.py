@@ -10,32 +10,63 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+DECODERS = ("default", "slim")
+
+
 @dataclass(frozen=True)
 class Architecture:
+    """One of the paper's architectures: its names, its smp class and its ``slim`` decoder.
+
+    ``slim`` holds the smp keyword arguments of the narrow decoder the laptop profile trains
+    (``decoder: slim``). Why: smp's default decoders are sized for ResNet-class encoders
+    (256-channel Unet/MAnet stages, 256/128 FPN pyramids, an output-stride-8 DeepLabV3). Behind
+    MobileNetV3-small they held most of the compute: one training step of Unet took 219 ms
+    with the default decoder and 120 ms with the slim one, DeepLabV3 434 ms against 116 ms
+    (1 thread, batch 4, 128 px, 22 bands; ``benchmarks/bench_decoders.py``).
+    Linknet and PAN have no decoder width to narrow.
+    """
+
     name: str
     slug: str
     smp_class: str
+    slim: Mapping[str, Any] = field(default_factory=dict)
+
+    def options(self, decoder: str = "default") -> dict[str, Any]:
+        """The smp keyword arguments of this architecture's ``decoder`` ("default" or "slim")."""
+        if decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {decoder!r}; use one of {', '.join(DECODERS)}")
+        return dict(self.slim) if decoder == "slim" else {}
 
 
+_SLIM_UNET = MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16)})
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("Unet", "unet", "Unet"),
-        Architecture("Unet++", "unetpp", "UnetPlusPlus"),
-        Architecture("MAnet", "manet", "MAnet"),
+        Architecture("Unet", "unet", "Unet", _SLIM_UNET),
+        Architecture("Unet++", "unetpp", "UnetPlusPlus", _SLIM_UNET),
+        Architecture("MAnet", "manet", "MAnet",
+                     MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16), "decoder_pab_channels": 32})),
         Architecture("Linknet", "linknet", "Linknet"),
-        Architecture("FPN", "fpn", "FPN"),
-        Architecture("PSPNet", "pspnet", "PSPNet"),
+        # FPN's segmentation blocks use GroupNorm(32, ...): their width must stay a multiple of 32
+        Architecture("FPN", "fpn", "FPN",
+                     MappingProxyType({"decoder_pyramid_channels": 64, "decoder_segmentation_channels": 32})),
+        Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128})),
         Architecture("PAN", "pan", "PAN"),
-        Architecture("DeepLabV3", "deeplabv3", "DeepLabV3"),
-        Architecture("DeepLabV3+", "deeplabv3p", "DeepLabV3Plus"),
+        # output stride 16 as DeepLabV3+ has by default; at stride 8 the dilated encoder's last
+        # stages ran on 4x the pixels (276 ms against 116 ms a step with the narrow ASPP)
+        Architecture("DeepLabV3", "deeplabv3", "DeepLabV3",
+                     MappingProxyType({"decoder_channels": 64, "encoder_output_stride": 16})),
+        Architecture("DeepLabV3+", "deeplabv3p", "DeepLabV3Plus", MappingProxyType({"decoder_channels": 64})),
     )
 }
 _ALIASES = {a.slug: a.name for a in ARCHITECTURES.values()} | {
@@ -125,12 +156,14 @@ def create_model(
     encoder_weights: str | None = None,
     norm: str = "batch",
     refine: bool = False,
+    decoder: str = "default",
 ) -> torch.nn.Module:
     """One binary segmentation model (1 output channel, logits).
 
     ``norm="group"`` swaps every BatchNorm for GroupNorm (:func:`to_group_norm`); the paper's
     models use BatchNorm (``"batch"``). ``refine`` adds the full-resolution head of
-    :class:`FullResRefine` (not in the paper).
+    :class:`FullResRefine` (not in the paper). ``decoder="slim"`` builds the narrow decoder of
+    :attr:`Architecture.slim` (not in the paper); ``"default"`` is smp's.
     """
     import segmentation_models_pytorch as smp
 
@@ -138,7 +171,8 @@ def create_model(
         raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(NORMS)}")
     a = architecture(arch)
     cls = getattr(smp, a.smp_class)
-    model = cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1)
+    model = cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1,
+                **a.options(decoder))
     if norm == "group":
         to_group_norm(model)
     return FullResRefine(model, in_channels) if refine else model

@@ -37,10 +37,14 @@ _STRIDE = {"PAN": 16, "DeepLabV3+": 16, "DeepLabV3": 8, "PSPNet": 8, "Unet": 1}
 _MIN_SIDE = {"PAN": 128}
 
 
-def input_multiple(model_or_arch: torch.nn.Module | str) -> int:
-    """The multiple input sides must have (1 = any size)."""
+def input_multiple(model_or_arch: torch.nn.Module | str, decoder: str = "default") -> int:
+    """The multiple input sides must have (1 = any size).
+
+    For a name, ``decoder`` says which decoder options apply (a slim DeepLabV3 has stride 16).
+    """
     if isinstance(model_or_arch, str):
-        return _STRIDE.get(architecture(model_or_arch).name, 32)
+        a = architecture(model_or_arch)
+        return int(a.options(decoder).get("encoder_output_stride", _STRIDE.get(a.name, 32)))
     model = model_or_arch
     if not getattr(model, "requires_divisible_input_shape", True):
         return 1
@@ -59,9 +63,9 @@ def round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple if multiple > 1 else n
 
 
-def check_crop(arch: str, crop: int, multiple: int | None = None) -> None:
+def check_crop(arch: str, crop: int, multiple: int | None = None, decoder: str = "default") -> None:
     """Raise a clear error when a training crop size breaks the architecture's constraints."""
-    m = multiple or input_multiple(arch)
+    m = multiple or input_multiple(arch, decoder)
     if crop % max(m, 1) != 0:
         raise ValueError(f"crop size {crop} is not a multiple of {arch}'s output stride {m}")
     if crop < min_side(arch):

@@ -34,7 +34,8 @@ def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
     c = rec["config"]
     norm = Normalisation.from_dict(rec["normalisation"])
     model = create_model(c["architecture"], norm.out_channels, c["encoder"], None,
-                         c.get("norm", "batch"), bool(c.get("refine", False)))
+                         c.get("norm", "batch"), bool(c.get("refine", False)),
+                         c.get("decoder", "default"))
     model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
     model = ready_for_inference(model, torch.device("cpu"))
     return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]

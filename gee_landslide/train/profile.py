@@ -108,6 +108,9 @@ class Profile(BaseModel):
     norm: Literal["batch", "group"] = Field(
         "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
     refine: bool = Field(False, description="add the full-resolution refinement head (architectures.FullResRefine)")
+    decoder: Literal["default", "slim"] = Field(
+        "default", description="smp's decoders (the paper) or narrow ones sized for a small encoder "
+        "(architectures.Architecture.slim)")
     lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
         "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
     loss_mask: Literal["none", "visible"] = Field(
@@ -156,7 +159,7 @@ class Profile(BaseModel):
     @model_validator(mode="after")
     def _crop_fits(self) -> Profile:
         for a in {*self.architectures, *(x for g in self.extra for x in g.architectures)}:
-            m = input_multiple(a)
+            m = input_multiple(a, self.decoder)
             if self.crop_size % m:
                 raise ValueError(f"crop_size {self.crop_size} is not a multiple of {m} (needed by {a})")
             if self.crop_size < min_side(a):

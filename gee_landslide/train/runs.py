@@ -42,7 +42,8 @@ EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 
 
 # run options added after runs were made, with the value that reproduces the earlier behaviour
-OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0}
+OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0,
+                                          "decoder": "default"}
 
 
 class RunConfig(BaseModel):
@@ -69,6 +70,7 @@ class RunConfig(BaseModel):
     eval_mask: str = "visible"
     norm: str = "batch"
     refine: bool = False
+    decoder: str = "default"
     lr_schedule: str = "constant"
     loss_mask: str = "none"
     categorical: str = "scaled"

@@ -294,7 +294,7 @@ def train_run(
     if rec and rec.get("status") == "finished" and (run_dir / WEIGHTS_FILE).exists():
         return rec
     check_batch_size(cfg.batch_size)
-    check_crop(cfg.architecture, cfg.crop_size)
+    check_crop(cfg.architecture, cfg.crop_size, decoder=cfg.decoder)
     if num_threads:
         torch.set_num_threads(num_threads)
     lock = RunLock(run_dir)
@@ -314,7 +314,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     s = get_setting(cfg.setting)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine)
+    model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine,
+                         cfg.decoder)
     model = model.to(device=device, memory_format=torch.channels_last)
     optimizer = _make_optimizer(cfg, model)
     loss_fn = create_loss(cfg.loss)

@@ -212,6 +212,34 @@ def test_onehot_runs_train_and_their_ensemble_predicts(project, tmp_path):
     assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()
 
 
+def test_slim_decoder_runs_travel_through_the_manifest(project, tmp_path):
+    """A run with the narrow decoder: run.json and the manifest record it, and loading rebuilds
+    the same model (strict weight loading would fail on smp's default, wider decoder)."""
+    from gee_landslide.core.catalog import load_catalog
+    from gee_landslide.core.stackio import read_stack
+    from gee_landslide.train.predictions import run_probs
+
+    splits = Splits.from_catalog(load_catalog(project.catalog))
+    prof = load_profile("smoke").model_copy(update={
+        "architectures": ["FPN"], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3,
+        "decoder": "slim"})
+    runs_dir = tmp_path / "runs"
+    run_sweep(prof, runs_dir, project.stacks, splits, ["s2"], show_progress=False, fail_fast=True)
+    rec = list_runs(runs_dir, "s2")[0]
+    assert rec["config"]["decoder"] == "slim"
+    path = build_ensemble(runs_dir, tmp_path / "ensembles", "s2", 1)
+    assert json.loads(path.read_text())["members"][0]["decoder"] == "slim"
+    stack = read_stack(project.stacks / "test-0").data
+    pred = load_ensemble(path, device="cpu").predict(stack)
+    assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()
+    from gee_landslide.train.data import load_scenes
+
+    # a training event is not in the run's saved maps: its map is predicted from the weights
+    scene = load_scenes(project.stacks, [splits.train[0]])[0]
+    probs = run_probs(rec, [scene])[splits.train[0]]
+    assert probs.shape == scene.stack.shape[1:] and np.isfinite(probs).all()
+
+
 # ----------------------------------------------------------------------------- change evidence (train.evidence)
 def test_ensemble_built_with_stacks_fits_evidence_on_train_and_val_events_only(project):
     from gee_landslide.core.catalog import load_catalog

@@ -79,3 +79,41 @@ def test_tile_plan_covers_the_image_with_overlap():
         cover[r : r + plan.tile_h, c : c + plan.tile_w] += 1
     assert cover.min() >= 1 and plan.tile_h == 256
     assert plan_tiles(200, 200, 256, 64).single
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_slim_decoder_is_narrower_and_keeps_the_constraints(arch):
+    """The laptop profile's narrow decoders build for all nine, predict full-size maps, and the
+    stride the profile validates crops against is the one the built model reports."""
+    default = create_model(arch, 5, ENC, norm="group", refine=True)
+    slim = create_model(arch, 5, ENC, norm="group", refine=True, decoder="slim").eval()
+    n = [sum(p.numel() for p in m.parameters()) for m in (default, slim)]
+    if ARCHITECTURES[arch].slim:
+        assert n[1] < n[0]
+    else:  # Linknet and PAN have no decoder width to narrow: the same model
+        assert n[1] == n[0]
+    assert input_multiple(arch, "slim") == input_multiple(slim)
+    img = np.random.default_rng(1).normal(size=(5, 160, 224)).astype(np.float32)
+    out = predict_normalised([slim], img, tile=128, overlap=16, batch=2, device="cpu")
+    assert out.shape == (1, 160, 224) and np.isfinite(out).all()
+
+
+def test_decoder_option_is_validated_and_recorded(tmp_path):
+    from gee_landslide.train.profile import ProfileError, parse_profile
+    from gee_landslide.train.runs import RunConfig
+
+    base = load_profile("smoke").model_dump()
+    with pytest.raises(ProfileError, match=r"decoder = 'thin'"):
+        parse_profile({**base, "decoder": "thin"}, "my.yaml")
+    with pytest.raises(ValueError, match="unknown decoder 'thin'"):
+        create_model("Unet", 3, ENC, decoder="thin")
+    # a crop that fits DeepLabV3's default stride 8 but not the slim one's 16 is refused for slim only
+    parse_profile({**base, "architectures": ["DeepLabV3"], "crop_size": 136}, "my.yaml")
+    with pytest.raises(ProfileError, match="not a multiple of 16"):
+        parse_profile({**base, "architectures": ["DeepLabV3"], "crop_size": 136, "decoder": "slim"}, "my.yaml")
+    # the default keeps the run ids of runs made before the option existed; slim gets its own
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
+    configs = {d: expand_grid(parse_profile({**base, "decoder": d}), splits)[0] for d in ("default", "slim")}
+    assert "decoder" not in configs["default"].canonical_json()
+    assert configs["slim"].run_id != configs["default"].run_id
+    assert RunConfig.model_validate_json(configs["slim"].model_dump_json()).decoder == "slim"
