@@ -29,11 +29,18 @@ class Architecture:
 
     ``slim`` holds the smp keyword arguments of the narrow decoder the laptop profile trains
     (``decoder: slim``). Why: smp's default decoders are sized for ResNet-class encoders
-    (256-channel Unet/MAnet stages, 256/128 FPN pyramids, an output-stride-8 DeepLabV3). Behind
-    MobileNetV3-small they held most of the compute: one training step of Unet took 219 ms
-    with the default decoder and 120 ms with the slim one, DeepLabV3 434 ms against 116 ms
+    (256-channel Unet++/MAnet stages, a 512-channel PSP block, an output-stride-8 DeepLabV3).
+    Behind MobileNetV3-small they held most of the compute: one training step of Unet++ took
+    269 ms with the default decoder and 175 ms with the slim one, DeepLabV3 443 ms against 114 ms
     (1 thread, batch 4, 128 px, 22 bands; ``benchmarks/bench_decoders.py``).
-    Linknet and PAN have no decoder width to narrow.
+
+    Empty for Linknet and PAN (no decoder width to narrow) and, by measurement, for Unet and FPN:
+    narrowed (Unet stages 64-32-24-16-16, FPN pyramid 64 / segmentation 32) they trained to a
+    lower validation F1 in the paired demos of 2026-12-04 (FPN in all five runs, -0.007 to -0.052;
+    Unet's Focal runs, which SAR-first monitoring uses, 0.927 -> 0.907 for S1+S2 and 0.872 -> 0.860
+    for S1), and the time-to-alert benchmark season with that pair lost recall after
+    confirmation (seed 5: 0.79 -> 0.58). A spec here is part of what a run id stands for:
+    change one only together with a new decoder name, or old runs will not load.
     """
 
     name: str
@@ -48,18 +55,15 @@ class Architecture:
         return dict(self.slim) if decoder == "slim" else {}
 
 
-_SLIM_UNET = MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16)})
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("Unet", "unet", "Unet", _SLIM_UNET),
-        Architecture("Unet++", "unetpp", "UnetPlusPlus", _SLIM_UNET),
+        Architecture("Unet", "unet", "Unet"),
+        Architecture("Unet++", "unetpp", "UnetPlusPlus", MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16)})),
         Architecture("MAnet", "manet", "MAnet",
                      MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16), "decoder_pab_channels": 32})),
         Architecture("Linknet", "linknet", "Linknet"),
-        # FPN's segmentation blocks use GroupNorm(32, ...): their width must stay a multiple of 32
-        Architecture("FPN", "fpn", "FPN",
-                     MappingProxyType({"decoder_pyramid_channels": 64, "decoder_segmentation_channels": 32})),
+        Architecture("FPN", "fpn", "FPN"),
         Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128})),
         Architecture("PAN", "pan", "PAN"),
         # output stride 16 as DeepLabV3+ has by default; at stride 8 the dilated encoder's last

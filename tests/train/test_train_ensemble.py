@@ -221,7 +221,7 @@ def test_slim_decoder_runs_travel_through_the_manifest(project, tmp_path):
 
     splits = Splits.from_catalog(load_catalog(project.catalog))
     prof = load_profile("smoke").model_copy(update={
-        "architectures": ["FPN"], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3,
+        "architectures": ["PSPNet"], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3,
         "decoder": "slim"})
     runs_dir = tmp_path / "runs"
     run_sweep(prof, runs_dir, project.stacks, splits, ["s2"], show_progress=False, fail_fast=True)

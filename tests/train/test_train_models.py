@@ -90,7 +90,7 @@ def test_slim_decoder_is_narrower_and_keeps_the_constraints(arch):
     n = [sum(p.numel() for p in m.parameters()) for m in (default, slim)]
     if ARCHITECTURES[arch].slim:
         assert n[1] < n[0]
-    else:  # Linknet and PAN have no decoder width to narrow: the same model
+    else:  # Linknet and PAN have no decoder width to narrow, Unet and FPN keep theirs: the same model
         assert n[1] == n[0]
     assert input_multiple(arch, "slim") == input_multiple(slim)
     img = np.random.default_rng(1).normal(size=(5, 160, 224)).astype(np.float32)
