@@ -258,6 +258,35 @@ def slides_in_region(slides: list, grid: Any, min_px: int) -> list:
     return keep
 
 
+def optically_seen(pass_dirs: list[Path], slides: list, polys: dict[str, Any], share: float = 0.5) -> list:
+    """The landslides some pass on or after their onset decided mostly with the optical ensemble
+    (``sensors.tif`` = 2 on at least ``share`` of their pixels: both Sentinel-2 windows had a clear
+    look there). Only these can be confirmed by Sentinel-2; the rest stay SAR candidates whatever
+    the models do, so recall after confirmation is bounded by their share."""
+    import rasterio
+    from rasterio.features import rasterize
+
+    from gee_landslide.monitor.alerts import SENSORS_CODE_S1S2
+
+    seen: dict[str, Any] = {}
+    for pdir in pass_dirs:
+        tif = pdir / "sensors.tif"
+        if not tif.exists():
+            continue
+        day = dt.date.fromisoformat(pdir.name)
+        todo = [s for s in slides if s.id not in seen and s.onset <= day]
+        if not todo:
+            continue
+        with rasterio.open(tif) as src:
+            codes, transform = src.read(1), src.transform
+        for s in todo:
+            inside = rasterize([polys[s.id]], out_shape=codes.shape, transform=transform, fill=0, default_value=1,
+                               dtype="uint8").astype(bool)
+            if inside.any() and (codes[inside] == SENSORS_CODE_S1S2).mean() >= share:
+                seen[s.id] = s
+    return [s for s in slides if s.id in seen]
+
+
 def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, region_id: str = "sim") -> dict[str, float]:
     """Time to alert and object precision / recall, first issue and after confirmation."""
     from gee_landslide.monitor.alerts import from_lonlat
@@ -294,13 +323,17 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, 
         seen = dt.date.fromisoformat(a.last_seen[:10])
         return any(geom.intersects(polys[s.id]) for s in slides if s.onset <= seen)
 
-    def covered(subset) -> float:  # landslides under an alert seen after they happened
+    def covered_of(subset, among: list) -> float:  # share of ``among`` under an alert seen after they happened
         geoms = [(from_lonlat(a.geometry, grid_crs), dt.date.fromisoformat(a.last_seen[:10])) for a in subset]
-        n = sum(any(seen >= s.onset and g.intersects(polys[s.id]) for g, seen in geoms) for s in in_season)
-        return n / len(in_season) if in_season else float("nan")
+        n = sum(any(seen >= s.onset and g.intersects(polys[s.id]) for g, seen in geoms) for s in among)
+        return n / len(among) if among else float("nan")
+
+    def covered(subset) -> float:
+        return covered_of(subset, in_season)
 
     tta = np.array(sorted(first_hits.values()), float)
     confirmed = [a for a in alerts if a.stage == "confirmed"]
+    s2_saw = optically_seen(passes, in_season, polys)
     # time to confirmation: days from a landslide to the first pass that confirmed an alert over it
     conf_days: dict[str, int] = {}
     for a in confirmed:
@@ -325,6 +358,8 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, 
         "cancelled": sum(a.stage == "cancelled" for a in alerts),
         "precision_confirmed": (sum(hits(a) for a in confirmed) / len(confirmed)) if confirmed else float("nan"),
         "recall_confirmed": covered(confirmed),
+        "seen_by_s2": len(s2_saw),
+        "recall_confirmed_seen": covered_of(confirmed, s2_saw),
         "ttc_median": float(np.median(ttc)) if ttc.size else float("nan"),
     }
     return out
@@ -445,14 +480,16 @@ def main() -> None:
 
     print(f"\n{len(dates)} passes x {len(runs)} strategies over {area:.1f} km2 in {wall:.0f} s (simulator {fetch_s:.0f} s)")
     head = (f"{'strategy':<10} {'slides':>6} {'alerted':>7} {'TTA med':>7} {'TTA p90':>7} {'alerts':>6} "
-            f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7}")
+            f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7} "
+            f"{'S2 saw':>6} {'R conf of seen':>14}")
     print(head)
     for name, run in runs.items():
         s = score(run, slides, start, full.crs, region_id)
         if name == "dNDVI rule":
             print("reference (S2-only with the one-band rule in place of the optical ensemble):")
-        conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f}"
-                if name != "S1-only" else f"{'n/a':>6} {'n/a':>6} {'n/a':>7}")
+        conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f} "
+                f"{s['seen_by_s2']:6d} {s['recall_confirmed_seen']:14.2f}"
+                if name != "S1-only" else f"{'n/a':>6} {'n/a':>6} {'n/a':>7} {'n/a':>6} {'n/a':>14}")
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
               f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
               f"{s['cancelled']:5d} {conf}")

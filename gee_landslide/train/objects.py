@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 from shapely.geometry import MultiPoint
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
 from gee_landslide.core.atomic import write_bytes_atomic
@@ -47,6 +46,7 @@ from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.train.data import Scene
 from gee_landslide.train.evidence import RING_PX  # the same ring as the contrast check
 from gee_landslide.train.metrics import Counts, confusion, evaluation_mask
+from gee_landslide.train.weighted_bins import WeightedBinnedBoosting
 
 FOREST, HERBACEOUS = 2, 3  # land-cover codes (core.landcover): clear-cuts are in forest
 TRUTH_SHARE = 0.5  # an object is a landslide when at least half its pixels are
@@ -195,10 +195,11 @@ def _counts(cands: Sequence[Candidates], probs: Sequence[np.ndarray], threshold:
                Counts())
 
 
-def _classifier() -> HistGradientBoostingClassifier:
-    # shallow, strongly regularised: a few thousand correlated objects from ~16 events
-    return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
-                                          min_samples_leaf=20, random_state=0)
+def _classifier() -> WeightedBinnedBoosting:
+    # shallow, strongly regularised: a few thousand correlated objects from ~16 events; binned by
+    # weighted quantiles up front, which is what sklearn does, ~10x faster (weighted_bins)
+    return WeightedBinnedBoosting(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+                                  min_samples_leaf=20, random_state=0)
 
 
 @dataclass
@@ -211,7 +212,7 @@ class ObjectFilter:
     unfiltered_f1: float = float("nan")
     fitted_on: tuple[str, ...] = ()
     objects: int = 0
-    model: HistGradientBoostingClassifier | None = field(default=None, repr=False)
+    model: WeightedBinnedBoosting | None = field(default=None, repr=False)
     table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod

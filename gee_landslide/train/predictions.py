@@ -16,14 +16,17 @@ from gee_landslide.train.runs import EVAL_PROBS_FILE
 
 
 def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
-    """A run's probability maps of ``scenes``: from its ``eval_probs.npz`` (validation and test
-    events, saved at the end of training) when it holds them all, else predicted from its weights."""
+    """A run's probability maps of ``scenes``: those its ``eval_probs.npz`` holds (validation and
+    test events, saved at the end of training) read from it, the others predicted from its
+    weights, loaded once for all of them (building the model costs more than a small scene)."""
     p = Path(rec["_dir"]) / EVAL_PROBS_FILE
-    ids = [s.event_id for s in scenes]
+    out: dict[str, np.ndarray] = {}
     if p.exists():
         with np.load(p) as z:
-            if all(e in z for e in ids):
-                return {e: z[e].astype(np.float32) for e in ids}
+            out = {s.event_id: z[s.event_id].astype(np.float32) for s in scenes if s.event_id in z}
+    todo = [s for s in scenes if s.event_id not in out]
+    if not todo:
+        return out
     import torch
     from safetensors.torch import load_file
 
@@ -38,8 +41,9 @@ def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
                          c.get("decoder", "default"))
     model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
     model = ready_for_inference(model, torch.device("cpu"))
-    return {s.event_id: predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
-            for s in scenes}
+    for s in todo:
+        out[s.event_id] = predict([model], norm.select(s.stack), norm, min_size=min_side(c["architecture"]))[0]
+    return out
 
 
 def member_probs(runs: Sequence[dict], scenes: Sequence[Scene]) -> dict[str, np.ndarray]:

@@ -180,7 +180,10 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     test = load_scenes(stacks_dir, tuple(c0["test_events"]))
     mt = np.array([run_threshold(r) for r in runs], np.float32)
     sets = {"val": val, "test": test, "heldout": list(heldout)}
-    probs = {name: member_probs(runs, sc) for name, sc in sets.items()}
+    train = load_scenes(stacks_dir, tuple(c0["train_events"])) if objects else []
+    # one call: each run's model is built once for the held-out scenes and the training events
+    every = member_probs(runs, [*val, *test, *heldout, *train])
+    probs = {name: {s.event_id: every[s.event_id] for s in sc} for name, sc in [*sets.items(), ("train", train)]}
     by_k: dict[int, MethodResult] = {}
     test_scores: dict[int, list[np.ndarray]] = {}
     thresholds: dict[int, float] = {}
@@ -199,7 +202,7 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
         thresholds[k] = thr
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
     if objects:
-        add_object_filter(curve, load_scenes(stacks_dir, tuple(c0["train_events"])), val, list(heldout), probs, mt)
+        add_object_filter(curve, train, val, list(heldout), probs, mt)
     return curve
 
 
@@ -209,7 +212,8 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
 
     The filter judges each member's objects (what it was trained on: one run's map at that run's
     threshold), then the filtered members are combined and the ensemble's threshold is chosen on
-    the validation events again. Filtering the combined map instead judges objects unlike any the
+    the validation events again (``probs``: the runs' (M,H,W) maps per event, under ``val``,
+    ``test``, ``heldout`` and ``train``). Filtering the combined map instead judges objects unlike any the
     filter saw (an averaged map merges and smooths the members' objects): on the demo's runs that
     left the ensembles below their best member.
     """
@@ -219,7 +223,7 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     c0 = runs[0]["config"]
     mask = c0.get("eval_mask", "visible")
     try:
-        flt = fit_object_filter(curve.setting, mt, member_probs(runs, train), train, probs["val"], val, mask)
+        flt = fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask)
     except ObjectFilterError as e:
         curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
         return

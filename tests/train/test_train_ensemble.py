@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,10 +235,14 @@ def test_slim_decoder_runs_travel_through_the_manifest(project, tmp_path):
     assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()
     from gee_landslide.train.data import load_scenes
 
-    # a training event is not in the run's saved maps: its map is predicted from the weights
-    scene = load_scenes(project.stacks, [splits.train[0]])[0]
-    probs = run_probs(rec, [scene])[splits.train[0]]
-    assert probs.shape == scene.stack.shape[1:] and np.isfinite(probs).all()
+    # a training event is not in the run's saved maps: its map is predicted from the weights; a
+    # validation event's comes from the saved maps, in the same call
+    scene, val = load_scenes(project.stacks, [splits.train[0], splits.val[0]])
+    probs = run_probs(rec, [scene, val])
+    assert probs[scene.event_id].shape == scene.stack.shape[1:] and np.isfinite(probs[scene.event_id]).all()
+    with np.load(Path(rec["_dir"]) / "eval_probs.npz") as saved:
+        assert scene.event_id not in saved
+        np.testing.assert_array_equal(probs[val.event_id], saved[val.event_id].astype(np.float32))
 
 
 # ----------------------------------------------------------------------------- change evidence (train.evidence)

@@ -138,3 +138,31 @@ def test_no_objects_or_one_class_is_a_clear_error():
     only_slides = Candidates.of(sc, np.where(sc.labels > 0, 0.9, 0.0), 0.5, "s2")
     with pytest.raises(ObjectFilterError, match="all landslides or all not"):
         ObjectFilter("s2").fit([only_slides], [])
+
+
+def _weighted_table(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Object-like features: a log area, continuous shape and change values, a few-valued class,
+    some missing values; weights sqrt(area) as the filter uses."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.normal(3.0, 1.2, n), rng.normal(0, 1, n), rng.gamma(2.0, 1.0, n),
+                         rng.integers(0, 5, n).astype(float), rng.normal(0, 1, n)])
+    X[rng.random(n) < 0.05, 4] = np.nan
+    y = (X[:, 1] + 0.5 * X[:, 2] + rng.normal(0, 1, n)) > 1.0
+    return X, y, np.sqrt(np.exp(X[:, 0]))
+
+
+@pytest.mark.parametrize("n", [300, 4000])
+def test_weighted_binning_gives_the_plain_classifiers_probabilities(n: int) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from gee_landslide.train.weighted_bins import WeightedBinnedBoosting
+
+    X, y, w = _weighted_table(n, n)
+    params = dict(max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20, random_state=0)
+    plain = HistGradientBoostingClassifier(**params).fit(X, y, sample_weight=w)
+    fast = WeightedBinnedBoosting(**params).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(fast.predict_proba(X), plain.predict_proba(X), rtol=0, atol=1e-9)
+    X_new, _, _ = _weighted_table(n + 1, 500)  # unseen values go to the same bins
+    np.testing.assert_allclose(fast.predict_proba(X_new), plain.predict_proba(X_new), rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="expected 5 features"):
+        fast.predict_proba(X[:, :3])
