@@ -258,37 +258,59 @@ def slides_in_region(slides: list, grid: Any, min_px: int) -> list:
     return keep
 
 
-def optically_seen(pass_dirs: list[Path], slides: list, polys: dict[str, Any], share: float = 0.5) -> list:
-    """The landslides some pass on or after their onset decided mostly with the optical ensemble
-    (``sensors.tif`` = 2 on at least ``share`` of their pixels: both Sentinel-2 windows had a clear
-    look there). Only these can be confirmed by Sentinel-2; the rest stay SAR candidates whatever
-    the models do, so recall after confirmation is bounded by their share."""
-    import rasterio
-    from rasterio.features import rasterize
+def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: Region, grid: Any,
+                   share: float = 0.5) -> list | None:
+    """The landslides that some pass could have shown in dNDVI, read off the simulator's cloud
+    calendar: on a pass on or after the landslide whose pre window ended before it, at least
+    ``share`` of its pixels had a clear Sentinel-2 look in the pre window and clear looks in the
+    post window only after the landslide (an earlier clear look in the post window is greener, so
+    the greenest-pixel composite keeps it). Only these can be confirmed by Sentinel-2; the rest
+    stay SAR candidates whatever the models do, so recall after confirmation is bounded by their
+    share. None when the region has no acquisition calendar."""
+    from gee_landslide.simulate.scene import region_acquisitions
+    from gee_landslide.simulate.terrain_model import Lattice
 
-    from gee_landslide.monitor.alerts import SENSORS_CODE_S1S2
+    cal = region_acquisitions(region_id, region)
+    if cal is None:
+        return None
+    lat = Lattice.of_grid(grid)
+    clear: dict[dt.date, np.ndarray] = {}
 
-    seen: dict[str, Any] = {}
-    for pdir in pass_dirs:
-        tif = pdir / "sensors.tif"
-        if not tif.exists():
+    def is_clear(d: dt.date) -> np.ndarray:
+        if d not in clear:
+            cloud, shadow = cal.masks(lat, d)
+            clear[d] = ~(cloud | shadow)
+        return clear[d]
+
+    def any_clear(days: list[dt.date], mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(int(mask.sum()), bool)
+        for d in days:
+            out |= is_clear(d)[mask]
+        return out
+
+    seen = []
+    for s in slides:
+        mask = np.zeros(grid.shape, bool)
+        s.paste(lat, mask)
+        if not mask.any():
             continue
-        day = dt.date.fromisoformat(pdir.name)
-        todo = [s for s in slides if s.id not in seen and s.onset <= day]
-        if not todo:
-            continue
-        with rasterio.open(tif) as src:
-            codes, transform = src.read(1), src.transform
-        for s in todo:
-            inside = rasterize([polys[s.id]], out_shape=codes.shape, transform=transform, fill=0, default_value=1,
-                               dtype="uint8").astype(bool)
-            if inside.any() and (codes[inside] == SENSORS_CODE_S1S2).mean() >= share:
-                seen[s.id] = s
-    return [s for s in slides if s.id in seen]
+        for d in dates:
+            pre, post = region.windows(d)
+            if not pre.end < s.onset <= d:
+                continue
+            looks = cal.s2_dates(post)
+            visible = (any_clear(cal.s2_dates(pre), mask) & any_clear([x for x in looks if x >= s.onset], mask)
+                       & ~any_clear([x for x in looks if x < s.onset], mask))
+            if visible.mean() >= share:
+                seen.append(s)
+                break
+    return seen
 
 
-def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, region_id: str = "sim") -> dict[str, float]:
-    """Time to alert and object precision / recall, first issue and after confirmation."""
+def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
+          s2_saw: list | None = None, region_id: str = "sim") -> dict[str, float]:
+    """Time to alert and object precision / recall, first issue and after confirmation (also among
+    ``s2_saw``, the landslides Sentinel-2 could show: :func:`optically_seen`)."""
     from gee_landslide.monitor.alerts import from_lonlat
     from gee_landslide.monitor.store import read_alerts
 
@@ -333,7 +355,6 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, 
 
     tta = np.array(sorted(first_hits.values()), float)
     confirmed = [a for a in alerts if a.stage == "confirmed"]
-    s2_saw = optically_seen(passes, in_season, polys)
     # time to confirmation: days from a landslide to the first pass that confirmed an alert over it
     conf_days: dict[str, int] = {}
     for a in confirmed:
@@ -358,8 +379,8 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str, 
         "cancelled": sum(a.stage == "cancelled" for a in alerts),
         "precision_confirmed": (sum(hits(a) for a in confirmed) / len(confirmed)) if confirmed else float("nan"),
         "recall_confirmed": covered(confirmed),
-        "seen_by_s2": len(s2_saw),
-        "recall_confirmed_seen": covered_of(confirmed, s2_saw),
+        "seen_by_s2": len(s2_saw) if s2_saw is not None else -1,
+        "recall_confirmed_seen": covered_of(confirmed, s2_saw) if s2_saw is not None else float("nan"),
         "ttc_median": float(np.median(ttc)) if ttc.size else float("nan"),
     }
     return out
@@ -478,13 +499,14 @@ def main() -> None:
     tile_km2 = stack.shape[1] * stack.shape[2] * 1e-4
     bare = {role: bare_forward_s(base, n, stack) / tile_km2 for role, n in (("s1", a.s1), ("optical", a.optical))}
 
+    s2_saw = optically_seen(dates, [s for s in slides if s.onset >= start], region_id, region, full)
     print(f"\n{len(dates)} passes x {len(runs)} strategies over {area:.1f} km2 in {wall:.0f} s (simulator {fetch_s:.0f} s)")
     head = (f"{'strategy':<10} {'slides':>6} {'alerted':>7} {'TTA med':>7} {'TTA p90':>7} {'alerts':>6} "
             f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7} "
             f"{'S2 saw':>6} {'R conf of seen':>14}")
     print(head)
     for name, run in runs.items():
-        s = score(run, slides, start, full.crs, region_id)
+        s = score(run, slides, start, full.crs, s2_saw, region_id)
         if name == "dNDVI rule":
             print("reference (S2-only with the one-band rule in place of the optical ensemble):")
         conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f} "
