@@ -30,7 +30,7 @@ from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.train.profile import Profile, load_profile
 from gee_landslide.train.runs import RunConfig
-from gee_landslide.train.sweep import Splits, check_stacks, expand_grid, run_one
+from gee_landslide.train.sweep import Splits, check_stacks, expand_grid, longest_first, run_one
 
 
 @task(name="train-run", task_run_name="train-{run_id}", cache_policy=NO_CACHE)
@@ -112,7 +112,7 @@ def train(
     workers = workers or prof.workers
     splits = Splits.from_catalog(cat)
     check_stacks(paths.stacks, splits)
-    configs = expand_grid(prof, splits, settings)[: max_runs or None]
+    configs = longest_first(expand_grid(prof, splits, settings)[: max_runs or None])
     logger.info("profile %s: %d runs (%s)", prof.name, len(configs),
                 f"Dask at {dask_address}" if dask_address else f"{workers} local worker(s)")
     results = train_runs.with_options(task_runner=_runner(dask_address, workers))(

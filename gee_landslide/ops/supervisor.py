@@ -127,8 +127,11 @@ def wait_until_healthy(api_url: str, timeout: float | None = None, poll: float =
     return True
 
 
+RUNNER_QUERY_SECONDS = 2.0  # how often the deployment process looks for runs to start (Prefect: 10 s)
+
+
 def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str | None = None,
-                  poll: float = 2.0) -> None:
+                  poll: float = 2.0, query_seconds: float = RUNNER_QUERY_SECONDS) -> None:
     """Serve the deployments ``build()`` returns, and serve them afresh after a Prefect API outage.
 
     Prefect's runner stops polling after three failed polls in a row (``critical_service_loop``):
@@ -139,6 +142,10 @@ def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str |
     still finds it), which rebuilds the deployments from the catalog and serves them again.
     Prefect upserts deployments and schedules by name, so this creates no duplicates. Runs
     already started keep going (they report to the API themselves).
+
+    ``query_seconds`` is how often the runner asks the API for runs to start. Prefect's default
+    (10 s) left each demo step waiting 5-13 s for the runner to notice it (about 40 s idle over the
+    demo's six steps, seen in ``serve.log``); a poll is one small query.
 
     SIGTERM / Ctrl-C end the process as before. Schedules are not paused on shutdown: they
     belong to the catalog, and the runs a stop leaves late are handled by the monitor flow
@@ -155,7 +162,7 @@ def serve_forever(build: Callable[[], list[Any]], limit: int = 2, api_url: str |
         threading.Thread(target=_reexec_after_outage, args=(url, poll), daemon=True,
                          name="api-watchdog").start()
     try:
-        serve(*build(), limit=limit, pause_on_shutdown=False)
+        serve(*build(), limit=limit, pause_on_shutdown=False, query_seconds=query_seconds)
     except Exception as exc:  # the runner gave up (API gone): serve afresh once it is back
         print(f"serving stopped ({type(exc).__name__}: {exc}); serving again once the API is healthy",
               flush=True)

@@ -47,6 +47,10 @@ class Architecture:
     slug: str
     smp_class: str
     slim: Mapping[str, Any] = field(default_factory=dict)
+    # milliseconds per training step, default and slim decoder (benchmarks/bench_decoders.py, 1 thread,
+    # batch 4, 128 px, 22 bands, MobileNetV3-small; 2-core Xeon with AMX, 2026-12-04). Only the order
+    # matters: a sweep starts its longest runs first (sweep.longest_first)
+    step_ms: tuple[float, float] = (0.0, 0.0)
 
     def options(self, decoder: str = "default") -> dict[str, Any]:
         """The smp keyword arguments of this architecture's ``decoder`` ("default" or "slim")."""
@@ -54,23 +58,31 @@ class Architecture:
             raise ValueError(f"unknown decoder {decoder!r}; use one of {', '.join(DECODERS)}")
         return dict(self.slim) if decoder == "slim" else {}
 
+    def step_cost(self, decoder: str = "default") -> float:
+        """Measured milliseconds per training step with ``decoder`` (see ``step_ms``)."""
+        self.options(decoder)  # validates the name
+        return self.step_ms[DECODERS.index(decoder)]
+
 
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("Unet", "unet", "Unet"),
-        Architecture("Unet++", "unetpp", "UnetPlusPlus", MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16)})),
+        Architecture("Unet", "unet", "Unet", step_ms=(218, 217)),
+        Architecture("Unet++", "unetpp", "UnetPlusPlus", MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16)}),
+                     step_ms=(275, 171)),
         Architecture("MAnet", "manet", "MAnet",
-                     MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16), "decoder_pab_channels": 32})),
-        Architecture("Linknet", "linknet", "Linknet"),
-        Architecture("FPN", "fpn", "FPN"),
-        Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128})),
-        Architecture("PAN", "pan", "PAN"),
+                     MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16), "decoder_pab_channels": 32}),
+                     step_ms=(255, 244)),
+        Architecture("Linknet", "linknet", "Linknet", step_ms=(79, 82)),
+        Architecture("FPN", "fpn", "FPN", step_ms=(151, 150)),
+        Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128}), step_ms=(42, 39)),
+        Architecture("PAN", "pan", "PAN", step_ms=(80, 81)),
         # output stride 16 as DeepLabV3+ has by default; at stride 8 the dilated encoder's last
         # stages ran on 4x the pixels (276 ms against 116 ms a step with the narrow ASPP)
         Architecture("DeepLabV3", "deeplabv3", "DeepLabV3",
-                     MappingProxyType({"decoder_channels": 64, "encoder_output_stride": 16})),
-        Architecture("DeepLabV3+", "deeplabv3p", "DeepLabV3Plus", MappingProxyType({"decoder_channels": 64})),
+                     MappingProxyType({"decoder_channels": 64, "encoder_output_stride": 16}), step_ms=(399, 95)),
+        Architecture("DeepLabV3+", "deeplabv3p", "DeepLabV3Plus", MappingProxyType({"decoder_channels": 64}),
+                     step_ms=(127, 96)),
     )
 }
 _ALIASES = {a.slug: a.name for a in ARCHITECTURES.values()} | {

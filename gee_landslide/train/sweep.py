@@ -75,6 +75,20 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     return out
 
 
+def longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
+    """The runs ordered by measured step cost, slowest architecture first (ties keep grid order).
+
+    Why: workers take runs in the order they are submitted. In grid order the demo's sweep
+    ended with a 66 s MAnet run on one core while the other sat idle for 47 s; starting the long
+    runs first and leaving the 9 s PSPNet runs for the end packs the two workers evenly (the
+    classic longest-processing-time rule). Results do not depend on the order: each run has
+    its own seed and directory.
+    """
+    from gee_landslide.train.architectures import architecture
+
+    return sorted(configs, key=lambda c: -architecture(c.architecture).step_cost(c.decoder))
+
+
 # RunConfig fields that each run sets itself (its grid cell, its seed and the splits)
 PER_RUN_FIELDS = frozenset({"setting", "architecture", "loss", "learning_rate", "seed",
                             "train_events", "val_events", "test_events"})

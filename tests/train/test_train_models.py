@@ -117,3 +117,19 @@ def test_decoder_option_is_validated_and_recorded(tmp_path):
     assert "decoder" not in configs["default"].canonical_json()
     assert configs["slim"].run_id != configs["default"].run_id
     assert RunConfig.model_validate_json(configs["slim"].model_dump_json()).decoder == "slim"
+
+
+def test_sweep_starts_the_slowest_runs_first():
+    from gee_landslide.train.sweep import Splits, longest_first
+
+    laptop = load_profile("laptop")
+    grid = expand_grid(laptop, Splits(("a",), ("b",), ("c",)))
+    ordered = longest_first(grid)
+    assert sorted(c.run_id for c in ordered) == sorted(c.run_id for c in grid)  # the same runs
+    costs = [ARCHITECTURES[c.architecture].step_cost(c.decoder) for c in ordered]
+    assert all(c > 0 for c in costs) and costs == sorted(costs, reverse=True)
+    assert ordered[0].architecture == "MAnet" and ordered[-1].architecture == "PSPNet"
+    # the slim DeepLabV3 is cheap, smp's (output stride 8) the costliest of all
+    assert ARCHITECTURES["DeepLabV3"].step_cost("default") > 3 * ARCHITECTURES["DeepLabV3"].step_cost("slim")
+    with pytest.raises(ValueError, match="unknown decoder"):
+        ARCHITECTURES["Unet"].step_cost("thin")

@@ -74,6 +74,40 @@ def test_features_tell_a_rectangle_from_a_streak_down_the_fall_line():
     assert sq[col("tree_height_median")] == pytest.approx(15.0)
 
 
+def test_shape_features_of_all_objects_at_once_equal_each_objects_own():
+    """The vectorised shapes (train.grouped, shapely's array functions) against one object at a time:
+    np.cov's inertia, shapely's rotated rectangle of the pixel centres grown by half a pixel."""
+    from scipy import ndimage
+    from shapely.geometry import MultiPoint
+
+    rng = np.random.default_rng(4)
+    st = _base(rng)
+    pred = ndimage.binary_opening(rng.random((H, W)) < 0.35) | (rng.random((H, W)) < 0.02)
+    pred[88:, :] = False
+    pred[91, 5:12] = True  # one-pixel lines: the rotated rectangle degenerates to a line, buffered
+    pred[np.arange(89, 95), np.arange(20, 26)] = True
+    prob = rng.random((H, W)).astype(np.float32)
+    lab, X = object_features(st, prob, pred, "s2")
+    col = feature_names("s2").index
+    gy, gx = np.gradient(st[BAND_NAMES.index("elevation")].astype(np.float64))
+    assert len(X) > 30
+    for i, sl in enumerate(ndimage.find_objects(lab)):
+        o = lab[sl] == i + 1
+        yy, xx = np.nonzero(o)
+        row = X[i]
+        assert row[col("bbox_px")] == o.size and np.exp(row[col("log_area")]) == pytest.approx(len(yy))
+        assert row[col("prob_max")] == pytest.approx(prob[sl][o].max(), abs=1e-9)
+        if len(yy) < 3:
+            assert (row[col("elongation")], row[col("rectangle_fill")], row[col("downslope_alignment")]) == (1, 1, 0)
+            continue
+        ev, evec = np.linalg.eigh(np.cov(np.vstack([yy, xx])) + 1e-6 * np.eye(2))
+        rect = MultiPoint(np.column_stack([xx, yy]).astype(float)).minimum_rotated_rectangle
+        grad = np.array([gy[sl][o].mean(), gx[sl][o].mean()])
+        assert row[col("elongation")] == pytest.approx(np.sqrt(ev[1] / max(ev[0], 1e-6)), abs=1e-8)
+        assert row[col("rectangle_fill")] == pytest.approx(len(yy) / max(rect.buffer(0.5, join_style="mitre").area, 1))
+        assert row[col("downslope_alignment")] == pytest.approx(abs(evec[:, 1] @ grad) / np.linalg.norm(grad), abs=1e-9)
+
+
 def test_a_sharp_edged_scar_has_a_larger_edge_step_than_a_fading_patch():
     """Residual cloud or shadow in a composite lowers dNDVI softly towards its rim; a scar ends at
     an edge. The edge step tells them apart where the medians are alike."""
