@@ -261,10 +261,11 @@ def slides_in_region(slides: list, grid: Any, min_px: int) -> list:
 def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: Region, grid: Any,
                    share: float = 0.5) -> list | None:
     """The landslides that some pass could have shown in dNDVI, read off the simulator's cloud
-    calendar: on a pass on or after the landslide whose pre window ended before it, at least
-    ``share`` of its pixels had a clear Sentinel-2 look in the pre window and clear looks in the
-    post window only after the landslide (an earlier clear look in the post window is greener, so
-    the greenest-pixel composite keeps it). Only these can be confirmed by Sentinel-2; the rest
+    calendar: on a pass on or after the landslide, at least ``share`` of its pixels had a clear
+    Sentinel-2 look before the landslide in the pre window (the greenest-pixel pre composite keeps
+    it even if the window also holds later looks) and clear looks in the post window only after
+    the landslide (an earlier clear look in the post window is greener, so the greenest-pixel
+    composite keeps it). Only these can be confirmed by Sentinel-2; the rest
     stay SAR candidates whatever the models do, so recall after confirmation is bounded by their
     share. None when the region has no acquisition calendar."""
     from gee_landslide.simulate.scene import region_acquisitions
@@ -296,10 +297,11 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
             continue
         for d in dates:
             pre, post = region.windows(d)
-            if not pre.end < s.onset <= d:
+            if d < s.onset:
                 continue
             looks = cal.s2_dates(post)
-            visible = (any_clear(cal.s2_dates(pre), mask) & any_clear([x for x in looks if x >= s.onset], mask)
+            before = [x for x in cal.s2_dates(pre) if x < s.onset]
+            visible = (any_clear(before, mask) & any_clear([x for x in looks if x >= s.onset], mask)
                        & ~any_clear([x for x in looks if x < s.onset], mask))
             if visible.mean() >= share:
                 seen.append(s)
