@@ -90,22 +90,22 @@ def label_objects(pred: np.ndarray) -> tuple[np.ndarray, int]:
     return lab, int(n)
 
 
-def _shapes(lab: np.ndarray, n: int, grad_y: np.ndarray, grad_x: np.ndarray) -> np.ndarray:
+def _shapes(lab: np.ndarray, slices: Sequence[tuple[slice, slice]], area: np.ndarray,
+            grad_y: np.ndarray, grad_x: np.ndarray) -> np.ndarray:
     """``(n, 3)``: each object's elongation (sqrt of the inertia eigenvalue ratio), fill of its
     minimum rotated rectangle (1 = a rectangle, as clear-cuts are) and |cos| between its long
     axis and the fall line (the mean elevation gradient inside it). Objects under 3 pixels get
-    ``(1, 1, 0)``. All objects at once: coordinates relative to each object's bounding box,
-    covariances from per-object sums, shapely's vectorised rectangles."""
+    ``(1, 1, 0)``. All objects at once: coordinates relative to each object's bounding box
+    (``slices``, from ``ndimage.find_objects``), covariances from per-object sums over ``area``
+    pixels, shapely's vectorised rectangles."""
     ys, xs = np.nonzero(lab)
     lab_px = lab[ys, xs]
     order = np.argsort(lab_px, kind="stable")  # row-major within each object
     ys, xs, lab_px = ys[order], xs[order], lab_px[order]
     idx = lab_px - 1
-    area = np.bincount(idx, minlength=n).astype(np.float64)
-    y0 = np.full(n, np.iinfo(np.int64).max)
-    x0 = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(y0, idx, ys)
-    np.minimum.at(x0, idx, xs)
+    n = len(slices)
+    y0 = np.array([sl[0].start for sl in slices])
+    x0 = np.array([sl[1].start for sl in slices])
     yy, xx = (ys - y0[idx]).astype(np.float64), (xs - x0[idx]).astype(np.float64)
     my, mx = np.bincount(idx, yy, n) / area, np.bincount(idx, xx, n) / area
     dy, dx = yy - my[idx], xx - mx[idx]
@@ -150,8 +150,7 @@ def object_features(stack15: np.ndarray, prob: np.ndarray, pred: np.ndarray,
     area = grouped.count(lab, n)
     slices = ndimage.find_objects(lab)
     bbox = np.array([(sl[0].stop - sl[0].start) * (sl[1].stop - sl[1].start) for sl in slices], np.float64)
-    grad_y, grad_x = np.bincount(lab.ravel(), gy.ravel(), n + 1)[1:] / area, np.bincount(lab.ravel(), gx.ravel(), n + 1)[1:] / area
-    shapes = _shapes(lab, n, grad_y, grad_x)
+    shapes = _shapes(lab, slices, area, grouped.nanmean(lab, gy, n), grouped.nanmean(lab, gx, n))
     lc = band["CART_LC_classified"]
     d_in = grouped.Groups(lab, band["dNDVI"], n)
     d_q = d_in.percentiles((10, 25, 75))
