@@ -1,12 +1,14 @@
 """Training-step time of each architecture with smp's decoder and with the slim one.
 
-    python benchmarks/bench_decoders.py [--encoder tu-mobilenetv3_small_100] [--bands 22] [--steps 20]
+    python benchmarks/bench_decoders.py [--encoder tu-mobilenetv3_small_100] [--bands 22] [--steps 20] [--amp]
 
 Prints, per architecture, milliseconds per training step (forward, loss, backward, Adam step;
 batch 4, 128 px crops, GroupNorm, the full-resolution head, one thread: what one laptop-profile
 run does) and parameter counts, for ``decoder: default`` and ``decoder: slim``
 (``gee_landslide.train.architectures.Architecture.slim``), then the grid's total. The numbers
 behind the laptop profile's choice of the slim decoders; timings vary between machines.
+``--amp`` trains in the precision a run with ``amp: true`` gets on this machine
+(``gee_landslide.train.precision``: bfloat16 on CPUs with AMX, float32 on others) and prints it.
 """
 
 from __future__ import annotations
@@ -18,22 +20,28 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def step_ms(arch: str, decoder: str, encoder: str, bands: int, steps: int, crop: int) -> tuple[float, int]:
+def step_ms(arch: str, decoder: str, encoder: str, bands: int, steps: int, crop: int,
+            amp: bool = False) -> tuple[float, int]:
     """Mean milliseconds per training step after three warm-up steps, and the parameter count."""
     import torch
 
     from gee_landslide.train.architectures import create_model
+    from gee_landslide.train.precision import training_precision
 
+    prec = training_precision(torch.device("cpu"), amp)
     torch.manual_seed(0)
     model = create_model(arch, bands, encoder, None, norm="group", refine=True, decoder=decoder)
+    model = model.to(memory_format=prec.memory_format)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x = torch.randn(4, bands, crop, crop)
+    x = torch.randn(4, bands, crop, crop).to(memory_format=prec.memory_format)
     y = (torch.rand(4, 1, crop, crop) > 0.9).float()
     for i in range(steps + 3):
         if i == 3:
             t0 = time.perf_counter()
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        with prec.autocast():
+            out = model(x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(out.float(), y)
         loss.backward()
         opt.step()
     return (time.perf_counter() - t0) / steps * 1000, sum(p.numel() for p in model.parameters())
@@ -46,18 +54,21 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--amp", action="store_true", help="train as `amp: true` does on this machine")
     a = ap.parse_args()
 
     import torch
 
     from gee_landslide.train.architectures import ARCHITECTURES
+    from gee_landslide.train.precision import training_precision
 
     torch.set_num_threads(a.threads)
+    print(f"precision: {training_precision(torch.device('cpu'), a.amp).name}")
     print(f"{'architecture':12s} {'default ms':>10s} {'params':>8s} {'slim ms':>8s} {'params':>8s} {'ratio':>6s}")
     total = {"default": 0.0, "slim": 0.0}
     for name in ARCHITECTURES:
-        d_ms, d_n = step_ms(name, "default", a.encoder, a.bands, a.steps, a.crop)
-        s_ms, s_n = step_ms(name, "slim", a.encoder, a.bands, a.steps, a.crop)
+        d_ms, d_n = step_ms(name, "default", a.encoder, a.bands, a.steps, a.crop, a.amp)
+        s_ms, s_n = step_ms(name, "slim", a.encoder, a.bands, a.steps, a.crop, a.amp)
         total["default"] += d_ms
         total["slim"] += s_ms
         print(f"{name:12s} {d_ms:10.0f} {d_n / 1e6:7.2f}M {s_ms:8.0f} {s_n / 1e6:7.2f}M {s_ms / d_ms:6.2f}", flush=True)

@@ -36,9 +36,10 @@ from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import check_batch_size, check_crop, input_multiple, min_side
 from gee_landslide.train.data import CropSampler, Normalisation, Scene, load_scenes, normalisation_for
-from gee_landslide.train.inference import autocast, pick_device, predict
+from gee_landslide.train.inference import pick_device, predict
 from gee_landslide.train.losses import create_loss
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
+from gee_landslide.train.precision import training_precision
 from gee_landslide.train.profile import InferenceOptions
 from gee_landslide.train.runs import (
     CHECKPOINT_FILE,
@@ -316,12 +317,12 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     rng = np.random.default_rng(cfg.seed)
     model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine,
                          cfg.decoder)
-    model = model.to(device=device, memory_format=torch.channels_last)
+    precision = training_precision(device, amp)
+    model = model.to(device=device, memory_format=precision.memory_format)
     optimizer = _make_optimizer(cfg, model)
     loss_fn = create_loss(cfg.loss)
-    use_amp = amp and device.type == "cuda"
-    fp16 = use_amp and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler("cuda", enabled=fp16) if device.type == "cuda" else None
+    use_amp = amp and device.type == "cuda"  # inference: autocast on CUDA only (precision.py says why)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision.scaled) if device.type == "cuda" else None
     sampler = CropSampler(data.train, s, data.norm, cfg.crop_size, cfg.batch_size, rng,
                           loss_mask=cfg.loss_mask, augment=cfg.augment,
                           object_share=cfg.crop_object_share, background_share=cfg.crop_background_share)
@@ -358,10 +359,10 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
         loss_sum = 0.0
         for _ in range(cfg.iterations_per_epoch):
             x_np, y_np, w_np = sampler.sample()
-            x = torch.from_numpy(x_np).to(device, memory_format=torch.channels_last, non_blocking=True)
+            x = torch.from_numpy(x_np).to(device, memory_format=precision.memory_format, non_blocking=True)
             y = torch.from_numpy(y_np).to(device, non_blocking=True)
             w = torch.from_numpy(w_np).to(device, non_blocking=True)
-            with autocast(device, use_amp):
+            with precision.autocast():
                 logits = model(x)
             logits, y = mask_uncounted(logits.float(), y, w)
             loss = loss_fn(logits, y)
@@ -448,6 +449,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
         "started": started,
         "finished": now_iso(),
         "device": str(device),
+        "precision": precision.name,
         "versions": {"torch": torch.__version__, "smp": smp.__version__, "python": platform.python_version()},
     }
     write_json_atomic(run_dir / RUN_FILE, record)
