@@ -59,6 +59,7 @@ OBJECTS_TABLE_KEYS = ("X", "y", "w")  # the arrays of an ensemble's objects.npz
 FEATURE_DECIMALS = 9
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 0.91, 0.05))
 FOLDS = 4
+PLATEAU_F1 = 0.01  # fit F1 this close to the best counts as equally good (ObjectFilter.plateau)
 
 SHAPE_FEATURES = ("log_area", "elongation", "rectangle_fill", "downslope_alignment", "bbox_px")
 TERRAIN_FEATURES = ("slope_median", "elevation_std", "tree_height_median", "ring_tree_height_median",
@@ -226,6 +227,8 @@ class ObjectFilter:
     objects: int = 0
     model: WeightedBinnedBoosting | None = field(default=None, repr=False)
     table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # threshold -> pixel F1 (out-of-fold train + validation) of every candidate: how sharp the choice was
+    fit_curve: dict[float, float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_table(cls, setting: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: float) -> ObjectFilter:
@@ -287,6 +290,7 @@ class ObjectFilter:
             return _counts(train, oof_per, t, eval_mask) + _counts(val, val_per, t, eval_mask)
 
         f1 = [score(t).f1 for t in THRESHOLDS]
+        self.fit_curve = dict(zip(THRESHOLDS, f1, strict=True))
         i = int(np.argmax(f1))  # ties: the lowest threshold, i.e. drop the fewest objects
         self.threshold, self.fit_f1, self.unfiltered_f1 = THRESHOLDS[i], f1[i], f1[0]
         self.fitted_on = tuple(dict.fromkeys(c.scene.event_id for c in [*train, *val]))
@@ -310,10 +314,26 @@ class ObjectFilter:
         as the filter was trained, before they are combined."""
         return np.stack([p * self.apply(stack15, p, float(t)) for p, t in zip(probs, member_thresholds, strict=True)])
 
+    def plateau(self, tolerance: float = PLATEAU_F1) -> tuple[float, float] | None:
+        """The lowest and highest threshold whose fit F1 is within ``tolerance`` of the best.
+
+        Why: on the demo's S2 runs the curve was flat (0.845-0.847 from 0.05 to 0.45), so the
+        argmax moved from 0.80 to 0.05 between two sweeps whose runs differed only in rounding,
+        and the held-out F1 with the filter moved with it (0.928 -> 0.851). A wide plateau says
+        the choice is not determined by the fitting data; the report prints it.
+        """
+        if not self.fit_curve:
+            return None
+        best = max(self.fit_curve.values())
+        near = [t for t, f in self.fit_curve.items() if f >= best - tolerance]
+        return min(near), max(near)
+
     def describe(self) -> str:
+        flat = self.plateau()
         return (f"object filter ({self.setting}): {self.objects} training objects, drops objects with "
                 f"p(landslide) < {self.threshold:.2f} (pixel F1 out-of-fold train + validation "
-                f"{self.unfiltered_f1:.3f} -> {self.fit_f1:.3f})")
+                f"{self.unfiltered_f1:.3f} -> {self.fit_f1:.3f}"
+                + (f"; within {PLATEAU_F1} of it from {flat[0]:.2f} to {flat[1]:.2f}" if flat else "") + ")")
 
 
 def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: dict[str, np.ndarray],

@@ -1,14 +1,17 @@
 """Which arithmetic a training run uses: float32, or bfloat16/float16 autocast where hardware has it.
 
-``amp: true`` in a profile asks for mixed precision wherever it pays:
-
-- CUDA: autocast to bfloat16 when the GPU supports it, else float16 with a gradient scaler;
-- CPU with Intel AMX (``amx_bf16``, Sapphire Rapids and later Xeons): autocast to bfloat16.
-  oneDNN runs the convolutions on the AMX tiles. Measured on a 2-core Xeon with AMX (batch 4,
-  128 px, 22 bands, MobileNetV3-small, one thread, ``benchmarks/bench_decoders.py --precision``):
-  a training step of Unet 229 -> 159 ms, Unet++ 174 -> 150, MAnet 253 -> 220, FPN 169 -> 145,
-  the light decoders (Linknet, PAN, PSPNet, DeepLabV3/V3+) within +-10 %;
-- any other CPU: float32. Without AMX, bfloat16 is emulated and slower than float32.
+- ``amp: true`` (CUDA): autocast to bfloat16 when the GPU supports it, else float16 with a
+  gradient scaler;
+- ``cpu_bf16: true`` (opt-in) on a CPU with Intel AMX (``amx_bf16``, Sapphire Rapids and later
+  Xeons): autocast to bfloat16; oneDNN runs the convolutions on the AMX tiles. Measured on a
+  2-core Xeon with AMX (batch 4, 128 px, 22 bands, MobileNetV3-small, one thread,
+  ``benchmarks/bench_decoders.py --cpu-bf16``): a training step of Unet 229 -> 159 ms, Unet++
+  174 -> 150, MAnet 253 -> 220, FPN 169 -> 145; the light decoders (Linknet, PAN, PSPNet,
+  DeepLabV3/V3+) within +-10 %, in a real sweep 8-17 % slower (validation in float32 with
+  contiguous weights). The laptop sweep took 723 s against 785 s, with other runs (the profile
+  says why it stays off there);
+- otherwise float32. Without AMX, bfloat16 is emulated and slower than float32, so
+  ``cpu_bf16`` is ignored there.
 
 On the CPU the bfloat16 path keeps tensors in the default (contiguous) memory format: with
 autocast, oneDNN's channels-last bfloat16 kernels were slower here than its blocked ones (Unet
@@ -60,11 +63,11 @@ class Precision:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
 
-def training_precision(device: torch.device, amp: bool) -> Precision:
+def training_precision(device: torch.device, amp: bool, cpu_bf16: bool = False) -> Precision:
     """The precision a run trains in on ``device`` (see the module docstring for why)."""
     if amp and device.type == "cuda":
         name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return Precision(name, "cuda", torch.channels_last)
-    if amp and device.type == "cpu" and cpu_has_amx_bf16():
+    if cpu_bf16 and device.type == "cpu" and cpu_has_amx_bf16():
         return Precision("bf16", "cpu", torch.contiguous_format)
     return Precision("fp32", device.type, torch.channels_last)

@@ -126,8 +126,9 @@ class Profile(BaseModel):
     crop_background_share: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of crops at a random window of a random training scene, "
         "landslide or not (train.data.CropSampler)")
-    amp: bool = Field(True, description="mixed precision training where hardware has it: CUDA, or bfloat16 "
-                      "on CPUs with AMX (train.precision); float32 elsewhere and for inference")
+    amp: bool = Field(True, description="mixed precision autocast on CUDA (train.precision)")
+    cpu_bf16: bool = Field(False, description="bfloat16 training steps on CPUs with AMX (train.precision; "
+                           "opt-in: faster, but the runs are not those of a float32 sweep)")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads per run (None = leave as is)")
     workers: int = Field(
         1, ge=1, le=64, description="runs the `train` flow trains at once on this machine, each in its own process "

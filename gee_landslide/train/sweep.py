@@ -134,7 +134,7 @@ def run_one(cfg: RunConfig, runs_dir: Path, stacks_dir: Path, profile: Profile, 
     if is_finished(Path(runs_dir) / cfg.run_id):
         return "skipped", None
     try:
-        rec = train_run(cfg, runs_dir, stacks_dir, device=device, amp=profile.amp,
+        rec = train_run(cfg, runs_dir, stacks_dir, device=device, amp=profile.amp, cpu_bf16=profile.cpu_bf16,
                         num_threads=profile.num_threads, inference=profile.inference, hooks=hooks,
                         profile_name=profile.name)
     except RunClaimedError:

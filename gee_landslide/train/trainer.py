@@ -278,6 +278,7 @@ def train_run(
     *,
     device: str | None = None,
     amp: bool = True,
+    cpu_bf16: bool = False,
     num_threads: int | None = None,
     inference: InferenceOptions | None = None,
     hooks: Hooks | None = None,
@@ -302,11 +303,11 @@ def train_run(
     if not lock.acquire():
         raise RunClaimedError(f"run {run_id} is being trained by another worker ({lock.path})")
     with lock:
-        return _train_locked(cfg, run_dir, stacks_dir, pick_device(device), amp, inf, hooks, lock,
+        return _train_locked(cfg, run_dir, stacks_dir, pick_device(device), amp, cpu_bf16, inf, hooks, lock,
                              profile_name)
 
 
-def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch.device, amp: bool,
+def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch.device, amp: bool, cpu_bf16: bool,
                   inf: InferenceOptions, hooks: Hooks, lock: RunLock, profile_name: str | None) -> dict:
     t_start = time.perf_counter()
     if device.type == "cuda":
@@ -317,7 +318,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     rng = np.random.default_rng(cfg.seed)
     model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine,
                          cfg.decoder)
-    precision = training_precision(device, amp)
+    precision = training_precision(device, amp, cpu_bf16)
     model = model.to(device=device, memory_format=precision.memory_format)
     optimizer = _make_optimizer(cfg, model)
     loss_fn = create_loss(cfg.loss)

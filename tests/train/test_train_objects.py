@@ -156,6 +156,10 @@ def test_filter_learns_to_drop_clear_cuts_and_keep_landslides():
                             {sc.event_id: p[None] for sc, p in val}, [sc for sc, _ in val])
     assert flt.fitted_on == tuple(sc.event_id for sc, _ in [*train, *val])
     assert flt.fit_f1 > flt.unfiltered_f1
+    assert flt.fit_curve[flt.threshold] == flt.fit_f1 == max(flt.fit_curve.values())
+    assert flt.fit_curve[0.0] == flt.unfiltered_f1
+    lo, hi = flt.plateau()
+    assert lo <= flt.threshold <= hi and f"from {lo:.2f} to {hi:.2f}" in flt.describe()
     test, prob = _scene(999)
     kept = flt.apply(test.stack, prob, 0.5)
     raw = prob > 0.5
