@@ -4,7 +4,8 @@ Calls the same library code as ``gee-landslide ensemble build|report``: writes
 ``models/ensembles/<name>/manifest.json`` (name defaults to the setting, e.g. ``s1s2``, the
 ensemble the monitoring regions refer to), loads it back through :func:`load_ensemble` (which
 verifies every member's SHA-256) and, with ``report=True``, writes Table 7/8 and Figures 5-7
-under ``artifacts/reports/``.
+under ``artifacts/reports/``. An ensemble or report whose inputs (runs, weights, stacks, options,
+code) are unchanged is kept as it is (``rebuild=True`` redoes both).
 
     python -m flows.ensemble --setting s1s2 --k 20
 """
@@ -20,15 +21,21 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.core.paths import project_paths
-from gee_landslide.train.ensemble import build_ensemble, load_ensemble
-from gee_landslide.train.report import write_report
+from gee_landslide.train.ensemble import MANIFEST_FILE, build_ensemble, ensemble_dir, load_ensemble
+from gee_landslide.train.report import write_report_if_changed
 
 
 @task(name="build-ensemble", cache_policy=NO_CACHE)
-def build_task(root: str, setting: str, k: int, name: str | None) -> str:
+def build_task(root: str, setting: str, k: int, name: str | None, rebuild: bool = False) -> str:
     paths = project_paths(root)
-    return str(build_ensemble(paths.runs, paths.ensembles, setting, k, name, stacks_dir=paths.stacks))
+    path = ensemble_dir(paths.ensembles, name or get_setting(setting).name) / MANIFEST_FILE
+    before = path.stat().st_mtime_ns if path.exists() else None
+    out = build_ensemble(paths.runs, paths.ensembles, setting, k, name, stacks_dir=paths.stacks, rebuild=rebuild)
+    if before is not None and out.stat().st_mtime_ns == before:
+        print(f"{out}: members, weights, stacks, options and code unchanged - kept (rebuild=True rebuilds)")
+    return str(out)
 
 
 @task(name="verify-ensemble", cache_policy=NO_CACHE)
@@ -39,20 +46,23 @@ def verify_task(manifest: str) -> dict[str, Any]:
 
 
 @task(name="ensemble-report", cache_policy=NO_CACHE)
-def report_task(root: str) -> str:
+def report_task(root: str, rebuild: bool = False) -> str:
     paths = project_paths(root)
     from gee_landslide.core.catalog import load_catalog
 
-    out = write_report(paths.runs, paths.stacks, paths.reports, catalog=load_catalog(paths.catalog))
-    return str(out["markdown"])
+    md, written = write_report_if_changed(paths.runs, paths.stacks, paths.reports, rebuild,
+                                          catalog=load_catalog(paths.catalog))
+    if not written:
+        print(f"{md}: runs, stacks, held-out events, options and code unchanged - kept (rebuild=True rebuilds)")
+    return str(md)
 
 
 @flow(name="ensemble", log_prints=True)
 def ensemble(setting: str = "s1s2", k: int = 20, name: str | None = None, report: bool = True,
-             root: str | None = None) -> dict[str, Any]:
+             root: str | None = None, rebuild: bool = False) -> dict[str, Any]:
     logger = get_run_logger()
     root = str(project_paths(root).root)
-    manifest = build_task(root, setting, k, name)
+    manifest = build_task(root, setting, k, name, rebuild)
     info = verify_task(manifest)
     if info["note"]:
         logger.warning(info["note"])
@@ -60,7 +70,7 @@ def ensemble(setting: str = "s1s2", k: int = 20, name: str | None = None, report
                 info["version"])
     out = {"manifest": manifest, **info}
     if report:
-        md = report_task(root)
+        md = report_task(root, rebuild)
         out["report"] = md
         create_markdown_artifact(key="ensemble-report", markdown=Path(md).read_text(),
                                  description=f"ensemble {info['name']}")
@@ -76,8 +86,10 @@ def main() -> None:
     ap.add_argument("--name")
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--root")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild even if nothing the build reads changed")
     a = ap.parse_args()
-    ensemble(setting=a.setting, k=a.k, name=a.name, report=not a.no_report, root=a.root or str(Path.cwd()))
+    ensemble(setting=a.setting, k=a.k, name=a.name, report=not a.no_report, root=a.root or str(Path.cwd()),
+             rebuild=a.rebuild)
 
 
 if __name__ == "__main__":

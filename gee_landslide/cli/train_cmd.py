@@ -146,9 +146,13 @@ def ensemble_build(
                                     help="threshold in (0, 1) (default: the one with the best validation F1)"),
     aggregation: str = typer.Option("mean", "--aggregation",
                                     help="mean (average member probabilities) | vote (average member maps)"),
+    rebuild: bool = typer.Option(False, "--rebuild",
+                                 help="rebuild even if members, weights, stacks, options and code are unchanged"),
     root: Path = RootOption,
 ) -> None:
-    """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json."""
+    """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json.
+
+    A manifest built from the same inputs is kept as it is (--rebuild redoes it)."""
     import json
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -162,14 +166,21 @@ def ensemble_build(
     if threshold is not None:
         check_threshold(threshold, "--threshold")
     paths = get_paths(root)
+    from gee_landslide.core.bands import setting as get_setting
+    from gee_landslide.train.ensemble import MANIFEST_FILE, ensemble_dir
+
+    manifest = ensemble_dir(paths.ensembles, name or get_setting(setting).name) / MANIFEST_FILE
+    before = manifest.stat().st_mtime_ns if manifest.exists() else None
     step = ("choosing the threshold with the best validation F1 (runs every member on the validation events)"
             if threshold is None else "checking the members' weights")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         progress.add_task(f"ensemble {name or setting}: top-{k} {setting} runs; {step}", total=None)
         path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold, stacks_dir=paths.stacks,
-                              aggregation=aggregation)
+                              aggregation=aggregation, rebuild=rebuild)
     man = json.loads(path.read_text())
+    if before is not None and path.stat().st_mtime_ns == before:
+        console.print("inputs unchanged (members, weights, stacks, options, code): manifest kept; --rebuild redoes it")
     if man.get("note"):
         console.print(f"[yellow]note[/yellow]: {man['note']}")
     console.print(f"ensemble [bold]{man['name']}[/bold] ({man['setting']}, {man['k']} members, "

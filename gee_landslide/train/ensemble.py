@@ -44,6 +44,8 @@ from gee_landslide.core.values import check_threshold
 from gee_landslide.train.architectures import create_model
 from gee_landslide.train.constraints import min_side
 from gee_landslide.train.data import Normalisation
+from gee_landslide.train.fingerprint import code_digest, runs_digest, stacks_digest
+from gee_landslide.train.fingerprint import digest as inputs_sha
 from gee_landslide.train.inference import pick_device, predict, ready_for_inference
 from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
 
@@ -242,11 +244,15 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
 
 def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
                    threshold: float | None = None, inference: dict[str, int] | None = None,
-                   stacks_dir: Path | None = None, aggregation: str = "mean") -> Path:
+                   stacks_dir: Path | None = None, aggregation: str = "mean", rebuild: bool = False) -> Path:
     """Write ``<ensembles_dir>/<name>/manifest.json`` for the top-K runs; returns its path.
 
     The threshold is ``threshold`` if given; else, with ``stacks_dir``, the one that maximises the
     ensemble's validation F1 (:func:`tune_threshold`); else the runs' own (0.5).
+
+    The manifest records the digest of its inputs (:func:`build_inputs`: members and their
+    weights, options, the training and validation stacks, the code). When the manifest there
+    already has the same digest and its files, it is kept as it is (``rebuild`` forces the work).
     """
     s = get_setting(setting)
     name = name or s.name
@@ -256,6 +262,9 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     if threshold is not None:
         check_threshold(threshold)
     members, note = select_top_k(runs_dir, s.name, k)
+    inputs_digest = inputs_sha(build_inputs(members, s.name, k, name, threshold, inference, stacks_dir, aggregation))
+    if not rebuild and manifest_is_current(out_dir / MANIFEST_FILE, inputs_digest):
+        return out_dir / MANIFEST_FILE
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold_source = "given"
     val_f1 = None
@@ -324,11 +333,35 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
         "objects": objects,
         "inference": {**DEFAULT_INFERENCE, **members[0].get("inference", {}), **(inference or {})},
         "members": entries,
+        "inputs_digest": inputs_digest,
         "created": now_iso(),
     }
     path = out_dir / MANIFEST_FILE
     write_json_atomic(path, manifest)
     return path
+
+
+def build_inputs(members: Sequence[dict[str, Any]], setting: str, k: int, name: str, threshold: float | None,
+                 inference: dict[str, int] | None, stacks_dir: Path | None, aggregation: str) -> dict[str, Any]:
+    """Everything :func:`build_ensemble` computes a manifest from (its digest is stored in it)."""
+    c0 = members[0]["config"]
+    events = [*c0["train_events"], *c0["val_events"]]
+    return {"format": FORMAT, "code": code_digest(), "setting": setting, "k": k, "name": name,
+            "threshold": threshold, "inference": inference, "aggregation": aggregation,
+            "members": runs_digest(members),
+            "stacks": stacks_digest(stacks_dir, events) if stacks_dir is not None else None}
+
+
+def manifest_is_current(path: Path, inputs_digest: str) -> bool:
+    """True when ``path`` is a readable manifest built from these inputs, with its object table."""
+    try:
+        man = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(man, dict) or man.get("inputs_digest") != inputs_digest:
+        return False
+    objects = man.get("objects")
+    return not (isinstance(objects, dict) and "file" in objects and not (Path(path).parent / objects["file"]).is_file())
 
 
 # ----------------------------------------------------------------------------- loading / predicting

@@ -30,6 +30,7 @@ from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold
 from gee_landslide.train.figures import pyplot as _plt
 from gee_landslide.train.figures import save_png as _save
+from gee_landslide.train.fingerprint import code_digest, digest, runs_digest, stacks_digest
 from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
@@ -449,6 +450,40 @@ def comparison_map(c: SettingCurve, k: int, path: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- the whole report
+def report_inputs(runs_dir: Path, stacks_dir: Path, settings: list[str] | None = None,
+                  ks: tuple[int, ...] = (5, 10, 20), map_k: int = 20, top: int = 10, catalog: Any = None,
+                  n_heldout: int = HELDOUT_SCENES, aggregation: str = "mean", baselines: bool = True,
+                  objects: bool = True) -> dict[str, Any]:
+    """Everything :func:`write_report` computes its figures from, with :func:`write_report`'s arguments:
+    the runs (ids and weights), the stacks of their events, the held-out events' parameters, the
+    options and the code (:mod:`gee_landslide.train.fingerprint`). Its digest goes into ``skill.json``."""
+    settings = settings or list(SETTINGS)
+    runs = {s: list_runs(runs_dir, s) for s in settings}
+    c0 = next((r[0]["config"] for r in runs.values() if r), {})
+    events = [*c0.get("train_events", ()), *c0.get("val_events", ()), *c0.get("test_events", ())]
+    heldout = ([e.model_dump(mode="json") for e in heldout_events(catalog, n_heldout)]
+               + [catalog.defaults.model_dump(mode="json")] if catalog is not None and n_heldout > 0 else [])
+    return {"code": code_digest(), "runs": {s: runs_digest(r) for s, r in runs.items()},
+            "stacks": stacks_digest(stacks_dir, events), "heldout": heldout, "ks": list(ks), "map_k": map_k,
+            "top": top, "aggregation": aggregation, "baselines": baselines, "objects": objects}
+
+
+def write_report_if_changed(runs_dir: Path, stacks_dir: Path, reports_dir: Path, rebuild: bool = False,
+                            **options: Any) -> tuple[Path, bool]:
+    """:func:`write_report` unless ``reports_dir`` holds a report of the same inputs; returns the
+    report's path and whether it was written. Why: the report is the slowest part of building
+    ensembles (a minute in the demo), and a scheduled or repeated build usually changes nothing."""
+    md = Path(reports_dir) / "ensemble_report.md"
+    if not rebuild and md.is_file():
+        try:
+            old = json.loads((Path(reports_dir) / "skill.json").read_text()).get("inputs_digest")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old == digest(report_inputs(runs_dir, stacks_dir, **options)):
+            return md, False
+    return write_report(runs_dir, stacks_dir, reports_dir, **options)["markdown"], True
+
+
 def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: list[str] | None = None,
                  ks: tuple[int, ...] = (5, 10, 20), map_k: int = 20, top: int = 10, catalog: Any = None,
                  heldout_dir: Path | None = None, n_heldout: int = HELDOUT_SCENES,
@@ -463,6 +498,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     """
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
+    inputs_digest = digest(report_inputs(runs_dir, stacks_dir, settings, ks, map_k, top, catalog, n_heldout,
+                                         aggregation, baselines, objects))
     settings = settings or list(SETTINGS)
     have = [s for s in settings if list_runs(runs_dir, s)]
     if not have:
@@ -541,6 +578,7 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     summary["baselines"] = [b.to_dict() for b in base]
     summary["heldout_events"] = [s.event_id for s in heldout]
     summary["budget"] = [asdict(b) for b in budget]
+    summary["inputs_digest"] = inputs_digest  # written last of all files: see write_report_if_changed
     write_text_atomic(reports_dir / "skill.json", json.dumps(summary, indent=1))
     return {"markdown": md_path, "table7": reports_dir / "table7.md", "table8": reports_dir / "table8.md",
             "skill": reports_dir / "skill.md", "figures": [fig5, fig6, *fig7.values(), fig_lc], "summary": summary,
