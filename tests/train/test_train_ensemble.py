@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_stacks import make_project
+from helpers_stacks import make_trained_project
 from typer.testing import CliRunner
 
-from gee_landslide.core.paths import project_paths
 from gee_landslide.train.ensemble import (
     EnsembleError,
     TamperedWeightsError,
@@ -27,18 +26,10 @@ from gee_landslide.train.sweep import Splits, run_sweep
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proj")
-    make_project(root, 2, 1, 1, size=100)
-    from gee_landslide.core.catalog import load_catalog
-
-    paths = project_paths(root)
-    splits = Splits.from_catalog(load_catalog(paths.catalog))
-    prof = load_profile("smoke").model_copy(update={
-        "architectures": ["Linknet", "PSPNet", "FPN"], "losses": ["BCE", "Dice"], "settings": ["s1s2", "s2"],
-        "iterations_per_epoch": 3})
-    res = run_sweep(prof, paths.runs, paths.stacks, splits, ["s1s2"], show_progress=False, fail_fast=True)
+    paths, prof, splits, res = make_trained_project(tmp_path_factory.mktemp("proj"), ["s1s2"],
+                                                    ["Linknet", "PSPNet", "FPN"], ["BCE", "Dice"])
     assert len(res.trained) == 6
-    run_sweep(prof.model_copy(update={"architectures": ["Linknet"], "losses": ["BCE"]}), paths.runs,
+    run_sweep(prof.model_copy(update={"architectures": ["Linknet"], "losses": ["BCE"], "settings": ["s2"]}), paths.runs,
               paths.stacks, splits, ["s2"], show_progress=False, fail_fast=True)
     return paths
 

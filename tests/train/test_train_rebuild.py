@@ -6,29 +6,19 @@ import json
 import shutil
 
 import pytest
-from helpers_stacks import make_project
+from helpers_stacks import make_trained_project
 
 import gee_landslide.train.ensemble as ensemble_mod
 import gee_landslide.train.report as report_mod
 from gee_landslide.core.catalog import load_catalog
-from gee_landslide.core.paths import project_paths
 from gee_landslide.train.ensemble import build_ensemble
 from gee_landslide.train.fingerprint import code_digest, stacks_digest
-from gee_landslide.train.profile import load_profile
 from gee_landslide.train.report import write_report_if_changed
-from gee_landslide.train.sweep import Splits, run_sweep
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proj")
-    make_project(root, 2, 1, 1, size=100)
-    paths = project_paths(root)
-    splits = Splits.from_catalog(load_catalog(paths.catalog))
-    prof = load_profile("smoke").model_copy(update={
-        "architectures": ["Linknet", "PSPNet"], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3})
-    run_sweep(prof, paths.runs, paths.stacks, splits, ["s2"], show_progress=False, fail_fast=True)
-    return paths
+    return make_trained_project(tmp_path_factory.mktemp("proj"), ["s2"], ["Linknet", "PSPNet"], ["BCE"])[0]
 
 
 def _stamp(path):
