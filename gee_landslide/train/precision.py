@@ -17,8 +17,9 @@ On the CPU the bfloat16 path keeps tensors in the default (contiguous) memory fo
 autocast, oneDNN's channels-last bfloat16 kernels were slower here than its blocked ones (Unet
 228 ms channels-last against 164 ms contiguous), while float32 is fastest in channels-last.
 
-Only the training forward pass is autocast; validation, test and monitoring inference stay in
-float32, so thresholds are chosen on float32 probabilities wherever the weights were trained.
+With ``cpu_bf16`` only the training forward pass is autocast; validation, test and monitoring
+inference on the CPU stay in float32, so thresholds are chosen on float32 probabilities wherever
+the weights were trained (on CUDA, ``amp`` autocasts inference too, as before).
 The precision a run used is written to its ``run.json``: runs trained on machines with and
 without AMX are not bit-identical (neither are runs on two BLAS builds).
 """
