@@ -238,6 +238,8 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     return {"file": OBJECTS_FILE, "sha256": sha256_bytes(path.read_bytes()), "threshold": flt.threshold,
             "features": list(feature_names(setting)), "objects": flt.objects,
             "fit_f1": flt.fit_f1, "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on),
+            # thresholds whose fit F1 is within PLATEAU_F1 of the chosen one's: how loosely it is determined
+            "threshold_plateau": list(flt.plateau() or ()),
             "ensemble_threshold": ens_t, "ensemble_val_f1": ens_f1,
             "ensemble_threshold_note": "members' objects filtered one by one, then combined; chosen on validation"}
 

@@ -277,6 +277,8 @@ def test_object_filter_travels_with_the_ensemble_and_a_changed_table_is_refused(
     assert entry["features"] == list(feature_names("s1s2")) and entry["objects"] > 0
     c0 = list_runs(project.runs, "s1s2")[0]["config"]
     assert set(entry["fitted_on"]) == {*c0["train_events"], *c0["val_events"]}
+    lo, hi = entry["threshold_plateau"]
+    assert lo <= entry["threshold"] <= hi
     table = path.parent / entry["file"]
     with np.load(table, allow_pickle=False) as z:
         assert set(z.files) == set(OBJECTS_TABLE_KEYS) and z["X"].shape == (entry["objects"], len(entry["features"]))
