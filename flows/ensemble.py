@@ -21,19 +21,17 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.core.paths import project_paths
-from gee_landslide.train.ensemble import MANIFEST_FILE, build_ensemble, ensemble_dir, load_ensemble
+from gee_landslide.train.ensemble import build_ensemble_if_changed, load_ensemble
 from gee_landslide.train.report import write_report_if_changed
 
 
 @task(name="build-ensemble", cache_policy=NO_CACHE)
 def build_task(root: str, setting: str, k: int, name: str | None, rebuild: bool = False) -> str:
     paths = project_paths(root)
-    path = ensemble_dir(paths.ensembles, name or get_setting(setting).name) / MANIFEST_FILE
-    before = path.stat().st_mtime_ns if path.exists() else None
-    out = build_ensemble(paths.runs, paths.ensembles, setting, k, name, stacks_dir=paths.stacks, rebuild=rebuild)
-    if before is not None and out.stat().st_mtime_ns == before:
+    out, written = build_ensemble_if_changed(paths.runs, paths.ensembles, setting, k, name, stacks_dir=paths.stacks,
+                                             rebuild=rebuild)
+    if not written:
         print(f"{out}: members, weights, stacks, options and code unchanged - kept (rebuild=True rebuilds)")
     return str(out)
 

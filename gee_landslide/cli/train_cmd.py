@@ -159,27 +159,22 @@ def ensemble_build(
 
     from gee_landslide.core.paths import safe_name
     from gee_landslide.core.values import check_threshold
-    from gee_landslide.train.ensemble import build_ensemble
+    from gee_landslide.train.ensemble import build_ensemble_if_changed
 
     if name is not None:
         safe_name(name, "--name")  # it becomes models/ensembles/<name>/
     if threshold is not None:
         check_threshold(threshold, "--threshold")
     paths = get_paths(root)
-    from gee_landslide.core.bands import setting as get_setting
-    from gee_landslide.train.ensemble import MANIFEST_FILE, ensemble_dir
-
-    manifest = ensemble_dir(paths.ensembles, name or get_setting(setting).name) / MANIFEST_FILE
-    before = manifest.stat().st_mtime_ns if manifest.exists() else None
     step = ("choosing the threshold with the best validation F1 (runs every member on the validation events)"
             if threshold is None else "checking the members' weights")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         progress.add_task(f"ensemble {name or setting}: top-{k} {setting} runs; {step}", total=None)
-        path = build_ensemble(paths.runs, paths.ensembles, setting, k, name, threshold, stacks_dir=paths.stacks,
-                              aggregation=aggregation, rebuild=rebuild)
+        path, written = build_ensemble_if_changed(paths.runs, paths.ensembles, setting, k, name, threshold,
+                                                  stacks_dir=paths.stacks, aggregation=aggregation, rebuild=rebuild)
     man = json.loads(path.read_text())
-    if before is not None and path.stat().st_mtime_ns == before:
+    if not written:
         console.print("inputs unchanged (members, weights, stacks, options, code): manifest kept; --rebuild redoes it")
     if man.get("note"):
         console.print(f"[yellow]note[/yellow]: {man['note']}")

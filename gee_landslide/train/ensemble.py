@@ -254,8 +254,18 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
 
     The manifest records the digest of its inputs (:func:`build_inputs`: members and their
     weights, options, the training and validation stacks, the code). When the manifest there
-    already has the same digest and its files, it is kept as it is (``rebuild`` forces the work).
+    already has the same digest and its files, it is kept as it is (``rebuild`` forces the work);
+    :func:`build_ensemble_if_changed` also says which happened.
     """
+    return build_ensemble_if_changed(runs_dir, ensembles_dir, setting, k, name, threshold, inference, stacks_dir,
+                                     aggregation, rebuild)[0]
+
+
+def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
+                              threshold: float | None = None, inference: dict[str, int] | None = None,
+                              stacks_dir: Path | None = None, aggregation: str = "mean",
+                              rebuild: bool = False) -> tuple[Path, bool]:
+    """:func:`build_ensemble`, returning the manifest's path and whether it was written (False: kept)."""
     s = get_setting(setting)
     name = name or s.name
     out_dir = child_dir(ensembles_dir, name, "ensemble name")  # a safe name, inside ensembles_dir
@@ -266,7 +276,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     members, note = select_top_k(runs_dir, s.name, k)
     inputs_digest = inputs_sha(build_inputs(members, s.name, k, name, threshold, inference, stacks_dir, aggregation))
     if not rebuild and manifest_is_current(out_dir / MANIFEST_FILE, inputs_digest):
-        return out_dir / MANIFEST_FILE
+        return out_dir / MANIFEST_FILE, False
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold_source = "given"
     val_f1 = None
@@ -340,7 +350,7 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     }
     path = out_dir / MANIFEST_FILE
     write_json_atomic(path, manifest)
-    return path
+    return path, True
 
 
 def build_inputs(members: Sequence[dict[str, Any]], setting: str, k: int, name: str, threshold: float | None,
@@ -537,4 +547,5 @@ def ensemble_dir(ensembles_dir: Path, name: str) -> Path:
 
 
 __all__ = ["WEIGHTS_FILE", "Ensemble", "EnsembleError", "EnsemblePrediction", "Member",
-           "TamperedWeightsError", "build_ensemble", "combine", "load_ensemble", "select_top_k"]
+           "TamperedWeightsError", "build_ensemble", "build_ensemble_if_changed", "combine", "load_ensemble",
+           "select_top_k"]

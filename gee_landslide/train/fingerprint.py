@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,21 +39,10 @@ def code_digest(subpackages: tuple[str, ...] = ("core", "train", "simulate", "so
 
 def _update_file(h: Any, p: Path) -> None:
     h.update(p.name.encode() + b"\0")
-    if p.is_file():
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    else:
-        h.update(b"<missing>")
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
     h.update(b"\0")
-
-
-def files_digest(paths: Iterable[Path]) -> str:
-    """SHA-256 over files' names and contents, in the given order (missing files count as such)."""
-    h = hashlib.sha256()
-    for p in paths:
-        _update_file(h, Path(p))
-    return h.hexdigest()
 
 
 def stacks_digest(stacks_dir: Path, event_ids: Sequence[str]) -> str:

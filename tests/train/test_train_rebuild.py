@@ -11,7 +11,7 @@ from helpers_stacks import make_trained_project
 import gee_landslide.train.ensemble as ensemble_mod
 import gee_landslide.train.report as report_mod
 from gee_landslide.core.catalog import load_catalog
-from gee_landslide.train.ensemble import build_ensemble
+from gee_landslide.train.ensemble import build_ensemble, build_ensemble_if_changed
 from gee_landslide.train.fingerprint import code_digest, stacks_digest
 from gee_landslide.train.report import write_report_if_changed
 
@@ -32,8 +32,9 @@ def test_an_ensemble_is_kept_while_its_inputs_hold_and_rebuilt_when_one_changes(
     first = _stamp(path)
     assert build_ensemble(project.runs, ens, "s2", 2, stacks_dir=project.stacks) == path
     assert _stamp(path) == first  # same members, weights, stacks, options, code: not rewritten
+    assert build_ensemble_if_changed(project.runs, ens, "s2", 2, stacks_dir=project.stacks) == (path, False)
     # each of these changes what the manifest would hold, so each rebuilds
-    build_ensemble(project.runs, ens, "s2", 2, stacks_dir=project.stacks, threshold=0.4)
+    assert build_ensemble_if_changed(project.runs, ens, "s2", 2, stacks_dir=project.stacks, threshold=0.4) == (path, True)
     second = _stamp(path)
     assert second[2] != first[2] and json.loads(path.read_text())["threshold"] == 0.4
     monkeypatch.setattr(ensemble_mod, "code_digest", lambda: "other code")
