@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from gee_landslide.train.learning_curves import budget_summary, learning_curves_
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
 from gee_landslide.train.runs import list_runs
+from gee_landslide.train.uncertainty import DRAWS, Interval, f1_interval, paired_difference
 
 SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
 SETTING_COLOUR = {"s1": "tab:blue", "s2": "tab:green", "s1s2": "tab:red", "all": "tab:purple"}
@@ -90,6 +91,16 @@ def counts_over(scores: Sequence[np.ndarray], scenes: Sequence[Scene], threshold
             for sc, s in zip(scores, scenes, strict=True)]
 
 
+def counts_of(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_mask: str) -> list[Counts]:
+    """Per-scene counts of binary detections inside the evaluation mask."""
+    return [confusion(p, s.labels, evaluation_mask(s.stack, eval_mask)) for p, s in zip(preds, scenes, strict=True)]
+
+
+def detections(scores: Sequence[np.ndarray], threshold: float) -> list[np.ndarray]:
+    """The binary maps ``score > threshold`` (NaN: no detection) that :func:`counts_over` counts."""
+    return [np.asarray(sc) > threshold for sc in scores]
+
+
 # ----------------------------------------------------------------------------- held-out scenes
 HELDOUT_SCENES = 8
 
@@ -131,15 +142,59 @@ class MethodResult:
     chosen_on: str
     test: Counts
     heldout: list[Counts] = field(default_factory=list)
+    # the detections behind the counts, per test and held-out scene: what the intervals resample
+    test_pred: list[np.ndarray] = field(default_factory=list, repr=False)
+    heldout_pred: list[np.ndarray] = field(default_factory=list, repr=False)
+    test_interval: Interval | None = None  # set by add_intervals
+    heldout_interval: Interval | None = None
 
     @property
     def heldout_mean_f1(self) -> float | None:
         return float(np.mean([c.f1 for c in self.heldout])) if self.heldout else None
 
     def to_dict(self) -> dict[str, Any]:
+        iv = lambda i: [i.lo, i.hi] if i is not None else None  # noqa: E731
         return {"method": self.method, "setting": self.setting, "k": self.k, "threshold": self.threshold,
-                "chosen_on": self.chosen_on, "test": self.test.to_dict(),
-                "heldout_mean_f1": self.heldout_mean_f1, "heldout_f1": [c.f1 for c in self.heldout]}
+                "chosen_on": self.chosen_on, "test": self.test.to_dict(), "test_f1_interval": iv(self.test_interval),
+                "heldout_mean_f1": self.heldout_mean_f1, "heldout_f1": [c.f1 for c in self.heldout],
+                "heldout_mean_f1_interval": iv(self.heldout_interval)}
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Labels and evaluation masks of the test and held-out scenes: what every method is scored on."""
+
+    test: list[np.ndarray]
+    test_masks: list[np.ndarray | None]
+    heldout: list[np.ndarray]
+    heldout_masks: list[np.ndarray | None]
+
+    @classmethod
+    def of(cls, test: Sequence[Scene], heldout: Sequence[Scene], eval_mask: str) -> Truth:
+        return cls([s.labels for s in test], [evaluation_mask(s.stack, eval_mask) for s in test],
+                   [s.labels for s in heldout], [evaluation_mask(s.stack, eval_mask) for s in heldout])
+
+
+def add_intervals(results: Sequence[MethodResult], truth: Truth, draws: int = DRAWS) -> None:
+    """Set each result's test F1 and held-out mean F1 intervals (:mod:`gee_landslide.train.uncertainty`)."""
+    for r in results:
+        if r.test_pred:
+            r.test_interval = f1_interval(r.test_pred, truth.test, truth.test_masks, draws=draws)
+        if r.heldout_pred and truth.heldout:
+            r.heldout_interval = f1_interval(r.heldout_pred, truth.heldout, truth.heldout_masks,
+                                             mean_over_scenes=True, draws=draws)
+
+
+def compare(a: MethodResult, b: MethodResult, truth: Truth,
+            draws: int = DRAWS) -> tuple[Interval | None, Interval | None]:
+    """F1 of ``a`` minus F1 of ``b`` on the test event(s) and on the held-out mean, each with the
+    paired object-bootstrap interval (None where either lacks its detections)."""
+    test = (paired_difference(a.test_pred, b.test_pred, truth.test, truth.test_masks, draws=draws)
+            if a.test_pred and b.test_pred else None)
+    held = (paired_difference(a.heldout_pred, b.heldout_pred, truth.heldout, truth.heldout_masks,
+                              mean_over_scenes=True, draws=draws)
+            if a.heldout_pred and b.heldout_pred and truth.heldout else None)
+    return test, held
 
 
 @dataclass
@@ -198,7 +253,8 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
             chosen = "validation"
         test_c = sum(counts_over(score["test"], test, thr, mask), Counts())
         ho = counts_over(score["heldout"], list(heldout), thr, mask)
-        by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c, ho)
+        by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c, ho,
+                               detections(score["test"], thr), detections(score["heldout"], thr))
         test_scores[k] = score["test"]
         thresholds[k] = thr
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
@@ -239,7 +295,8 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
         curve.by_k_objects[k] = MethodResult(
             f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
             sum(counts_over(score["test"], curve.test, thr, mask), Counts()),
-            counts_over(score["heldout"], sets["heldout"], thr, mask))
+            counts_over(score["heldout"], sets["heldout"], thr, mask),
+            detections(score["test"], thr), detections(score["heldout"], thr))
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
@@ -253,24 +310,28 @@ def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequenc
     for s in settings:
         models.append((BoostedTrees(s).fit(train, val, eval_mask), s, "validation"))
     for m, s, chosen in models:
-        test_c = sum((confusion(m.predict(sc.stack), sc.labels, evaluation_mask(sc.stack, eval_mask))
-                      for sc in test), Counts())
-        ho = [confusion(m.predict(sc.stack), sc.labels, evaluation_mask(sc.stack, eval_mask)) for sc in heldout]
-        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c, ho))
+        test_p = [np.asarray(m.predict(sc.stack), bool) for sc in test]
+        ho_p = [np.asarray(m.predict(sc.stack), bool) for sc in heldout]
+        test_c = sum(counts_of(test_p, test, eval_mask), Counts())
+        ho = counts_of(ho_p, heldout, eval_mask)
+        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c, ho, test_p, ho_p))
     return out
 
 
 def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks: Sequence[int],
                    n_heldout: int) -> str:
     """Every method on the same pixels: test event and the mean over the held-out scenes."""
-    head = ("| Setting | Method | Threshold (chosen on) | Precision (test) | Recall (test) | F1 (test) | "
-            f"F1 held-out (mean of {n_heldout}) |")
+    head = ("| Setting | Method | Threshold (chosen on) | Precision (test) | Recall (test) | F1 (test, 95 % interval) | "
+            f"F1 held-out (mean of {n_heldout}, 95 % interval) |")
     lines = [head, "|---|---|---|---|---|---|---|"]
 
     def row(setting: str, r: MethodResult) -> str:
         ho = _f(r.heldout_mean_f1) if r.heldout else "-"
+        if r.heldout and r.heldout_interval is not None:
+            ho += f" ({_f(r.heldout_interval.lo)}-{_f(r.heldout_interval.hi)})"
+        f1 = _f(r.test.f1) + (f" ({_f(r.test_interval.lo)}-{_f(r.test_interval.hi)})" if r.test_interval else "")
         return (f"| {setting} | {r.method} | {r.threshold:.2f} ({r.chosen_on}) | {_f(r.test.precision)} | "
-                f"{_f(r.test.recall)} | {_f(r.test.f1)} | {ho} |")
+                f"{_f(r.test.recall)} | {f1} | {ho} |")
 
     for b in baselines:
         if b.setting is None:
@@ -282,11 +343,11 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
         for k in [1, *[k for k in ks if k < n], n]:
             r = c.by_k[k]
             name = r.method if k != n or k == 1 else f"ensemble {k} (all)"
-            lines.append(row(label, MethodResult(name, r.setting, k, r.threshold, r.chosen_on, r.test, r.heldout)))
+            lines.append(row(label, replace(r, method=name)))
         for k in [1, *[k for k in ks if k < n], n]:
             if (o := c.by_k_objects.get(k)) is not None:
                 name = o.method if k != n or k == 1 else f"ensemble {k} (all) + objects"
-                lines.append(row(label, MethodResult(name, o.setting, k, o.threshold, o.chosen_on, o.test, o.heldout)))
+                lines.append(row(label, replace(o, method=name)))
     return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
@@ -516,6 +577,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
         train = load_scenes(stacks_dir, tuple(c0["train_events"]))
         base = baseline_results(train, load_scenes(stacks_dir, tuple(c0["val_events"])), curves[0].test,
                                 heldout, [c.setting for c in curves], mask)
+    truth = Truth.of(curves[0].test, heldout, mask)
+    add_intervals([*base, *[r for c in curves for r in [*c.by_k.values(), *c.by_k_objects.values()]]], truth)
     t7 = leaderboard_markdown(leaderboard_rows(runs_dir, [c.setting for c in curves], top))
     t8, notes = table8_markdown(curves, ks)
     skill = skill_markdown(curves, base, ks, len(heldout))
@@ -543,7 +606,12 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
           f"**Held-out scenes.** {len(heldout)} scenes the simulator drew for new event ids "
           + (f"({', '.join(s.event_id for s in heldout)}) " if heldout else "")
           + "with the catalog's parameters: never used for training, selection or thresholds.", "",
-          "## Skill - every method on the same pixels", "", skill,
+          "## Skill - every method on the same pixels", "",
+          "In brackets: 95 % intervals of a bootstrap that redraws the scenes' objects (the connected "
+          "landslides and detections, which are right or wrong as a whole; `gee_landslide.train.uncertainty`). "
+          "With one test event and a few held-out scenes they are wide: two methods whose intervals "
+          "overlap this much may differ by chance; `benchmarks/bench_skill.py` prints the paired interval "
+          "of each difference it checks.", "", skill,
           *([("**Object filter** (rows `+ objects`). Most false pixels on the test event are whole "
               "false objects (fresh clear-cuts, diffuse NDVI loss), real vegetation losses no per-pixel "
               "threshold rejects. A classifier of object shape, terrain, cover and change, trained on "
@@ -582,4 +650,4 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     write_text_atomic(reports_dir / "skill.json", json.dumps(summary, indent=1))
     return {"markdown": md_path, "table7": reports_dir / "table7.md", "table8": reports_dir / "table8.md",
             "skill": reports_dir / "skill.md", "figures": [fig5, fig6, *fig7.values(), fig_lc], "summary": summary,
-            "notes": notes, "curves": curves, "baselines": base, "budget": budget}
+            "notes": notes, "curves": curves, "baselines": base, "budget": budget, "truth": truth}

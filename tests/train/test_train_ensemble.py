@@ -19,7 +19,7 @@ from gee_landslide.train.ensemble import (
     select_top_k,
 )
 from gee_landslide.train.profile import load_profile
-from gee_landslide.train.report import setting_curve, write_report
+from gee_landslide.train.report import compare, setting_curve, write_report
 from gee_landslide.train.runs import list_runs
 from gee_landslide.train.sweep import Splits, run_sweep
 
@@ -118,6 +118,15 @@ def test_report_and_cli(project):
     assert not set(held) & {e.id for e in load_catalog(project.catalog).events}
     for b in out["summary"]["baselines"]:
         assert len(b["heldout_f1"]) == 2 and 0.0 <= b["test"]["f1"] <= 1.0
+    # every method's F1 comes with the interval of an object bootstrap on the same pixels
+    for r in [*out["summary"]["baselines"], *out["summary"]["s1s2"]["methods"].values()]:
+        lo, hi = r["test_f1_interval"]
+        assert 0.0 <= lo <= hi <= 1.0, r["method"]
+        assert len(r["heldout_mean_f1_interval"]) == 2
+    rule = next(b for b in out["baselines"] if b.setting is None)
+    assert f"{rule.test.f1:.3f} ({rule.test_interval.lo:.3f}-{rule.test_interval.hi:.3f})" in skill
+    same_test, same_held = compare(rule, rule, out["truth"])
+    assert (same_test.lo, same_test.hi, same_held.lo, same_held.hi) == (0.0, 0.0, 0.0, 0.0)
     # every ensemble threshold of the curve was chosen on validation, never on test
     assert {r["chosen_on"] for k, r in out["summary"]["s1s2"]["methods"].items()
             if not k.startswith("single best")} == {"validation"}

@@ -1,0 +1,120 @@
+"""The paired object bootstrap behind the skill intervals (gee_landslide.train.uncertainty)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gee_landslide.train.metrics import confusion
+from gee_landslide.train.uncertainty import f1_interval, mean_f1_samples, paired_difference, unit_counts
+
+
+def squares(n: int, size: int = 200, side: int = 6, seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A truth map of ``n`` separate squares on a grid (so each is one object) and their corners."""
+    truth = np.zeros((size, size), bool)
+    step = size // int(np.ceil(np.sqrt(n)))
+    corners = [(r, c) for r in range(2, size - side, step) for c in range(2, size - side, step)][:n]
+    for r, c in corners:
+        truth[r:r + side, c:c + side] = True
+    return truth, corners
+
+
+def finding(truth: np.ndarray, corners: list[tuple[int, int]], keep: set[int], side: int = 6) -> np.ndarray:
+    """A detection map that finds exactly the squares whose index is in ``keep``."""
+    pred = np.zeros_like(truth)
+    for i, (r, c) in enumerate(corners):
+        if i in keep:
+            pred[r:r + side, c:c + side] = True
+    return pred
+
+
+def test_units_hold_every_counted_error_once():
+    rng = np.random.default_rng(1)
+    truth = rng.random((60, 60)) > 0.9
+    a, b = rng.random((60, 60)) > 0.85, rng.random((60, 60)) > 0.8
+    mask = rng.random((60, 60)) > 0.2
+    u = unit_counts([a, b], truth, mask)
+    for j, p in enumerate((a, b)):
+        c = confusion(p, truth, mask)
+        assert tuple(u[:, j].sum(axis=0)) == (c.tp, c.fp, c.fn)
+    # a pixel outside the mask is in no unit: masking everything leaves nothing to draw
+    assert unit_counts([a], truth, np.zeros_like(mask)).shape == (0, 1, 3)
+
+
+def test_a_unit_is_a_connected_object_of_truth_or_detections():
+    truth, corners = squares(4)
+    pred = finding(truth, corners, {0, 1})
+    pred[100:104, 150:154] = True  # a false object apart from every square
+    u = unit_counts([pred], truth, None)
+    assert len(u) == 5
+    assert sorted(map(tuple, u[:, 0])) == sorted([(36, 0, 0), (36, 0, 0), (0, 0, 36), (0, 0, 36), (0, 16, 0)])
+
+
+def test_a_method_against_itself_differs_by_exactly_nothing():
+    truth, corners = squares(25)
+    pred = finding(truth, corners, set(range(0, 25, 2)))
+    d = paired_difference([pred], [pred], [truth], [None])
+    assert (d.value, d.lo, d.hi) == (0.0, 0.0, 0.0)
+
+
+def test_a_gap_over_many_objects_is_beyond_noise_and_the_same_gap_over_two_is_not():
+    truth, corners = squares(36)
+    all_found = finding(truth, corners, set(range(36)))
+    half = finding(truth, corners, set(range(18)))
+    d = paired_difference([all_found], [half], [truth], [None])
+    assert d.value == pytest.approx(1.0 - 2 / 3) and d.lo > 0.15 and not d.contains_zero
+    few, few_corners = squares(2)
+    d2 = paired_difference([finding(few, few_corners, {0, 1})], [finding(few, few_corners, {0})], [few], [None])
+    assert d2.value == pytest.approx(d.value) and d2.contains_zero  # one object more or less: a coin toss
+
+
+def test_intervals_are_reproducible_and_bracket_the_estimate():
+    truth, corners = squares(30)
+    pred = finding(truth, corners, set(range(20)))
+    pred[150:190, 150:190] |= True  # one large false object
+    i1 = f1_interval([pred], [truth], [None])
+    i2 = f1_interval([pred], [truth], [None])
+    assert i1 == i2 and i1.lo <= i1.value <= i1.hi and i1.hi - i1.lo > 0.05
+
+
+def test_the_held_out_statistic_is_the_mean_of_per_scene_f1():
+    t1, c1 = squares(9)
+    t2, c2 = squares(16, seed=1)
+    p1, p2 = finding(t1, c1, {0, 1, 2}), finding(t2, c2, set(range(16)))
+    value, samples = mean_f1_samples([[p1, p2]], [t1, t2], [None, None], draws=200)
+    f1s = [confusion(p, t).f1 for p, t in ((p1, t1), (p2, t2))]
+    assert value[0] == pytest.approx(np.mean(f1s))
+    # scene 2 is found perfectly in every redraw: only scene 1's objects move the mean
+    assert samples.shape == (200, 1) and samples.min() >= 0.5 and samples.max() <= 1.0
+
+
+def test_methods_need_a_map_per_scene():
+    truth, _ = squares(4)
+    with pytest.raises(ValueError, match="one map per scene"):
+        paired_difference([truth], [truth, truth], [truth], [None])
+    with pytest.raises(ValueError, match="shape"):
+        unit_counts([truth[:10]], truth, None)
+
+
+def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_side(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from gee_landslide.train.uncertainty import Interval
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_skill.py"
+    spec = importlib.util.spec_from_file_location("bench_skill", path)
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_skill", mod)  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    Check = mod.Check
+    assert Check("met", True, Interval(0.05, 0.01, 0.09)).clear
+    assert not Check("met by luck", True, Interval(0.01, -0.02, 0.04)).clear
+    assert Check("missed", False, Interval(-0.06, -0.09, -0.03)).clear
+    assert not Check("missed by a hair", False, Interval(-0.002, -0.07, 0.10)).clear
+    # the S1+S2 check has a margin: -0.007 (-0.131 to +0.091) meets ">= -0.02" but not beyond noise
+    assert not Check("s1s2", True, Interval(-0.007, -0.131, 0.091), -0.02).clear
+    assert Check("s1s2", True, Interval(0.055, 0.007, 0.093), -0.02).clear
+    assert "within noise" in Check("x", False, Interval(-0.002, -0.07, 0.10)).line()
+    assert not Check("no maps", True, None).clear
