@@ -17,9 +17,9 @@ without the test event, and prints whether each target of the skill issue holds:
 
 Each ensemble check is printed twice: as trained, and after the object filter
 (``gee_landslide.train.objects``; rows ``+ objects``). Beside each, the difference it is about with
-the paired 95 % interval of an object bootstrap (``gee_landslide.train.uncertainty``): one test
-event and eight held-out scenes hold few landslides, and a gap inside that interval could have
-gone the other way on another draw of them. The last line counts the targets met and missed
+the paired 95 % bootstrap interval (``gee_landslide.train.uncertainty``: the test event's objects
+redrawn, or the held-out scenes): one test event and eight held-out scenes hold few landslides, and
+a gap inside that interval could have gone the other way on another draw of them. The last line counts the targets met and missed
 beyond that noise.
 
 It writes the full report (``ensemble report``) under ``artifacts/reports/`` as a side effect.
@@ -100,8 +100,8 @@ def main() -> None:
             dh = f1["s1s2"].heldout_mean_f1 - f1["s2"].heldout_mean_f1
             checks.append(Check(f"S1+S2 minus S2 (K=20, held-out mean) = {dh:+.3f} >= -0.02", dh >= -0.02,
                                 d_held, -0.02))
-    print("targets (difference with the paired 95 % interval of an object bootstrap, "
-          "gee_landslide.train.uncertainty; 'within noise': the interval reaches the target's margin):")
+    print("targets (difference with its paired 95 % bootstrap interval: test-event objects or held-out scenes "
+          "redrawn, gee_landslide.train.uncertainty; 'within noise': the interval reaches the target's margin):")
     for ch in checks:
         print(f"  {ch.line()}")
     met = [ch for ch in checks if ch.ok]

@@ -607,10 +607,11 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
           + (f"({', '.join(s.event_id for s in heldout)}) " if heldout else "")
           + "with the catalog's parameters: never used for training, selection or thresholds.", "",
           "## Skill - every method on the same pixels", "",
-          "In brackets: 95 % intervals of a bootstrap that redraws the scenes' objects (the connected "
-          "landslides and detections, which are right or wrong as a whole; `gee_landslide.train.uncertainty`). "
-          "With one test event and a few held-out scenes they are wide: two methods whose intervals "
-          "overlap this much may differ by chance; `benchmarks/bench_skill.py` prints the paired interval "
+          "In brackets: 95 % bootstrap intervals (`gee_landslide.train.uncertainty`). On the test event "
+          "they redraw its objects (the connected landslides and detections, which are right or wrong as "
+          "a whole); for the held-out mean they redraw the scenes. With one test event and a few held-out "
+          "scenes they are wide, and two methods' intervals overlap more than their difference varies "
+          "(both are scored on the same draws): `benchmarks/bench_skill.py` prints the paired interval "
           "of each difference it checks.", "", skill,
           *([("**Object filter** (rows `+ objects`). Most false pixels on the test event are whole "
               "false objects (fresh clear-cuts, diffuse NDVI loss), real vegetation losses no per-pixel "

@@ -16,8 +16,13 @@ the difficulty of the drawn landslides out of their difference.
 
 - the test event(s): units of all test scenes are drawn together, F1 of the pooled counts (as the
   report scores the test event);
-- held-out scenes: each scene's units are drawn within that scene (stratified), and the statistic
-  is the mean of the per-scene F1, as the report's held-out mean.
+- held-out scenes: the *scenes* are drawn, and the statistic is the mean of their per-scene F1, as
+  the report's held-out mean. The scenes are independent draws of the simulator's events, so they are
+  the exchangeable units there. Their objects are not: most events hold one large landslide beside a
+  few small ones (on one held-out scene 5,071 of 5,420 counted pixels are one unit), and redrawing
+  objects within a scene drops that slide from a third of the draws, which no event of the catalog
+  would do (the per-scene object bootstrap gave the dNDVI rule's held-out mean an interval of
+  0.475-0.813 around 0.786).
 
 Percentile intervals (Efron & Tibshirani 1993, ch. 13) from ``DRAWS`` resamples with a fixed seed,
 so the same maps give the same interval on every machine.
@@ -122,12 +127,15 @@ def pooled_f1_samples(preds: Sequence[Sequence[np.ndarray]], truths: Sequence[np
 def mean_f1_samples(preds: Sequence[Sequence[np.ndarray]], truths: Sequence[np.ndarray],
                     masks: Sequence[np.ndarray | None], draws: int = DRAWS,
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over scenes of each method's per-scene F1, units drawn within each scene."""
+    """Mean over scenes of each method's per-scene F1: (methods,) as they are, (draws, methods) over
+    scenes drawn with replacement (the same scenes for every method)."""
     per_scene = _scene_units(preds, truths, masks)
+    f1 = np.array([_f1(u.sum(axis=0)) for u in per_scene]).reshape(len(per_scene), len(preds))  # (scenes, methods)
+    if len(f1) == 0:
+        return np.zeros(len(preds)), np.zeros((draws, len(preds)))
     rng = np.random.default_rng(seed)
-    value = np.mean([_f1(u.sum(axis=0)) for u in per_scene], axis=0)
-    samples = np.mean([_f1(_draw_sums(u, rng, draws)) for u in per_scene], axis=0)
-    return value, samples
+    pick = rng.integers(0, len(f1), size=(draws, len(f1)))
+    return f1.mean(axis=0), f1[pick].mean(axis=1)
 
 
 def f1_interval(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],

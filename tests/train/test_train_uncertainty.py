@@ -77,15 +77,16 @@ def test_intervals_are_reproducible_and_bracket_the_estimate():
     assert i1 == i2 and i1.lo <= i1.value <= i1.hi and i1.hi - i1.lo > 0.05
 
 
-def test_the_held_out_statistic_is_the_mean_of_per_scene_f1():
+def test_the_held_out_statistic_is_the_mean_of_per_scene_f1_over_redrawn_scenes():
     t1, c1 = squares(9)
     t2, c2 = squares(16, seed=1)
     p1, p2 = finding(t1, c1, {0, 1, 2}), finding(t2, c2, set(range(16)))
     value, samples = mean_f1_samples([[p1, p2]], [t1, t2], [None, None], draws=200)
     f1s = [confusion(p, t).f1 for p, t in ((p1, t1), (p2, t2))]
     assert value[0] == pytest.approx(np.mean(f1s))
-    # scene 2 is found perfectly in every redraw: only scene 1's objects move the mean
-    assert samples.shape == (200, 1) and samples.min() >= 0.5 and samples.max() <= 1.0
+    # a redraw of two scenes holds scene 1 twice, both once, or scene 2 twice
+    assert samples.shape == (200, 1)
+    assert set(np.round(samples[:, 0], 9)) == set(np.round([f1s[0], np.mean(f1s), f1s[1]], 9))
 
 
 def test_methods_need_a_map_per_scene():
