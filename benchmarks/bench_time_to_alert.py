@@ -347,10 +347,12 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         seen = dt.date.fromisoformat(a.last_seen[:10])
         return any(geom.intersects(polys[s.id]) for s in slides if s.onset <= seen)
 
-    def covered_of(subset, among: list) -> float:  # share of ``among`` under an alert seen after they happened
+    def covered_each(subset, among: list) -> list[bool]:  # each of ``among``: under an alert seen after it happened?
         geoms = [(from_lonlat(a.geometry, grid_crs), dt.date.fromisoformat(a.last_seen[:10])) for a in subset]
-        n = sum(any(seen >= s.onset and g.intersects(polys[s.id]) for g, seen in geoms) for s in among)
-        return n / len(among) if among else float("nan")
+        return [any(seen >= s.onset and g.intersects(polys[s.id]) for g, seen in geoms) for s in among]
+
+    def covered_of(subset, among: list) -> float:  # share of ``among`` under an alert seen after they happened
+        return float(np.mean(covered_each(subset, among))) if among else float("nan")
 
     def covered(subset) -> float:
         return covered_of(subset, in_season)
@@ -384,8 +386,36 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         "seen_by_s2": len(s2_saw) if s2_saw is not None else -1,
         "recall_confirmed_seen": covered_of(confirmed, s2_saw) if s2_saw is not None else float("nan"),
         "ttc_median": float(np.median(ttc)) if ttc.size else float("nan"),
+        # per landslide and per alert, for the intervals (season_intervals)
+        "per_slide": {"tta": np.array([first_hits.get(s.id, np.nan) for s in in_season], float),
+                      "confirmed": np.array(covered_each(confirmed, in_season), float)},
+        "per_alert": {"hit": np.array([hits(a) for a in alerts], float),
+                      "confirmed_hit": np.array([hits(a) for a in confirmed], float)},
     }
     return out
+
+
+def _nanmedian(d: np.ndarray) -> float:
+    return float(np.nanmedian(d)) if np.isfinite(d).any() else float("nan")
+
+
+def season_intervals(s: dict[str, Any]) -> dict[str, Any]:
+    """95 % bootstrap intervals of a strategy's figures (``gee_landslide.train.uncertainty``): time to
+    alert and recall over the season's landslides drawn again, precision over its alerts drawn again.
+
+    Why: a season holds 10-27 landslides, so one landslide more or less moves recall by 0.04-0.10
+    and the median time to alert by a pass; a target met or missed by less than that is not decided.
+    """
+    from gee_landslide.train.uncertainty import bootstrap_interval
+
+    tta, conf = s["per_slide"]["tta"], s["per_slide"]["confirmed"]
+    return {
+        "tta_median": bootstrap_interval(tta, _nanmedian),
+        "recall_first": bootstrap_interval(np.isfinite(tta).astype(float), np.mean),
+        "precision_first": bootstrap_interval(s["per_alert"]["hit"], np.mean),
+        "precision_confirmed": bootstrap_interval(s["per_alert"]["confirmed_hit"], np.mean),
+        "recall_confirmed": bootstrap_interval(conf, np.mean),
+    }
 
 
 def bare_forward_s(paths: ProjectPaths, name: str, stack: np.ndarray) -> float:
@@ -507,8 +537,9 @@ def main() -> None:
             f"{'P first':>7} {'R first':>7} {'conf':>5} {'canc':>5} {'P conf':>6} {'R conf':>6} {'TTC med':>7} "
             f"{'S2 saw':>6} {'R conf of seen':>14}")
     print(head)
+    scores = {}
     for name, run in runs.items():
-        s = score(run, slides, start, full.crs, s2_saw, region_id)
+        s = scores[name] = score(run, slides, start, full.crs, s2_saw, region_id)
         if name == "dNDVI rule":
             print("reference (S2-only with the one-band rule in place of the optical ensemble):")
         conf = (f"{s['precision_confirmed']:6.2f} {s['recall_confirmed']:6.2f} {s['ttc_median']:7.1f} "
@@ -517,6 +548,13 @@ def main() -> None:
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
               f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
               f"{s['cancelled']:5d} {conf}")
+    print("\n95 % intervals (landslides, or alerts for precision, drawn again: benchmarks' season_intervals)")
+    for name, s in scores.items():
+        iv = season_intervals(s)
+        cells = [f"{k} {iv[k].value:.2f} ({iv[k].lo:.2f}-{iv[k].hi:.2f})" if k != "tta_median" else
+                 f"TTA median {iv[k].value:.1f} d ({iv[k].lo:.1f}-{iv[k].hi:.1f})" for k in iv
+                 if name != "S1-only" or "confirmed" not in k]
+        print(f"  {name:<10} " + "; ".join(cells))
     print("\ninference cost (s/km2 per ensemble, with its object filter where the region applies it, over every "
           "pass and tile incl. the tiles' halo; ratio to one bare forward pass of one member on one tile)")
     ens_sizes = {}

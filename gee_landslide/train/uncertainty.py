@@ -30,7 +30,7 @@ so the same maps give the same interval on every machine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,3 +154,23 @@ def paired_difference(a: Sequence[np.ndarray], b: Sequence[np.ndarray], truths: 
     fn = mean_f1_samples if mean_over_scenes else pooled_f1_samples
     value, samples = fn([a, b], truths, masks, draws, seed)
     return _interval(float(value[0] - value[1]), samples[:, 0] - samples[:, 1], level)
+
+
+def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], float], draws: int = DRAWS,
+                       seed: int = 0, level: float = LEVEL) -> Interval:
+    """``statistic`` of ``values`` with the percentile interval over rows (axis 0) drawn with replacement.
+
+    For figures over independent items rather than maps, e.g. a season's landslides (recall, the
+    median time to alert) or its alerts (precision). Draws where the statistic is undefined (NaN,
+    e.g. no alerted landslide drawn) are left out of the interval; all NaN gives a NaN interval.
+    """
+    v = np.asarray(values)
+    value = float(statistic(v)) if len(v) else float("nan")
+    if len(v) == 0:
+        return Interval(value, float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    samples = np.array([statistic(v[rng.integers(0, len(v), len(v))]) for _ in range(draws)], float)
+    samples = samples[np.isfinite(samples)]
+    if samples.size == 0:
+        return Interval(value, float("nan"), float("nan"))
+    return _interval(value, samples, level)

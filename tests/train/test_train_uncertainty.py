@@ -119,3 +119,43 @@ def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_si
     assert Check("s1s2", True, Interval(0.055, 0.007, 0.093), -0.02).clear
     assert "within noise" in Check("x", False, Interval(-0.002, -0.07, 0.10)).line()
     assert not Check("no maps", True, None).clear
+
+
+def test_bootstrap_over_items_brackets_a_proportion_and_skips_undefined_draws():
+    from gee_landslide.train.uncertainty import bootstrap_interval
+
+    hits = np.array([1.0] * 7 + [0.0] * 3)  # 7 of 10 landslides found
+    i = bootstrap_interval(hits, np.mean)
+    assert i.value == pytest.approx(0.7) and 0.3 < i.lo < 0.6 and 0.85 < i.hi <= 1.0
+    assert bootstrap_interval(np.repeat(hits, 10), np.mean).hi - bootstrap_interval(np.repeat(hits, 10), np.mean).lo \
+        < (i.hi - i.lo) / 2  # ten times the landslides: an interval about a third as wide
+    # a median over the alerted ones only: draws with none alerted are undefined and left out
+    days = np.array([6.0, 12.0, np.nan, np.nan])
+    med = bootstrap_interval(days, lambda d: np.nanmedian(d) if np.isfinite(d).any() else np.nan)
+    assert med.value == 9.0 and med.lo == 6.0 and med.hi == 12.0
+    empty = bootstrap_interval(np.array([]), np.mean)
+    assert np.isnan(empty.lo) and np.isnan(empty.value)
+
+
+def test_time_to_alert_benchmark_gives_each_season_figure_its_interval(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_time_to_alert.py"
+    spec = importlib.util.spec_from_file_location("bench_time_to_alert", path)
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_time_to_alert", mod)
+    spec.loader.exec_module(mod)
+    # 10 landslides: 9 alerted after 6-24 days, 7 confirmed; 40 alerts of which 10 hit, 8 confirmed of 7 hit
+    tta = np.array([6, 6, 12, 12, 12, 18, 18, 24, 24, np.nan])
+    s = {"per_slide": {"tta": tta, "confirmed": np.array([1.0] * 7 + [0.0] * 3)},
+         "per_alert": {"hit": np.array([1.0] * 10 + [0.0] * 30), "confirmed_hit": np.array([1.0] * 7 + [0.0])}}
+    iv = mod.season_intervals(s)
+    assert iv["tta_median"].value == 12.0 and iv["tta_median"].lo <= 12.0 <= iv["tta_median"].hi
+    assert iv["tta_median"].lo >= 6.0 and iv["tta_median"].hi <= 24.0
+    assert iv["recall_first"].value == pytest.approx(0.9) and iv["recall_confirmed"].value == pytest.approx(0.7)
+    assert iv["precision_first"].value == pytest.approx(0.25)
+    assert iv["precision_confirmed"].value == pytest.approx(7 / 8)
+    # on 10 landslides, recall 0.7 cannot tell a 0.8 target met from missed
+    assert iv["recall_confirmed"].lo < 0.5 and iv["recall_confirmed"].hi >= 0.9
