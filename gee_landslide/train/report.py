@@ -435,7 +435,8 @@ def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: P
 
 
 def f1_vs_k(curves: list[SettingCurve], path: Path, baselines: Sequence[MethodResult] = ()) -> Path:
-    """Test F1 (solid) and held-out mean F1 (dashed) over K, with the baselines as flat lines."""
+    """Test F1 (solid) and held-out mean F1 (dashed, with its 95 % interval as a band when the results
+    have one) over K, with the baselines as flat lines."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for c in curves:
@@ -446,6 +447,10 @@ def f1_vs_k(curves: list[SettingCurve], path: Path, baselines: Sequence[MethodRe
         if c.by_k[1].heldout:
             ax.plot(ks, [c.by_k[k].heldout_mean_f1 for k in ks], ls="--", color=col,
                     label=f"{SETTING_LABEL[c.setting]} ensemble, held-out mean")
+            if all(c.by_k[k].heldout_interval is not None for k in ks):  # the scenes redrawn (add_intervals)
+                ax.fill_between(ks, [c.by_k[k].heldout_interval.lo for k in ks],
+                                [c.by_k[k].heldout_interval.hi for k in ks], color=col, alpha=0.12, lw=0,
+                                label=f"{SETTING_LABEL[c.setting]} held-out mean, 95 % interval")
     for b in baselines:
         col = SETTING_COLOUR.get(b.setting or "", "k")
         name = b.method if b.setting is None else f"{b.method}"
