@@ -235,11 +235,20 @@ class CropSampler:
     events' strengths and missed the weaker scars of a new event, where a tuned threshold or
     trees on the same bands did not. The gain pivots on a physical 0 (no change stays no
     change); a NaN-filled pixel (the band mean, close to 0) moves by (g - 1) * mean.
+
+    ``stale_optical_share``: the fraction of crops whose landslide pixels get dNDVI 0 (no optical
+    change), for settings that also have Sentinel-1 change bands (else it does nothing). Why: in
+    monitoring, a greenest-pixel post composite whose only clear looks predate a landslide shows
+    it no change for up to a whole window, and SAR-first lets the optical ensemble decide such
+    pixels; trained only on events whose post composites show every scar, an S1+S2 network learns
+    that no dNDVI drop means no landslide and ignores the Sentinel-1 change there. These crops
+    show it landslides that only Sentinel-1 sees.
     """
 
     def __init__(self, scenes: Sequence[Scene], setting_: Setting, norm: Normalisation, crop: int,
                  batch_size: int, rng: np.random.Generator, loss_mask: str = "none",
-                 augment: str = "rot90", object_share: float = 0.0, background_share: float = 0.0) -> None:
+                 augment: str = "rot90", object_share: float = 0.0, background_share: float = 0.0,
+                 stale_optical_share: float = 0.0) -> None:
         from gee_landslide.train.metrics import evaluation_mask
 
         if not 0.0 <= object_share <= 1.0:
@@ -252,6 +261,13 @@ class CropSampler:
             raise ValueError(f"augment {augment!r}: use one of {', '.join(AUGMENTS)}")
         self.augment = augment
         names = norm.channel_names
+        if not 0.0 <= stale_optical_share <= 1.0:
+            raise ValueError(f"stale_optical_share {stale_optical_share!r}: use a fraction in [0, 1]")
+        both = "dNDVI" in names and any(b in names for b in ("dVV", "dVH"))
+        self.stale_optical_share = stale_optical_share if both else 0.0
+        # the dNDVI channel and the normalised value of a physical 0 (no optical change)
+        self.dndvi = (names.index("dNDVI"), -norm.mean[norm.bands.index("dNDVI")] / norm.std[norm.bands.index("dNDVI")]
+                      ) if both else None
         # channel index, and the normalised value of a physical 0 (gain pivots on it)
         self.gain_channels = [
             (names.index(b), -norm.mean[norm.bands.index(b)] / norm.std[norm.bands.index(b)])
@@ -335,6 +351,9 @@ class CropSampler:
                 g = rng.uniform(*GAIN_RANGE)
                 # physical x -> g*x is z -> zero + g*(z - zero) in normalised units
                 self._x_nhwc[b, :, :, ch] = zero + g * (self._x_nhwc[b, :, :, ch] - zero)
+            if self.stale_optical_share and rng.random() < self.stale_optical_share:
+                ch, zero = self.dndvi
+                self._x_nhwc[b, :, :, ch][yi > 0] = zero
             self._y[b, 0] = yi
             self._w[b, 0] = wi
         return self._x, self._y, self._w

@@ -126,6 +126,10 @@ class Profile(BaseModel):
     crop_background_share: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of crops at a random window of a random training scene, "
         "landslide or not (train.data.CropSampler)")
+    crop_stale_optical_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of crops whose landslides show no optical change (dNDVI 0), as "
+        "where a greenest-pixel composite holds only pre-event clear looks; settings with Sentinel-1 bands and "
+        "dNDVI only (train.data.CropSampler)")
     amp: bool = Field(True, description="mixed precision autocast on CUDA (train.precision)")
     cpu_bf16: bool = Field(False, description="bfloat16 training steps on CPUs with AMX (train.precision; "
                            "opt-in: faster, but the runs are not those of a float32 sweep)")

@@ -229,3 +229,51 @@ def test_workers_and_threads_are_machine_settings_that_leave_run_ids_alone():
         c.run_id for c in expand_grid(alone, SPLITS_FOR_TESTS)]
     with pytest.raises(ProfileError, match="workers"):
         parse_profile({**laptop.model_dump(), "workers": 0}, "x.yaml")
+
+
+def test_stale_optical_crops_hide_the_scars_from_dndvi_only_where_sentinel1_can_see_them():
+    s = setting("s1s2")
+    scenes = [_scene_whose_band_is_its_label(i) for i in range(3)]
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+
+    def crops(share: float, setting_name: str = "s1s2", n: int = 30):
+        st = setting(setting_name)
+        nm = Normalisation.compute([sc.stack[list(st.band_indices)] for sc in scenes], st.band_names)
+        sampler = CropSampler(scenes, st, nm, crop=32, batch_size=4, rng=np.random.default_rng(5),
+                              stale_optical_share=share)
+        out = []
+        for _ in range(n):
+            x, y, _ = sampler.sample()
+            out.append((x.copy(), y.copy(), nm))
+        return out
+
+    stale = 0
+    for x, y, nm in crops(0.5):
+        d = _physical_dndvi(x, nm)
+        for b in range(4):
+            scar = y[b, 0] > 0
+            if np.allclose(d[b][scar], 0.0, atol=1e-5):
+                stale += 1  # the scar shows no optical change
+            else:
+                assert (d[b][scar] < -0.5).all()
+            assert np.allclose(d[b][~scar], 0.0, atol=1e-5)  # outside the scars nothing changes
+    assert 30 < stale < 90  # about half of 120 crops
+    # without Sentinel-1 bands there is nothing the crops could teach: S2 crops are left as they are
+    for x, y, nm in crops(1.0, "s2", 10):
+        assert (_physical_dndvi(x, nm)[y[:, 0] > 0] < -0.5).all()
+    with pytest.raises(ValueError, match=r"stale_optical_share 1\.5"):
+        CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(0), stale_optical_share=1.5)
+
+
+def test_stale_optical_share_zero_keeps_the_run_ids_and_the_crops_of_earlier_runs():
+    cfg = expand_grid(load_profile("smoke"), SPLITS_FOR_TESTS)[0]
+    assert cfg.crop_stale_optical_share == 0.0 and "stale" not in cfg.canonical_json()
+    assert cfg.model_copy(update={"crop_stale_optical_share": 0.3}).run_id != cfg.run_id
+    # share 0 draws nothing more from the generator: the same crops as a sampler without the option
+    s = setting("s1s2")
+    scenes = [_scene_whose_band_is_its_label(i) for i in range(3)]
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+    a = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9))
+    b = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9), stale_optical_share=0.0)
+    for _ in range(5):
+        assert np.array_equal(a.sample()[0], b.sample()[0])
