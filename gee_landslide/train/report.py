@@ -30,6 +30,7 @@ from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold
 from gee_landslide.train.figures import pyplot as _plt
 from gee_landslide.train.figures import save_png as _save
+from gee_landslide.train.filter_cache import cached_filter
 from gee_landslide.train.fingerprint import code_digest, digest, runs_digest, stacks_digest
 from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
@@ -236,7 +237,9 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     test = load_scenes(stacks_dir, tuple(c0["test_events"]))
     mt = np.array([run_threshold(r) for r in runs], np.float32)
     sets = {"val": val, "test": test, "heldout": list(heldout)}
-    train = load_scenes(stacks_dir, tuple(c0["train_events"])) if objects else []
+    cached = cached_filter(setting, runs, mt, stacks_dir, mask) if objects else (None, None, "")
+    # the training events' maps only to fit an object filter that no ensemble build has fitted yet
+    train = load_scenes(stacks_dir, tuple(c0["train_events"])) if objects and cached[0] is None else []
     # one call: each run's model is built once for the held-out scenes and the training events
     every = member_probs(runs, [*val, *test, *heldout, *train])
     probs = {name: {s.event_id: every[s.event_id] for s in sc} for name, sc in [*sets.items(), ("train", train)]}
@@ -259,12 +262,13 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
         thresholds[k] = thr
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
     if objects:
-        add_object_filter(curve, train, val, list(heldout), probs, mt)
+        add_object_filter(curve, train, val, list(heldout), probs, mt, cached)
     return curve
 
 
 def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence[Scene], heldout: Sequence[Scene],
-                      probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray) -> None:
+                      probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray,
+                      cached: tuple[Any, Path | None, str] = (None, None, "")) -> None:
     """Fit the setting's object filter on its runs' training-event maps; score every K with it.
 
     The filter judges each member's objects (what it was trained on: one run's map at that run's
@@ -273,17 +277,26 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     ``test``, ``heldout`` and ``train``). Filtering the combined map instead judges objects unlike any the
     filter saw (an averaged map merges and smooths the members' objects): on the demo's runs that
     left the ensembles below their best member.
+
+    ``cached``: :func:`gee_landslide.train.filter_cache.cached_filter`'s answer for these runs: the
+    filter an ensemble build already fitted from the same inputs (then ``train`` may be empty), or
+    where to store this one.
     """
+    from gee_landslide.train.filter_cache import store_filter
     from gee_landslide.train.objects import ObjectFilterError, fit_object_filter
 
     runs = curve.runs
     c0 = runs[0]["config"]
     mask = c0.get("eval_mask", "visible")
-    try:
-        flt = fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask)
-    except ObjectFilterError as e:
-        curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
-        return
+    flt, cache, key = cached
+    if flt is None:
+        try:
+            flt = fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask)
+        except ObjectFilterError as e:
+            curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
+            return
+        if cache is not None:
+            store_filter(cache, key, flt)
     curve.object_filter = flt
     sets = {"val": val, "test": curve.test, "heldout": list(heldout)}
     kept = {name: {s.event_id: flt.apply_members(s.stack, probs[name][s.event_id], mt) for s in sc}
