@@ -97,19 +97,24 @@ def test_methods_need_a_map_per_scene():
         unit_counts([truth[:10]], truth, None)
 
 
-def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_side(monkeypatch):
+def _benchmark(name: str, monkeypatch):
+    """A script of ``benchmarks/`` imported as a module (it is not a package)."""
     import importlib.util
     import sys
     from pathlib import Path
 
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, mod)  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_side(monkeypatch):
     from gee_landslide.train.uncertainty import Interval
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_skill.py"
-    spec = importlib.util.spec_from_file_location("bench_skill", path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_skill", mod)  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    Check = mod.Check
+    Check = _benchmark("bench_skill", monkeypatch).Check
     assert Check("met", True, Interval(0.05, 0.01, 0.09)).clear
     assert not Check("met by luck", True, Interval(0.01, -0.02, 0.04)).clear
     assert Check("missed", False, Interval(-0.06, -0.09, -0.03)).clear
@@ -138,15 +143,7 @@ def test_bootstrap_over_items_brackets_a_proportion_and_skips_undefined_draws():
 
 
 def test_time_to_alert_benchmark_gives_each_season_figure_its_interval(monkeypatch):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_time_to_alert.py"
-    spec = importlib.util.spec_from_file_location("bench_time_to_alert", path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_time_to_alert", mod)
-    spec.loader.exec_module(mod)
+    mod = _benchmark("bench_time_to_alert", monkeypatch)
     # 10 landslides: 9 alerted after 6-24 days, 7 confirmed; 40 alerts of which 10 hit, 8 confirmed of 7 hit
     tta = np.array([6, 6, 12, 12, 12, 18, 18, 24, 24, np.nan])
     s = {"per_slide": {"tta": tta, "confirmed": np.array([1.0] * 7 + [0.0] * 3)},
