@@ -150,9 +150,28 @@ def validation_threshold(cfg: RunConfig, probs: dict[str, np.ndarray], scenes: l
 
 
 # ----------------------------------------------------------------------------- (de)serialisation
+WEIGHTS_METADATA_KEY = "gee_landslide"
+
+
 def model_state_bytes(model: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
+    """The model's weights as safetensors bytes; ``metadata`` goes in as one key of sorted JSON.
+
+    Why one key: safetensors writes the metadata map in its Rust hash map's order, which changes
+    from process to process, so the same weights with several metadata keys got another SHA-256 in
+    every sweep (demos of the same code trained byte-identical best-epoch files, whose SHA-256s
+    matched, and final files whose SHA-256s did not). With one key the same weights are the same file.
+    """
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return st_save(sd, metadata=metadata)
+    return st_save(sd, metadata={WEIGHTS_METADATA_KEY: json.dumps(metadata, sort_keys=True)} if metadata else None)
+
+
+def weights_metadata(path: Path) -> dict[str, str]:
+    """The metadata :func:`model_state_bytes` wrote into a weights file (older files: their keys)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    return json.loads(meta[WEIGHTS_METADATA_KEY]) if WEIGHTS_METADATA_KEY in meta else dict(meta)
 
 
 def _checkpoint_bytes(model, optimizer, scaler, rng: np.random.Generator, state: dict[str, Any]) -> bytes:

@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 from helpers_stacks import make_splits
-from safetensors import safe_open
 from safetensors.torch import load_file
 
 import gee_landslide.train.trainer as trainer
@@ -47,8 +46,7 @@ def test_early_stopping_keeps_the_best_epoch(stacks, tmp_path, monkeypatch):
     assert rec["best_val_f1"] == pytest.approx(0.3, abs=1e-3)
     assert "early stopping" in rec["stopped"]
     run_dir = tmp_path / cfg.run_id
-    with safe_open(str(run_dir / WEIGHTS_FILE), "pt") as f:
-        assert f.metadata()["best_epoch"] == "2"
+    assert trainer.weights_metadata(run_dir / WEIGHTS_FILE)["best_epoch"] == "2"
     assert not (run_dir / CHECKPOINT_FILE).exists() and not list(run_dir.glob("best-e*"))
     assert not (run_dir / LOCK_FILE).exists()
 
@@ -100,3 +98,21 @@ def test_a_run_claimed_by_a_live_worker_is_not_trained_twice(stacks, tmp_path):
     # a lock left by a dead process on this host is taken over
     (tmp_path / cfg.run_id / LOCK_FILE).write_text(json.dumps({"pid": 2**22 + 12345, "host": __import__("socket").gethostname()}))
     assert RunLock(tmp_path / cfg.run_id).acquire()
+
+
+def test_the_same_weights_make_the_same_file_in_any_process(tmp_path):
+    """safetensors writes a metadata map in a per-process hash order; weights files must not vary with it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, sys, torch\n"
+        "from gee_landslide.train.trainer import model_state_bytes\n"
+        "torch.manual_seed(0)\n"
+        "m = torch.nn.Conv2d(3, 4, 3)\n"
+        "meta = {k: k.upper() for k in ('run_id', 'architecture', 'encoder', 'in_channels', 'setting', 'best_epoch')}\n"
+        "sys.stdout.write(hashlib.sha256(model_state_bytes(m, metadata=meta)).hexdigest())\n"
+    )
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+               for _ in range(3)}
+    assert len(digests) == 1, digests
