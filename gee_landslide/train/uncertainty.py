@@ -1,4 +1,4 @@
-"""How far an F1 gap between two methods on the same pixels is from noise: a paired object bootstrap.
+"""How far an F1 gap between two methods on the same pixels is from noise: a paired bootstrap.
 
 Why: the skill comparisons (issue #9) are made on one test event and a handful of held-out scenes,
 where a whole landslide or one false object moves F1 by a few hundredths. A gap of 0.002 between an
