@@ -551,7 +551,8 @@ def write_report_if_changed(runs_dir: Path, stacks_dir: Path, reports_dir: Path,
                             **options: Any) -> tuple[Path, bool]:
     """:func:`write_report` unless ``reports_dir`` holds a report of the same inputs; returns the
     report's path and whether it was written. Why: the report is the slowest part of building
-    ensembles (about 30 s in the demo, a minute before it read the builds' object filters), and a scheduled or repeated build usually changes nothing."""
+    ensembles (about 30 s in the demo, a minute before it read the builds' object filters), and a
+    scheduled or repeated build usually changes nothing."""
     md = Path(reports_dir) / "ensemble_report.md"
     if not rebuild and md.is_file():
         try:
