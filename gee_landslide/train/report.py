@@ -36,7 +36,14 @@ from gee_landslide.train.learning_curves import budget_summary, learning_curves_
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
 from gee_landslide.train.runs import list_runs
-from gee_landslide.train.uncertainty import DRAWS, Interval, f1_interval, paired_difference
+from gee_landslide.train.uncertainty import (
+    DRAWS,
+    Interval,
+    f1_interval,
+    mean_interval,
+    paired_difference,
+    paired_mean_difference,
+)
 
 SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
 SETTING_COLOUR = {"s1": "tab:blue", "s2": "tab:green", "s1s2": "tab:red", "all": "tab:purple"}
@@ -88,8 +95,7 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 def counts_over(scores: Sequence[np.ndarray], scenes: Sequence[Scene], threshold: float,
                 eval_mask: str) -> list[Counts]:
     """Per-scene counts of ``score > threshold`` inside the evaluation mask."""
-    return [confusion(sc > threshold, s.labels, evaluation_mask(s.stack, eval_mask))
-            for sc, s in zip(scores, scenes, strict=True)]
+    return counts_of(detections(scores, threshold), scenes, eval_mask)
 
 
 def counts_of(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_mask: str) -> list[Counts]:
@@ -143,9 +149,9 @@ class MethodResult:
     chosen_on: str
     test: Counts
     heldout: list[Counts] = field(default_factory=list)
-    # the detections behind the counts, per test and held-out scene: what the intervals resample
+    # the detections behind the test counts, per test scene: the objects the test interval redraws
+    # (the held-out interval redraws scenes, so their counts are all it needs)
     test_pred: list[np.ndarray] = field(default_factory=list, repr=False)
-    heldout_pred: list[np.ndarray] = field(default_factory=list, repr=False)
     test_interval: Interval | None = None  # set by add_intervals
     heldout_interval: Interval | None = None
 
@@ -163,17 +169,14 @@ class MethodResult:
 
 @dataclass(frozen=True)
 class Truth:
-    """Labels and evaluation masks of the test and held-out scenes: what every method is scored on."""
+    """Labels and evaluation masks of the test scenes: what every method's test detections are scored on."""
 
     test: list[np.ndarray]
     test_masks: list[np.ndarray | None]
-    heldout: list[np.ndarray]
-    heldout_masks: list[np.ndarray | None]
 
     @classmethod
-    def of(cls, test: Sequence[Scene], heldout: Sequence[Scene], eval_mask: str) -> Truth:
-        return cls([s.labels for s in test], [evaluation_mask(s.stack, eval_mask) for s in test],
-                   [s.labels for s in heldout], [evaluation_mask(s.stack, eval_mask) for s in heldout])
+    def of(cls, test: Sequence[Scene], eval_mask: str) -> Truth:
+        return cls([s.labels for s in test], [evaluation_mask(s.stack, eval_mask) for s in test])
 
 
 def add_intervals(results: Sequence[MethodResult], truth: Truth, draws: int = DRAWS) -> None:
@@ -181,9 +184,8 @@ def add_intervals(results: Sequence[MethodResult], truth: Truth, draws: int = DR
     for r in results:
         if r.test_pred:
             r.test_interval = f1_interval(r.test_pred, truth.test, truth.test_masks, draws=draws)
-        if r.heldout_pred and truth.heldout:
-            r.heldout_interval = f1_interval(r.heldout_pred, truth.heldout, truth.heldout_masks,
-                                             mean_over_scenes=True, draws=draws)
+        if r.heldout:
+            r.heldout_interval = mean_interval([c.f1 for c in r.heldout], draws=draws)
 
 
 def compare(a: MethodResult, b: MethodResult, truth: Truth,
@@ -192,9 +194,8 @@ def compare(a: MethodResult, b: MethodResult, truth: Truth,
     paired object-bootstrap interval (None where either lacks its detections)."""
     test = (paired_difference(a.test_pred, b.test_pred, truth.test, truth.test_masks, draws=draws)
             if a.test_pred and b.test_pred else None)
-    held = (paired_difference(a.heldout_pred, b.heldout_pred, truth.heldout, truth.heldout_masks,
-                              mean_over_scenes=True, draws=draws)
-            if a.heldout_pred and b.heldout_pred and truth.heldout else None)
+    held = (paired_mean_difference([c.f1 for c in a.heldout], [c.f1 for c in b.heldout], draws=draws)
+            if a.heldout and b.heldout else None)
     return test, held
 
 
@@ -254,10 +255,11 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
         else:
             thr, _ = best_threshold(score["val"], val, PROB_CANDIDATES, mask)
             chosen = "validation"
-        test_c = sum(counts_over(score["test"], test, thr, mask), Counts())
+        test_p = detections(score["test"], thr)
+        test_c = sum(counts_of(test_p, test, mask), Counts())
         ho = counts_over(score["heldout"], list(heldout), thr, mask)
         by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c, ho,
-                               detections(score["test"], thr), detections(score["heldout"], thr))
+                               test_p)
         test_scores[k] = score["test"]
         thresholds[k] = thr
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
@@ -305,11 +307,10 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
         score = {name: [ensemble_score(kept[name][s.event_id][:k], curve.aggregation, mt[:k]) for s in sc]
                  for name, sc in sets.items() if name != "val"}
         thr = objects_threshold([kept["val"][s.event_id][:k] for s in val], val, mt[:k], curve.aggregation, mask)[0]
+        test_p = detections(score["test"], thr)
         curve.by_k_objects[k] = MethodResult(
-            f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
-            sum(counts_over(score["test"], curve.test, thr, mask), Counts()),
-            counts_over(score["heldout"], sets["heldout"], thr, mask),
-            detections(score["test"], thr), detections(score["heldout"], thr))
+            f"{r.method} + objects", r.setting, k, thr, r.chosen_on, sum(counts_of(test_p, curve.test, mask), Counts()),
+            counts_over(score["heldout"], sets["heldout"], thr, mask), test_p)
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
@@ -324,10 +325,9 @@ def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequenc
         models.append((BoostedTrees(s).fit(train, val, eval_mask), s, "validation"))
     for m, s, chosen in models:
         test_p = [np.asarray(m.predict(sc.stack), bool) for sc in test]
-        ho_p = [np.asarray(m.predict(sc.stack), bool) for sc in heldout]
         test_c = sum(counts_of(test_p, test, eval_mask), Counts())
-        ho = counts_of(ho_p, heldout, eval_mask)
-        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c, ho, test_p, ho_p))
+        ho = counts_of([m.predict(sc.stack) for sc in heldout], heldout, eval_mask)
+        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c, ho, test_p))
     return out
 
 
@@ -596,7 +596,7 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
         train = load_scenes(stacks_dir, tuple(c0["train_events"]))
         base = baseline_results(train, load_scenes(stacks_dir, tuple(c0["val_events"])), curves[0].test,
                                 heldout, [c.setting for c in curves], mask)
-    truth = Truth.of(curves[0].test, heldout, mask)
+    truth = Truth.of(curves[0].test, mask)
     add_intervals([*base, *[r for c in curves for r in [*c.by_k.values(), *c.by_k_objects.values()]]], truth)
     t7 = leaderboard_markdown(leaderboard_rows(runs_dir, [c.setting for c in curves], top))
     t8, notes = table8_markdown(curves, ks)

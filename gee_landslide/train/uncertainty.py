@@ -124,36 +124,34 @@ def pooled_f1_samples(preds: Sequence[Sequence[np.ndarray]], truths: Sequence[np
     return _f1(units.sum(axis=0)), _f1(_draw_sums(units, rng, draws))
 
 
-def mean_f1_samples(preds: Sequence[Sequence[np.ndarray]], truths: Sequence[np.ndarray],
-                    masks: Sequence[np.ndarray | None], draws: int = DRAWS,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over scenes of each method's per-scene F1: (methods,) as they are, (draws, methods) over
-    scenes drawn with replacement (the same scenes for every method)."""
-    per_scene = _scene_units(preds, truths, masks)
-    f1 = np.array([_f1(u.sum(axis=0)) for u in per_scene]).reshape(len(per_scene), len(preds))  # (scenes, methods)
-    if len(f1) == 0:
-        return np.zeros(len(preds)), np.zeros((draws, len(preds)))
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(0, len(f1), size=(draws, len(f1)))
-    return f1.mean(axis=0), f1[pick].mean(axis=1)
-
-
 def f1_interval(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],
-                mean_over_scenes: bool = False, draws: int = DRAWS, seed: int = 0,
-                level: float = LEVEL) -> Interval:
-    """One method's F1 (pooled, or the mean over scenes) with its interval."""
-    fn = mean_f1_samples if mean_over_scenes else pooled_f1_samples
-    value, samples = fn([preds], truths, masks, draws, seed)
+                draws: int = DRAWS, seed: int = 0, level: float = LEVEL) -> Interval:
+    """One method's F1 over the pooled scenes with the interval of redrawn objects."""
+    value, samples = pooled_f1_samples([preds], truths, masks, draws, seed)
     return _interval(float(value[0]), samples[:, 0], level)
 
 
 def paired_difference(a: Sequence[np.ndarray], b: Sequence[np.ndarray], truths: Sequence[np.ndarray],
-                      masks: Sequence[np.ndarray | None], mean_over_scenes: bool = False, draws: int = DRAWS,
-                      seed: int = 0, level: float = LEVEL) -> Interval:
-    """F1 of method ``a`` minus F1 of ``b`` on the same scenes, with its paired interval."""
-    fn = mean_f1_samples if mean_over_scenes else pooled_f1_samples
-    value, samples = fn([a, b], truths, masks, draws, seed)
+                      masks: Sequence[np.ndarray | None], draws: int = DRAWS, seed: int = 0,
+                      level: float = LEVEL) -> Interval:
+    """F1 of method ``a`` minus F1 of ``b`` over the same pooled scenes, with its paired interval."""
+    value, samples = pooled_f1_samples([a, b], truths, masks, draws, seed)
     return _interval(float(value[0] - value[1]), samples[:, 0] - samples[:, 1], level)
+
+
+def mean_interval(per_scene: Sequence[float], draws: int = DRAWS, seed: int = 0, level: float = LEVEL) -> Interval:
+    """The mean of per-scene figures (the held-out mean F1) with the interval of redrawn scenes."""
+    return bootstrap_interval(np.asarray(per_scene, float), np.mean, draws, seed, level)
+
+
+def paired_mean_difference(a: Sequence[float], b: Sequence[float], draws: int = DRAWS, seed: int = 0,
+                           level: float = LEVEL) -> Interval:
+    """Mean of ``a`` minus mean of ``b`` (per-scene figures of two methods on the same scenes), with
+    the interval of redrawn scenes, the same scenes for both."""
+    if len(a) != len(b):
+        raise ValueError(f"every method needs one figure per scene: {len(a)} against {len(b)}")
+    pairs = np.column_stack([np.asarray(a, float), np.asarray(b, float)])
+    return bootstrap_interval(pairs, lambda v: float(v[:, 0].mean() - v[:, 1].mean()), draws, seed, level)
 
 
 def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], float], draws: int = DRAWS,

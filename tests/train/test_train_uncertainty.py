@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from gee_landslide.train.metrics import confusion
-from gee_landslide.train.uncertainty import f1_interval, mean_f1_samples, paired_difference, unit_counts
+from gee_landslide.train.uncertainty import (
+    f1_interval,
+    mean_interval,
+    paired_difference,
+    paired_mean_difference,
+    unit_counts,
+)
 
 
 def squares(n: int, size: int = 200, side: int = 6, seed: int = 0) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -81,18 +87,26 @@ def test_the_held_out_statistic_is_the_mean_of_per_scene_f1_over_redrawn_scenes(
     t1, c1 = squares(9)
     t2, c2 = squares(16, seed=1)
     p1, p2 = finding(t1, c1, {0, 1, 2}), finding(t2, c2, set(range(16)))
-    value, samples = mean_f1_samples([[p1, p2]], [t1, t2], [None, None], draws=200)
     f1s = [confusion(p, t).f1 for p, t in ((p1, t1), (p2, t2))]
-    assert value[0] == pytest.approx(np.mean(f1s))
-    # a redraw of two scenes holds scene 1 twice, both once, or scene 2 twice
-    assert samples.shape == (200, 1)
-    assert set(np.round(samples[:, 0], 9)) == set(np.round([f1s[0], np.mean(f1s), f1s[1]], 9))
+    i = mean_interval(f1s, draws=200)
+    assert i.value == pytest.approx(np.mean(f1s))
+    # a redraw of two scenes holds scene 1 twice, both once, or scene 2 twice: a quarter of the
+    # draws at each end, so the 95 % interval runs from scene 1's F1 to scene 2's
+    assert (i.lo, i.hi) == pytest.approx((f1s[0], f1s[1]))
+    # paired: the same scenes for both methods, so a method against itself differs by exactly 0,
+    # and one better on every scene is better on every draw
+    same = paired_mean_difference(f1s, f1s)
+    assert (same.value, same.lo, same.hi) == (0.0, 0.0, 0.0)
+    better = paired_mean_difference([f + 0.1 for f in f1s], f1s)
+    assert better.value == pytest.approx(0.1) and better.lo == pytest.approx(0.1) and not better.contains_zero
 
 
 def test_methods_need_a_map_per_scene():
     truth, _ = squares(4)
     with pytest.raises(ValueError, match="one map per scene"):
         paired_difference([truth], [truth, truth], [truth], [None])
+    with pytest.raises(ValueError, match="one figure per scene"):
+        paired_mean_difference([0.5], [0.5, 0.6])
     with pytest.raises(ValueError, match="shape"):
         unit_counts([truth[:10]], truth, None)
 
