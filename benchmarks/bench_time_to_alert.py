@@ -354,11 +354,15 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
     def covered_of(subset, among: list) -> float:  # share of ``among`` under an alert seen after they happened
         return float(np.mean(covered_each(subset, among))) if among else float("nan")
 
-    def covered(subset) -> float:
-        return covered_of(subset, in_season)
+    def share(flags: np.ndarray) -> float:
+        return float(flags.mean()) if flags.size else float("nan")
 
     tta = np.array(sorted(first_hits.values()), float)
     confirmed = [a for a in alerts if a.stage == "confirmed"]
+    # per alert and per landslide, once: the shares below and the intervals (season_intervals) use them
+    alert_hit = np.array([hits(a) for a in alerts], float)
+    confirmed_hit = alert_hit[[a.stage == "confirmed" for a in alerts]] if alerts else np.zeros(0)
+    slide_confirmed = np.array(covered_each(confirmed, in_season), float)
     # time to confirmation: days from a landslide to the first pass that confirmed an alert over it
     conf_days: dict[str, int] = {}
     for a in confirmed:
@@ -377,20 +381,19 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         "tta_median": float(np.median(tta)) if tta.size else float("nan"),
         "tta_p90": float(np.percentile(tta, 90)) if tta.size else float("nan"),
         "alerts": len(alerts),
-        "precision_first": (sum(hits(a) for a in alerts) / len(alerts)) if alerts else float("nan"),
+        "precision_first": share(alert_hit),
         "recall_first": len(first_hits) / len(in_season) if in_season else float("nan"),
         "confirmed": len(confirmed),
         "cancelled": sum(a.stage == "cancelled" for a in alerts),
-        "precision_confirmed": (sum(hits(a) for a in confirmed) / len(confirmed)) if confirmed else float("nan"),
-        "recall_confirmed": covered(confirmed),
+        "precision_confirmed": share(confirmed_hit),
+        "recall_confirmed": share(slide_confirmed),
         "seen_by_s2": len(s2_saw) if s2_saw is not None else -1,
         "recall_confirmed_seen": covered_of(confirmed, s2_saw) if s2_saw is not None else float("nan"),
         "ttc_median": float(np.median(ttc)) if ttc.size else float("nan"),
         # per landslide and per alert, for the intervals (season_intervals)
         "per_slide": {"tta": np.array([first_hits.get(s.id, np.nan) for s in in_season], float),
-                      "confirmed": np.array(covered_each(confirmed, in_season), float)},
-        "per_alert": {"hit": np.array([hits(a) for a in alerts], float),
-                      "confirmed_hit": np.array([hits(a) for a in confirmed], float)},
+                      "confirmed": slide_confirmed},
+        "per_alert": {"hit": alert_hit, "confirmed_hit": confirmed_hit},
     }
     return out
 
