@@ -516,7 +516,12 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
 def _load_object_filter(manifest_path: Path, man: dict[str, Any]) -> tuple[Any, float | None]:
     """The manifest's object filter, refitted from its table after checking the table's SHA-256,
     and the threshold of the filtered ensemble (``ensemble_threshold``)."""
-    from gee_landslide.train.objects import ObjectFilter, ObjectFilterError, feature_names
+    from gee_landslide.train.objects import (
+        ObjectFilter,
+        ObjectFilterError,
+        ObjectTableDigestError,
+        feature_names,
+    )
 
     entry = man.get("objects")
     if entry is None or (isinstance(entry, dict) and set(entry) == {"none"}):
@@ -535,13 +540,12 @@ def _load_object_filter(manifest_path: Path, man: dict[str, Any]) -> tuple[Any, 
     path = manifest_path.parent / OBJECTS_FILE
     if not path.is_file():
         raise bad(f"the table {path} is missing", entry)
-    data = path.read_bytes()
-    if sha256_bytes(data) != entry.get("sha256"):
-        raise TamperedWeightsError(f"{path}: SHA-256 does not match the manifest's; refusing a changed object "
-                                   "table (rebuild the ensemble)")
     try:
-        flt = ObjectFilter.from_table(man["setting"], *ObjectFilter.load_table(data), entry["threshold"])
+        flt = ObjectFilter.from_stored_table(man["setting"], path.read_bytes(), entry.get("sha256"), entry["threshold"])
         return flt, float(ens_t)
+    except ObjectTableDigestError:
+        raise TamperedWeightsError(f"{path}: SHA-256 does not match the manifest's; refusing a changed object "
+                                   "table (rebuild the ensemble)") from None
     except (ObjectFilterError, ValueError, KeyError) as exc:
         raise bad(f"unreadable table ({exc})", entry) from None
 

@@ -54,10 +54,10 @@ def load_filter(cache: Path, key: str, setting: str) -> ObjectFilter | None:
     meta_path, table_path = cache / f"{key}.json", cache / f"{key}.npz"
     try:
         meta = json.loads(meta_path.read_text())
-        data = table_path.read_bytes()
-        if meta.get("table_sha256") != sha256_bytes(data) or meta.get("setting") != setting:
+        if meta.get("setting") != setting:
             return None
-        flt = ObjectFilter.from_table(setting, *ObjectFilter.load_table(data), meta["threshold"])
+        flt = ObjectFilter.from_stored_table(setting, table_path.read_bytes(), meta.get("table_sha256"),
+                                             meta["threshold"])
         flt.fit_f1, flt.unfiltered_f1 = float(meta["fit_f1"]), float(meta["unfiltered_f1"])
         flt.fitted_on = tuple(meta["fitted_on"])
         flt.fit_curve = {float(t): float(f) for t, f in meta["fit_curve"]}

@@ -47,6 +47,7 @@ from gee_landslide.train import grouped
 from gee_landslide.train.data import Scene
 from gee_landslide.train.evidence import RING_PX  # the same ring as the contrast check
 from gee_landslide.train.metrics import Counts, confusion, evaluation_mask
+from gee_landslide.train.runs import sha256_bytes
 from gee_landslide.train.weighted_bins import WeightedBinnedBoosting
 
 FOREST, HERBACEOUS = 2, 3  # land-cover codes (core.landcover): clear-cuts are in forest
@@ -72,6 +73,10 @@ SCORE_FEATURES = ("prob_mean", "prob_max")
 
 class ObjectFilterError(ValueError):
     """The training events give nothing to learn an object filter from."""
+
+
+class ObjectTableDigestError(ObjectFilterError):
+    """A stored object table is not the one its record names (changed or swapped)."""
 
 
 def feature_names(setting: str) -> tuple[str, ...]:
@@ -256,6 +261,20 @@ class ObjectFilter:
     def load_table(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return z["X"], z["y"], z["w"]
+
+    @classmethod
+    def from_stored_table(cls, setting: str, data: bytes, sha256: str | None, threshold: float) -> ObjectFilter:
+        """The filter refitted from a stored table whose SHA-256 its record gives.
+
+        Why the check: the table is the filter's training set, so a changed file would silently
+        change which detections become alerts. The ensemble manifests and the filter cache both
+        store tables this way; raises :class:`ObjectTableDigestError` on a mismatch and
+        :class:`ObjectFilterError` (or ``ValueError``) on an unreadable table.
+        """
+        if sha256_bytes(data) != sha256:
+            raise ObjectTableDigestError(f"object table SHA-256 {sha256_bytes(data)[:16]}... is not the recorded "
+                                         f"{str(sha256)[:16]}...")
+        return cls.from_table(setting, *cls.load_table(data), threshold)
 
     def fit(self, train: Sequence[Candidates], val: Sequence[Candidates], eval_mask: str = "visible") -> ObjectFilter:
         """Learn on the training events' objects; choose the threshold on out-of-fold training
