@@ -140,6 +140,13 @@ def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_si
     assert not Check("no maps", True, None).clear
 
 
+def test_bench_skill_counts_each_distinct_ensemble_once(monkeypatch):
+    target_ks = _benchmark("bench_skill", monkeypatch).target_ks
+    assert target_ks(40) == [(10, "K=10"), (20, "K=20")]
+    assert target_ks(18) == [(10, "K=10"), (18, "K=18 (all runs; K = 20 asked)")]
+    assert target_ks(9) == [(9, "K=9 (all runs; K = 10 and 20 asked)")]  # one ensemble, one set of targets
+
+
 def test_bootstrap_over_items_brackets_a_proportion_and_skips_undefined_draws():
     from gee_landslide.train.uncertainty import bootstrap_interval
 
