@@ -94,7 +94,8 @@ def main() -> None:
                                             d_held))
                 checks.append(Check(f"{tag} test F1 {e.test.f1:.3f} > single best{suffix} {single.test.f1:.3f}",
                                     e.test.f1 > single.test.f1, compare(e, single, truth)[0]))
-        f1[c.setting] = (target_ks(n)[-1][1], c.by_k[min(20, n)])
+        k_last, label = target_ks(n)[-1]
+        f1[c.setting] = (label, c.by_k[k_last])
     if "s1s2" in f1 and "s2" in f1:
         (label, s1s2), (_, s2) = f1["s1s2"], f1["s2"]
         d_test, d_held = compare(s1s2, s2, truth)

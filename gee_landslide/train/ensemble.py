@@ -219,8 +219,8 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     where a region asks for the filter.
     """
     from gee_landslide.train.data import load_scenes
-    from gee_landslide.train.filter_cache import cached_filter, store_filter
-    from gee_landslide.train.objects import ObjectFilterError, feature_names, fit_object_filter
+    from gee_landslide.train.filter_cache import cached_filter
+    from gee_landslide.train.objects import ObjectFilter, ObjectFilterError, feature_names, fit_object_filter
     from gee_landslide.train.predictions import member_probs
 
     c0 = members[0]["config"]
@@ -228,14 +228,15 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     val = load_scenes(stacks_dir, tuple(c0["val_events"]))
     val_probs = val_probs if val_probs is not None else member_probs(members, val)
     mt = [run_threshold(r) for r in members]
-    flt, cache, key = cached_filter(setting, members, mt, stacks_dir, mask)
-    if flt is None:
+
+    def fit() -> ObjectFilter:
         train = load_scenes(stacks_dir, tuple(c0["train_events"]))
-        try:
-            flt = fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask)
-        except ObjectFilterError as exc:
-            return {"none": str(exc)}
-        store_filter(cache, key, flt)
+        return fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask)
+
+    try:
+        flt = cached_filter(setting, members, mt, stacks_dir, mask).or_fit(fit)
+    except ObjectFilterError as exc:
+        return {"none": str(exc)}
     ens_t, ens_f1 = objects_threshold([flt.apply_members(s.stack, val_probs[s.event_id], mt) for s in val], val,
                                       mt, aggregation, mask)
     path = flt.save_table(Path(out_dir) / OBJECTS_FILE)

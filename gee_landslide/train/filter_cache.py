@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gee_landslide.core.atomic import write_json_atomic
 from gee_landslide.train.fingerprint import code_digest, digest, runs_digest, stacks_digest
@@ -76,12 +76,34 @@ def save_filter(cache: Path, key: str, flt: ObjectFilter) -> None:
         "fit_curve": [[t, f] for t, f in flt.fit_curve.items()], "table_sha256": sha256_bytes(table.read_bytes())})
 
 
+class CachedFilter(NamedTuple):
+    """What the cache holds for a set of runs: the filter (None on a miss), and where a freshly
+    fitted one goes (``cache`` None: nowhere, as for a report without object filters)."""
+
+    found: ObjectFilter | None
+    cache: Path | None
+    key: str
+
+    def or_fit(self, fit: Callable[[], ObjectFilter]) -> ObjectFilter:
+        """The cached filter, or ``fit()``'s, stored for the next caller (its errors propagate:
+        nothing is stored then)."""
+        if self.found is not None:
+            return self.found
+        flt = fit()
+        if self.cache is not None:
+            store_filter(self.cache, self.key, flt)
+        return flt
+
+
+NO_CACHE = CachedFilter(None, None, "")
+
+
 def cached_filter(setting: str, runs: Sequence[dict[str, Any]], thresholds: Sequence[float], stacks_dir: Path,
-                  eval_mask: str) -> tuple[ObjectFilter | None, Path, str]:
-    """The cached filter of these runs (None on a miss), with the cache directory and key to store
-    a freshly fitted one under (:func:`save_filter`)."""
+                  eval_mask: str) -> CachedFilter:
+    """The cached filter of these runs (``found`` None on a miss), with the cache directory and key
+    :meth:`CachedFilter.or_fit` stores a freshly fitted one under."""
     cache, key = cache_dir(runs), filter_key(setting, runs, thresholds, stacks_dir, eval_mask)
-    return load_filter(cache, key, setting), cache, key
+    return CachedFilter(load_filter(cache, key, setting), cache, key)
 
 
 def store_filter(cache: Path, key: str, flt: ObjectFilter) -> None:
@@ -90,4 +112,4 @@ def store_filter(cache: Path, key: str, flt: ObjectFilter) -> None:
         save_filter(cache, key, flt)
 
 
-__all__ = ["cache_dir", "cached_filter", "filter_key", "load_filter", "save_filter", "store_filter"]
+__all__ = ["NO_CACHE", "CachedFilter", "cache_dir", "cached_filter", "filter_key", "load_filter", "save_filter", "store_filter"]

@@ -30,7 +30,7 @@ from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold
 from gee_landslide.train.figures import pyplot as _plt
 from gee_landslide.train.figures import save_png as _save
-from gee_landslide.train.filter_cache import cached_filter
+from gee_landslide.train.filter_cache import NO_CACHE, CachedFilter, cached_filter
 from gee_landslide.train.fingerprint import code_digest, digest, runs_digest, stacks_digest
 from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
@@ -238,9 +238,9 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     test = load_scenes(stacks_dir, tuple(c0["test_events"]))
     mt = np.array([run_threshold(r) for r in runs], np.float32)
     sets = {"val": val, "test": test, "heldout": list(heldout)}
-    cached = cached_filter(setting, runs, mt, stacks_dir, mask) if objects else (None, None, "")
+    cached = cached_filter(setting, runs, mt, stacks_dir, mask) if objects else NO_CACHE
     # the training events' maps only to fit an object filter that no ensemble build has fitted yet
-    train = load_scenes(stacks_dir, tuple(c0["train_events"])) if objects and cached[0] is None else []
+    train = load_scenes(stacks_dir, tuple(c0["train_events"])) if objects and cached.found is None else []
     # one call: each run's model is built once for the held-out scenes and the training events
     every = member_probs(runs, [*val, *test, *heldout, *train])
     probs = {name: {s.event_id: every[s.event_id] for s in sc} for name, sc in [*sets.items(), ("train", train)]}
@@ -270,7 +270,7 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
 
 def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence[Scene], heldout: Sequence[Scene],
                       probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray,
-                      cached: tuple[Any, Path | None, str] = (None, None, "")) -> None:
+                      cached: CachedFilter = NO_CACHE) -> None:
     """Fit the setting's object filter on its runs' training-event maps; score every K with it.
 
     The filter judges each member's objects (what it was trained on: one run's map at that run's
@@ -284,21 +284,16 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     filter an ensemble build already fitted from the same inputs (then ``train`` may be empty), or
     where to store this one.
     """
-    from gee_landslide.train.filter_cache import store_filter
     from gee_landslide.train.objects import ObjectFilterError, fit_object_filter
 
     runs = curve.runs
     c0 = runs[0]["config"]
     mask = c0.get("eval_mask", "visible")
-    flt, cache, key = cached
-    if flt is None:
-        try:
-            flt = fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask)
-        except ObjectFilterError as e:
-            curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
-            return
-        if cache is not None:
-            store_filter(cache, key, flt)
+    try:
+        flt = cached.or_fit(lambda: fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask))
+    except ObjectFilterError as e:
+        curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
+        return
     curve.object_filter = flt
     sets = {"val": val, "test": curve.test, "heldout": list(heldout)}
     kept = {name: {s.event_id: flt.apply_members(s.stack, probs[name][s.event_id], mt) for s in sc}
