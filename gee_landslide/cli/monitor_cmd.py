@@ -25,6 +25,7 @@ monitor_app = command_group(
     "gee-landslide monitor run --region norway --date 2025-08-01",
     "gee-landslide monitor run --region norway --source simulated --change-gate --json",
     "gee-landslide monitor backfill --region norway --from 2025-07-01 --to 2025-09-30 --every 6d",
+    "gee-landslide monitor history norway-u4umg7m2-20250801",
 )
 
 StrategyOption = typer.Option(
@@ -161,6 +162,39 @@ def monitor_backfill(
         return
     console.print(f"{region}: {len(result.done)} pass(es) run, {len(result.skipped)} skipped "
                   f"({start}..{end} every {days} d)", highlight=False)
+
+
+@monitor_app.command("history")
+def monitor_history(
+    alert_id: str = typer.Argument(..., help="an alert id, as `feed list` shows it"),
+    root: Path | None = RootOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Why an alert is where it is: every pass that created, updated, confirmed or cancelled it,
+    with its windows and which ensemble decided the alert's footprint in that pass."""
+    from gee_landslide.monitor.history import alert_history, find_alert
+
+    paths = get_paths(root)
+    alert = find_alert(paths.alerts / "alerts.gpkg", alert_id)
+    events = alert_history(paths.monitor, alert)
+    if as_json:
+        print_json({"alert": {"id": alert.alert_id, **alert.properties()}, "passes": [e.to_dict() for e in events]})
+        return
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{x:.0%}"
+
+    console.print(f"{alert.alert_id}: {alert.stage}, seen with {alert.sensors or '–'}, revision {alert.revision}, "
+                  f"{alert.area_m2:,.0f} m²", highlight=False)
+    if not events:
+        console.print(f"no pass under {paths.monitor / alert.region} mentions it", highlight=False)
+        return
+    columns = [Column("pass", keep=True), Column("change", keep=True), Column("post window"),
+               Column("S1 decided", "right"), Column("optical decided", "right")]
+    rows = [(e.run_date, e.change, f"{e.post[0]}..{e.post[1]}", pct(e.s1_share), pct(e.optical_share))
+            for e in events]
+    table, dropped = fitted_table(columns, rows, wide=True)
+    print_table(table, dropped, wide=True)
 
 
 # =============================================================================================

@@ -68,3 +68,26 @@ def test_backfill_cli_runs_real_passes_and_skips_finished_ones(small_project, tm
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout[r.stdout.index("{"):])["skipped"] == out["dates"]
+
+    # `monitor history`: the trail of each alert, read from the passes, agrees with the store
+    from gee_landslide.monitor.store import read_alerts
+
+    alerts = read_alerts(project.alerts / "alerts.gpkg")
+    assert alerts
+    for a in alerts:
+        h = runner.invoke(app, ["monitor", "history", a.alert_id, "--root", str(project.root), "--json"])
+        assert h.exit_code == 0, h.output
+        trail = json.loads(h.stdout[h.stdout.index("{"):])
+        assert trail["alert"]["id"] == a.alert_id
+        passes = trail["passes"]
+        assert [p["run_date"] for p in passes] == sorted(p["run_date"] for p in passes)
+        assert set(p["run_date"] for p in passes) <= set(out["dates"])
+        assert passes[0]["change"] == "new" and passes[0]["run_date"] == a.first_seen[:10]
+        # every revision after the first is one pass that changed the alert
+        assert sum(p["change"] != "unchanged" for p in passes) == a.revision
+        for p in passes:
+            shares = [x for x in (p["s1_share"], p["optical_share"]) if x is not None]
+            assert all(0.0 <= x <= 1.0 for x in shares) and sum(shares) <= 1.0 + 1e-9
+            assert p["post"][1] == p["run_date"]
+    missing = runner.invoke(app, ["monitor", "history", "norway-nosuchid-20250101", "--root", str(project.root)])
+    assert missing.exit_code != 0 and "norway-nosuchid-20250101" in missing.output and "alerts.gpkg" in missing.output
