@@ -471,6 +471,9 @@ def main() -> None:
     ap.add_argument("--objects-stage", choices=["detect", "confirm"], default="detect",
                     help="with --objects: drop the objects the filter rejects (detect), or alert them as candidates "
                     "that cannot be confirmed (confirm; the regions' objects_stage)")
+    ap.add_argument("--sar-confirm-passes", type=int, default=0,
+                    help="the regions' sar_confirm_passes: a candidate this many passes detected, the latest with "
+                    "Sentinel-1 at least one S1 post window after the first, is confirmed without Sentinel-2 (0 = off)")
     ap.add_argument("--region", default=None,
                     help="a region of the root's case_studies.yaml instead of the synthetic square: its bbox, options, "
                     "simulation (landslide dates) and ensembles, e.g. `--root DEMO --region norway` is the "
@@ -503,7 +506,7 @@ def main() -> None:
     region_id = a.region or "sim"
     region = catalog.regions[a.region] if a.region else Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
-                    optical_look_days=a.optical_look_days or None,
+                    optical_look_days=a.optical_look_days or None, sar_confirm_passes=a.sar_confirm_passes or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
                     objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),

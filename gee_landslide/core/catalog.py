@@ -359,6 +359,10 @@ class Region(_Strict):
     confirm_looks: int = Field(
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
         "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")
+    sar_confirm_passes: int | None = Field(
+        None, ge=2, le=20, description="opt-in: a candidate that this many passes detected (the current one with "
+        "Sentinel-1), the first and the latest at least one Sentinel-1 post window apart, is confirmed without "
+        "Sentinel-2: a landslide's backscatter change persists pass after pass, speckle does not (monitor.store)")
     tile_px: int = Field(512, ge=64, le=4096)
     simulation: RegionSimulation = Field(default_factory=RegionSimulation)
 

@@ -87,6 +87,8 @@ def alert_headline(alert: Alert) -> str:
         return f"Candidate landslide in {alert.region} ({area}, {how})"
     verb = "New" if alert.status == "new" else "Updated"
     seen = f", {alert.sensors}" if alert.sensors else ""
+    if _seen_by_sar_only(alert):  # confirmed by Sentinel-1's persistence (a region's sar_confirm_passes)
+        seen = f", Sentinel-1 in {alert.detections} passes"
     return f"{verb} landslide detection in {alert.region} ({area}{seen})"
 
 
@@ -112,7 +114,10 @@ def alert_description(alert: Alert) -> str:
     candidate = ("Candidate landslide (Sentinel-1 SAR only, to be confirmed by Sentinel-2)"
                  if _seen_by_sar_only(alert) else
                  "Candidate landslide (seen by one pass with Sentinel-2, to be confirmed by a later pass)")
-    what = {"candidate": candidate, "confirmed": "Landslide"}.get(alert.stage, "Possible new landslide")
+    confirmed = ("Landslide (confirmed by Sentinel-1: its change persisted in "
+                 f"{alert.detections} passes; no cloud-free Sentinel-2 view yet)"
+                 if _seen_by_sar_only(alert) else "Landslide")
+    what = {"candidate": candidate, "confirmed": confirmed}.get(alert.stage, "Possible new landslide")
     used = {"S1": "Sentinel-1 VV/VH backscatter", "S1+S2": "Sentinel-1 backscatter and Sentinel-2 NDVI"}.get(
         alert.sensors, "Sentinel-1 VV backscatter, Sentinel-2 NDVI")
     return (

@@ -748,6 +748,7 @@ def finish_pass(
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
         optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(retraction_view(ctx, m), ctx.grid),
         confirm_looks=ctx.region.confirm_looks,
+        sar_confirm=sar_confirm_rule(ctx.region),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)
@@ -776,6 +777,16 @@ def finish_pass(
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result
+
+
+def sar_confirm_rule(region: Any) -> tuple[int, int] | None:
+    """(passes, days) for the store's confirmation by Sentinel-1 persistence, or None when the region
+    does not ask for it: its ``sar_confirm_passes``, and one Sentinel-1 post window (``s1_post_days``,
+    else ``post_days``) between the first and the confirming detection."""
+    n = getattr(region, "sar_confirm_passes", None)
+    if n is None:
+        return None
+    return int(n), int(region.s1_post_days or region.post_days)
 
 
 def retraction_view(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray:

@@ -132,6 +132,7 @@ class Alert:
     threshold: float | None
     quicklook: str  # path relative to the store directory ("" when none)
     geometry: Polygon = field(compare=True)
+    detections: int = 1  # passes that detected it (a re-run of a pass counts once)
 
     def properties(self) -> dict[str, Any]:
         """All attributes but the geometry (JSON-ready: None for missing values)."""
@@ -171,7 +172,8 @@ STAGES = ("candidate", "confirmed", "cancelled")
 SENSORS_S1, SENSORS_S1S2 = "S1", "S1+S2"
 # stores written before the lifecycle existed hold optical detections: read them as confirmed
 _COLUMN_DEFAULTS = {"stage": "confirmed", "sensors": ""}
-_INT_COLUMNS = {"revision"}
+_INT_COLUMNS = {"revision", "detections"}
+_INT_DEFAULTS = {"detections": 1}  # stores written before the column existed
 _NULLABLE_INT = {"landcover"}
 _NULLABLE_FLOAT = {"agreement", "spread", "mean_slope_deg", "threshold"}
 _FLOAT_COLUMNS = {"area_m2", "mean_prob", "peak_prob", "centroid_lon", "centroid_lat"}
@@ -233,6 +235,16 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     return post_start > d1 and pre_start <= d1 - dt.timedelta(days=post_len)
 
 
+def _sar_persistent(old: Alert, seen_with: str, detections: int, post: tuple[str, str],
+                    sar_confirm: tuple[int, int] | None) -> bool:
+    """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)?"""
+    if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1:
+        return False  # where Sentinel-2 has seen the place and not confirmed it, its view counts against
+    passes, span_days = sar_confirm
+    first = parse_iso(old.first_seen).date()
+    return detections >= passes and (dt.date.fromisoformat(post[1]) - first).days >= span_days
+
+
 def _majority_sensors(cands: Sequence[Candidate]) -> str:
     """``S1+S2`` when any part of the detection was made with Sentinel-2, else ``S1``."""
     if any(getattr(c, "sensors", None) == SENSORS_S1S2 for c in cands):
@@ -260,7 +272,7 @@ def _alert_from_row(row: dict[str, Any], geom: Polygon) -> Alert:
     for col in ALERT_COLUMNS:
         v = _nan_to_none(row.get(col))
         if col in _INT_COLUMNS:
-            v = int(v)
+            v = int(v) if v is not None else _INT_DEFAULTS[col]
         elif col in _NULLABLE_INT:
             v = None if v is None else int(v)
         elif col in _FLOAT_COLUMNS:
@@ -412,6 +424,7 @@ def plan_merge(
     rule: MatchRule = MatchRule(),
     optical_coverage: Callable[[Alert], float] | None = None,
     confirm_looks: int = 1,
+    sar_confirm: tuple[int, int] | None = None,
 ) -> _Plan:
     """The pure part of a merge: which candidate updates which alert, which are new (no I/O).
 
@@ -424,6 +437,15 @@ def plan_merge(
     pass after pass, most false detections do not. In a simulated season (SAR-first, laptop
     ensembles) 77 % of the false confirmed alerts were seen by one pass only, against 14 % of the
     true ones (``benchmarks/bench_time_to_alert.py``).
+
+    ``sar_confirm`` (opt-in, a region's ``sar_confirm_passes``): (N, D) = a candidate that N passes
+    have detected, this one with Sentinel-1, this pass at least D days (the Sentinel-1 post window)
+    after its first, is confirmed without Sentinel-2. Why: a landslide's backscatter change stays in
+    every Sentinel-1 median whose pre window is older than it, pass after pass, while most false SAR
+    detections (speckle) are seen once; D days apart the two post medians share no acquisition, so the
+    first and the latest detections are independent looks. Only a candidate that Sentinel-2 has never
+    seen (``sensors`` ``S1``) confirms so: where a clear view saw the place and did not confirm it,
+    that view counts against it. A cancelled alert stays cancelled.
     """
     if confirm_looks not in (1, 2):
         raise ValueError(f"confirm_looks {confirm_looks!r}: use 1 or 2")
@@ -481,7 +503,9 @@ def plan_merge(
             continue
         another_look = confirm_looks == 1 or post[1] > old.post_end  # a later pass, not a re-run
         confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
+        detections = old.detections + (1 if post[1] > old.post_end else 0)
         stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look and confirmable)
+                 or _sar_persistent(old, seen_with, detections, post, sar_confirm)
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2
@@ -515,6 +539,7 @@ def plan_merge(
             stage=stage,
             sensors=_union_sensors(old.sensors, seen_with),
             geometry=new_geom,
+            detections=detections,
         )
         if proposal == old:
             result.unchanged.append(old)
@@ -635,6 +660,7 @@ class AlertStore:
         on_commit: Callable[[MergeResult], None] | None = None,
         optical_coverage: Callable[[Alert], float] | None = None,
         confirm_looks: int = 1,
+        sar_confirm: tuple[int, int] | None = None,
     ) -> MergeResult:
         """Merge one pass's candidates into the store (locked, atomic, idempotent).
 
@@ -643,7 +669,8 @@ class AlertStore:
         for every new or updated alert. ``on_commit`` is called with the result while the lock
         is still held (the feeds use it to publish exactly the state just committed).
         ``optical_coverage`` lets the merge retract candidates, ``confirm_looks`` sets how many
-        passes confirm an optical detection (see :func:`plan_merge`).
+        passes confirm an optical detection, ``sar_confirm`` lets Sentinel-1's persistence confirm a
+        candidate (see :func:`plan_merge`).
         """
         cands = list(candidates)
         pre_s, post_s = _window_strings(pre), _window_strings(post)
@@ -654,7 +681,7 @@ class AlertStore:
             plan = plan_merge(
                 existing, cands, region_id=region_id, pre=pre_s, post=post_s, run_iso=run_iso,
                 model_version=model_version, threshold=threshold, rule=self.rule,
-                optical_coverage=optical_coverage, confirm_looks=confirm_looks,
+                optical_coverage=optical_coverage, confirm_looks=confirm_looks, sar_confirm=sar_confirm,
             )
             result = plan.result
             if result.changed or not self.gpkg.exists():  # (an empty store is written too, for QGIS)

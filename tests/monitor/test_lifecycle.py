@@ -30,7 +30,8 @@ class RecordingNotifier:
 
 
 def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
-          notifier=None, confirm_looks: int = 1, confirmable: bool = True) -> MergeResult:
+          notifier=None, confirm_looks: int = 1, confirmable: bool = True,
+          sar_confirm: tuple[int, int] | None = None) -> MergeResult:
     """One pass over the synthetic slides whose detections were made with ``sensors`` (or none);
     ``confirmable`` False = the object filter held them back (``objects_stage: confirm``)."""
     p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
@@ -40,6 +41,7 @@ def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLI
         AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
         run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
         threshold=0.5, optical_coverage=coverage, notifier=notifier, confirm_looks=confirm_looks,
+        sar_confirm=sar_confirm,
     )
 
 
@@ -153,6 +155,49 @@ def test_a_detection_the_object_filter_held_back_alerts_but_never_confirms(tmp_p
     assert held.confirmed == [] and held.cancelled == [] and {a.stage for a in held.alerts} == {"candidate"}
     ok = merge(d, RUN_1 + dt.timedelta(days=24), "S1+S2", confirm_looks=2)
     assert sorted(ok.confirmed) == sorted(a.alert_id for a in first.new) and ok.new == []
+
+
+def test_sentinel1_persistence_confirms_when_the_region_asks(tmp_path):
+    """``sar_confirm`` (a region's ``sar_confirm_passes``): a candidate that N passes detected with
+    Sentinel-1, the latest at least one S1 post window after the first, is confirmed without
+    Sentinel-2; without the option it stays a candidate; a re-run of a pass is not another detection."""
+    rule = (3, 12)
+    d, off = tmp_path / "on", tmp_path / "off"
+    for day in (0, 6):
+        on = merge(d, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+        merge(off, RUN_1 + dt.timedelta(days=day), "S1")
+        assert on.confirmed == [] and {a.stage for a in on.alerts} == {"candidate"}
+    rerun = merge(d, RUN_1 + dt.timedelta(days=6), "S1", sar_confirm=rule)  # the same pass again
+    assert rerun.confirmed == [] and {a.detections for a in rerun.alerts} == {2}
+    third = merge(d, RUN_1 + dt.timedelta(days=12), "S1", sar_confirm=rule)
+    assert sorted(third.confirmed) == sorted(a.alert_id for a in third.alerts)
+    assert {(a.stage, a.sensors, a.detections) for a in third.alerts} == {("confirmed", "S1", 3)}
+    assert {(a.stage, a.detections) for a in merge(off, RUN_1 + dt.timedelta(days=12), "S1").alerts} == {("candidate", 3)}
+    info = _cap(d, third.alerts[0].alert_id).find(f"{CAP}info")
+    assert info.findtext(f"{CAP}certainty") == "Likely"
+    assert "Sentinel-1 in 3 passes" in info.findtext(f"{CAP}headline")
+    assert read_alerts(d / "alerts.gpkg") == third.alerts  # the GeoPackage keeps the count
+
+    # three detections within less than one S1 post window are not independent: not yet
+    close = tmp_path / "close"
+    for day in (0, 5, 10):
+        res = merge(close, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+    assert res.confirmed == [] and {(a.stage, a.detections) for a in res.alerts} == {("candidate", 3)}
+    # where Sentinel-2 saw the place and did not confirm it (here its object filter held it back),
+    # Sentinel-1's persistence does not stand in for it
+    seen = tmp_path / "seen"
+    merge(seen, RUN_1, "S1+S2", confirmable=False, sar_confirm=rule)
+    for day in (6, 12, 18):
+        res = merge(seen, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+    assert res.confirmed == [] and {(a.stage, a.sensors, a.detections) for a in res.alerts} == {("candidate", "S1+S2", 4)}
+    # and Sentinel-2's verdict outranks SAR: a cancelled alert stays cancelled
+    gone = tmp_path / "gone"
+    first = merge(gone, RUN_1, "S1", sar_confirm=rule)
+    merge(gone, RUN_1 + dt.timedelta(days=40), None, coverage=lambda a: 1.0, sar_confirm=rule)
+    for day in (46, 52, 58):
+        late = merge(gone, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+    assert {a.alert_id: a.stage for a in late.alerts if a.alert_id in {x.alert_id for x in first.new}} == {
+        x.alert_id: "cancelled" for x in first.new}
 
 
 def test_with_two_looks_an_optical_detection_not_seen_again_is_cancelled(tmp_path):
