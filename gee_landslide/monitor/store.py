@@ -235,10 +235,20 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     return post_start > d1 and pre_start <= d1 - dt.timedelta(days=post_len)
 
 
+def _iou_lonlat(old: Alert, cands: Sequence[Candidate]) -> float:
+    """IoU of a stored alert's footprint and this pass's detections of it (in degrees: for a
+    ratio of areas a few hundred metres across, the distortion cancels)."""
+    det = shapely.union_all([c.lonlat for c in cands])
+    inter = old.geometry.intersection(det).area
+    union = old.geometry.area + det.area - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _sar_persistent(old: Alert, seen_with: str, detections: int, post: tuple[str, str],
-                    sar_confirm: tuple[int, int] | None) -> bool:
-    """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)?"""
-    if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1:
+                    sar_confirm: tuple[int, int] | None, same_place: bool = True) -> bool:
+    """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)?
+    ``same_place``: this pass's detection overlaps the alert's footprint by the store's matching IoU."""
+    if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1 or not same_place:
         return False  # where Sentinel-2 has seen the place and not confirmed it, its view counts against
     passes, span_days = sar_confirm
     first = parse_iso(old.first_seen).date()
@@ -505,7 +515,7 @@ def plan_merge(
         confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
         detections = old.detections + (1 if post[1] > old.post_end else 0)
         stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look and confirmable)
-                 or _sar_persistent(old, seen_with, detections, post, sar_confirm)
+                 or _sar_persistent(old, seen_with, detections, post, sar_confirm, _iou_lonlat(old, cands) >= rule.iou_min)
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2

@@ -190,6 +190,16 @@ def test_sentinel1_persistence_confirms_when_the_region_asks(tmp_path):
     for day in (6, 12, 18):
         res = merge(seen, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
     assert res.confirmed == [] and {(a.stage, a.sensors, a.detections) for a in res.alerts} == {("candidate", "S1+S2", 4)}
+    # the same place, not just a neighbour: detections that match the alert (inside it) but cover
+    # little of its footprint (IoU under the store's 0.2) are no persistence of that change
+    from synthetic_pass import Slide
+
+    wide, small = [Slide(20, 20, 40, 70, 0.92)], [Slide(24, 22, 32, 30, 0.92)]
+    part = tmp_path / "part"
+    merge(part, RUN_1, "S1", slides=wide, sar_confirm=rule)
+    for day in (6, 12, 18):
+        res = merge(part, RUN_1 + dt.timedelta(days=day), "S1", slides=small, sar_confirm=rule)
+    assert len(res.alerts) == 1 and res.alerts[0].detections == 4 and res.alerts[0].stage == "candidate"
     # and Sentinel-2's verdict outranks SAR: a cancelled alert stays cancelled
     gone = tmp_path / "gone"
     first = merge(gone, RUN_1, "S1", sar_confirm=rule)
