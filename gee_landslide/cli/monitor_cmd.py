@@ -172,10 +172,11 @@ def monitor_history(
 ) -> None:
     """Why an alert is where it is: every pass that created, updated, confirmed or cancelled it,
     with its windows and which ensemble decided the alert's footprint in that pass."""
-    from gee_landslide.monitor.history import alert_history, find_alert
+    from gee_landslide.monitor.history import alert_history
+    from gee_landslide.monitor.store import AlertStore
 
     paths = get_paths(root)
-    alert = find_alert(paths.alerts / "alerts.gpkg", alert_id)
+    alert = AlertStore(paths.alerts).get(alert_id)
     events = alert_history(paths.monitor, alert)
     if as_json:
         print_json({"alert": {"id": alert.alert_id, **alert.properties()}, "passes": [e.to_dict() for e in events]})

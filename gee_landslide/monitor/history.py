@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.core.errors import UnknownIdError
 from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, from_lonlat
-from gee_landslide.monitor.store import Alert, read_alerts
+from gee_landslide.monitor.store import Alert
 
 # what a pass did to an alert, strongest first: a confirmation or cancellation is also an update
 CHANGES = ("confirmed", "cancelled", "new", "updated", "unchanged")
@@ -41,15 +40,6 @@ class PassEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def find_alert(store_gpkg: Path, alert_id: str) -> Alert:
-    """The stored alert ``alert_id``, or an error naming the store and the id."""
-    for a in read_alerts(store_gpkg):
-        if a.alert_id == alert_id:
-            return a
-    raise UnknownIdError(f"no alert {alert_id!r} in {store_gpkg}", file=store_gpkg, value=alert_id,
-                         hint="gee-landslide feed list")
 
 
 def _change(alert_id: str, lists: dict[str, list[str]]) -> str | None:

@@ -779,14 +779,13 @@ def finish_pass(
     return result
 
 
-def sar_confirm_rule(region: Any) -> tuple[int, int] | None:
+def sar_confirm_rule(region: Region) -> tuple[int, int] | None:
     """(passes, days) for the store's confirmation by Sentinel-1 persistence, or None when the region
     does not ask for it: its ``sar_confirm_passes``, and one Sentinel-1 post window (``s1_post_days``,
     else ``post_days``) between the first and the confirming detection."""
-    n = getattr(region, "sar_confirm_passes", None)
-    if n is None:
+    if region.sar_confirm_passes is None:
         return None
-    return int(n), int(region.s1_post_days or region.post_days)
+    return region.sar_confirm_passes, region.s1_post_days or region.post_days
 
 
 def retraction_view(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray:

@@ -55,6 +55,7 @@ from shapely.geometry import Polygon, mapping
 from shapely.strtree import STRtree
 
 from gee_landslide.core.atomic import atomic_path
+from gee_landslide.core.errors import UnknownIdError
 from gee_landslide.monitor.alerts import (
     LONLAT_DECIMALS,
     Candidate,
@@ -235,24 +236,25 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     return post_start > d1 and pre_start <= d1 - dt.timedelta(days=post_len)
 
 
-def _iou_lonlat(old: Alert, cands: Sequence[Candidate]) -> float:
-    """IoU of a stored alert's footprint and this pass's detections of it (in degrees: for a
-    ratio of areas a few hundred metres across, the distortion cancels)."""
-    det = shapely.union_all([c.lonlat for c in cands])
-    inter = old.geometry.intersection(det).area
-    union = old.geometry.area + det.area - inter
+def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -> float:
+    """Intersection over union of two shapes in one CRS (``inter``: their intersection's area, when
+    the caller has it already)."""
+    inter = a.intersection(b).area if inter is None else inter
+    union = a.area + b.area - inter
     return inter / union if union > 0 else 0.0
 
 
-def _sar_persistent(old: Alert, seen_with: str, detections: int, post: tuple[str, str],
-                    sar_confirm: tuple[int, int] | None, same_place: bool = True) -> bool:
-    """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)?
-    ``same_place``: this pass's detection overlaps the alert's footprint by the store's matching IoU."""
-    if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1 or not same_place:
+def _sar_persistent(old: Alert, cands: Sequence[Candidate], seen_with: str, detections: int,
+                    post: tuple[str, str], sar_confirm: tuple[int, int] | None, iou_min: float) -> bool:
+    """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)? This
+    pass's detections must also cover the alert's footprint by the store's matching IoU (compared
+    in degrees: for a ratio of areas a few hundred metres across, the distortion cancels)."""
+    if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1:
         return False  # where Sentinel-2 has seen the place and not confirmed it, its view counts against
     passes, span_days = sar_confirm
     first = parse_iso(old.first_seen).date()
-    return detections >= passes and (dt.date.fromisoformat(post[1]) - first).days >= span_days
+    return (detections >= passes and (dt.date.fromisoformat(post[1]) - first).days >= span_days
+            and _iou(old.geometry, shapely.union_all([c.lonlat for c in cands])) >= iou_min)
 
 
 def _majority_sensors(cands: Sequence[Candidate]) -> str:
@@ -478,8 +480,7 @@ def plan_merge(
             for j in near:
                 a, ag = region_alerts[int(j)], projected[int(j)]
                 inter = c.geometry.intersection(ag).area
-                union = c.geometry.area + ag.area - inter
-                iou = inter / union if union > 0 else 0.0
+                iou = _iou(c.geometry, ag, inter)
                 overlap = inter / max(min(c.geometry.area, ag.area), 1e-9)
                 dist = c.geometry.centroid.distance(ag.centroid)
                 if iou >= rule.iou_min or overlap >= rule.overlap_min or dist <= rule.centroid_max_m:
@@ -511,11 +512,12 @@ def plan_merge(
         if old.stage == "cancelled" and seen_with != SENSORS_S1S2:
             result.unchanged.append(old)  # Sentinel-2's verdict outranks SAR seeing it again
             continue
-        another_look = confirm_looks == 1 or post[1] > old.post_end  # a later pass, not a re-run
+        later_pass = post[1] > old.post_end  # not a re-run of the pass that last changed it
+        another_look = confirm_looks == 1 or later_pass
         confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
-        detections = old.detections + (1 if post[1] > old.post_end else 0)
+        detections = old.detections + int(later_pass)
         stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look and confirmable)
-                 or _sar_persistent(old, seen_with, detections, post, sar_confirm, _iou_lonlat(old, cands) >= rule.iou_min)
+                 or _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min)
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2
@@ -651,10 +653,12 @@ class AlertStore:
         return read_alerts(self.gpkg)
 
     def get(self, alert_id: str) -> Alert:
+        """The stored alert ``alert_id``, or an error naming the store and the id."""
         for a in self.load():
             if a.alert_id == alert_id:
                 return a
-        raise KeyError(f"no alert {alert_id!r} in {self.gpkg}")
+        raise UnknownIdError(f"no alert {alert_id!r} in {self.gpkg}", file=self.gpkg, value=alert_id,
+                             hint="gee-landslide feed list")
 
     def merge(
         self,
