@@ -166,3 +166,24 @@ def log_tail(orch: Orchestra, service: str, n: int = 4000) -> str:
         return orch.log_file(service).read_text(errors="replace")[-n:]
     except OSError:
         return ""
+
+
+def explain_runs(stack: Stack, ids: list[Any], n: int = 6000) -> str:
+    """What a failing wait needs to be understood afterwards: each run's states in order, its own
+    log lines from the API, and the serve and server logs without the runner's repeated
+    "Aborted submission" lines (which, while a run waits for its deployment's slot, fill any tail)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    out: list[str] = []
+    with contextlib.suppress(Exception), stack.client() as client:
+        for i in ids:
+            run = client.read_flow_run(i)
+            states = " -> ".join(f"{st.name}@{st.timestamp:%H:%M:%S}" for st in client.read_flow_run_states(i))
+            out.append(f"run {run.name} ({i}) expected {run.expected_start_time:%H:%M:%S}: {states}")
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[i])), limit=40)
+            out += [f"    {lg.timestamp:%H:%M:%S} {lg.message[:300]}" for lg in logs]
+    for service in ("serve", "server"):
+        lines = [ln for ln in log_tail(stack.orch, service, 1_000_000).splitlines() if "Aborted submission" not in ln]
+        out.append(f"--- {service} log without 'Aborted submission' lines (last {n} characters)")
+        out.append("\n".join(lines)[-n:])
+    return "\n".join(out)
