@@ -144,12 +144,15 @@ def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict
         paths.root.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "case_studies.yaml", paths.catalog)
     catalog = load_catalog(paths.catalog)
+    profile = bench_profile(overrides, optical_setting)
     t0 = time.perf_counter()
-    for event in catalog.events:
-        build_one_stack(event, catalog, paths, "simulated")
-    print(f"stacks: {len(catalog.events)} in {time.perf_counter() - t0:.0f} s", flush=True)
+    # the events, then their Sentinel-1 post variants the profile trains on (core.variants)
+    jobs = [(e, d) for e in catalog.events for d in (None, *profile.s1_post_variants)]
+    for event, days in jobs:
+        build_one_stack(event, catalog, paths, "simulated", s1_post_days=days)
+    print(f"stacks: {len(jobs)} in {time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
-    run_sweep(bench_profile(overrides, optical_setting), paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
+    run_sweep(profile, paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)
     print(f"sweep: 4 runs in {time.perf_counter() - t0:.0f} s", flush=True)
     if not (paths.ensembles / s1 / "manifest.json").exists():
         build_ensemble(paths.runs, paths.ensembles, "s1", k=2, name=s1, stacks_dir=paths.stacks)

@@ -27,6 +27,7 @@ from prefect.futures import wait
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.core.stackio import is_complete, read_meta
+from gee_landslide.core.variants import variant_id
 from gee_landslide.sources import SOURCES, get_source, resolve_source
 from gee_landslide.sources.build import build_one_stack, select_events
 
@@ -37,9 +38,11 @@ def recipe_version(source: str) -> str:
 
 
 def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    """Cache by source + event id + recipe version, but only while the stack files exist."""
+    """Cache by source + stack id + recipe version, but only while the stack files exist."""
     paths = project_paths(parameters.get("root"))
-    out = paths.stack_dir(parameters["event_id"])
+    days = parameters.get("s1_post_days")
+    stack_id = variant_id(parameters["event_id"], days) if days else parameters["event_id"]
+    out = paths.stack_dir(stack_id)
     source = parameters["source"]
     if not is_complete(out):
         return None  # missing or unfinished stack: always run
@@ -48,7 +51,7 @@ def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str 
             return None
     except (OSError, ValueError):
         return None
-    return f"ingest-{source}-{parameters['event_id']}-{recipe_version(source)}"
+    return f"ingest-{source}-{stack_id}-{recipe_version(source)}"
 
 
 @task(
@@ -58,17 +61,18 @@ def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str 
     persist_result=True,
 )
 def build_stack_task(
-    event_id: str, source: str, force: bool = False, root: str | None = None, catalog: str | None = None
+    event_id: str, source: str, force: bool = False, root: str | None = None, catalog: str | None = None,
+    s1_post_days: int | None = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
     event = cat.event(event_id)
-    result = build_one_stack(event, cat, paths, source, force, progress=logger.info)
-    logger.info("%s: %s in %.1f s -> %s", event_id, result.status, result.seconds, result.path)
+    result = build_one_stack(event, cat, paths, source, force, progress=logger.info, s1_post_days=s1_post_days)
+    logger.info("%s: %s in %.1f s -> %s", result.event_id, result.status, result.seconds, result.path)
     meta = read_meta(result.path) if is_complete(result.path) else {}
     return {
-        "event_id": event_id,
+        "event_id": result.event_id,
         "status": result.status,
         "seconds": round(result.seconds, 2),
         "path": str(result.path),
@@ -94,23 +98,26 @@ def ingest(
     source = resolve_source(source)
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
-    selected = [e.id for e in select_events(cat, events)]
-    logger.info("ingest: %d event(s) from %s source into %s", len(selected), source, paths.stacks)
+    # each event, then its variants for the regions' Sentinel-1 post windows (core.variants)
+    jobs = [(e.id, d) for e in select_events(cat, events) for d in (None, *cat.s1_post_variant_days())]
+    logger.info("ingest: %d stack(s) from %s source into %s", len(jobs), source, paths.stacks)
     task_fn = build_stack_task.with_options(refresh_cache=True) if force else build_stack_task
     futures = [
-        task_fn.submit(eid, source, force, str(paths.root), str(catalog) if catalog else None)
-        for eid in selected
+        task_fn.with_options(task_run_name=f"build-stack-{source}-{variant_id(eid, d) if d else eid}").submit(
+            eid, source, force, str(paths.root), str(catalog) if catalog else None, d)
+        for eid, d in jobs
     ]
     wait(futures)
     rows: list[dict[str, Any]] = []
-    for eid, fut in zip(selected, futures, strict=True):
+    for (eid, d), fut in zip(jobs, futures, strict=True):
         state = fut.state
         if state.is_completed():
             row = dict(fut.result())
             if state.name == "Cached":
                 row["status"] = "cached"
         else:
-            row = {"event_id": eid, "status": "failed", "seconds": None, "path": str(paths.stack_dir(eid)),
+            sid = variant_id(eid, d) if d else eid
+            row = {"event_id": sid, "status": "failed", "seconds": None, "path": str(paths.stack_dir(sid)),
                    "source": source, "labels": None, "error": str(state.message)}
             logger.error("%s failed: %s", eid, state.message)
         rows.append(row)

@@ -21,6 +21,7 @@ from gee_landslide.cli.common import CatalogOption, RootOption, console, err_con
 from gee_landslide.cli.help import command_group
 from gee_landslide.cli.output import Column, fitted_table, print_table
 from gee_landslide.core.errors import GeeLandslideError
+from gee_landslide.core.variants import parse_variant, variant_id
 from gee_landslide.sources import SOURCES, get_source
 from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
@@ -40,6 +41,10 @@ def build(
     source: str = typer.Option("simulated", help=f"stack source: {' or '.join(SOURCES)}"),
     event: list[str] = typer.Option(None, "--event", "-e", help="event id (repeatable; default: all)"),
     force: bool = typer.Option(False, help="rebuild stacks that are already complete"),
+    s1_post_days: list[int] = typer.Option(
+        None, "--s1-post-days", min=1,
+        help="also build each event's variant with a Sentinel-1 post composite over its first N days "
+             "(<event>.s1post<N>; repeatable), besides those of the regions' s1_post_days, which are always built"),
     catalog: Path | None = CatalogOption,
     root: Path | None = RootOption,
 ) -> None:
@@ -48,22 +53,25 @@ def build(
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
     events = select_events(cat, event)
+    variant_days = sorted(set(s1_post_days or []) | set(cat.s1_post_variant_days()))
+    jobs = [(ev, days) for ev in events for days in (None, *variant_days)]
     results: list[BuildResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"{source} stacks", total=len(events))
-        for ev in events:
-            progress.update(task, description=f"{source} stacks: {ev.id}")
+        task = progress.add_task(f"{source} stacks", total=len(jobs))
+        for ev, days in jobs:
+            stack_id = variant_id(ev.id, days) if days else ev.id
+            progress.update(task, description=f"{source} stacks: {stack_id}")
             try:
                 results.append(
                     build_one_stack(
-                        ev, cat, paths, source, force,
-                        progress=lambda msg, ev=ev: progress.update(task, description=f"{ev.id}: {msg}"),
+                        ev, cat, paths, source, force, s1_post_days=days,
+                        progress=lambda msg, sid=stack_id: progress.update(task, description=f"{sid}: {msg}"),
                     )
                 )
             except Exception as exc:  # one failed event must not stop the others
-                results.append(BuildResult(ev.id, paths.stack_dir(ev.id), "failed", 0.0, str(exc)))
+                results.append(BuildResult(stack_id, paths.stack_dir(stack_id), "failed", 0.0, str(exc)))
             progress.advance(task)
     _print_summary(results, cat, paths)
     failed = [r for r in results if r.status == "failed"]
@@ -90,7 +98,8 @@ def _print_summary(results: list[BuildResult], cat, paths) -> None:
                 pct = f"{100 * labels.mean():.2f}"
             except ValueError:
                 pass
-        rows.append((r.event_id, r.status, pct, cat.event(r.event_id).split, f"{r.seconds:.1f}", size, ls_px))
+        rows.append((r.event_id, r.status, pct, cat.event(parse_variant(r.event_id)[0]).split, f"{r.seconds:.1f}",
+                     size, ls_px))
     table, dropped = fitted_table(columns, rows, title=f"stacks in {paths.stacks}")
     print_table(table, dropped)
 

@@ -456,6 +456,11 @@ class Catalog(_Strict):
     def ids(self) -> list[str]:
         return [e.id for e in self.events]
 
+    def s1_post_variant_days(self) -> list[int]:
+        """The regions' Sentinel-1 post windows (``s1_post_days``), each once: ingest builds every
+        event's variant for each (core.variants), so models can train on the few looks a pass gets."""
+        return sorted({r.s1_post_days for r in self.regions.values() if r.s1_post_days})
+
     def split(self, name: Split) -> list[Event]:
         return [e for e in self.events if e.split == name]
 

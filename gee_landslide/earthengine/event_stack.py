@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from gee_landslide.core.catalog import Defaults, Event
 from gee_landslide.core.grid import Grid
 from gee_landslide.core.settings import get_settings, resolve_path
 from gee_landslide.core.stackio import is_complete, read_meta, write_stack
+from gee_landslide.core.variants import s1_post_window
 from gee_landslide.earthengine import RECIPE_VERSION
 from gee_landslide.earthengine import sentinel2 as s2
+from gee_landslide.earthengine.context import EventContext
 from gee_landslide.earthengine.export import RetryPolicy, export_recipe, preflight, preflight_info
 from gee_landslide.earthengine.init import ensure_initialized
 from gee_landslide.earthengine.recipe import Recipe, build_recipe
@@ -102,6 +105,15 @@ def stack_meta(recipe: Recipe, info: dict[str, Any], labels_note: str) -> dict[s
     }
 
 
+def variant_context(event: Event, defaults: Defaults, s1_post_days: int | None) -> EventContext | None:
+    """The event's context with its Sentinel-1 post window cut to the first ``s1_post_days``
+    (None without: :func:`build_recipe` then uses the event's own context)."""
+    if not s1_post_days:
+        return None
+    ctx = EventContext.of(event, defaults)
+    return replace(ctx, s1_post=s1_post_window(ctx.post, s1_post_days))
+
+
 def build_event_stack(
     event: Event,
     defaults: Defaults,
@@ -110,8 +122,11 @@ def build_event_stack(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     retry: RetryPolicy | None = None,
+    s1_post_days: int | None = None,
 ) -> Path:
-    """Build one event's stack from Earth Engine into ``out_dir``; return ``out_dir``."""
+    """Build one event's stack from Earth Engine into ``out_dir``; return ``out_dir``. With
+    ``s1_post_days`` the Sentinel-1 post composite covers only the first days after the event
+    (the event's variant, :mod:`gee_landslide.core.variants`; the context's ``s1_post`` window)."""
     out_dir = Path(out_dir)
     say = progress or (lambda _m: None)
     if (not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee"
@@ -120,7 +135,8 @@ def build_event_stack(
         return out_dir
     ensure_initialized()
     settings = get_settings()
-    recipe, info = prepare_recipe(lambda **kw: build_recipe(event, defaults, **kw), retry,
+    ctx = variant_context(event, defaults, s1_post_days)
+    recipe, info = prepare_recipe(lambda **kw: build_recipe(event, defaults, ctx=ctx, **kw), retry,
                                   lambda m: say(f"{event.id}: {m}"))
     say(f"{event.id}: recipe {recipe.graph_sha256()[:12]} on {recipe.ctx.grid.crs} "
         f"{recipe.ctx.grid.width}x{recipe.ctx.grid.height} px")

@@ -109,7 +109,9 @@ def render(
     acquisition sees the landslides dated on or before it, Sentinel-1 is the median of its
     acquisitions and Sentinel-2 the greenest clear pixel (NaN where no date was clear). Labels
     are the same in both: landslides dated after the pre window and within the post window.
-    ``s1_post`` (calendar only) is a shorter Sentinel-1 post window ending with ``post``.
+    ``s1_post`` is a shorter Sentinel-1 post window inside ``post``: ending with it for regions
+    (a pass's latest days), starting with it for events (``core.variants``: the first days after
+    the event). Only the Sentinel-1 composite changes; the scene, the labels and S2 do not.
     """
     lat = Lattice.of_grid(grid)
     pad = Lattice.of_grid(grid, 1)
@@ -182,7 +184,7 @@ def render(
     if calendar is None or onset_px is None:
         vv_pre, vh_pre, n_pre = composite_db(p, lat, geom, s_pre, flat_vol, pre, sar_tex, 0.0)
         vv_post, vh_post, n_post = composite_db(
-            p, lat, geom, s_post, flat_vol, post, sar_tex, p.post_moisture_db, s_post_alt, mix_w
+            p, lat, geom, s_post, flat_vol, s1_post or post, sar_tex, p.post_moisture_db, s_post_alt, mix_w
         )
         ndvi_pre, info_pre = ndvi_composite(p, lat, o_pre, cf.texture, pre)
         ndvi_post, info_post = ndvi_composite(p, lat, o_post, cf.texture, post, o_post_alt, mix_w)
@@ -339,19 +341,28 @@ def _event_slides(event: Event, p: SceneParams, grid: Grid) -> list[Landslide]:
     return slides
 
 
-def simulate_event(event: Event, defaults: Defaults, seed: int | None = None) -> SimulatedScene:
-    """Simulate the 15-band stack, labels and inventory of a catalog event."""
+def simulate_event(event: Event, defaults: Defaults, seed: int | None = None,
+                   s1_post_days: int | None = None) -> SimulatedScene:
+    """Simulate the 15-band stack, labels and inventory of a catalog event (with ``s1_post_days``,
+    its variant: the same scene with a Sentinel-1 post composite over the first days only)."""
+    from gee_landslide.core.variants import s1_post_window
+
     seed = defaults.simulation_seed if seed is None else int(seed)
     p, grid = event_params(event, defaults, seed)
     pre, post = event_windows(event, defaults)
+    s1_post = s1_post_window(post, s1_post_days) if s1_post_days else None
     slides = _event_slides(event, p, grid)
-    data, labels, shown, info = render(p, grid, pre, post, slides)
+    data, labels, shown, info = render(p, grid, pre, post, slides, s1_post=s1_post)
+    windows = {"pre": list(pre.as_strings()), "post": list(post.as_strings())}
+    if s1_post is not None:
+        windows["s1_post"] = list(s1_post.as_strings())
     meta = {
         "source": "simulated",
         "simulator_version": SIMULATOR_VERSION,
         "event_id": event.id,
         "seed": seed,
-        "windows": {"pre": list(pre.as_strings()), "post": list(post.as_strings())},
+        "windows": windows,
+        **({"s1_post_days": int(s1_post_days)} if s1_post_days else {}),
         "climate_class": int(p.koppen),
         "relief_m": round(p.relief_m, 1),
         "params": p.to_meta(),
@@ -386,8 +397,10 @@ def build_event_stack(
     *,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    s1_post_days: int | None = None,
 ) -> Path:
-    """Simulate an event and write ``stack.tif``, ``labels.tif``, ``meta.json`` and ``inventory.gpkg``."""
+    """Simulate an event and write ``stack.tif``, ``labels.tif``, ``meta.json`` and ``inventory.gpkg``
+    (``s1_post_days``: its variant, :mod:`gee_landslide.core.variants`)."""
     from gee_landslide.core.stackio import is_complete, write_stack
 
     out_dir = Path(out_dir)
@@ -395,8 +408,8 @@ def build_event_stack(
     if is_complete(out_dir) and not force:
         say(f"{event.id}: stack complete, skipped")
         return out_dir
-    say(f"{event.id}: simulating scene")
-    scene = simulate_event(event, defaults)
+    say(f"{event.id}: simulating scene" + (f" (Sentinel-1 post over {s1_post_days} days)" if s1_post_days else ""))
+    scene = simulate_event(event, defaults, s1_post_days=s1_post_days)
     out_dir.mkdir(parents=True, exist_ok=True)
     say(f"{event.id}: writing inventory ({len(scene.inventory)} landslides)")
     _write_inventory_gpkg(out_dir / "inventory.gpkg", scene.inventory, scene.grid.crs)

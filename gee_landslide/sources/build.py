@@ -16,6 +16,7 @@ from gee_landslide.core.atomic import remove_stale_temps
 from gee_landslide.core.catalog import Catalog, Event
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.core.stackio import is_complete, read_meta
+from gee_landslide.core.variants import variant_id
 from gee_landslide.sources import get_source
 
 
@@ -35,19 +36,24 @@ def build_one_stack(
     source: str = "simulated",
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    s1_post_days: int | None = None,
 ) -> BuildResult:
-    """Build (or skip, when complete from the same source) one event's stack."""
-    out_dir = paths.stack_dir(event.id)
+    """Build (or skip, when complete from the same source) one event's stack, or with
+    ``s1_post_days`` its variant ``<event>.s1post<days>`` (:mod:`gee_landslide.core.variants`)."""
+    stack_id = variant_id(event.id, s1_post_days) if s1_post_days else event.id
+    out_dir = paths.stack_dir(stack_id)
     for d in (out_dir, out_dir / ".tiles"):  # temps of a build that was killed mid-write
         remove_stale_temps(d)
     t0 = time.perf_counter()
     stale = False
     if not force and is_complete(out_dir) and read_meta(out_dir).get("source") == source:
         if _current(read_meta(out_dir), source):
-            return BuildResult(event.id, out_dir, "skipped", 0.0)
+            return BuildResult(stack_id, out_dir, "skipped", 0.0)
         stale = True  # built by an older recipe / simulator version: rebuild
-    get_source(source).build_event_stack(event, catalog.defaults, out_dir, force=force or stale, progress=progress)
-    return BuildResult(event.id, out_dir, "built", time.perf_counter() - t0)
+    options = {"s1_post_days": int(s1_post_days)} if s1_post_days else {}
+    get_source(source).build_event_stack(event, catalog.defaults, out_dir, force=force or stale, progress=progress,
+                                         **options)
+    return BuildResult(stack_id, out_dir, "built", time.perf_counter() - t0)
 
 
 def _current(meta: dict, source: str) -> bool:

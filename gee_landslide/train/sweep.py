@@ -68,11 +68,25 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     out = []
     for s, arch, loss, lr in combos:
         seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
+        sp = setting_splits(profile, splits, s)
         out.append(RunConfig(
             **options, setting=s, architecture=arch, loss=loss, learning_rate=lr, seed=seed,
-            train_events=splits.train, val_events=splits.val, test_events=splits.test,
+            train_events=sp.train, val_events=sp.val, test_events=sp.test,
         ))
     return out
+
+
+def setting_splits(profile: Profile, splits: Splits, setting_name: str) -> Splits:
+    """The stacks one setting trains and validates on: the events, and for the settings of
+    ``profile.s1_post_variant_settings`` also their Sentinel-1 post variants (core.variants), so
+    a model that serves monitoring passes has seen their few-look composites. Test events stay the
+    events alone: the paper's evaluation is unchanged."""
+    from gee_landslide.core.variants import with_variants
+
+    if not profile.s1_post_variants or setting_name not in profile.s1_post_variant_settings:
+        return splits
+    days = sorted(set(profile.s1_post_variants))
+    return Splits(with_variants(splits.train, days), with_variants(splits.val, days), splits.test)
 
 
 def longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
@@ -108,11 +122,16 @@ def profile_run_options(profile: Profile) -> dict[str, Any]:
 
 
 def check_stacks(stacks_dir: Path, splits: Splits) -> None:
-    missing = [e for e in splits.all() if not (Path(stacks_dir) / e / "meta.json").exists()]
+    """Fail before any training when a stack the runs need is missing, naming the command that builds it."""
+    from gee_landslide.core.variants import parse_variant
+
+    missing = [e for e in dict.fromkeys(splits.all()) if not (Path(stacks_dir) / e / "meta.json").exists()]
     if missing:
+        days = sorted({d for d in (parse_variant(e)[1] for e in missing) if d})
+        variants = "".join(f" --s1-post-days {d}" for d in days)
         raise MissingStacksError(
-            f"{len(missing)} of {len(splits.all())} stacks are missing in {stacks_dir}: {', '.join(missing)}. "
-            "Build them first: `gee-landslide stacks build --source simulated`."
+            f"{len(missing)} of {len(set(splits.all()))} stacks are missing in {stacks_dir}: {', '.join(missing)}. "
+            f"Build them first: `gee-landslide stacks build --source simulated{variants}`."
         )
 
 
@@ -159,6 +178,8 @@ def run_sweep(
     from gee_landslide.train.trainer import Hooks
 
     check_stacks(stacks_dir, splits)
+    for s in profile.s1_post_variant_settings if profile.s1_post_variants else []:
+        check_stacks(stacks_dir, setting_splits(profile, splits, s))
     if profile.workers > 1 and profile.num_threads:  # one run at a time here: give it every worker's threads
         profile = profile.model_copy(update={"num_threads": profile.num_threads * profile.workers})
     configs = expand_grid(profile, splits, settings)

@@ -470,3 +470,26 @@ def test_a_sar_first_pass_asks_earth_engine_for_the_recent_look_as_the_tile_over
     assert date_filters(json.loads(r.collections["s2_post"].serialize())) == {(s2_id, *ee_range(window))}
     assert {d[1:] for d in date_filters(json.loads(r.serialized())) if d[0] == s2_id} == {ee_range(pre), ee_range(window)}
     assert r.ctx.s2_post_optional  # a look window without any scene is no error: NaN, left to Sentinel-1
+
+
+def test_an_event_variant_takes_sentinel1_post_over_the_first_days_after_the_event(ee_offline, catalog):
+    """The training variant of an event (core.variants): its Sentinel-1 post collection is filtered to
+    the first 12 days after the event, pre and Sentinel-2 keep the event's own windows."""
+    from gee_landslide.earthengine.context import EventContext
+    from gee_landslide.earthengine.event_stack import variant_context
+    from gee_landslide.earthengine.graphcheck import check_graph
+    from gee_landslide.earthengine.recipe import build_recipe
+
+    event = catalog.event("norway-5")
+    own = EventContext.of(event, catalog.defaults)
+    assert variant_context(event, catalog.defaults, None) is None
+    ctx = variant_context(event, catalog.defaults, 12)
+    s1_post = Window(start=own.post.start, end=own.post.start + dt.timedelta(days=11))
+    assert (ctx.pre, ctx.post, ctx.s1_post) == (own.pre, own.post, s1_post)
+    r = build_recipe(event, catalog.defaults, ctx=ctx)
+    s1_id, s2_id = "COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED"
+    dates = date_filters(json.loads(r.serialized()))
+    assert {d[1:] for d in dates if d[0] == s1_id} == {ee_range(own.pre), ee_range(s1_post)}
+    assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(own.pre), ee_range(own.post)}
+    assert r.windows()["s1_post"] == list(s1_post.as_strings())
+    assert check_graph(r.serialized()) == []
