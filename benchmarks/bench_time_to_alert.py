@@ -146,10 +146,11 @@ def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict
     catalog = load_catalog(paths.catalog)
     profile = bench_profile(overrides, optical_setting)
     t0 = time.perf_counter()
-    # the events, then their Sentinel-1 post variants the profile trains on (core.variants)
-    jobs = [(e, d) for e in catalog.events for d in (None, *profile.s1_post_variants)]
-    for event, days in jobs:
-        build_one_stack(event, catalog, paths, "simulated", s1_post_days=days)
+    # the events, then their Sentinel-1 post variants when the profile trains on them (core.variants)
+    looks = catalog.defaults.s1_post_variant_looks if profile.s1_post_variants else []
+    jobs = [(e, n) for e in catalog.events for n in (None, *looks)]
+    for event, n in jobs:
+        build_one_stack(event, catalog, paths, "simulated", s1_post_looks=n)
     print(f"stacks: {len(jobs)} in {time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
     run_sweep(profile, paths.runs, paths.stacks, Splits.from_catalog(catalog), show_progress=False)

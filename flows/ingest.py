@@ -40,8 +40,8 @@ def recipe_version(source: str) -> str:
 def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
     """Cache by source + stack id + recipe version, but only while the stack files exist."""
     paths = project_paths(parameters.get("root"))
-    days = parameters.get("s1_post_days")
-    stack_id = variant_id(parameters["event_id"], days) if days else parameters["event_id"]
+    looks = parameters.get("s1_post_looks")
+    stack_id = variant_id(parameters["event_id"], looks) if looks else parameters["event_id"]
     out = paths.stack_dir(stack_id)
     source = parameters["source"]
     if not is_complete(out):
@@ -62,13 +62,13 @@ def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str 
 )
 def build_stack_task(
     event_id: str, source: str, force: bool = False, root: str | None = None, catalog: str | None = None,
-    s1_post_days: int | None = None,
+    s1_post_looks: int | None = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
     event = cat.event(event_id)
-    result = build_one_stack(event, cat, paths, source, force, progress=logger.info, s1_post_days=s1_post_days)
+    result = build_one_stack(event, cat, paths, source, force, progress=logger.info, s1_post_looks=s1_post_looks)
     logger.info("%s: %s in %.1f s -> %s", result.event_id, result.status, result.seconds, result.path)
     meta = read_meta(result.path) if is_complete(result.path) else {}
     return {
@@ -98,8 +98,8 @@ def ingest(
     source = resolve_source(source)
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
-    # each event, then its variants for the regions' Sentinel-1 post windows (core.variants)
-    jobs = [(e.id, d) for e in select_events(cat, events) for d in (None, *cat.s1_post_variant_days())]
+    # each event, then its variants with a monitoring pass's few Sentinel-1 looks (core.variants)
+    jobs = [(e.id, d) for e in select_events(cat, events) for d in (None, *cat.defaults.s1_post_variant_looks)]
     logger.info("ingest: %d stack(s) from %s source into %s", len(jobs), source, paths.stacks)
     task_fn = build_stack_task.with_options(refresh_cache=True) if force else build_stack_task
     futures = [

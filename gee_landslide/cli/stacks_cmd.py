@@ -41,10 +41,10 @@ def build(
     source: str = typer.Option("simulated", help=f"stack source: {' or '.join(SOURCES)}"),
     event: list[str] = typer.Option(None, "--event", "-e", help="event id (repeatable; default: all)"),
     force: bool = typer.Option(False, help="rebuild stacks that are already complete"),
-    s1_post_days: list[int] = typer.Option(
-        None, "--s1-post-days", min=1,
-        help="also build each event's variant with a Sentinel-1 post composite over its first N days "
-             "(<event>.s1post<N>; repeatable), besides those of the regions' s1_post_days, which are always built"),
+    s1_post_looks: list[int] = typer.Option(
+        None, "--s1-post-looks", min=1,
+        help="also build each event's variant whose Sentinel-1 post composite takes its first N scenes "
+             "(<event>.s1looks<N>; repeatable), besides the catalog's defaults.s1_post_variant_looks"),
     catalog: Path | None = CatalogOption,
     root: Path | None = RootOption,
 ) -> None:
@@ -53,8 +53,8 @@ def build(
     paths = get_paths(root)
     cat = get_catalog(catalog, paths)
     events = select_events(cat, event)
-    variant_days = sorted(set(s1_post_days or []) | set(cat.s1_post_variant_days()))
-    jobs = [(ev, days) for ev in events for days in (None, *variant_days)]
+    looks = sorted(set(s1_post_looks or []) | set(cat.defaults.s1_post_variant_looks))
+    jobs = [(ev, n) for ev in events for n in (None, *looks)]
     results: list[BuildResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
@@ -66,7 +66,7 @@ def build(
             try:
                 results.append(
                     build_one_stack(
-                        ev, cat, paths, source, force, s1_post_days=days,
+                        ev, cat, paths, source, force, s1_post_looks=days,
                         progress=lambda msg, sid=stack_id: progress.update(task, description=f"{sid}: {msg}"),
                     )
                 )

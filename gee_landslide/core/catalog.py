@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveInt,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -172,6 +173,9 @@ class Defaults(_Strict):
     dem: str = Field("auto", description="'auto' = SRTM below 60N, Copernicus GLO-30 above")
     s2_clear_threshold: float = Field(0.6, ge=0, le=1, description="Cloud Score+ cs_cdf minimum")
     simulation_seed: int = 0
+    s1_post_variant_looks: list[PositiveInt] = Field(
+        default_factory=list, description="ingest also builds each event's variant whose Sentinel-1 post "
+        "composite takes only its first N scenes, as few looks as a monitoring pass gets (core.variants)")
 
 
 class Event(_Strict):
@@ -455,11 +459,6 @@ class Catalog(_Strict):
     @property
     def ids(self) -> list[str]:
         return [e.id for e in self.events]
-
-    def s1_post_variant_days(self) -> list[int]:
-        """The regions' Sentinel-1 post windows (``s1_post_days``), each once: ingest builds every
-        event's variant for each (core.variants), so models can train on the few looks a pass gets."""
-        return sorted({r.s1_post_days for r in self.regions.values() if r.s1_post_days})
 
     def split(self, name: Split) -> list[Event]:
         return [e for e in self.events if e.split == name]

@@ -41,6 +41,9 @@ class EventContext:
     # post composite (wholly masked), so the tile exports with NaN dNDVI and its S1 ensemble decides
     # it, as with a post window whose scenes are all cloudy. Events need both composites (False)
     s2_post_optional: bool = False
+    # an event's training variant (core.variants): the Sentinel-1 post median of its first N scenes
+    # of the chosen orbit after the event, as few looks as a monitoring pass gets (None: all)
+    s1_post_looks: int | None = None
 
     def __post_init__(self) -> None:
         # outside the post window the S1 "post" composite could read pre-event scenes

@@ -24,7 +24,6 @@ from gee_landslide.core.catalog import Defaults, Event
 from gee_landslide.core.grid import Grid
 from gee_landslide.core.settings import get_settings, resolve_path
 from gee_landslide.core.stackio import is_complete, read_meta, write_stack
-from gee_landslide.core.variants import s1_post_window
 from gee_landslide.earthengine import RECIPE_VERSION
 from gee_landslide.earthengine import sentinel2 as s2
 from gee_landslide.earthengine.context import EventContext
@@ -88,6 +87,7 @@ def stack_meta(recipe: Recipe, info: dict[str, Any], labels_note: str) -> dict[s
         "event_id": recipe.ctx.event.id,
         "windows": recipe.windows(),
         "window_reason": recipe.ctx.window_reason,
+        **({"s1_post_looks": recipe.ctx.s1_post_looks} if recipe.ctx.s1_post_looks else {}),
         "recipe_version": RECIPE_VERSION,
         "graph_sha256": recipe.graph_sha256(),
         "assets": recipe.asset_ids(),
@@ -105,13 +105,12 @@ def stack_meta(recipe: Recipe, info: dict[str, Any], labels_note: str) -> dict[s
     }
 
 
-def variant_context(event: Event, defaults: Defaults, s1_post_days: int | None) -> EventContext | None:
-    """The event's context with its Sentinel-1 post window cut to the first ``s1_post_days``
+def variant_context(event: Event, defaults: Defaults, s1_post_looks: int | None) -> EventContext | None:
+    """The event's context whose Sentinel-1 post composite takes its first ``s1_post_looks`` scenes
     (None without: :func:`build_recipe` then uses the event's own context)."""
-    if not s1_post_days:
+    if not s1_post_looks:
         return None
-    ctx = EventContext.of(event, defaults)
-    return replace(ctx, s1_post=s1_post_window(ctx.post, s1_post_days))
+    return replace(EventContext.of(event, defaults), s1_post_looks=int(s1_post_looks))
 
 
 def build_event_stack(
@@ -122,11 +121,11 @@ def build_event_stack(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     retry: RetryPolicy | None = None,
-    s1_post_days: int | None = None,
+    s1_post_looks: int | None = None,
 ) -> Path:
     """Build one event's stack from Earth Engine into ``out_dir``; return ``out_dir``. With
-    ``s1_post_days`` the Sentinel-1 post composite covers only the first days after the event
-    (the event's variant, :mod:`gee_landslide.core.variants`; the context's ``s1_post`` window)."""
+    ``s1_post_looks`` the Sentinel-1 post composite takes only the first scenes after the event
+    (the event's variant, :mod:`gee_landslide.core.variants`)."""
     out_dir = Path(out_dir)
     say = progress or (lambda _m: None)
     if (not force and is_complete(out_dir) and read_meta(out_dir).get("source") == "gee"
@@ -135,7 +134,7 @@ def build_event_stack(
         return out_dir
     ensure_initialized()
     settings = get_settings()
-    ctx = variant_context(event, defaults, s1_post_days)
+    ctx = variant_context(event, defaults, s1_post_looks)
     recipe, info = prepare_recipe(lambda **kw: build_recipe(event, defaults, ctx=ctx, **kw), retry,
                                   lambda m: say(f"{event.id}: {m}"))
     say(f"{event.id}: recipe {recipe.graph_sha256()[:12]} on {recipe.ctx.grid.crs} "

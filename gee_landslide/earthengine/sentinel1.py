@@ -86,7 +86,12 @@ def relative_orbit(ctx: EventContext) -> ee.Number:
 
 
 def orbit_collection(ctx: EventContext, which: str, orbit: ee.Number) -> ee.ImageCollection:
-    return s1_collection(ctx, which).filter(ee.Filter.eq(ORBIT_PROPERTY, orbit))
+    """The window's scenes of the chosen orbit; for a variant's post window only its first
+    ``ctx.s1_post_looks`` scenes in time (core.variants)."""
+    col = s1_collection(ctx, which).filter(ee.Filter.eq(ORBIT_PROPERTY, orbit))
+    if which == "post" and ctx.s1_post_looks:
+        col = col.sort("system:time_start").limit(int(ctx.s1_post_looks))
+    return col
 
 
 def surface_model_mask(landcover: ee.Image) -> ee.Image:

@@ -47,6 +47,8 @@ from gee_landslide.simulate.sar import (
     CUT_REGROWTH,
     SNOW_DRY,
     SNOW_WET,
+    acquisition_date,
+    acquisitions,
     composite_db,
     flat_model_is_volume,
 )
@@ -110,8 +112,8 @@ def render(
     acquisitions and Sentinel-2 the greenest clear pixel (NaN where no date was clear). Labels
     are the same in both: landslides dated after the pre window and within the post window.
     ``s1_post`` is a shorter Sentinel-1 post window inside ``post``: ending with it for regions
-    (a pass's latest days), starting with it for events (``core.variants``: the first days after
-    the event). Only the Sentinel-1 composite changes; the scene, the labels and S2 do not.
+    (a pass's latest days), starting with it for events (``core.variants``: up to the event's
+    N-th acquisition). Only the Sentinel-1 composite changes; the scene, labels and S2 do not.
     """
     lat = Lattice.of_grid(grid)
     pad = Lattice.of_grid(grid, 1)
@@ -341,16 +343,21 @@ def _event_slides(event: Event, p: SceneParams, grid: Grid) -> list[Landslide]:
     return slides
 
 
-def simulate_event(event: Event, defaults: Defaults, seed: int | None = None,
-                   s1_post_days: int | None = None) -> SimulatedScene:
-    """Simulate the 15-band stack, labels and inventory of a catalog event (with ``s1_post_days``,
-    its variant: the same scene with a Sentinel-1 post composite over the first days only)."""
-    from gee_landslide.core.variants import s1_post_window
+def first_looks_window(p: SceneParams, post: Window, looks: int) -> Window:
+    """The start of ``post`` up to its ``looks``-th Sentinel-1 acquisition (the whole window when it
+    holds fewer): the composite of a variant (core.variants)."""
+    ks = acquisitions(p, post)[: max(1, int(looks))]
+    return Window(start=post.start, end=min(post.end, acquisition_date(p, ks[-1])))
 
+
+def simulate_event(event: Event, defaults: Defaults, seed: int | None = None,
+                   s1_post_looks: int | None = None) -> SimulatedScene:
+    """Simulate the 15-band stack, labels and inventory of a catalog event (with ``s1_post_looks``,
+    its variant: the same scene with a Sentinel-1 post composite of its first acquisitions only)."""
     seed = defaults.simulation_seed if seed is None else int(seed)
     p, grid = event_params(event, defaults, seed)
     pre, post = event_windows(event, defaults)
-    s1_post = s1_post_window(post, s1_post_days) if s1_post_days else None
+    s1_post = first_looks_window(p, post, s1_post_looks) if s1_post_looks else None
     slides = _event_slides(event, p, grid)
     data, labels, shown, info = render(p, grid, pre, post, slides, s1_post=s1_post)
     windows = {"pre": list(pre.as_strings()), "post": list(post.as_strings())}
@@ -362,7 +369,7 @@ def simulate_event(event: Event, defaults: Defaults, seed: int | None = None,
         "event_id": event.id,
         "seed": seed,
         "windows": windows,
-        **({"s1_post_days": int(s1_post_days)} if s1_post_days else {}),
+        **({"s1_post_looks": int(s1_post_looks)} if s1_post_looks else {}),
         "climate_class": int(p.koppen),
         "relief_m": round(p.relief_m, 1),
         "params": p.to_meta(),
@@ -397,10 +404,10 @@ def build_event_stack(
     *,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
-    s1_post_days: int | None = None,
+    s1_post_looks: int | None = None,
 ) -> Path:
     """Simulate an event and write ``stack.tif``, ``labels.tif``, ``meta.json`` and ``inventory.gpkg``
-    (``s1_post_days``: its variant, :mod:`gee_landslide.core.variants`)."""
+    (``s1_post_looks``: its variant, :mod:`gee_landslide.core.variants`)."""
     from gee_landslide.core.stackio import is_complete, write_stack
 
     out_dir = Path(out_dir)
@@ -408,8 +415,8 @@ def build_event_stack(
     if is_complete(out_dir) and not force:
         say(f"{event.id}: stack complete, skipped")
         return out_dir
-    say(f"{event.id}: simulating scene" + (f" (Sentinel-1 post over {s1_post_days} days)" if s1_post_days else ""))
-    scene = simulate_event(event, defaults, s1_post_days=s1_post_days)
+    say(f"{event.id}: simulating scene" + (f" (Sentinel-1 post of {s1_post_looks} looks)" if s1_post_looks else ""))
+    scene = simulate_event(event, defaults, s1_post_looks=s1_post_looks)
     out_dir.mkdir(parents=True, exist_ok=True)
     say(f"{event.id}: writing inventory ({len(scene.inventory)} landslides)")
     _write_inventory_gpkg(out_dir / "inventory.gpkg", scene.inventory, scene.grid.crs)

@@ -36,11 +36,11 @@ def build_one_stack(
     source: str = "simulated",
     force: bool = False,
     progress: Callable[[str], None] | None = None,
-    s1_post_days: int | None = None,
+    s1_post_looks: int | None = None,
 ) -> BuildResult:
     """Build (or skip, when complete from the same source) one event's stack, or with
-    ``s1_post_days`` its variant ``<event>.s1post<days>`` (:mod:`gee_landslide.core.variants`)."""
-    stack_id = variant_id(event.id, s1_post_days) if s1_post_days else event.id
+    ``s1_post_looks`` its variant ``<event>.s1looks<N>`` (:mod:`gee_landslide.core.variants`)."""
+    stack_id = variant_id(event.id, s1_post_looks) if s1_post_looks else event.id
     out_dir = paths.stack_dir(stack_id)
     for d in (out_dir, out_dir / ".tiles"):  # temps of a build that was killed mid-write
         remove_stale_temps(d)
@@ -50,7 +50,7 @@ def build_one_stack(
         if _current(read_meta(out_dir), source):
             return BuildResult(stack_id, out_dir, "skipped", 0.0)
         stale = True  # built by an older recipe / simulator version: rebuild
-    options = {"s1_post_days": int(s1_post_days)} if s1_post_days else {}
+    options = {"s1_post_looks": int(s1_post_looks)} if s1_post_looks else {}
     get_source(source).build_event_stack(event, catalog.defaults, out_dir, force=force or stale, progress=progress,
                                          **options)
     return BuildResult(stack_id, out_dir, "built", time.perf_counter() - t0)

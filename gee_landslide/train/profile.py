@@ -130,10 +130,10 @@ class Profile(BaseModel):
         0.0, ge=0.0, le=1.0, description="fraction of crops whose landslides show no optical change (dNDVI 0), as "
         "where a greenest-pixel composite holds only pre-event clear looks; settings with Sentinel-1 bands and "
         "dNDVI only (train.data.CropSampler)")
-    s1_post_variants: list[int] = Field(
-        default_factory=list, description="train and validate the settings of s1_post_variant_settings also on each "
-        "event's variants whose Sentinel-1 post composite covers only the first N days after the event, the few looks "
-        "of a monitoring pass (core.variants; `stacks build --s1-post-days N` builds them)")
+    s1_post_variants: bool = Field(
+        False, description="train and validate the settings of s1_post_variant_settings also on the events' "
+        "variants with a monitoring pass's few Sentinel-1 looks (core.variants; the catalog's "
+        "defaults.s1_post_variant_looks says which, ingest builds them)")
     s1_post_variant_settings: list[str] = Field(
         default_factory=lambda: ["s1"], description="the settings that s1_post_variants applies to")
     amp: bool = Field(True, description="mixed precision autocast on CUDA (train.precision)")

@@ -35,10 +35,13 @@ class Splits:
     train: tuple[str, ...]
     val: tuple[str, ...]
     test: tuple[str, ...]
+    # the Sentinel-1 looks of the events' variants the catalog has built (core.variants)
+    variant_looks: tuple[int, ...] = ()
 
     @classmethod
     def from_catalog(cls, catalog: Any) -> Splits:
-        return cls(*(tuple(e.id for e in catalog.split(n)) for n in ("train", "val", "test")))
+        return cls(*(tuple(e.id for e in catalog.split(n)) for n in ("train", "val", "test")),
+                   variant_looks=tuple(sorted(set(catalog.defaults.s1_post_variant_looks))))
 
     def all(self) -> tuple[str, ...]:
         return self.train + self.val + self.test
@@ -83,10 +86,10 @@ def setting_splits(profile: Profile, splits: Splits, setting_name: str) -> Split
     events alone: the paper's evaluation is unchanged."""
     from gee_landslide.core.variants import with_variants
 
-    if not profile.s1_post_variants or setting_name not in profile.s1_post_variant_settings:
+    if not (profile.s1_post_variants and splits.variant_looks) or setting_name not in profile.s1_post_variant_settings:
         return splits
-    days = sorted(set(profile.s1_post_variants))
-    return Splits(with_variants(splits.train, days), with_variants(splits.val, days), splits.test)
+    looks = splits.variant_looks
+    return Splits(with_variants(splits.train, looks), with_variants(splits.val, looks), splits.test, looks)
 
 
 def longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
@@ -127,8 +130,8 @@ def check_stacks(stacks_dir: Path, splits: Splits) -> None:
 
     missing = [e for e in dict.fromkeys(splits.all()) if not (Path(stacks_dir) / e / "meta.json").exists()]
     if missing:
-        days = sorted({d for d in (parse_variant(e)[1] for e in missing) if d})
-        variants = "".join(f" --s1-post-days {d}" for d in days)
+        looks = sorted({n for n in (parse_variant(e)[1] for e in missing) if n})
+        variants = "".join(f" --s1-post-looks {n}" for n in looks)
         raise MissingStacksError(
             f"{len(missing)} of {len(set(splits.all()))} stacks are missing in {stacks_dir}: {', '.join(missing)}. "
             f"Build them first: `gee-landslide stacks build --source simulated{variants}`."
@@ -178,6 +181,9 @@ def run_sweep(
     from gee_landslide.train.trainer import Hooks
 
     check_stacks(stacks_dir, splits)
+    if profile.s1_post_variants and not splits.variant_looks:
+        raise ValueError(f"profile {profile.name!r} trains on the events' Sentinel-1 post variants "
+                         "(s1_post_variants: true) but the catalog names none: set defaults.s1_post_variant_looks")
     for s in profile.s1_post_variant_settings if profile.s1_post_variants else []:
         check_stacks(stacks_dir, setting_splits(profile, splits, s))
     if profile.workers > 1 and profile.num_threads:  # one run at a time here: give it every worker's threads

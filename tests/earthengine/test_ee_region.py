@@ -472,24 +472,26 @@ def test_a_sar_first_pass_asks_earth_engine_for_the_recent_look_as_the_tile_over
     assert r.ctx.s2_post_optional  # a look window without any scene is no error: NaN, left to Sentinel-1
 
 
-def test_an_event_variant_takes_sentinel1_post_over_the_first_days_after_the_event(ee_offline, catalog):
-    """The training variant of an event (core.variants): its Sentinel-1 post collection is filtered to
-    the first 12 days after the event, pre and Sentinel-2 keep the event's own windows."""
+def test_an_event_variant_takes_its_first_sentinel1_scenes_after_the_event(ee_offline, catalog):
+    """The training variant of an event (core.variants): its Sentinel-1 post median takes the first
+    2 scenes of the chosen orbit in time (sort, limit); windows and every other band stay the event's."""
+    from test_ee_recipes import invocations, value
+
     from gee_landslide.earthengine.context import EventContext
     from gee_landslide.earthengine.event_stack import variant_context
     from gee_landslide.earthengine.graphcheck import check_graph
     from gee_landslide.earthengine.recipe import build_recipe
 
-    event = catalog.event("norway-5")
+    event = catalog.event("italy-22")
     own = EventContext.of(event, catalog.defaults)
     assert variant_context(event, catalog.defaults, None) is None
-    ctx = variant_context(event, catalog.defaults, 12)
-    s1_post = Window(start=own.post.start, end=own.post.start + dt.timedelta(days=11))
-    assert (ctx.pre, ctx.post, ctx.s1_post) == (own.pre, own.post, s1_post)
-    r = build_recipe(event, catalog.defaults, ctx=ctx)
-    s1_id, s2_id = "COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED"
-    dates = date_filters(json.loads(r.serialized()))
-    assert {d[1:] for d in dates if d[0] == s1_id} == {ee_range(own.pre), ee_range(s1_post)}
-    assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(own.pre), ee_range(own.post)}
-    assert r.windows()["s1_post"] == list(s1_post.as_strings())
-    assert check_graph(r.serialized()) == []
+    ctx = variant_context(event, catalog.defaults, 2)
+    assert (ctx.pre, ctx.post, ctx.s1_post, ctx.s1_post_looks) == (own.pre, own.post, None, 2)
+    g = json.loads(build_recipe(event, catalog.defaults, ctx=ctx).serialized())
+    base = json.loads(build_recipe(event, catalog.defaults).serialized())
+    assert date_filters(g) == date_filters(base)
+    assert invocations(base, "Collection.limit") == []
+    calls = invocations(g, "Collection.limit")  # ee's sort(key) and limit(n) both serialize to it
+    assert {value(g, a["key"]) for a in calls if "key" in a} == {"system:time_start"}
+    assert {value(g, a["limit"]) for a in calls if "limit" in a} == {2}
+    assert check_graph(json.dumps(g)) == []

@@ -69,15 +69,15 @@ def test_ingest_flow_builds_skips_and_rebuilds(harness, project):
 
     root, calls, real = project
     rows = ingest(source="simulated", events=EVENTS, root=str(root))
-    # each event, then its variant for the norway region's 12-day Sentinel-1 post window
-    stacks = [s for e in EVENTS for s in (e, f"{e}.s1post12")]
+    # each event, then its variant with the catalog's two Sentinel-1 post looks
+    stacks = [s for e in EVENTS for s in (e, f"{e}.s1looks2")]
     assert [r["event_id"] for r in rows] == stacks
     assert all(r["status"] == "built" for r in rows)
     for sid in stacks:
         stack = read_stack(root / "artifacts" / "stacks" / sid)
         assert stack.data.shape[0] == N_BANDS
         assert read_meta(root / "artifacts" / "stacks" / sid)["source"] == "simulated"
-    assert read_meta(root / "artifacts" / "stacks" / "norway-5.s1post12")["s1_post_days"] == 12
+    assert read_meta(root / "artifacts" / "stacks" / "norway-5.s1looks2")["s1_post_looks"] == 2
     if not real:
         assert calls == EVENTS or sorted(calls) == sorted(EVENTS)
 
@@ -89,11 +89,11 @@ def test_ingest_flow_builds_skips_and_rebuilds(harness, project):
 
     # a deleted stack is rebuilt even though its cache key existed
     shutil.rmtree(root / "artifacts" / "stacks" / "india-19")
-    shutil.rmtree(root / "artifacts" / "stacks" / "norway-5.s1post12")
+    shutil.rmtree(root / "artifacts" / "stacks" / "norway-5.s1looks2")
     rows = ingest(source="simulated", events=EVENTS, root=str(root))
     status = {r["event_id"]: r["status"] for r in rows}
     assert status["india-19"] == "built" and status["norway-5"] in ("cached", "skipped")
-    assert status["norway-5.s1post12"] == "built" and status["india-19.s1post12"] in ("cached", "skipped")
+    assert status["norway-5.s1looks2"] == "built" and status["india-19.s1looks2"] in ("cached", "skipped")
 
     # force rebuilds everything
     rows = ingest(source="simulated", events=["norway-5"], force=True, root=str(root))
