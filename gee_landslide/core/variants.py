@@ -38,6 +38,11 @@ def parse_variant(stack_id: str) -> tuple[str, int | None]:
     return (m["event"], int(m["looks"])) if m else (stack_id, None)
 
 
+def events_only(stack_ids: Iterable[str]) -> tuple[str, ...]:
+    """The events' own stacks among ``stack_ids`` (a run's splits may hold variants)."""
+    return tuple(s for s in stack_ids if parse_variant(s)[1] is None)
+
+
 def with_variants(event_ids: Iterable[str], looks: Sequence[int]) -> tuple[str, ...]:
     """The events followed by their variants, one per entry of ``looks``, in a fixed order."""
     ids = tuple(event_ids)

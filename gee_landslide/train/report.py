@@ -26,6 +26,7 @@ import numpy as np
 
 from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.bands import SETTINGS
+from gee_landslide.core.variants import events_only
 from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold
 from gee_landslide.train.figures import pyplot as _plt
@@ -588,8 +589,10 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
                                                           aggregation=aggregation, objects=objects)) is not None]
     base: list[MethodResult] = []
     if baselines:
-        train = load_scenes(stacks_dir, tuple(c0["train_events"]))
-        base = baseline_results(train, load_scenes(stacks_dir, tuple(c0["val_events"])), curves[0].test,
+        # the catalog's events alone: a setting trained on few-look variants (core.variants) must not
+        # hand the baselines, fitted once for every setting, a second copy of each event
+        train = load_scenes(stacks_dir, events_only(c0["train_events"]))
+        base = baseline_results(train, load_scenes(stacks_dir, events_only(c0["val_events"])), curves[0].test,
                                 heldout, [c.setting for c in curves], mask)
     truth = Truth.of(curves[0].test, mask)
     add_intervals([*base, *[r for c in curves for r in [*c.by_k.values(), *c.by_k_objects.values()]]], truth)

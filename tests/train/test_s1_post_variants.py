@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gee_landslide.core.catalog import load_catalog
-from gee_landslide.core.variants import parse_variant, variant_id, with_variants
+from gee_landslide.core.variants import events_only, parse_variant, variant_id, with_variants
 from gee_landslide.train.data import MissingStacksError
 from gee_landslide.train.profile import load_profile
 from gee_landslide.train.sweep import Splits, check_stacks, expand_grid, run_sweep, setting_splits
@@ -30,6 +30,7 @@ def test_variant_ids_round_trip():
     assert parse_variant("norway-5.s1looks2") == ("norway-5", 2)
     assert parse_variant("norway-5") == ("norway-5", None)
     assert with_variants(("a", "b"), [2]) == ("a", "b", "a.s1looks2", "b.s1looks2")
+    assert events_only(with_variants(("a", "b"), [2, 3])) == ("a", "b")
     with pytest.raises(ValueError, match="at least 1 look"):
         variant_id("a", 0)
 
