@@ -71,7 +71,11 @@ def train(
     n_done = sum(is_finished(paths.runs / c.run_id) for c in configs)
     console.print(f"profile [bold]{prof.name}[/bold]: {len(configs)} runs "
                   f"({n_done} finished, {len(configs) - n_done} to train); splits: {len(splits.train)} train, "
-                  f"{len(splits.val)} val, {len(splits.test)} test; runs in {paths.runs}")
+                  f"{len(splits.val)} val, {len(splits.test)} test"
+                  + (f" (settings {', '.join(prof.s1_post_variant_settings)} also on each train and val event's "
+                     f"{'/'.join(map(str, splits.variant_looks))}-look Sentinel-1 variant)"
+                     if prof.s1_post_variants and splits.variant_looks else "")
+                  + f"; runs in {paths.runs}")
     if dry_run:
         for c in configs:
             d = paths.runs / c.run_id
