@@ -46,16 +46,19 @@ class StepResult:
 def step_counter(orch: Orchestra, name: str, profile: str = "laptop") -> Counter | None:
     """How far a deployment's flow run has come, counted from files: ``() -> (done, total)``.
 
-    ``ingest/catalog``: complete stacks of the catalog's events; ``train/sweep``: finished runs
-    of the profile's grid. Other deployments have no count (the caller shows elapsed time).
+    ``ingest/catalog``: complete stacks of the catalog's events and of their Sentinel-1 variants
+    (core.variants); ``train/sweep``: finished runs of the profile's grid. Other deployments have no
+    count (the caller shows elapsed time).
     """
     from gee_landslide.core.catalog import load_catalog
     from gee_landslide.core.stackio import is_complete
+    from gee_landslide.core.variants import with_variants
 
     paths = orch.paths
     flow_name = name.split("/")[0]
     if flow_name == "ingest":
-        ids = [e.id for e in load_catalog(paths.catalog).events]
+        cat = load_catalog(paths.catalog)
+        ids = with_variants([e.id for e in cat.events], cat.defaults.s1_post_variant_looks)
         return lambda: (sum(is_complete(paths.stack_dir(i)) for i in ids), len(ids))
     if flow_name == "train":
         from gee_landslide.train.profile import load_profile

@@ -24,12 +24,13 @@ def test_step_counters_count_stacks_and_runs(tmp_path, catalog_path):
     shutil.copy(catalog_path, tmp_path / "case_studies.yaml")
     orch = Orchestra(project_paths(tmp_path), port=1)
     ingest = step_counter(orch, "ingest/catalog")
-    n_events = len(load_catalog(catalog_path).events)
-    assert ingest() == (0, n_events)
+    cat = load_catalog(catalog_path)
+    n_stacks = len(cat.events) * (1 + len(cat.defaults.s1_post_variant_looks))  # events and their variants
+    assert cat.defaults.s1_post_variant_looks and ingest() == (0, n_stacks)
     grid = grid_around(61.48, 6.1, 100.0)
-    for eid in ("norway-5", "iceland-1"):
-        write_stack(orch.paths.stack_dir(eid), np.zeros((15, *grid.shape), np.float32), grid, None, {})
-    assert ingest() == (2, n_events)
+    for sid in ("norway-5", "iceland-1", "norway-5.s1looks2"):
+        write_stack(orch.paths.stack_dir(sid), np.zeros((15, *grid.shape), np.float32), grid, None, {})
+    assert ingest() == (3, n_stacks)
     train = step_counter(orch, "train/sweep", profile="smoke")
     done, total = train()
     assert done == 0 and total > 0
