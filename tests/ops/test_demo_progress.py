@@ -22,9 +22,12 @@ def test_eta_from_the_rate_since_the_step_started():
 
 def test_step_counters_count_stacks_and_runs(tmp_path, catalog_path):
     shutil.copy(catalog_path, tmp_path / "case_studies.yaml")
+    text = (tmp_path / "case_studies.yaml").read_text()
+    assert "  # s1_post_variant_looks: [2]\n" in text
+    (tmp_path / "case_studies.yaml").write_text(text.replace("  # s1_post_variant_looks: [2]\n", "  s1_post_variant_looks: [2]\n"))
     orch = Orchestra(project_paths(tmp_path), port=1)
     ingest = step_counter(orch, "ingest/catalog")
-    cat = load_catalog(catalog_path)
+    cat = load_catalog(tmp_path / "case_studies.yaml")
     n_stacks = len(cat.events) * (1 + len(cat.defaults.s1_post_variant_looks))  # events and their variants
     assert cat.defaults.s1_post_variant_looks and ingest() == (0, n_stacks)
     grid = grid_around(61.48, 6.1, 100.0)

@@ -68,6 +68,10 @@ def test_ingest_flow_builds_skips_and_rebuilds(harness, project):
     from flows.ingest import ingest
 
     root, calls, real = project
+    tmp_path = root
+    text = (tmp_path / "case_studies.yaml").read_text()
+    assert "  # s1_post_variant_looks: [2]\n" in text
+    (tmp_path / "case_studies.yaml").write_text(text.replace("  # s1_post_variant_looks: [2]\n", "  s1_post_variant_looks: [2]\n"))
     rows = ingest(source="simulated", events=EVENTS, root=str(root))
     # each event, then its variant with the catalog's two Sentinel-1 post looks
     stacks = [s for e in EVENTS for s in (e, f"{e}.s1looks2")]

@@ -25,6 +25,15 @@ def catalog():
     return load_catalog(REPO / "case_studies.yaml")
 
 
+@pytest.fixture
+def catalog_with_variants(tmp_path):
+    """The repo's catalog with its commented-out variant line turned on."""
+    text = (REPO / "case_studies.yaml").read_text()
+    assert "  # s1_post_variant_looks: [2]\n" in text
+    (tmp_path / "case_studies.yaml").write_text(text.replace("  # s1_post_variant_looks: [2]\n", "  s1_post_variant_looks: [2]\n"))
+    return load_catalog(tmp_path / "case_studies.yaml")
+
+
 def test_variant_ids_round_trip():
     assert variant_id("norway-5", 2) == "norway-5.s1looks2"
     assert parse_variant("norway-5.s1looks2") == ("norway-5", 2)
@@ -35,9 +44,12 @@ def test_variant_ids_round_trip():
         variant_id("a", 0)
 
 
-def test_the_catalog_names_the_variants_ingest_builds_and_the_splits_carry_them(catalog):
-    assert catalog.defaults.s1_post_variant_looks == [2]
-    assert Splits.from_catalog(catalog).variant_looks == (2,)
+def test_the_catalog_names_the_variants_ingest_builds_and_the_splits_carry_them(catalog, catalog_with_variants):
+    assert catalog.defaults.s1_post_variant_looks == [] and Splits.from_catalog(catalog).variant_looks == ()
+    assert catalog_with_variants.defaults.s1_post_variant_looks == [2]
+    assert Splits.from_catalog(catalog_with_variants).variant_looks == (2,)
+    # the laptop profile leaves them alone (measured, not a robust gain); the paper profile too
+    assert not load_profile("laptop").s1_post_variants and not load_profile("paper").s1_post_variants
 
 
 def test_a_simulated_variant_takes_the_first_looks_and_changes_only_the_sentinel1_post_bands(catalog):
