@@ -129,6 +129,8 @@ ROWS = [
     Row("catalog: type code 999", ["events", "list"], 2, "999", _edit_catalog("types: [22, 25]", "types: [22, 999]")),
     Row(f"catalog: size .nan (line {SIZE_LINE}: no emoji)", ["events", "list"], 2, f"case_studies.yaml:{SIZE_LINE}: ",
         _edit_catalog("size_km: [0.11, 0.03]", "size_km: [.nan, .inf]")),
+    Row("catalog: a Sentinel-1 variant of 0 looks", ["events", "list"], 2, "defaults.s1_post_variant_looks[0] = 0",
+        _edit_catalog("  # s1_post_variant_looks: [2]", "  s1_post_variant_looks: [0]")),
     Row("events add --date 2021-02-30", [*ADD, "2021-02-30"], 2, "2021-02-30"),
     Row("events add --date in the future", [*ADD, "2999-01-01"], 1, "in the future"),
     Row("events add --types 999", [*ADD, "2020-01-01", "--types", "999"], 1, "999"),
