@@ -136,6 +136,7 @@ def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict
     trained is reused, so adding the S1+S2 optical role to a root trains only its two runs)."""
     if (paths.ensembles / s1 / "manifest.json").exists() and (paths.ensembles / optical / "manifest.json").exists():
         return
+    from gee_landslide.core.variants import stack_jobs
     from gee_landslide.sources.build import build_one_stack
     from gee_landslide.train.ensemble import build_ensemble
     from gee_landslide.train.sweep import Splits, run_sweep
@@ -148,7 +149,7 @@ def ensure_ensembles(paths: ProjectPaths, s1: str, optical: str, overrides: dict
     t0 = time.perf_counter()
     # the events, then their Sentinel-1 post variants when the profile trains on them (core.variants)
     looks = catalog.defaults.s1_post_variant_looks if profile.s1_post_variants else []
-    jobs = [(e, n) for e in catalog.events for n in (None, *looks)]
+    jobs = stack_jobs(catalog.events, looks)
     for event, n in jobs:
         build_one_stack(event, catalog, paths, "simulated", s1_post_looks=n)
     print(f"stacks: {len(jobs)} in {time.perf_counter() - t0:.0f} s", flush=True)

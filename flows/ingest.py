@@ -27,7 +27,7 @@ from prefect.futures import wait
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import project_paths
 from gee_landslide.core.stackio import is_complete, read_meta
-from gee_landslide.core.variants import variant_id
+from gee_landslide.core.variants import stack_id, stack_jobs
 from gee_landslide.sources import SOURCES, get_source, resolve_source
 from gee_landslide.sources.build import build_one_stack, select_events
 
@@ -40,9 +40,8 @@ def recipe_version(source: str) -> str:
 def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
     """Cache by source + stack id + recipe version, but only while the stack files exist."""
     paths = project_paths(parameters.get("root"))
-    looks = parameters.get("s1_post_looks")
-    stack_id = variant_id(parameters["event_id"], looks) if looks else parameters["event_id"]
-    out = paths.stack_dir(stack_id)
+    sid = stack_id(parameters["event_id"], parameters.get("s1_post_looks"))
+    out = paths.stack_dir(sid)
     source = parameters["source"]
     if not is_complete(out):
         return None  # missing or unfinished stack: always run
@@ -51,7 +50,7 @@ def stack_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str 
             return None
     except (OSError, ValueError):
         return None
-    return f"ingest-{source}-{stack_id}-{recipe_version(source)}"
+    return f"ingest-{source}-{sid}-{recipe_version(source)}"
 
 
 @task(
@@ -99,24 +98,24 @@ def ingest(
     paths = project_paths(root)
     cat = load_catalog(catalog or paths.catalog)
     # each event, then its variants with a monitoring pass's few Sentinel-1 looks (core.variants)
-    jobs = [(e.id, d) for e in select_events(cat, events) for d in (None, *cat.defaults.s1_post_variant_looks)]
+    jobs = stack_jobs([e.id for e in select_events(cat, events)], cat.defaults.s1_post_variant_looks)
     logger.info("ingest: %d stack(s) from %s source into %s", len(jobs), source, paths.stacks)
     task_fn = build_stack_task.with_options(refresh_cache=True) if force else build_stack_task
     futures = [
-        task_fn.with_options(task_run_name=f"build-stack-{source}-{variant_id(eid, d) if d else eid}").submit(
-            eid, source, force, str(paths.root), str(catalog) if catalog else None, d)
-        for eid, d in jobs
+        task_fn.with_options(task_run_name=f"build-stack-{source}-{stack_id(eid, looks)}").submit(
+            eid, source, force, str(paths.root), str(catalog) if catalog else None, looks)
+        for eid, looks in jobs
     ]
     wait(futures)
     rows: list[dict[str, Any]] = []
-    for (eid, d), fut in zip(jobs, futures, strict=True):
+    for (eid, looks), fut in zip(jobs, futures, strict=True):
         state = fut.state
         if state.is_completed():
             row = dict(fut.result())
             if state.name == "Cached":
                 row["status"] = "cached"
         else:
-            sid = variant_id(eid, d) if d else eid
+            sid = stack_id(eid, looks)
             row = {"event_id": sid, "status": "failed", "seconds": None, "path": str(paths.stack_dir(sid)),
                    "source": source, "labels": None, "error": str(state.message)}
             logger.error("%s failed: %s", eid, state.message)

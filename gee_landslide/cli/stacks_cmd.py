@@ -21,7 +21,7 @@ from gee_landslide.cli.common import CatalogOption, RootOption, console, err_con
 from gee_landslide.cli.help import command_group
 from gee_landslide.cli.output import Column, fitted_table, print_table
 from gee_landslide.core.errors import GeeLandslideError
-from gee_landslide.core.variants import parse_variant, variant_id
+from gee_landslide.core.variants import parse_variant, stack_id, stack_jobs
 from gee_landslide.sources import SOURCES, get_source
 from gee_landslide.sources.build import BuildResult, build_one_stack, select_events
 
@@ -54,24 +54,24 @@ def build(
     cat = get_catalog(catalog, paths)
     events = select_events(cat, event)
     looks = sorted(set(s1_post_looks or []) | set(cat.defaults.s1_post_variant_looks))
-    jobs = [(ev, n) for ev in events for n in (None, *looks)]
+    jobs = stack_jobs(events, looks)
     results: list[BuildResult] = []
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{source} stacks", total=len(jobs))
-        for ev, days in jobs:
-            stack_id = variant_id(ev.id, days) if days else ev.id
-            progress.update(task, description=f"{source} stacks: {stack_id}")
+        for ev, n in jobs:
+            sid = stack_id(ev.id, n)
+            progress.update(task, description=f"{source} stacks: {sid}")
             try:
                 results.append(
                     build_one_stack(
-                        ev, cat, paths, source, force, s1_post_looks=days,
-                        progress=lambda msg, sid=stack_id: progress.update(task, description=f"{sid}: {msg}"),
+                        ev, cat, paths, source, force, s1_post_looks=n,
+                        progress=lambda msg, sid=sid: progress.update(task, description=f"{sid}: {msg}"),
                     )
                 )
             except Exception as exc:  # one failed event must not stop the others
-                results.append(BuildResult(stack_id, paths.stack_dir(stack_id), "failed", 0.0, str(exc)))
+                results.append(BuildResult(sid, paths.stack_dir(sid), "failed", 0.0, str(exc)))
             progress.advance(task)
     _print_summary(results, cat, paths)
     failed = [r for r in results if r.status == "failed"]

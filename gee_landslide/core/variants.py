@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _VARIANT_RE = re.compile(r"^(?P<event>.+)\.s1looks(?P<looks>[1-9][0-9]*)$")
 
@@ -30,6 +33,16 @@ def variant_id(event_id: str, looks: int) -> str:
     if int(looks) < 1:
         raise ValueError(f"a Sentinel-1 post variant needs at least 1 look, got {looks!r}")
     return f"{event_id}.s1looks{int(looks)}"
+
+
+def stack_id(event_id: str, looks: int | None) -> str:
+    """The stack id of an event (``looks`` None) or of its ``looks``-look variant."""
+    return variant_id(event_id, looks) if looks else event_id
+
+
+def stack_jobs(events: Iterable[T], looks: Sequence[int]) -> list[tuple[T, int | None]]:
+    """What a build makes: each event (``None``), then each of its variants, event by event."""
+    return [(e, n) for e in events for n in (None, *looks)]
 
 
 def parse_variant(stack_id: str) -> tuple[str, int | None]:

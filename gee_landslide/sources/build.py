@@ -16,7 +16,7 @@ from gee_landslide.core.atomic import remove_stale_temps
 from gee_landslide.core.catalog import Catalog, Event
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.core.stackio import is_complete, read_meta
-from gee_landslide.core.variants import variant_id
+from gee_landslide.core.variants import stack_id as stack_id_of
 from gee_landslide.sources import get_source
 
 
@@ -40,7 +40,7 @@ def build_one_stack(
 ) -> BuildResult:
     """Build (or skip, when complete from the same source) one event's stack, or with
     ``s1_post_looks`` its variant ``<event>.s1looks<N>`` (:mod:`gee_landslide.core.variants`)."""
-    stack_id = variant_id(event.id, s1_post_looks) if s1_post_looks else event.id
+    stack_id = stack_id_of(event.id, s1_post_looks)
     out_dir = paths.stack_dir(stack_id)
     for d in (out_dir, out_dir / ".tiles"):  # temps of a build that was killed mid-write
         remove_stale_temps(d)
