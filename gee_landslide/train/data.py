@@ -186,13 +186,28 @@ def load_scene(stacks_dir: Path, event_id: str) -> Scene:
     return scene
 
 
-def load_scenes(stacks_dir: Path, event_ids: Sequence[str]) -> list[Scene]:
-    missing = [e for e in event_ids if not (Path(stacks_dir) / e / META_FILE).exists()]
+def require_stacks(stacks_dir: Path, stack_ids: Sequence[str]) -> None:
+    """Raise :class:`MissingStacksError` naming every missing stack and the command that builds it
+    (with ``--s1-post-looks N`` for missing Sentinel-1 variants, :mod:`gee_landslide.core.variants`).
+
+    Why one function: the sweep checks before any training and ``load_scenes`` checks whatever
+    else asks for stacks (ensembles, the report); both should tell a user the same fix."""
+    from gee_landslide.core.variants import parse_variant
+
+    wanted = list(dict.fromkeys(stack_ids))
+    missing = [e for e in wanted if not (Path(stacks_dir) / e / META_FILE).exists()]
     if missing:
+        looks = sorted({n for n in (parse_variant(e)[1] for e in missing) if n})
+        variants = "".join(f" --s1-post-looks {n}" for n in looks)
         raise MissingStacksError(
-            f"{len(missing)} stack(s) missing in {stacks_dir}: {', '.join(missing)}. "
-            "Build them with `gee-landslide stacks build` (e.g. --source simulated)."
+            f"{len(missing)} of {len(wanted)} stacks are missing in {stacks_dir}: {', '.join(missing)}. "
+            f"Build them first: `gee-landslide stacks build --source simulated{variants}`."
         )
+
+
+def load_scenes(stacks_dir: Path, event_ids: Sequence[str]) -> list[Scene]:
+    """The scenes of ``event_ids`` (all present, else :func:`require_stacks`'s error)."""
+    require_stacks(stacks_dir, event_ids)
     return [load_scene(stacks_dir, e) for e in event_ids]
 
 

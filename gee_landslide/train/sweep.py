@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from gee_landslide.train.data import MissingStacksError
+from gee_landslide.train.data import require_stacks
 from gee_landslide.train.profile import Profile
 from gee_landslide.train.runs import RunConfig, is_finished
 
@@ -126,16 +126,7 @@ def profile_run_options(profile: Profile) -> dict[str, Any]:
 
 def check_stacks(stacks_dir: Path, splits: Splits) -> None:
     """Fail before any training when a stack the runs need is missing, naming the command that builds it."""
-    from gee_landslide.core.variants import parse_variant
-
-    missing = [e for e in dict.fromkeys(splits.all()) if not (Path(stacks_dir) / e / "meta.json").exists()]
-    if missing:
-        looks = sorted({n for n in (parse_variant(e)[1] for e in missing) if n})
-        variants = "".join(f" --s1-post-looks {n}" for n in looks)
-        raise MissingStacksError(
-            f"{len(missing)} of {len(set(splits.all()))} stacks are missing in {stacks_dir}: {', '.join(missing)}. "
-            f"Build them first: `gee-landslide stacks build --source simulated{variants}`."
-        )
+    require_stacks(stacks_dir, splits.all())
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.variants import events_only, parse_variant, variant_id, with_variants
-from gee_landslide.train.data import MissingStacksError
+from gee_landslide.train.data import MissingStacksError, load_scenes
 from gee_landslide.train.profile import load_profile
 from gee_landslide.train.sweep import Splits, check_stacks, expand_grid, run_sweep, setting_splits
 
@@ -106,5 +106,8 @@ def test_a_missing_variant_stack_names_the_command_that_builds_it(tmp_path):
         check_stacks(tmp_path, setting_splits(with_v, SPLITS, "s1"))
     with pytest.raises(MissingStacksError, match="s1looks2"):
         run_sweep(with_v, tmp_path / "runs", tmp_path, SPLITS, settings=["s1"], show_progress=False)
+    # whatever else loads scenes (ensembles, the report) names the same fix
+    with pytest.raises(MissingStacksError, match=r"1 of 2 stacks .*c\.s1looks2.*--s1-post-looks 2"):
+        load_scenes(tmp_path, ["c", "c.s1looks2"])
     with pytest.raises(ValueError, match="s1_post_variant_looks"):
         run_sweep(with_v, tmp_path / "runs", tmp_path, Splits(("a",), ("c",), ("d",)), show_progress=False)
