@@ -457,7 +457,10 @@ def plan_merge(
     detections (speckle) are seen once; D days apart the two post medians share no acquisition, so the
     first and the latest detections are independent looks. Only a candidate that Sentinel-2 has never
     seen (``sensors`` ``S1``) confirms so: where a clear view saw the place and did not confirm it,
-    that view counts against it. A cancelled alert stays cancelled.
+    that view counts against it. A cancelled alert stays cancelled. Where the region's object filter
+    judges Sentinel-1 decisions at confirmation (``objects_sensors: all``, ``objects_stage: confirm``),
+    the confirming detection must be one it accepted, as an optical confirmation must: persistence
+    tells a lasting change from speckle, the filter a landslide's shape from a clear-cut's.
     """
     if confirm_looks not in (1, 2):
         raise ValueError(f"confirm_looks {confirm_looks!r}: use 1 or 2")
@@ -517,7 +520,7 @@ def plan_merge(
         confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
         detections = old.detections + int(later_pass)
         stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look and confirmable)
-                 or _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min)
+                 or (confirmable and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2

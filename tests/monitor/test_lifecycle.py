@@ -200,6 +200,14 @@ def test_sentinel1_persistence_confirms_when_the_region_asks(tmp_path):
     for day in (6, 12, 18):
         res = merge(part, RUN_1 + dt.timedelta(days=day), "S1", slides=small, sar_confirm=rule)
     assert len(res.alerts) == 1 and res.alerts[0].detections == 4 and res.alerts[0].stage == "candidate"
+    # where the region's object filter judges Sentinel-1 decisions at confirmation, detections it held
+    # back do not confirm by persistence; the first one it accepts does
+    held = tmp_path / "held"
+    for day in (0, 6, 12, 18):
+        res = merge(held, RUN_1 + dt.timedelta(days=day), "S1", confirmable=False, sar_confirm=rule)
+    assert res.confirmed == [] and {(a.stage, a.detections) for a in res.alerts} == {("candidate", 4)}
+    res = merge(held, RUN_1 + dt.timedelta(days=24), "S1", sar_confirm=rule)
+    assert {(a.stage, a.sensors, a.detections) for a in res.alerts} == {("confirmed", "S1", 5)}
     # and Sentinel-2's verdict outranks SAR: a cancelled alert stays cancelled
     gone = tmp_path / "gone"
     first = merge(gone, RUN_1, "S1", sar_confirm=rule)
