@@ -748,7 +748,7 @@ def finish_pass(
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
         optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(retraction_view(ctx, m), ctx.grid),
         confirm_looks=ctx.region.confirm_looks,
-        sar_confirm=sar_confirm_rule(ctx.region),
+        sar_confirm=sar_confirm_rule(ctx.region, ctx.run_date),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)
@@ -779,13 +779,21 @@ def finish_pass(
     return result
 
 
-def sar_confirm_rule(region: Region) -> tuple[int, int] | None:
+def sar_confirm_rule(region: Region, run_date: dt.date) -> tuple[int, int] | None:
     """(passes, days) for the store's confirmation by Sentinel-1 persistence, or None when the region
-    does not ask for it: its ``sar_confirm_passes``, and one Sentinel-1 post window (``s1_post_days``,
-    else ``post_days``) between the first and the confirming detection."""
+    does not ask for it: its ``sar_confirm_passes`` N, and between the first and the confirming
+    detection at least one Sentinel-1 post window (``s1_post_days``, else ``post_days``) and N - 1
+    Sentinel-1 repeats on the date (6 or 12 days, :mod:`gee_landslide.core.constellation`).
+
+    Why the repeats: N was chosen on passes every 6 days, one per new Sentinel-1 scene. The
+    deployment runs daily, and passes between two scenes re-detect the same median, so N passes
+    are N looks only if they span N - 1 repeats."""
     if region.sar_confirm_passes is None:
         return None
-    return region.sar_confirm_passes, region.s1_post_days or region.post_days
+    from gee_landslide.core.constellation import s1_repeat_days
+
+    n = region.sar_confirm_passes
+    return n, max(region.s1_post_days or region.post_days, (n - 1) * s1_repeat_days(run_date))
 
 
 def retraction_view(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray:

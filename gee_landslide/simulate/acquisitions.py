@@ -9,7 +9,7 @@ of from whole windows:
   12 days; with two satellites the orbit is seen every 6 days. Constellation (approximate dates
   from ESA's mission pages): S1A from 2014-10-03; S1B from 2016-09-26 until its failure on
   2021-12-23; S1C in routine operation from about 2025-05-20 (launched 2024-12-05). So 2016-10
-  to 2021-12 and from mid-2025 the repeat is 6 days, otherwise 12.
+  to 2021-12 and from mid-2025 the repeat is 6 days, otherwise 12 (``core.constellation``).
 - **Sentinel-2**: every 5 days with S2A + S2B (from 2017-07-01; 10 days with S2A alone before),
   on a per-region phase. Higher latitudes see overlapping orbits more often; that is ignored.
 - **Clouds**: each Sentinel-2 date gets a scene cloud cover ``c`` drawn around the month's
@@ -43,14 +43,10 @@ from statistics import NormalDist
 import numpy as np
 
 from gee_landslide.core.catalog import Window
+from gee_landslide.core.constellation import S1_REPEAT_DAYS, S1A_START, s1_repeat_days
 from gee_landslide.simulate import noise
 from gee_landslide.simulate.terrain_model import Lattice
 
-S1A_START = dt.date(2014, 10, 3)
-S1B_START = dt.date(2016, 9, 26)
-S1B_END = dt.date(2021, 12, 23)
-S1C_START = dt.date(2025, 5, 20)  # approximate start of routine S1C acquisitions
-S1_REPEAT_DAYS = 12
 S2_FIVE_DAY_START = dt.date(2017, 7, 1)
 S2_START = dt.date(2015, 6, 27)
 CALENDAR_EPOCH = dt.date(2014, 4, 3)  # Sentinel-1A launch (confounders.EPOCH)
@@ -75,12 +71,6 @@ def cloud_climatology(lat: float, lon: float) -> tuple[float, ...]:
     if lat < 0:
         band = band[6:] + band[:6]
     return band
-
-
-def s1_repeat_days(d: dt.date) -> int:
-    """6 when two Sentinel-1 satellites fly on the date, 12 with one."""
-    two = (S1B_START <= d < S1B_END) or d >= S1C_START
-    return S1_REPEAT_DAYS // 2 if two else S1_REPEAT_DAYS
 
 
 @dataclass(frozen=True)

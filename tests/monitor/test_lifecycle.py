@@ -281,3 +281,28 @@ def test_old_store_rows_read_as_confirmed():
     del row["stage"], row["sensors"]
     a = store_mod._alert_from_row(row, None)
     assert (a.stage, a.sensors) == ("confirmed", "")
+
+
+def test_sentinel1_persistence_needs_as_many_repeats_as_looks_not_just_passes():
+    """A daily schedule re-detects the same Sentinel-1 median between two scenes: the rule asks the
+    N detections to span N - 1 repeats of the constellation on the date (6 days with two satellites,
+    12 with one), and at least one post window."""
+    from gee_landslide.core.catalog import Region
+    from gee_landslide.monitor.runner import sar_confirm_rule
+
+    region = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=12, sar_confirm_passes=4)
+    assert sar_confirm_rule(region, dt.date(2025, 8, 1)) == (4, 18)  # S1A + S1C: 6-day repeat
+    assert sar_confirm_rule(region, dt.date(2020, 8, 1)) == (4, 18)  # S1A + S1B
+    assert sar_confirm_rule(region, dt.date(2023, 8, 1)) == (4, 36)  # S1A alone: 12 days
+    assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": 2}), dt.date(2025, 8, 1)) == (2, 12)
+    assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": None}), dt.date(2025, 8, 1)) is None
+
+
+def test_daily_passes_over_the_same_scenes_do_not_confirm_by_persistence(tmp_path):
+    rule = (4, 18)
+    d = tmp_path / "daily"
+    for day in range(4):  # four detections in four days: one or two Sentinel-1 scenes
+        res = merge(d, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+    assert res.confirmed == [] and {(a.stage, a.detections) for a in res.alerts} == {("candidate", 4)}
+    res = merge(d, RUN_1 + dt.timedelta(days=18), "S1", sar_confirm=rule)  # three repeats after the first
+    assert {(a.stage, a.detections) for a in res.alerts} == {("confirmed", 5)}
