@@ -46,7 +46,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -244,16 +244,28 @@ def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -
     return inter / union if union > 0 else 0.0
 
 
+class SarConfirm(NamedTuple):
+    """A region's confirmation by Sentinel-1 persistence (:func:`plan_merge`): ``passes`` detections,
+    the latest at least ``span_days`` after the first, on an alert whose land cover is in
+    ``landcover`` (None: any class)."""
+
+    passes: int
+    span_days: int
+    landcover: frozenset[int] | None = None
+
+
 def _sar_persistent(old: Alert, cands: Sequence[Candidate], seen_with: str, detections: int,
-                    post: tuple[str, str], sar_confirm: tuple[int, int] | None, iou_min: float) -> bool:
+                    post: tuple[str, str], sar_confirm: tuple[int, ...] | None, iou_min: float) -> bool:
     """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)? This
     pass's detections must also cover the alert's footprint by the store's matching IoU (compared
     in degrees: for a ratio of areas a few hundred metres across, the distortion cancels)."""
     if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1:
         return False  # where Sentinel-2 has seen the place and not confirmed it, its view counts against
-    passes, span_days = sar_confirm
+    rule = SarConfirm(*sar_confirm)
+    if rule.landcover is not None and old.landcover is not None and int(old.landcover) not in rule.landcover:
+        return False  # a class the S1 ensemble saw (almost) no landslide on: its change there is no evidence
     first = parse_iso(old.first_seen).date()
-    return (detections >= passes and (dt.date.fromisoformat(post[1]) - first).days >= span_days
+    return (detections >= rule.passes and (dt.date.fromisoformat(post[1]) - first).days >= rule.span_days
             and _iou(old.geometry, shapely.union_all([c.lonlat for c in cands])) >= iou_min)
 
 
@@ -436,7 +448,7 @@ def plan_merge(
     rule: MatchRule = MatchRule(),
     optical_coverage: Callable[[Alert], float] | None = None,
     confirm_looks: int = 1,
-    sar_confirm: tuple[int, int] | None = None,
+    sar_confirm: tuple[int, ...] | None = None,
 ) -> _Plan:
     """The pure part of a merge: which candidate updates which alert, which are new (no I/O).
 
@@ -460,7 +472,10 @@ def plan_merge(
     that view counts against it. A cancelled alert stays cancelled. Where the region's object filter
     judges Sentinel-1 decisions at confirmation (``objects_sensors: all``, ``objects_stage: confirm``),
     the confirming detection must be one it accepted, as an optical confirmation must: persistence
-    tells a lasting change from speckle, the filter a landslide's shape from a clear-cut's.
+    tells a lasting change from speckle, the filter a landslide's shape from a clear-cut's. A third
+    element (:class:`SarConfirm` ``landcover``) names the land-cover classes where persistence may
+    confirm: where the S1 ensemble saw (almost) no training landslide, a lasting change is more likely
+    something else (on steep bare rock a snow line; a scar there barely changes VH).
     """
     if confirm_looks not in (1, 2):
         raise ValueError(f"confirm_looks {confirm_looks!r}: use 1 or 2")
@@ -677,7 +692,7 @@ class AlertStore:
         on_commit: Callable[[MergeResult], None] | None = None,
         optical_coverage: Callable[[Alert], float] | None = None,
         confirm_looks: int = 1,
-        sar_confirm: tuple[int, int] | None = None,
+        sar_confirm: tuple[int, ...] | None = None,
     ) -> MergeResult:
         """Merge one pass's candidates into the store (locked, atomic, idempotent).
 

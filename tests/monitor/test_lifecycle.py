@@ -291,11 +291,34 @@ def test_sentinel1_persistence_needs_as_many_repeats_as_looks_not_just_passes():
     from gee_landslide.monitor.runner import sar_confirm_rule
 
     region = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=12, sar_confirm_passes=4)
-    assert sar_confirm_rule(region, dt.date(2025, 8, 1)) == (4, 18)  # S1A + S1C: 6-day repeat
-    assert sar_confirm_rule(region, dt.date(2020, 8, 1)) == (4, 18)  # S1A + S1B
-    assert sar_confirm_rule(region, dt.date(2023, 8, 1)) == (4, 36)  # S1A alone: 12 days
-    assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": 2}), dt.date(2025, 8, 1)) == (2, 12)
+    assert sar_confirm_rule(region, dt.date(2025, 8, 1))[:2] == (4, 18)  # S1A + S1C: 6-day repeat
+    assert sar_confirm_rule(region, dt.date(2020, 8, 1))[:2] == (4, 18)  # S1A + S1B
+    assert sar_confirm_rule(region, dt.date(2023, 8, 1))[:2] == (4, 36)  # S1A alone: 12 days
+    assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": 2}), dt.date(2025, 8, 1))[:2] == (2, 12)
     assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": None}), dt.date(2025, 8, 1)) is None
+
+
+def test_sentinel1_persistence_confirms_only_on_land_cover_its_ensemble_saw_landslides_on(tmp_path):
+    """The S1 ensemble's evidence counts its training landslides by land cover; persistence alone
+    confirms only on classes with at least MIN_PERSISTENCE_OBJECTS of them (a manifest without the
+    counts restricts nothing)."""
+    from gee_landslide.core.catalog import Region
+    from gee_landslide.monitor.runner import MIN_PERSISTENCE_OBJECTS, persistence_landcover, sar_confirm_rule
+    from gee_landslide.monitor.store import SarConfirm
+
+    counts = {"2": 87, "3": 72, "4": MIN_PERSISTENCE_OBJECTS, "5": MIN_PERSISTENCE_OBJECTS - 1, "8": 1}
+    assert persistence_landcover({"objects_by_landcover": counts}) == frozenset({2, 3, 4})
+    assert persistence_landcover({"band": "dVH"}) is None and persistence_landcover(None) is None
+    region = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=12, sar_confirm_passes=3)
+    assert sar_confirm_rule(region, dt.date(2025, 8, 1), {"objects_by_landcover": counts}) == SarConfirm(
+        3, 12, frozenset({2, 3, 4}))
+
+    # the synthetic pass's slides lie on forest (class 2)
+    for name, classes, stage in (("seen", frozenset({2, 3}), "confirmed"), ("unseen", frozenset({3, 8}), "candidate")):
+        d = tmp_path / name
+        for day in (0, 6, 12):
+            res = merge(d, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=SarConfirm(3, 12, classes))
+        assert {(a.landcover, a.stage, a.detections) for a in res.alerts} == {(2, stage, 3)}, name
 
 
 def test_daily_passes_over_the_same_scenes_do_not_confirm_by_persistence(tmp_path):

@@ -79,3 +79,20 @@ def test_contrast_is_the_object_median_minus_its_rings_and_the_limit_its_keep_qu
     assert object_contrast(values, obj, other) == pytest.approx(-0.4)
     assert not (ring_mask(obj, other) & (obj | other)).any()
     assert np.isnan(object_contrast(np.where(obj, -0.4, np.nan), obj, other))  # nothing around it to compare
+
+
+def test_landslide_objects_are_counted_by_their_majority_land_cover():
+    """The S1 ensemble's manifest says on which classes it saw landslides (monitoring lets Sentinel-1
+    persistence confirm only there): each object counts once, for the class most of its pixels have."""
+    from gee_landslide.train.evidence import LANDCOVER_BAND, objects_by_landcover
+
+    lc = BAND_NAMES.index(LANDCOVER_BAND)
+    a = _scene_with_slides("a", [-0.5, -0.4, -0.3])
+    a.stack[lc] = 2.0  # forest everywhere...
+    a.stack[lc, 9:14, 9:12] = 8.0  # ...but most of the second object is bare rock (15 of 25 px)
+    a.stack[lc, 16:21, 16:18] = 8.0  # the third: 10 of 25 px, still forest
+    b = _scene_with_slides("b", [-0.2])
+    b.stack[lc] = 3.0
+    b.stack[lc, 2, 2] = np.nan  # a missing class value does not count
+    assert objects_by_landcover([a, b]) == {"2": 2, "3": 1, "8": 1}
+    assert fit_evidence([a, b], "s1")["objects_by_landcover"] == {"2": 2, "3": 1, "8": 1}
