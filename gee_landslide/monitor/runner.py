@@ -50,10 +50,10 @@ from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.core.values import check_threshold
 from gee_landslide.monitor.evaluate import ObjectScores, object_scores
 from gee_landslide.monitor.tiling import Tile, plan_tiles
+from gee_landslide.sources import UnknownSourceError, get_source, source_names
 
 if TYPE_CHECKING:
     from gee_landslide.monitor.store import SarConfirm
-from gee_landslide.sources import UnknownSourceError, get_source, source_names
 
 # Sentinel-1A's first IW acquisitions (Oct 2014) and Sentinel-2A's first L2A products (mid 2015):
 # a pass whose pre window starts before both has no data to compare.
