@@ -41,7 +41,7 @@ and 1 on bare rock, while the benchmark region is 20 % steep bare rock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,11 +59,10 @@ LANDCOVER_BAND = "CART_LC_classified"
 EVIDENCE_BAND = {"s1": "dVH", "s2": "dNDVI", "s1s2": "dNDVI"}
 
 
-def object_medians(scenes: Sequence[Scene], band: str, min_px: int = MIN_OBJECT_PX) -> np.ndarray:
-    """Median of ``band`` over each labelled landslide object (8-connected, at least ``min_px``
-    pixels with a finite value) of every scene."""
+def object_values(scenes: Sequence[Scene], band: str, min_px: int = MIN_OBJECT_PX) -> Iterator[np.ndarray]:
+    """The finite values of ``band`` over each labelled landslide object (8-connected) of every
+    scene that has at least ``min_px`` of them: the objects the evidence is fitted on."""
     b = BAND_NAMES.index(band)
-    out: list[float] = []
     for s in scenes:
         labels, _ = ndimage.label(s.labels > 0, structure=np.ones((3, 3), bool))
         for i, sl in enumerate(ndimage.find_objects(labels), 1):
@@ -72,26 +71,21 @@ def object_medians(scenes: Sequence[Scene], band: str, min_px: int = MIN_OBJECT_
             v = s.stack[b][sl][labels[sl] == i]
             v = v[np.isfinite(v)]
             if v.size >= min_px:
-                out.append(float(np.median(v)))
-    return np.asarray(out, np.float64)
+                yield v
+
+
+def object_medians(scenes: Sequence[Scene], band: str, min_px: int = MIN_OBJECT_PX) -> np.ndarray:
+    """Median of ``band`` over each labelled landslide object (:func:`object_values`) of every scene."""
+    return np.asarray([float(np.median(v)) for v in object_values(scenes, band, min_px)], np.float64)
 
 
 def objects_by_landcover(scenes: Sequence[Scene], min_px: int = MIN_OBJECT_PX) -> dict[str, int]:
-    """How many labelled landslide objects (8-connected, at least ``min_px`` pixels) have each
-    land-cover class (band 13, CART) as their majority, over ``scenes``; keys are the class codes
-    as strings (JSON)."""
-    b = BAND_NAMES.index(LANDCOVER_BAND)
+    """How many labelled landslide objects (:func:`object_values`) have each land-cover class (band
+    13, CART) as their majority, over ``scenes``; keys are the class codes as strings (JSON)."""
     counts: dict[int, int] = {}
-    for s in scenes:
-        labels, _ = ndimage.label(s.labels > 0, structure=np.ones((3, 3), bool))
-        for i, sl in enumerate(ndimage.find_objects(labels), 1):
-            if sl is None:
-                continue
-            v = s.stack[b][sl][labels[sl] == i]
-            v = v[np.isfinite(v)]
-            if v.size >= min_px:
-                code = int(np.bincount(v.astype(np.int64).clip(0)).argmax())
-                counts[code] = counts.get(code, 0) + 1
+    for v in object_values(scenes, LANDCOVER_BAND, min_px):
+        code = int(np.bincount(v.astype(np.int64).clip(0)).argmax())
+        counts[code] = counts.get(code, 0) + 1
     return {str(k): counts[k] for k in sorted(counts)}
 
 
