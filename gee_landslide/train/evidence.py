@@ -56,7 +56,7 @@ RING_PX = (2, 6)  # the ring around an object: beyond 2 px (its blurred edge), u
 MIN_RING_PX = 4
 LANDCOVER_BAND = "CART_LC_classified"
 # the change band that must show a landslide, by the setting of the ensemble that decides
-EVIDENCE_BAND = {"s1": "dVH", "s2": "dNDVI", "s1s2": "dNDVI"}
+EVIDENCE_BAND = {"s1": "dVH", "s2": "dNDVI", "s1s2": "dNDVI", "all": "dNDVI"}
 
 
 def object_values(scenes: Sequence[Scene], band: str, min_px: int = MIN_OBJECT_PX) -> Iterator[np.ndarray]:

@@ -265,6 +265,16 @@ def test_ensemble_built_with_stacks_fits_evidence_on_train_and_val_events_only(p
     assert json.loads(plain.read_text())["evidence"] is None
 
 
+def test_an_all_bands_ensemble_builds_with_evidence(tmp_path):
+    """The paper profile sweeps all four settings; an ``all`` (bands 0-14) ensemble built with stacks
+    once failed on its evidence (no change band for ``all``). It decides where Sentinel-2 saw, like S1+S2."""
+    paths, _, _, res = make_trained_project(tmp_path, ["all"], ["Linknet"], ["BCE"])
+    assert len(res.trained) == 1
+    path = build_ensemble(paths.runs, paths.ensembles, "all", 1, name="all-ev", stacks_dir=paths.stacks)
+    ev = load_ensemble(path, device="cpu").evidence
+    assert ev["band"] == "dNDVI" and ev["max_object_median"] < 0
+
+
 def test_a_manifest_with_a_broken_evidence_block_is_refused_naming_the_field(project):
     path = build_ensemble(project.runs, project.ensembles, "s1s2", 2, name="bad", stacks_dir=project.stacks)
     man = json.loads(path.read_text())
