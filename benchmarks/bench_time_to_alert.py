@@ -302,6 +302,7 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
             continue
         for d in dates:
             pre, post = region.windows(d)
+            post = region.s2_post_window(post)
             if d < s.onset:
                 continue
             looks = cal.s2_dates(post)
@@ -470,6 +471,9 @@ def main() -> None:
                     help="laptop profile options for the benchmark's 4 runs, e.g. crop_object_share=0")
     ap.add_argument("--contrast", action="store_true",
                     help="the regions' require_contrast: detections must change more than their surroundings")
+    ap.add_argument("--optical-post-days", type=int, default=0,
+                    help="the regions' optical_post_days: the Sentinel-2 post composite over the latest N days (0 = the "
+                    "whole post window)")
     ap.add_argument("--objects", nargs="?", const="all", choices=["all", "optical"], default=None,
                     help="the regions' require_objects: the ensembles' object filters drop detections unlike a "
                     "landslide; 'optical' leaves Sentinel-1 decisions alone (objects_sensors)")
@@ -513,6 +517,7 @@ def main() -> None:
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
                     optical_look_days=a.optical_look_days or None, sar_confirm_passes=a.sar_confirm_passes or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
+                    optical_post_days=a.optical_post_days or None,
                     objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
                     simulation=RegionSimulation(seed=a.seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))

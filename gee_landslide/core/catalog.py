@@ -322,6 +322,10 @@ class Region(_Strict):
         None, gt=0, le=365, description="Sentinel-1 post composite: the latest N days only (default: post_days). "
         "A short SAR window shows a new landslide once most of its few acquisitions follow it")
 
+    optical_post_days: int | None = Field(
+        None, gt=0, le=365, description="Sentinel-2 post composite: the greenest clear pixel of the latest N days only "
+        "(default: post_days). A greenest-pixel composite keeps a pre-landslide look as long as one is in its window, "
+        "so over the whole post window a landslide stays hidden for up to post_days; over N days, for up to N")
     optical_look_days: int | None = Field(
         None, gt=0, le=365, description="SAR-first: the optical ensemble decides a pixel only where Sentinel-2 had a "
         "clear look in the latest N days of the post window; elsewhere the S1 ensemble does (default: a clear look "
@@ -333,6 +337,12 @@ class Region(_Strict):
         if self.s1_post_days is None or self.s1_post_days >= post.days:
             return post
         return Window(start=post.end - dt.timedelta(days=self.s1_post_days - 1), end=post.end)
+
+    def s2_post_window(self, post: Window) -> Window:
+        """The Sentinel-2 post window of a pass whose post window is ``post`` (``optical_post_days``)."""
+        if self.optical_post_days is None or self.optical_post_days >= post.days:
+            return post
+        return Window(start=post.end - dt.timedelta(days=self.optical_post_days - 1), end=post.end)
 
     def optical_look_window(self, post: Window) -> Window | None:
         """The latest days of ``post`` in which a pixel needs a clear Sentinel-2 look for the optical

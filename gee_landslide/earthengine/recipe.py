@@ -86,10 +86,12 @@ class Recipe:
         }
 
     def windows(self) -> dict[str, list[str]]:
-        """The pre and post windows, and ``s1_post`` only when Sentinel-1 uses a shorter one."""
+        """The pre and post windows, and ``s1_post`` / ``s2_post`` only when a sensor uses a shorter one."""
         out = {"pre": list(self.ctx.pre.as_strings()), "post": list(self.ctx.post.as_strings())}
         if self.ctx.s1_post is not None:
             out["s1_post"] = list(self.ctx.s1_post.as_strings())
+        if self.ctx.s2_post is not None:
+            out["s2_post"] = list(self.ctx.s2_post.as_strings())
         return out
 
     def preflight(self) -> ee.Dictionary:
@@ -212,7 +214,8 @@ def plan(recipe: Recipe) -> dict[str, Any]:
         "windows": recipe.windows(),
         "window_reason": ctx.window_reason,
         "filter_dates": {w: list(ee_date_range(ctx.window(w))) for w in ("pre", "post")}
-        | ({"s1_post": list(ee_date_range(ctx.s1_post))} if ctx.s1_post is not None else {}),
+        | ({"s1_post": list(ee_date_range(ctx.s1_post))} if ctx.s1_post is not None else {})
+        | ({"s2_post": list(ee_date_range(ctx.s2_post))} if ctx.s2_post is not None else {}),
         "sentinel1": {
             "collection": s1.S1_COLLECTION,
             "instrumentMode": "IW",

@@ -8,8 +8,8 @@ pre/post windows (:func:`region_context`), so the graph differs from an event's 
 dates, and in what the region asks of Sentinel-1 as the simulated source honours it
 (:mod:`gee_landslide.simulate.scene`): its ``orbit_pass`` and ``relative_orbit`` ride on the
 stand-in event, which the S1 builders read as they read an event's overrides, and its
-``s1_post_days`` becomes the context's shorter S1 post window (the S2 post composite keeps the
-whole post window). A region without those fields builds the graph it always did.
+``s1_post_days`` becomes the context's shorter S1 post window, its ``optical_post_days`` the
+shorter S2 one (each composite keeps the whole post window without them). A region without those fields builds the graph it always did.
 
 The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback), then
 ``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
@@ -52,9 +52,10 @@ def region_context(region_id: str, region: Region, pre: Window, post: Window, gr
         date=post.start, split="test", pre=pre, post=post,
         orbit_pass=region.orbit_pass, relative_orbit=region.relative_orbit,
     )
-    s1_post = region.s1_post_window(post)
+    s1_post, s2_post = region.s1_post_window(post), region.s2_post_window(post)
     return EventContext(stand_in, defaults, grid, pre, post, s1_post=None if s1_post == post else s1_post,
-                        region_id=region_id, s2_post_optional=region.ensembles is not None)
+                        region_id=region_id, s2_post_optional=region.ensembles is not None,
+                        s2_post=None if s2_post == post else s2_post)
 
 
 def tile_recipe(grid: Grid, pre: Window, post: Window, *, region: Region, region_id: str,

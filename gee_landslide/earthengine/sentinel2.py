@@ -56,11 +56,11 @@ def static_level(ctx: EventContext) -> tuple[S2Level, str]:
     """
     l2a, l1c = level_entry("L2A"), level_entry("L1C")
     for which in ("pre", "post"):
-        w = ctx.window(which)
+        w = ctx.s2_window(which)
         reg.check_coverage(l1c, w.start, w.end, f"{ctx.event.id} Sentinel-2 {which} window")
         reg.check_coverage(reg.asset("cloud_score_plus"), w.start, w.end,
                            f"{ctx.event.id} Cloud Score+ {which} window")
-    early = [w for w in ("pre", "post") if not l2a.covers(ctx.window(w).start, ctx.window(w).end)]
+    early = [w for w in ("pre", "post") if not l2a.covers(ctx.s2_window(w).start, ctx.s2_window(w).end)]
     if early:
         return "L1C", (f"{' and '.join(early)} window before L2A starts ({l2a.coverage[0]}): "
                        f"L1C {l1c.id} for both windows")
@@ -82,7 +82,7 @@ def choose_level(info: dict[str, Any], current: S2Level = "L2A") -> tuple[S2Leve
 
 def s2_collection(ctx: EventContext, which: str, level: str = "L2A") -> ee.ImageCollection:
     """The window's S2 scenes over the AOI (before masking)."""
-    start, end = ee_date_range(ctx.window(which))
+    start, end = ee_date_range(ctx.s2_window(which))
     return reg.load_collection(level_entry(level)).filterBounds(ctx.aoi()).filterDate(start, end)
 
 

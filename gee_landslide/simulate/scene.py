@@ -102,6 +102,7 @@ def render(
     p: SceneParams, grid: Grid, pre: Window, post: Window, slides: list[Landslide],
     calendar: Calendar | None = None,
     s1_post: Window | None = None,
+    s2_post: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[Landslide], dict[str, Any]]:
     """Render the 15 bands and the change labels of ``grid``; returns (data, labels, new slides, info).
 
@@ -114,6 +115,8 @@ def render(
     ``s1_post`` is a shorter Sentinel-1 post window inside ``post``: ending with it for regions
     (a pass's latest days), starting with it for events (``core.variants``: up to the event's
     N-th acquisition). Only the Sentinel-1 composite changes; the scene, labels and S2 do not.
+    ``s2_post`` (regions with a calendar: ``optical_post_days``) is the same for the Sentinel-2 post
+    composite, the greenest clear pixel of the latest days only.
     """
     lat = Lattice.of_grid(grid)
     pad = Lattice.of_grid(grid, 1)
@@ -211,7 +214,8 @@ def render(
         vv_post, vh_post, n_post = composite_db(p, lat, geom, s_post, flat_vol, sar_post, sar_tex,
                                                 p.post_moisture_db, s_post_alt, mix_w, dated=s1(sar_post))
         ndvi_pre, info_pre = ndvi_greenest(p, lat, o_pre_scar, cf.texture, pre, s2(pre), o_pre, mix_w)
-        ndvi_post, info_post = ndvi_greenest(p, lat, o_post, cf.texture, post, s2(post), o_post_alt, mix_w)
+        ndvi_post, info_post = ndvi_greenest(p, lat, o_post, cf.texture, s2_post or post, s2(s2_post or post),
+                                             o_post_alt, mix_w)
         info_pre["phenology"] = info_post["phenology"] = None
         calendar_info = {
             "relative_orbit": calendar.relative_orbit,
@@ -590,7 +594,9 @@ def simulate_region_tile(region_id: str, region: Region, pre: Window, post: Wind
     slides = region_slides_near(region_id, region, grid)
     calendar = region_acquisitions(region_id, region)
     s1_post = region.s1_post_window(post) if calendar is not None else None
-    data, labels, shown, info = render(p, grid, pre, post, slides, calendar, s1_post)
+    s2_post = region.s2_post_window(post) if calendar is not None else None
+    data, labels, shown, info = render(p, grid, pre, post, slides, calendar, s1_post,
+                                       None if s2_post == post else s2_post)
     meta = {
         "source": "simulated",
         "simulator_version": SIMULATOR_VERSION,

@@ -128,3 +128,24 @@ def test_a_short_sentinel1_post_window(region, sub_grid):
     np.testing.assert_array_equal(sc.data[14], full.data[14])  # the optical windows are unchanged
     np.testing.assert_array_equal(sc.data[0], full.data[0])  # and so is the SAR pre composite
     assert not np.array_equal(sc.data[1], full.data[1], equal_nan=True)
+
+
+def test_a_short_sentinel2_post_window_shows_a_landslide_the_whole_window_hides(region, sub_grid):
+    """Clear sky, 14 days after a landslide: the greenest pixel of the 30-day post window still keeps
+    the clear dates before it (no change), that of the latest 12 days (``optical_post_days``) holds
+    only later dates and shows the scar. Sentinel-1, the pre composite and the truth do not change."""
+    clear = _with(region, cloud_frequency=[0.0] * 12)
+    onset = sorted(region.simulation.landslide_dates)[0]
+    run = onset + dt.timedelta(days=14)
+    full = simulate_region("norway", clear, run, sub_grid)
+    short = simulate_region("norway", clear.model_copy(update={"optical_post_days": 12}), run, sub_grid)
+    scar = full.labels == 1
+    assert scar.sum() > 20 and np.array_equal(short.labels, full.labels)
+    hidden, shown = float(np.nanmean(full.data[14][scar])), float(np.nanmean(short.data[14][scar]))
+    assert hidden > -0.05 and shown < -0.2 and shown < hidden - 0.25
+    for b in range(14):  # every band but dNDVI is the same
+        np.testing.assert_array_equal(short.data[b], full.data[b])
+    assert short.meta["calendar"]["s2"]["post"]["dates"] < full.meta["calendar"]["s2"]["post"]["dates"]
+    assert clear.s2_post_window(clear.windows(run)[1]) == clear.windows(run)[1]  # unset: the whole window
+    w = clear.model_copy(update={"optical_post_days": 12})
+    assert w.s2_post_window(w.windows(run)[1]) == Window(start=run - dt.timedelta(days=11), end=run)
