@@ -270,7 +270,8 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
     Sentinel-2 look before the landslide in the pre window (the greenest-pixel pre composite keeps
     it even if the window also holds later looks) and clear looks in the post window only after
     the landslide (an earlier clear look in the post window is greener, so the greenest-pixel
-    composite keeps it). Only these can be confirmed by Sentinel-2; the rest
+    composite keeps it); with ``optical_post_days``, in the latest days where they saw the pixel
+    clear, as the composite does. Only these can be confirmed by Sentinel-2; the rest
     stay SAR candidates whatever the models do, so recall after confirmation is bounded by their
     share. None when the region has no acquisition calendar."""
     from gee_landslide.simulate.scene import region_acquisitions
@@ -294,6 +295,10 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
             out |= is_clear(d)[mask]
         return out
 
+    def shows(looks: list[dt.date], mask: np.ndarray, onset: dt.date) -> np.ndarray:
+        """Where a greenest-pixel composite of ``looks`` shows the change: clear looks after, none before."""
+        return any_clear([x for x in looks if x >= onset], mask) & ~any_clear([x for x in looks if x < onset], mask)
+
     seen = []
     for s in slides:
         mask = np.zeros(grid.shape, bool)
@@ -302,13 +307,15 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
             continue
         for d in dates:
             pre, post = region.windows(d)
-            post = region.s2_post_window(post)
             if d < s.onset:
                 continue
             looks = cal.s2_dates(post)
             before = [x for x in cal.s2_dates(pre) if x < s.onset]
-            visible = (any_clear(before, mask) & any_clear([x for x in looks if x >= s.onset], mask)
-                       & ~any_clear([x for x in looks if x < s.onset], mask))
+            visible = any_clear(before, mask) & shows(looks, mask, s.onset)
+            if (latest := region.s2_post_window(post)) != post:  # optical_post_days: those days where clear
+                recent = cal.s2_dates(latest)
+                visible = any_clear(before, mask) & np.where(any_clear(recent, mask), shows(recent, mask, s.onset),
+                                                             shows(looks, mask, s.onset))
             if visible.mean() >= share:
                 seen.append(s)
                 break
@@ -472,8 +479,8 @@ def main() -> None:
     ap.add_argument("--contrast", action="store_true",
                     help="the regions' require_contrast: detections must change more than their surroundings")
     ap.add_argument("--optical-post-days", type=int, default=0,
-                    help="the regions' optical_post_days: the Sentinel-2 post composite over the latest N days (0 = the "
-                    "whole post window)")
+                    help="the regions' optical_post_days: the Sentinel-2 post composite of the latest N days where they "
+                    "saw a pixel clear, of the whole post window elsewhere (0 = the whole window everywhere)")
     ap.add_argument("--objects", nargs="?", const="all", choices=["all", "optical"], default=None,
                     help="the regions' require_objects: the ensembles' object filters drop detections unlike a "
                     "landslide; 'optical' leaves Sentinel-1 decisions alone (objects_sensors)")

@@ -323,9 +323,10 @@ class Region(_Strict):
         "A short SAR window shows a new landslide once most of its few acquisitions follow it")
 
     optical_post_days: int | None = Field(
-        None, gt=0, le=365, description="Sentinel-2 post composite: the greenest clear pixel of the latest N days only "
-        "(default: post_days). A greenest-pixel composite keeps a pre-landslide look as long as one is in its window, "
-        "so over the whole post window a landslide stays hidden for up to post_days; over N days, for up to N")
+        None, gt=0, le=365, description="Sentinel-2 post composite: the greenest clear pixel of the latest N days where "
+        "they hold one, of the whole post window elsewhere (default: the whole window everywhere). A greenest-pixel "
+        "composite keeps a pre-landslide look as long as one is in its window, so over the whole post window a "
+        "landslide can stay hidden for up to post_days even after clear looks of it")
     optical_look_days: int | None = Field(
         None, gt=0, le=365, description="SAR-first: the optical ensemble decides a pixel only where Sentinel-2 had a "
         "clear look in the latest N days of the post window; elsewhere the S1 ensemble does (default: a clear look "

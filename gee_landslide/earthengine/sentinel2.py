@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import ee
 
+from gee_landslide.core.catalog import Window
 from gee_landslide.earthengine import assets as reg
 from gee_landslide.earthengine.context import EventContext, ee_date_range
 
@@ -56,11 +57,11 @@ def static_level(ctx: EventContext) -> tuple[S2Level, str]:
     """
     l2a, l1c = level_entry("L2A"), level_entry("L1C")
     for which in ("pre", "post"):
-        w = ctx.s2_window(which)
+        w = ctx.window(which)
         reg.check_coverage(l1c, w.start, w.end, f"{ctx.event.id} Sentinel-2 {which} window")
         reg.check_coverage(reg.asset("cloud_score_plus"), w.start, w.end,
                            f"{ctx.event.id} Cloud Score+ {which} window")
-    early = [w for w in ("pre", "post") if not l2a.covers(ctx.s2_window(w).start, ctx.s2_window(w).end)]
+    early = [w for w in ("pre", "post") if not l2a.covers(ctx.window(w).start, ctx.window(w).end)]
     if early:
         return "L1C", (f"{' and '.join(early)} window before L2A starts ({l2a.coverage[0]}): "
                        f"L1C {l1c.id} for both windows")
@@ -80,9 +81,10 @@ def choose_level(info: dict[str, Any], current: S2Level = "L2A") -> tuple[S2Leve
     return "L2A", "L2A has scenes in both windows"
 
 
-def s2_collection(ctx: EventContext, which: str, level: str = "L2A") -> ee.ImageCollection:
-    """The window's S2 scenes over the AOI (before masking)."""
-    start, end = ee_date_range(ctx.s2_window(which))
+def s2_collection(ctx: EventContext, which: str, level: str = "L2A",
+                  window: Window | None = None) -> ee.ImageCollection:
+    """The window's S2 scenes over the AOI (before masking); ``window`` narrows it (``ctx.s2_post``)."""
+    start, end = ee_date_range(window or ctx.window(which))
     return reg.load_collection(level_entry(level)).filterBounds(ctx.aoi()).filterDate(start, end)
 
 
@@ -101,11 +103,12 @@ def add_ndvi(image: ee.Image) -> ee.Image:
     return image.addBands(image.normalizedDifference(["B8", "B4"]).rename("NDVI"))
 
 
-def clear_collection(ctx: EventContext, which: str, level: str = "L2A") -> ee.ImageCollection:
+def clear_collection(ctx: EventContext, which: str, level: str = "L2A",
+                     window: Window | None = None) -> ee.ImageCollection:
     """Cloud- and shadow-masked scenes with an ``NDVI`` band."""
     threshold = ctx.defaults.s2_clear_threshold
     return (
-        s2_collection(ctx, which, level)
+        s2_collection(ctx, which, level, window)
         .linkCollection(reg.load_collection(reg.asset("cloud_score_plus")), [CLEAR_BAND])
         .map(lambda im: add_ndvi(mask_clouds(im, threshold, level)))
     )
@@ -129,11 +132,25 @@ def greenest_pixel(ctx: EventContext, which: str, level: str = "L2A") -> ee.Imag
     tile, while Sentinel-1 alone can still decide it. With the guard a window without scenes gives
     :func:`no_scene_composite`, the same masked dNDVI a wholly cloudy window gives. Other windows
     keep the plain graph (an event stack must not silently lose its optical band).
+
+    A region's shorter Sentinel-2 post window (``ctx.s2_post``, ``optical_post_days``): the post
+    composite is the greenest clear pixel of those latest days where they hold one, and that of the
+    whole window elsewhere (the short composite mosaicked over the whole one; a short window without
+    any scene, often the case, adds nothing). The whole window's greenest pixel may keep a look from
+    before a landslide for as long as one is in it; the latest days' cannot, and where they saw
+    nothing the whole window still gives a view to confirm or retract an alert with.
     """
     col = clear_collection(ctx, which, level)
     if which == "post" and ctx.s2_post_optional:
-        return ee.Image(ee.Algorithms.If(col.size().gt(0), col.qualityMosaic("NDVI"), no_scene_composite()))
-    return col.qualityMosaic("NDVI")
+        whole = ee.Image(ee.Algorithms.If(col.size().gt(0), col.qualityMosaic("NDVI"), no_scene_composite()))
+    else:
+        whole = col.qualityMosaic("NDVI")
+    if which != "post" or ctx.s2_post is None:
+        return whole
+    latest = clear_collection(ctx, which, level, ctx.s2_post)
+    short = ee.Image(ee.Algorithms.If(latest.size().gt(0), latest.qualityMosaic("NDVI"), no_scene_composite()))
+    bands = list(PLACEHOLDER_BANDS)
+    return ee.ImageCollection([whole.select(bands), short.select(bands)]).mosaic()
 
 
 def pre_event_reflectance(ctx: EventContext, level: str = "L2A") -> ee.Image:

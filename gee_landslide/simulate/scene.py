@@ -115,8 +115,8 @@ def render(
     ``s1_post`` is a shorter Sentinel-1 post window inside ``post``: ending with it for regions
     (a pass's latest days), starting with it for events (``core.variants``: up to the event's
     N-th acquisition). Only the Sentinel-1 composite changes; the scene, labels and S2 do not.
-    ``s2_post`` (regions with a calendar: ``optical_post_days``) is the same for the Sentinel-2 post
-    composite, the greenest clear pixel of the latest days only.
+    ``s2_post`` (regions with a calendar: ``optical_post_days``): the Sentinel-2 post composite is the
+    greenest clear pixel of those latest days where they hold one, and of the whole window elsewhere.
     """
     lat = Lattice.of_grid(grid)
     pad = Lattice.of_grid(grid, 1)
@@ -214,8 +214,10 @@ def render(
         vv_post, vh_post, n_post = composite_db(p, lat, geom, s_post, flat_vol, sar_post, sar_tex,
                                                 p.post_moisture_db, s_post_alt, mix_w, dated=s1(sar_post))
         ndvi_pre, info_pre = ndvi_greenest(p, lat, o_pre_scar, cf.texture, pre, s2(pre), o_pre, mix_w)
-        ndvi_post, info_post = ndvi_greenest(p, lat, o_post, cf.texture, s2_post or post, s2(s2_post or post),
-                                             o_post_alt, mix_w)
+        ndvi_post, info_post = ndvi_greenest(p, lat, o_post, cf.texture, post, s2(post), o_post_alt, mix_w)
+        if s2_post is not None:  # the latest days where they hold a clear look, else the whole window
+            short, _ = ndvi_greenest(p, lat, o_post, cf.texture, s2_post, s2(s2_post), o_post_alt, mix_w)
+            ndvi_post = np.where(np.isfinite(short), short, ndvi_post)
         info_pre["phenology"] = info_post["phenology"] = None
         calendar_info = {
             "relative_orbit": calendar.relative_orbit,

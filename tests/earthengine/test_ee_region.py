@@ -143,38 +143,32 @@ def test_tile_follows_the_regions_sentinel1_pass_orbit_and_short_post_window(ee_
         assert pre_event_violations(img.serialize(), pre.start, pre.end) == []
 
 
-def test_tile_follows_the_regions_short_sentinel2_post_window(ee_offline, catalog, tmp_path):
-    """``optical_post_days``: every Sentinel-2 post collection (stack and pre-flight) filters on the
-    latest N days, Sentinel-1 and the pre window keep theirs; an empty short window is named."""
-    from ee import apitestcase
-
-    from gee_landslide.earthengine.export import EmptyCollectionError
+def test_tile_follows_the_regions_short_sentinel2_post_window(ee_offline, catalog):
+    """``optical_post_days``: the post composite is the greenest pixel of the latest N days mosaicked
+    over that of the whole window (each guarded against a window without scenes); the pre-flight still
+    counts the whole window, and Sentinel-1 and the pre window keep theirs."""
     from gee_landslide.earthengine.graphcheck import check_graph, pre_event_violations
-    from gee_landslide.earthengine.region import fetch_grid_stack, tile_recipe
+    from gee_landslide.earthengine.region import tile_recipe
 
-    region, pre, post, _grid, sub = region_tile(catalog, optical_post_days=12, s1_post_days=None, ensembles=None)
+    region, pre, post, _grid, sub = region_tile(catalog, optical_post_days=12, s1_post_days=None)
     r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
     s2_post = Window(start=post.end - dt.timedelta(days=11), end=post.end)
     assert region.s2_post_window(post) == s2_post and r.ctx.s2_window("post") == s2_post
     s1_id, s2_id = "COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED"
-    assert date_filters(json.loads(r.collections["s2_post"].serialize())) == {(s2_id, *ee_range(s2_post))}
-    assert (s1_id, *ee_range(post)) in date_filters(json.loads(r.collections["s1_post"].serialize()))
-    dates = date_filters(json.loads(r.serialized()))
-    assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(pre), ee_range(s2_post)}
+    assert date_filters(json.loads(r.collections["s2_post"].serialize())) == {(s2_id, *ee_range(post))}
+    g = json.loads(r.serialized())
+    dates = date_filters(g)
+    assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(pre), ee_range(post), ee_range(s2_post)}
     assert {d[1:] for d in dates if d[0] == s1_id} == {ee_range(pre), ee_range(post)}
     assert r.windows()["s2_post"] == list(s2_post.as_strings()) and "s1_post" not in r.windows()
     assert check_graph(r.serialized()) == [] and check_graph(r.preflight().serialize()) == []
     for img in r.pre_event.values():
         assert pre_event_violations(img.serialize(), pre.start, pre.end) == []
-
-    server = SequenceServer([{**PREFLIGHT, "s2_post": 0, "s2_l1c_post": 0}], grid=sub)
-    with apitestcase.UsingCloudApi(mock_http=server), pytest.raises(EmptyCollectionError) as info:
-        fetch_grid_stack(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults,
-                         cache_dir=tmp_path / "tile", retry=retry()[0])
-    msg = str(info.value)
-    assert (f"in the post window {s2_post.start}..{s2_post.end} (the latest 12 days of the post window "
-            f"{post.start}..{post.end}; lengthen `optical_post_days`)") in msg, msg
-    assert server.pixel_requests == []
+    # without the option the graph has no third Sentinel-2 window
+    plain = tile_recipe(sub, pre, post, region=region.model_copy(update={"optical_post_days": None}),
+                        region_id="norway", defaults=catalog.defaults)
+    g0 = json.loads(plain.serialized())
+    assert {d[1:] for d in date_filters(g0) if d[0] == s2_id} == {ee_range(pre), ee_range(post)}
 
 
 @pytest.mark.parametrize("s1_post_days", [None, 30, 45], ids=["unset", "equal", "longer"])

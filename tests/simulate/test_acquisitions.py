@@ -145,7 +145,18 @@ def test_a_short_sentinel2_post_window_shows_a_landslide_the_whole_window_hides(
     assert hidden > -0.05 and shown < -0.2 and shown < hidden - 0.25
     for b in range(14):  # every band but dNDVI is the same
         np.testing.assert_array_equal(short.data[b], full.data[b])
-    assert short.meta["calendar"]["s2"]["post"]["dates"] < full.meta["calendar"]["s2"]["post"]["dates"]
+    # with the region's clouds: where the latest 12 days saw a pixel clear it takes their greenest
+    # look, elsewhere the whole window's; no pixel loses its view
+    from gee_landslide.simulate.scene import region_clear_look
+
+    cloudy = region.model_copy(update={"optical_post_days": 12})
+    day = dt.date(2025, 8, 1)
+    a, b = simulate_region("norway", region, day, sub_grid), simulate_region("norway", cloudy, day, sub_grid)
+    recent = region_clear_look("norway", region, cloudy.s2_post_window(region.windows(day)[1]), sub_grid)
+    assert 0.05 < recent.mean() < 0.95
+    np.testing.assert_array_equal(np.isfinite(a.data[14]), np.isfinite(b.data[14]))
+    np.testing.assert_array_equal(a.data[14][~recent], b.data[14][~recent])
+    assert not np.array_equal(a.data[14][recent], b.data[14][recent])
     assert clear.s2_post_window(clear.windows(run)[1]) == clear.windows(run)[1]  # unset: the whole window
     w = clear.model_copy(update={"optical_post_days": 12})
     assert w.s2_post_window(w.windows(run)[1]) == Window(start=run - dt.timedelta(days=11), end=run)
