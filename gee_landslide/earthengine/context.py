@@ -5,11 +5,12 @@ simulated source, :func:`gee_landslide.core.grid.grid_around`) as an ``ee.Geomet
 the grid's own CRS, so clipping and export agree to the pixel.
 
 A context may carry a shorter Sentinel-1 post window (``s1_post``, a monitoring region's
-``s1_post_days``) and a shorter Sentinel-2 one (``s2_post``, its ``optical_post_days``): the S1
-builders read their windows through :meth:`EventContext.s1_window`, the S2 ones through
-:meth:`EventContext.s2_window`, everything else through :meth:`EventContext.window`. Events leave it unset, so their S1 and S2
-windows (and graphs) are the same as before. ``s2_post_optional`` (SAR-first tiles) lets the post
-window hold no Sentinel-2 scene at all (:func:`gee_landslide.earthengine.sentinel2.greenest_pixel`).
+``s1_post_days``): the S1 builders read their windows through :meth:`EventContext.s1_window`,
+everything else through :meth:`EventContext.window`. It may also carry the latest days of the post
+window whose greenest pixel the Sentinel-2 post composite prefers where they saw the ground
+(``s2_post``, a region's ``optical_post_days``; :func:`gee_landslide.earthengine.sentinel2.greenest_pixel`).
+Events leave both unset, so their S1 and S2 windows (and graphs) are the same as before.
+``s2_post_optional`` (SAR-first tiles) lets the post window hold no Sentinel-2 scene at all (:func:`gee_landslide.earthengine.sentinel2.greenest_pixel`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class EventContext:
     # an event's training variant (core.variants): the Sentinel-1 post median of its first N scenes
     # of the chosen orbit after the event, as few looks as a monitoring pass gets (None: all)
     s1_post_looks: int | None = None
-    # a shorter Sentinel-2 post window ending with ``post`` (None: the whole post window). A greenest-pixel
-    # composite keeps a pre-landslide look while one is in its window; over the latest days it cannot
+    # the latest days of ``post`` whose greenest pixel the S2 post composite takes where they saw the ground
+    # (None: the whole window everywhere). A greenest-pixel composite keeps a pre-landslide look while one
+    # is in its window; that of the latest days cannot keep it long
     s2_post: Window | None = None
 
     def __post_init__(self) -> None:
@@ -75,11 +77,6 @@ class EventContext:
         if which not in ("pre", "post"):
             raise ValueError(f"window must be 'pre' or 'post', not {which!r}")
         return self.pre if which == "pre" else self.post
-
-    def s2_window(self, which: str) -> Window:
-        """The Sentinel-2 ``pre`` or ``post`` window: :meth:`window`, or ``s2_post`` when set."""
-        w = self.window(which)
-        return self.s2_post if which == "post" and self.s2_post is not None else w
 
     def s1_window(self, which: str) -> Window:
         """The Sentinel-1 ``pre`` or ``post`` window: :meth:`window`, or ``s1_post`` when set."""

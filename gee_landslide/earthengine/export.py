@@ -475,10 +475,6 @@ def check_preflight(info: dict[str, Any], recipe: Any, *, cloudy_post_ok: bool =
             )
         # a SAR-first tile without a post scene: NaN dNDVI, and Sentinel-1 decides it
         s1_decides = cloudy_post_ok and which == "post" and getattr(ctx, "s2_post_optional", False)
-        s2w = ctx.s2_window(which)
-        if s2w != w:  # name the window the S2 collection really filtered on (a region's optical_post_days)
-            span = (f"{s2w.start}..{s2w.end} (the latest {s2w.days} days of the {which} window {span}; "
-                    f"lengthen `optical_post_days`)")
         if not info.get(f"s2_{which}"):
             if not s1_decides:
                 level = getattr(recipe, "s2_level", "L2A")

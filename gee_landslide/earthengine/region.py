@@ -8,8 +8,10 @@ pre/post windows (:func:`region_context`), so the graph differs from an event's 
 dates, and in what the region asks of Sentinel-1 as the simulated source honours it
 (:mod:`gee_landslide.simulate.scene`): its ``orbit_pass`` and ``relative_orbit`` ride on the
 stand-in event, which the S1 builders read as they read an event's overrides, and its
-``s1_post_days`` becomes the context's shorter S1 post window, its ``optical_post_days`` the
-shorter S2 one (each composite keeps the whole post window without them). A region without those fields builds the graph it always did.
+``s1_post_days`` becomes the context's shorter S1 post window and its ``optical_post_days`` the
+latest days whose greenest pixel the S2 post composite prefers where they saw the ground
+(:func:`gee_landslide.earthengine.sentinel2.greenest_pixel`). A region without those fields builds
+the graph it always did.
 
 The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback), then
 ``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
