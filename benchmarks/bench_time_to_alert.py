@@ -311,11 +311,11 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
                 continue
             looks = cal.s2_dates(post)
             before = [x for x in cal.s2_dates(pre) if x < s.onset]
-            visible = any_clear(before, mask) & shows(looks, mask, s.onset)
+            shown = shows(looks, mask, s.onset)
             if (latest := region.s2_post_window(post)) != post:  # optical_post_days: those days where clear
                 recent = cal.s2_dates(latest)
-                visible = any_clear(before, mask) & np.where(any_clear(recent, mask), shows(recent, mask, s.onset),
-                                                             shows(looks, mask, s.onset))
+                shown = np.where(any_clear(recent, mask), shows(recent, mask, s.onset), shown)
+            visible = any_clear(before, mask) & shown
             if visible.mean() >= share:
                 seen.append(s)
                 break

@@ -333,24 +333,25 @@ class Region(_Strict):
         "anywhere in the post window). A greenest-pixel composite keeps the greenest, pre-landslide look of its "
         "window, so it cannot show a landslide younger than the pixel's last clear look")
 
+    @staticmethod
+    def _latest_days(post: Window, days: int | None) -> Window | None:
+        """The latest ``days`` of ``post``; None when unset or not shorter than it."""
+        if days is None or days >= post.days:
+            return None
+        return Window(start=post.end - dt.timedelta(days=days - 1), end=post.end)
+
     def s1_post_window(self, post: Window) -> Window:
         """The Sentinel-1 post window of a pass whose (optical) post window is ``post``."""
-        if self.s1_post_days is None or self.s1_post_days >= post.days:
-            return post
-        return Window(start=post.end - dt.timedelta(days=self.s1_post_days - 1), end=post.end)
+        return self._latest_days(post, self.s1_post_days) or post
 
     def s2_post_window(self, post: Window) -> Window:
         """The Sentinel-2 post window of a pass whose post window is ``post`` (``optical_post_days``)."""
-        if self.optical_post_days is None or self.optical_post_days >= post.days:
-            return post
-        return Window(start=post.end - dt.timedelta(days=self.optical_post_days - 1), end=post.end)
+        return self._latest_days(post, self.optical_post_days) or post
 
     def optical_look_window(self, post: Window) -> Window | None:
         """The latest days of ``post`` in which a pixel needs a clear Sentinel-2 look for the optical
         ensemble to decide it (SAR-first); None when any clear look in the post window will do."""
-        if self.optical_look_days is None or self.optical_look_days >= post.days:
-            return None
-        return Window(start=post.end - dt.timedelta(days=self.optical_look_days - 1), end=post.end)
+        return self._latest_days(post, self.optical_look_days)
     threshold: float | None = Field(None, gt=0, lt=1)
     min_area_m2: float = Field(400.0, ge=0)
     min_slope_deg: float = Field(10.0, ge=0, le=90)

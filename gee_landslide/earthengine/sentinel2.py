@@ -141,16 +141,17 @@ def greenest_pixel(ctx: EventContext, which: str, level: str = "L2A") -> ee.Imag
     nothing the whole window still gives a view to confirm or retract an alert with.
     """
     col = clear_collection(ctx, which, level)
-    if which == "post" and ctx.s2_post_optional:
-        whole = ee.Image(ee.Algorithms.If(col.size().gt(0), col.qualityMosaic("NDVI"), no_scene_composite()))
-    else:
-        whole = col.qualityMosaic("NDVI")
+    whole = _guarded_greenest(col) if which == "post" and ctx.s2_post_optional else col.qualityMosaic("NDVI")
     if which != "post" or ctx.s2_post is None:
         return whole
-    latest = clear_collection(ctx, which, level, ctx.s2_post)
-    short = ee.Image(ee.Algorithms.If(latest.size().gt(0), latest.qualityMosaic("NDVI"), no_scene_composite()))
+    short = _guarded_greenest(clear_collection(ctx, which, level, ctx.s2_post))
     bands = list(PLACEHOLDER_BANDS)
     return ee.ImageCollection([whole.select(bands), short.select(bands)]).mosaic()
+
+
+def _guarded_greenest(col: ee.ImageCollection) -> ee.Image:
+    """The greenest-pixel composite of ``col``, or :func:`no_scene_composite` when it holds no scene."""
+    return ee.Image(ee.Algorithms.If(col.size().gt(0), col.qualityMosaic("NDVI"), no_scene_composite()))
 
 
 def pre_event_reflectance(ctx: EventContext, level: str = "L2A") -> ee.Image:
