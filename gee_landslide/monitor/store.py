@@ -17,8 +17,9 @@ Lifecycle (issue #10, SAR-first monitoring): every alert also has a ``stage``. A
 where the pass saw only Sentinel-1 (``sensors`` = ``S1``: the post window had no clear Sentinel-2
 pixel) is a ``candidate``; one made with Sentinel-2 (``S1+S2``) is ``confirmed``, or, with
 ``confirm_looks=2`` (what regions use by default), also a ``candidate`` until a later pass sees it
-again. A later pass that sees a candidate with Sentinel-2 confirms it; one whose Sentinel-2 view covers the
-candidate's footprint (``optical_coverage``) but detects nothing there retracts it
+again. A later pass that sees a candidate with Sentinel-2 confirms it, as long as its pre window
+is old enough to show the change the candidate reported (:func:`can_confirm`); one whose Sentinel-2
+view covers the candidate's footprint (``optical_coverage``) but detects nothing there retracts it
 (``cancelled``), but only while that view can still show the change (:func:`can_judge`). A
 detection the object filter held back (``Candidate.confirmable`` False, a region's
 ``objects_stage: confirm``) updates or creates a candidate but never confirms it. The
@@ -134,6 +135,9 @@ class Alert:
     quicklook: str  # path relative to the store directory ("" when none)
     geometry: Polygon = field(compare=True)
     detections: int = 1  # passes that detected it (a re-run of a pass counts once)
+    # ISO UTC run time of the latest pass whose detection grew the footprint over new ground by at
+    # least MatchRule.regrowth_min_share of its area ("" = none since first_seen): see change_seen
+    grown_on: str = ""
 
     def properties(self) -> dict[str, Any]:
         """All attributes but the geometry (JSON-ready: None for missing values)."""
@@ -217,6 +221,34 @@ class MatchRule:
     # a candidate is retracted when a later pass saw at least this share of its footprint with
     # clear Sentinel-2 (pre and post) and detected nothing there
     retract_min_coverage: float = 0.5
+    # a detection that adds new ground of at least this share of the alert's area dates the
+    # alert's change anew (Alert.grown_on, change_seen): a second landslide beside or over a
+    # first detection, not the same one's edges seen again
+    regrowth_min_share: float = 0.5
+
+
+def change_seen(alert: Alert) -> dt.date:
+    """The run date of the pass that first saw the change the alert now shows: its first pass, or
+    the latest pass that grew it over new ground (``Alert.grown_on``)."""
+    return parse_iso(alert.grown_on or alert.first_seen).date()
+
+
+def can_confirm(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool:
+    """Whether an optical detection by a pass with windows ``pre``/``post`` can confirm ``alert``.
+
+    The pass's dNDVI compares its post composite with its pre composite, so it shows a change
+    that happened after the pre window began. The change the candidate reported happened before
+    d = :func:`change_seen` and, as its pass's post window saw it, at most one post-window length
+    before d. When the pass's pre window starts later than that, its detection there is some other,
+    newer change at the same place (a later slope failure, a clear-cut, a cloud shadow in one
+    composite), not a second look at this one. This is :func:`can_judge`'s condition on the pre
+    window, for confirming instead of retracting. Why the date moves with growth: a landslide
+    that falls beside or over an older false detection grows that alert, and its own optical
+    look must still be able to confirm it.
+    """
+    post_start, post_end = (dt.date.fromisoformat(x) for x in post)
+    post_len = (post_end - post_start).days + 1
+    return dt.date.fromisoformat(pre[0]) <= change_seen(alert) - dt.timedelta(days=post_len)
 
 
 def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool:
@@ -462,6 +494,13 @@ def plan_merge(
     ensembles) 77 % of the false confirmed alerts were seen by one pass only, against 14 % of the
     true ones (``benchmarks/bench_time_to_alert.py``).
 
+    An optical detection confirms a candidate only when :func:`can_confirm` says its pass can show the
+    candidate's change: in a simulated season with ``optical_post_days: 12`` (the deployment), two
+    false confirmations came from late-September detections of candidates raised in early July. A
+    detection that grows an alert over new ground by ``rule.regrowth_min_share`` of its area or more
+    dates its change anew (``grown_on``), so that a landslide falling beside an older false detection
+    can still be confirmed by its own optical look.
+
     ``sar_confirm`` (opt-in, a region's ``sar_confirm_passes``): (N, D) = a candidate that N passes
     have detected, this one with Sentinel-1, this pass at least D days (the Sentinel-1 post window)
     after its first, is confirmed without Sentinel-2. Why: a landslide's backscatter change stays in
@@ -534,13 +573,15 @@ def plan_merge(
         another_look = confirm_looks == 1 or later_pass
         confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
         detections = old.detections + int(later_pass)
-        stage = ("confirmed" if old.stage == "confirmed" or (seen_with == SENSORS_S1S2 and another_look and confirmable)
+        px_area = cands[0].resolution**2
+        grown = sum(_deg2_to_m2(c.lonlat.difference(old.geometry).area, c.centroid_lat) for c in cands)
+        regrown = later_pass and grown > rule.growth_tol_px * px_area and grown >= rule.regrowth_min_share * old.area_m2
+        optical_confirms = seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
+        stage = ("confirmed" if old.stage == "confirmed" or optical_confirms
                  or (confirmable and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2
-        px_area = cands[0].resolution**2
-        grown = sum(_deg2_to_m2(c.lonlat.difference(old.geometry).area, c.centroid_lat) for c in cands)
         if grown > rule.growth_tol_px * px_area:
             union = shapely.union_all([old.geometry, *(c.lonlat for c in cands)])
             # drop the near-collinear vertices that rounding to 1e-7 degrees leaves along shared edges
@@ -570,6 +611,7 @@ def plan_merge(
             sensors=_union_sensors(old.sensors, seen_with),
             geometry=new_geom,
             detections=detections,
+            grown_on=run_iso if regrown else old.grown_on,
         )
         if proposal == old:
             result.unchanged.append(old)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from helpers_alerts import GRID, RUN_1, SLIDES_A, candidates_of, snapshot, windows
-from synthetic_pass import synthetic_pass
+from synthetic_pass import Slide, synthetic_pass
 
 from gee_landslide.monitor import store as store_mod
 from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, detections_to_candidates
 from gee_landslide.monitor.feeds import merge_and_publish
-from gee_landslide.monitor.store import Alert, AlertStore, MergeResult, can_judge, read_alerts
+from gee_landslide.monitor.store import Alert, AlertStore, MergeResult, can_confirm, can_judge, read_alerts
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -259,6 +259,60 @@ def test_judging_window():
     assert can_judge(a, *w(dt.date(2024, 7, 1)))
     assert can_judge(a, *w(dt.date(2024, 7, 30)))
     assert not can_judge(a, *w(dt.date(2024, 7, 31)))  # the pre window no longer reaches back far enough
+
+
+def test_confirming_window_follows_the_change_date():
+    """A pass confirms only while its pre window starts one post window before the change was
+    first seen; a detection that grew the alert over new ground dates that change anew."""
+    a = Alert(
+        alert_id="x", region="r", status="new", stage="candidate", sensors="S1", revision=1,
+        first_seen="2024-06-01T06:00:00Z", last_seen="2024-06-01T06:00:00Z", pre_start="", pre_end="",
+        post_start="", post_end="2024-06-01", area_m2=1.0, mean_prob=0.9, peak_prob=0.9, agreement=None,
+        spread=None, mean_slope_deg=None, landcover=None, centroid_lon=0.0, centroid_lat=0.0, model_version="",
+        threshold=None, quicklook="", geometry=None,  # type: ignore[arg-type]  # not used
+    )
+
+    def w(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
+        pre, post = windows(run)  # pre window from run - 89 days, post window 30 days
+        return (pre[0].isoformat(), pre[1].isoformat()), (post[0].isoformat(), post[1].isoformat())
+
+    assert can_confirm(a, *w(dt.date(2024, 6, 13)))
+    assert can_confirm(a, *w(dt.date(2024, 7, 30)))  # pre window starts 05-02 = 06-01 - 30 days
+    assert not can_confirm(a, *w(dt.date(2024, 7, 31)))  # it starts after any change the candidate saw
+    grown = dataclasses.replace(a, grown_on="2024-07-20T06:00:00Z")
+    assert can_confirm(grown, *w(dt.date(2024, 7, 31)))
+    assert can_confirm(grown, *w(dt.date(2024, 9, 17)))
+    assert not can_confirm(grown, *w(dt.date(2024, 9, 18)))
+
+
+def test_a_late_optical_detection_confirms_only_a_change_it_can_show(tmp_path):
+    """Two months after a Sentinel-1 candidate, an optical detection at the same place compares
+    composites that both postdate the candidate's change: it is some newer change, and the candidate
+    stays one. A new landslide beside it (the footprint grows by more than half) dates the alert's
+    change anew, and the next optical look confirms it. The footprint's edges seen again do not."""
+    small = [Slide(20, 20, 36, 30, 0.92)]  # 160 px
+    edges = [Slide(20, 20, 37, 31, 0.92)]  # +27 px: the same landslide's edges
+    beside = [Slide(20, 20, 36, 45, 0.92)]  # +240 px: a second landslide next to it
+    late, later = RUN_1 + dt.timedelta(days=66), RUN_1 + dt.timedelta(days=72)
+    same, grew = tmp_path / "same", tmp_path / "grew"
+    for d in (same, grew):
+        first = merge(d, RUN_1, "S1", slides=small)
+        assert [a.stage for a in first.new] == ["candidate"] and first.new[0].grown_on == ""
+    aid = first.new[0].alert_id
+
+    r = merge(same, late, "S1+S2", slides=edges)
+    assert r.confirmed == [] and [(a.alert_id, a.stage, a.grown_on) for a in r.updated] == [(aid, "candidate", "")]
+    assert merge(same, later, "S1+S2", slides=edges).confirmed == []
+
+    r = merge(grew, late, "S1+S2", slides=beside)
+    (a,) = r.updated
+    assert (a.alert_id, a.stage, a.grown_on) == (aid, "candidate", "2024-08-06T06:00:00Z")
+    assert read_alerts(grew / "alerts.gpkg") == r.alerts  # the GeoPackage keeps the date
+    r = merge(grew, later, "S1+S2", slides=beside)
+    assert r.confirmed == [aid]
+    # within the window of the first pass, an optical look confirms as before
+    assert merge(tmp_path / "early", RUN_1, "S1", slides=small).new
+    assert merge(tmp_path / "early", RUN_1 + dt.timedelta(days=59), "S1+S2", slides=small).confirmed == [aid]
 
 
 def test_sensors_raster_and_per_pixel_thresholds():
