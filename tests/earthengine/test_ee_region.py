@@ -114,8 +114,9 @@ def test_tile_follows_the_regions_sentinel1_pass_orbit_and_short_post_window(ee_
     from gee_landslide.earthengine.graphcheck import check_graph, pre_event_violations
     from gee_landslide.earthengine.region import tile_recipe
 
+    # (the Sentinel-2 short post window, optical_post_days, has its own test below)
     region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, orbit_pass="ASCENDING",
-                                                relative_orbit=37)
+                                                relative_orbit=37, optical_post_days=None)
     r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
     s1_post = Window(start=post.end - dt.timedelta(days=11), end=post.end)
     assert s1_post.days == 12 and region.s1_post_window(post) == s1_post
@@ -181,7 +182,8 @@ def test_tile_without_the_sentinel1_fields_builds_the_graph_it_always_did(ee_off
     from gee_landslide.earthengine.region import region_context, tile_recipe
 
     # ensembles=None: one optical ensemble, not SAR-first (whose post composite may be empty, see below)
-    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=s1_post_days, ensembles=None)
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=s1_post_days, ensembles=None,
+                                                optical_post_days=None)
     assert region.orbit_pass == "DESCENDING" and region.relative_orbit is None
     r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
     stand_in = region_context("norway", region, pre, post, sub, catalog.defaults).event
@@ -345,7 +347,8 @@ def test_sar_first_tile_without_any_post_scene_is_decided_by_sentinel1(ee_offlin
     from gee_landslide.earthengine.region import fetch_grid_stack, tile_recipe
     from gee_landslide.monitor.runner import SENSOR_CODE, observed_sensors
 
-    region, pre, post, _grid, sub = region_setup(catalog)
+    # one Sentinel-2 post composite (optical_post_days adds a guarded short one: its own test above)
+    region, pre, post, _grid, sub = region_tile(catalog, optical_post_days=None)
     assert region.ensembles is not None  # norway is SAR-first
     r = tile_recipe(sub, pre, post, region=region, region_id="norway", defaults=catalog.defaults)
     g = json.loads(r.serialized())

@@ -134,6 +134,7 @@ def test_a_short_sentinel2_post_window_shows_a_landslide_the_whole_window_hides(
     """Clear sky, 14 days after a landslide: the greenest pixel of the 30-day post window still keeps
     the clear dates before it (no change), that of the latest 12 days (``optical_post_days``) holds
     only later dates and shows the scar. Sentinel-1, the pre composite and the truth do not change."""
+    region = region.model_copy(update={"optical_post_days": None})  # the whole window, as without the option
     clear = _with(region, cloud_frequency=[0.0] * 12)
     onset = sorted(region.simulation.landslide_dates)[0]
     run = onset + dt.timedelta(days=14)
