@@ -333,6 +333,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
     polys = {s.id: s.polygon() for s in slides}
     in_season = [s for s in slides if s.onset >= season_start]
     first_hits: dict[str, float] = {}
+    notice_hits: dict[str, float] = {}  # ... or by an older alert that grew over new ground there
     first_pass_of: dict[str, dt.date] = {}
     # the first pass of each alert: read the passes in order and note the first alert over each slide
     passes = sorted((run.paths.monitor / region_id).glob("????-??-??"))
@@ -347,13 +348,16 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         for aid in new_ids:  # an alert confirmed but never listed as such was born confirmed (confirm_looks 1)
             first_pass_of[aid] = day
         seen_ids |= new_ids
+        grown_ids = set(summary["alerts"].get("grown", ()))
         for a in alerts:
-            if a.alert_id not in new_ids:
+            if a.alert_id not in new_ids and a.alert_id not in grown_ids:
                 continue
             geom = from_lonlat(a.geometry, grid_crs)
             for s in in_season:
-                if s.id not in first_hits and s.onset <= day and geom.intersects(polys[s.id]):
-                    first_hits[s.id] = (day - s.onset).days
+                if s.onset <= day and geom.intersects(polys[s.id]):
+                    notice_hits.setdefault(s.id, (day - s.onset).days)
+                    if a.alert_id in new_ids:
+                        first_hits.setdefault(s.id, (day - s.onset).days)
 
     def hits(a) -> bool:  # over a landslide that had happened when the alert was last seen
         geom = from_lonlat(a.geometry, grid_crs)
@@ -371,6 +375,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         return float(flags.mean()) if flags.size else float("nan")
 
     tta = np.array(sorted(first_hits.values()), float)
+    notice = np.array(sorted(notice_hits.values()), float)
     confirmed = [a for a in alerts if a.stage == "confirmed"]
     # per alert and per landslide, once: the shares below and the intervals (season_intervals) use them
     alert_hit = np.array([hits(a) for a in alerts], float)
@@ -393,6 +398,8 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         "alerted": len(first_hits),
         "tta_median": float(np.median(tta)) if tta.size else float("nan"),
         "tta_p90": float(np.percentile(tta, 90)) if tta.size else float("nan"),
+        "noticed": len(notice_hits),
+        "notice_median": float(np.median(notice)) if notice.size else float("nan"),
         "alerts": len(alerts),
         "precision_first": share(alert_hit),
         "recall_first": len(first_hits) / len(in_season) if in_season else float("nan"),
@@ -571,6 +578,11 @@ def main() -> None:
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
               f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
               f"{s['cancelled']:5d} {conf}")
+    print("\nfirst notice: a new alert over the landslide, or an older alert that grew over new ground there "
+          "(both notify; footprints as at the season's end)")
+    for name, s in scores.items():
+        print(f"  {name:<10} {s['noticed']} of {s['landslides']} landslides, median {s['notice_median']:.1f} days "
+              f"(first new alert: {s['alerted']}, median {s['tta_median']:.1f})")
     print("\n95 % intervals (landslides, or alerts for precision, drawn again: benchmarks' season_intervals)")
     for name, s in scores.items():
         iv = season_intervals(s)

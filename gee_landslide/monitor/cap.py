@@ -77,11 +77,18 @@ def _seen_by_sar_only(alert: Alert) -> bool:
     return alert.sensors == "S1"
 
 
+def grew_now(alert: Alert) -> bool:
+    """Did the revision that produced ``alert`` grow its footprint over new ground?"""
+    return bool(alert.grown_on) and alert.grown_on == alert.last_seen and alert.revision > 1
+
+
 def alert_headline(alert: Alert) -> str:
     """One line for CAP headlines, Atom titles and notifications: stage, region, area, sensors."""
     area = f"{alert.area_m2:,.0f} m²"
     if alert.stage == "cancelled":
         return f"Cancelled landslide alert in {alert.region} ({area}): not confirmed by Sentinel-2"
+    if grew_now(alert):  # a new landslide beside or over an older alert: say so first
+        area = f"grown to {area} over new ground"
     if alert.stage == "candidate":
         how = "Sentinel-1 only" if _seen_by_sar_only(alert) else "S1+S2, awaiting a second pass"
         return f"Candidate landslide in {alert.region} ({area}, {how})"
@@ -128,6 +135,7 @@ def alert_description(alert: Alert) -> str:
         f"{alert.post_start}/{alert.post_end} ({used}). "
         f"Centroid {alert.centroid_lat:.5f}, {alert.centroid_lon:.5f}. Model {alert.model_version}. "
         f"First seen {alert.first_seen}, last seen {alert.last_seen} (revision {alert.revision})."
+        + (f" Its footprint last grew over new ground on {alert.grown_on}." if alert.grown_on else "")
     )
 
 

@@ -340,8 +340,8 @@ def merge_and_publish(
 
     The feeds are written under the store's lock, right after the merge commits, so they always
     show the state just committed. ``notifier`` (:class:`~gee_landslide.monitor.notify.Notifier`)
-    is told about new alerts, and about candidates that were confirmed or cancelled, after the
-    lock is released; its failures are only logged.
+    is told about new alerts, about candidates that were confirmed or cancelled, and about alerts
+    that grew over new ground, after the lock is released; its failures are only logged.
     """
     base_url = resolve_base_url(store.dir, store.base_url)
 
@@ -350,7 +350,7 @@ def merge_and_publish(
             write_feeds(result.alerts, store.dir, base_url=base_url)
 
     result = store.merge(candidates, on_commit=write, **merge_kw)
-    news = [*result.new, *result.stage_changes]  # new alerts, and candidates confirmed or cancelled
+    news = [*result.new, *result.notable_updates]  # new alerts; confirmed, cancelled or grown ones
     if notifier is not None and news:
         try:
             notifier.notify(news, base_url=base_url)

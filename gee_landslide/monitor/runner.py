@@ -165,6 +165,7 @@ class PassResult:
     optical_share: float | None = None  # share of the region decided with Sentinel-2
     confirmed: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    grown: list[str] = field(default_factory=list)  # alerts whose footprint grew over new ground
     filtered: dict[str, int] = field(default_factory=dict)  # detections dropped, by reason (alerts.Rejected)
 
     @property
@@ -183,7 +184,7 @@ class PassResult:
             "seconds": self.seconds,
             "seconds_per_km2": self.seconds_per_km2,
             "alerts": {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
-                       "confirmed": self.confirmed, "cancelled": self.cancelled},
+                       "confirmed": self.confirmed, "cancelled": self.cancelled, "grown": self.grown},
             "strategy": self.strategy,
             "optical_share": self.optical_share,
             "object_scores": self.scores.to_dict() if self.scores else None,
@@ -781,6 +782,7 @@ def finish_pass(
         optical_share=round(float((m["sensors"] == SENSOR_CODE["optical"]).mean()), 4),
         confirmed=list(merged.confirmed),
         cancelled=list(merged.cancelled),
+        grown=list(merged.grown),
         filtered=dict(sorted((Counter(r.reason for r in rejected) + Counter(objects=objects_dropped)).items())),
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())

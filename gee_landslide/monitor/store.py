@@ -194,6 +194,7 @@ class MergeResult:
     alerts: list[Alert] = field(default_factory=list)  # the whole store after the merge
     confirmed: list[str] = field(default_factory=list)  # ids of candidates this merge confirmed
     cancelled: list[str] = field(default_factory=list)  # ids of candidates this merge retracted
+    grown: list[str] = field(default_factory=list)  # ids this merge grew over new ground (Alert.grown_on)
 
     @property
     def changed(self) -> bool:
@@ -201,13 +202,20 @@ class MergeResult:
 
     @property
     def stage_changes(self) -> list[Alert]:
-        """The updated alerts whose stage changed (confirmed or cancelled): worth a notification."""
+        """The updated alerts whose stage changed (confirmed or cancelled)."""
         ids = set(self.confirmed) | set(self.cancelled)
+        return [a for a in self.updated if a.alert_id in ids]
+
+    @property
+    def notable_updates(self) -> list[Alert]:
+        """The updated alerts worth a notification: a stage change, or a footprint grown over new ground
+        (a landslide beside or over an older alert is news, though it keeps that alert's id)."""
+        ids = set(self.confirmed) | set(self.cancelled) | set(self.grown)
         return [a for a in self.updated if a.alert_id in ids]
 
     def summary(self) -> str:
         return (f"{len(self.new)} new, {len(self.updated)} updated ({len(self.confirmed)} confirmed, "
-                f"{len(self.cancelled)} cancelled), {len(self.unchanged)} unchanged")
+                f"{len(self.cancelled)} cancelled, {len(self.grown)} grown), {len(self.unchanged)} unchanged")
 
 
 @dataclass(frozen=True)
@@ -627,6 +635,8 @@ def plan_merge(
         result.updated.append(updated)
         if old.stage != "confirmed" and stage == "confirmed":
             result.confirmed.append(aid)
+        if regrown:
+            result.grown.append(aid)
 
     # candidates the pass saw with Sentinel-2, at a time that could show the change, without a detection
     if optical_coverage is not None:

@@ -289,7 +289,8 @@ def test_a_late_optical_detection_confirms_only_a_change_it_can_show(tmp_path):
     """Two months after a Sentinel-1 candidate, an optical detection at the same place compares
     composites that both postdate the candidate's change: it is some newer change, and the candidate
     stays one. A new landslide beside it (the footprint grows by more than half) dates the alert's
-    change anew, and the next optical look confirms it. The footprint's edges seen again do not."""
+    change anew, subscribers are told, and the next optical look confirms it. The footprint's edges
+    seen again do neither."""
     small = [Slide(20, 20, 36, 30, 0.92)]  # 160 px
     edges = [Slide(20, 20, 37, 31, 0.92)]  # +27 px: the same landslide's edges
     beside = [Slide(20, 20, 36, 45, 0.92)]  # +240 px: a second landslide next to it
@@ -300,14 +301,20 @@ def test_a_late_optical_detection_confirms_only_a_change_it_can_show(tmp_path):
         assert [a.stage for a in first.new] == ["candidate"] and first.new[0].grown_on == ""
     aid = first.new[0].alert_id
 
-    r = merge(same, late, "S1+S2", slides=edges)
+    notes = RecordingNotifier()
+    r = merge(same, late, "S1+S2", slides=edges, notifier=notes)
     assert r.confirmed == [] and [(a.alert_id, a.stage, a.grown_on) for a in r.updated] == [(aid, "candidate", "")]
+    assert r.grown == [] and notes.sent == []
     assert merge(same, later, "S1+S2", slides=edges).confirmed == []
 
-    r = merge(grew, late, "S1+S2", slides=beside)
+    r = merge(grew, late, "S1+S2", slides=beside, notifier=notes)
     (a,) = r.updated
-    assert (a.alert_id, a.stage, a.grown_on) == (aid, "candidate", "2024-08-06T06:00:00Z")
+    assert (a.alert_id, a.stage, a.grown_on) == (aid, "candidate", "2024-08-06T06:00:00Z") and r.grown == [aid]
     assert read_alerts(grew / "alerts.gpkg") == r.alerts  # the GeoPackage keeps the date
+    assert [[x.alert_id for x in n] for n in notes.sent] == [[aid]]
+    info = _cap(grew, aid).find(f"{CAP}info")
+    assert f"grown to {a.area_m2:,.0f} m² over new ground" in info.findtext(f"{CAP}headline")
+    assert "grew over new ground on 2024-08-06T06:00:00Z" in info.findtext(f"{CAP}description")
     r = merge(grew, later, "S1+S2", slides=beside)
     assert r.confirmed == [aid]
     # within the window of the first pass, an optical look confirms as before

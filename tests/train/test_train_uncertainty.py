@@ -177,3 +177,39 @@ def test_time_to_alert_benchmark_gives_each_season_figure_its_interval(monkeypat
     assert iv["precision_confirmed"].value == pytest.approx(7 / 8)
     # on 10 landslides, recall 0.7 cannot tell a 0.8 target met from missed
     assert iv["recall_confirmed"].lo < 0.5 and iv["recall_confirmed"].hi >= 0.9
+
+
+def test_time_to_alert_benchmark_counts_an_alert_grown_over_a_landslide_as_its_first_notice(monkeypatch, tmp_path):
+    """A landslide beside an older alert is first alerted by that alert growing over it: the benchmark
+    counts it as noticed then (subscribers are told), while the first *new* alert misses it."""
+    import datetime as dt
+    import json
+    from types import SimpleNamespace
+
+    from shapely.geometry import box
+
+    from gee_landslide.monitor.alerts import to_lonlat
+    from gee_landslide.monitor.store import Alert, write_alerts
+
+    mod = _benchmark("bench_time_to_alert", monkeypatch)
+    crs = "EPSG:32632"
+    first, second = box(330_000, 6_820_000, 330_100, 6_820_100), box(330_100, 6_820_000, 330_250, 6_820_100)
+    slides = [SimpleNamespace(id="a", onset=dt.date(2025, 6, 25), polygon=lambda: first),
+              SimpleNamespace(id="b", onset=dt.date(2025, 7, 3), polygon=lambda: second)]
+    footprint = to_lonlat(first.union(second), crs)
+    alert = Alert(alert_id="sim-1", region="sim", status="updated", stage="candidate", sensors="S1", revision=2,
+                  first_seen="2025-07-01T06:00:00Z", last_seen="2025-07-07T06:00:00Z", pre_start="2025-04-09",
+                  pre_end="2025-06-07", post_start="2025-06-08", post_end="2025-07-07", area_m2=25_000.0,
+                  mean_prob=0.8, peak_prob=0.9, agreement=None, spread=None, mean_slope_deg=None, landcover=None,
+                  centroid_lon=footprint.centroid.x, centroid_lat=footprint.centroid.y, model_version="m",
+                  threshold=0.5, quicklook="", geometry=footprint, detections=2, grown_on="2025-07-07T06:00:00Z")
+    paths = SimpleNamespace(alerts=tmp_path / "alerts", monitor=tmp_path / "monitor")
+    paths.alerts.mkdir()
+    write_alerts(paths.alerts / "alerts.gpkg", [alert])
+    for day, lists in (("2025-07-01", {"new": ["sim-1"]}), ("2025-07-07", {"grown": ["sim-1"]})):
+        (paths.monitor / "sim" / day).mkdir(parents=True)
+        summary = {"alerts": {"new": [], "updated": [], "confirmed": [], "cancelled": [], "grown": [], **lists}}
+        (paths.monitor / "sim" / day / "pass.json").write_text(json.dumps(summary))
+    s = mod.score(SimpleNamespace(paths=paths), slides, dt.date(2025, 6, 1), crs)
+    assert (s["alerted"], s["tta_median"]) == (1, 6.0)  # "b" happened after the alert's first pass
+    assert (s["noticed"], s["notice_median"]) == (2, 5.0)  # ... and the growth told of it 4 days later
