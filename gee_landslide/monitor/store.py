@@ -201,12 +201,6 @@ class MergeResult:
         return bool(self.new or self.updated)
 
     @property
-    def stage_changes(self) -> list[Alert]:
-        """The updated alerts whose stage changed (confirmed or cancelled)."""
-        ids = set(self.confirmed) | set(self.cancelled)
-        return [a for a in self.updated if a.alert_id in ids]
-
-    @property
     def notable_updates(self) -> list[Alert]:
         """The updated alerts worth a notification: a stage change, or a footprint grown over new ground
         (a landslide beside or over an older alert is news, though it keeps that alert's id)."""

@@ -242,19 +242,25 @@ def test_a_failed_commit_keeps_the_candidates(tmp_path, monkeypatch):
     assert {a.stage for a in read_alerts(d / "alerts.gpkg")} == {"candidate"}
 
 
-def test_judging_window():
-    a = Alert(
+def _candidate_of_june_1st() -> Alert:
+    """A Sentinel-1 candidate first seen on 2024-06-01 (geometry not used)."""
+    return Alert(
         alert_id="x", region="r", status="new", stage="candidate", sensors="S1", revision=1,
         first_seen="2024-06-01T06:00:00Z", last_seen="2024-06-01T06:00:00Z", pre_start="", pre_end="",
         post_start="", post_end="2024-06-01", area_m2=1.0, mean_prob=0.9, peak_prob=0.9, agreement=None,
         spread=None, mean_slope_deg=None, landcover=None, centroid_lon=0.0, centroid_lat=0.0, model_version="",
-        threshold=None, quicklook="", geometry=None,  # type: ignore[arg-type]  # not used
+        threshold=None, quicklook="", geometry=None,  # type: ignore[arg-type]
     )
 
-    def w(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
-        pre, post = windows(run)
-        return (pre[0].isoformat(), pre[1].isoformat()), (post[0].isoformat(), post[1].isoformat())
 
+def _window_strings(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
+    pre, post = windows(run)
+    return (pre[0].isoformat(), pre[1].isoformat()), (post[0].isoformat(), post[1].isoformat())
+
+
+def test_judging_window():
+    a = _candidate_of_june_1st()
+    w = _window_strings
     assert not can_judge(a, *w(dt.date(2024, 6, 30)))  # post window starts on the first detection day
     assert can_judge(a, *w(dt.date(2024, 7, 1)))
     assert can_judge(a, *w(dt.date(2024, 7, 30)))
@@ -264,18 +270,8 @@ def test_judging_window():
 def test_confirming_window_follows_the_change_date():
     """A pass confirms only while its pre window starts one post window before the change was
     first seen; a detection that grew the alert over new ground dates that change anew."""
-    a = Alert(
-        alert_id="x", region="r", status="new", stage="candidate", sensors="S1", revision=1,
-        first_seen="2024-06-01T06:00:00Z", last_seen="2024-06-01T06:00:00Z", pre_start="", pre_end="",
-        post_start="", post_end="2024-06-01", area_m2=1.0, mean_prob=0.9, peak_prob=0.9, agreement=None,
-        spread=None, mean_slope_deg=None, landcover=None, centroid_lon=0.0, centroid_lat=0.0, model_version="",
-        threshold=None, quicklook="", geometry=None,  # type: ignore[arg-type]  # not used
-    )
-
-    def w(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
-        pre, post = windows(run)  # pre window from run - 89 days, post window 30 days
-        return (pre[0].isoformat(), pre[1].isoformat()), (post[0].isoformat(), post[1].isoformat())
-
+    a = _candidate_of_june_1st()
+    w = _window_strings  # pre window from run - 89 days, post window 30 days
     assert can_confirm(a, *w(dt.date(2024, 6, 13)))
     assert can_confirm(a, *w(dt.date(2024, 7, 30)))  # pre window starts 05-02 = 06-01 - 30 days
     assert not can_confirm(a, *w(dt.date(2024, 7, 31)))  # it starts after any change the candidate saw
