@@ -262,12 +262,16 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     is inside the post window, so "no change" only counts when the post window starts after d1;
     and the pre window must still reach back before d1 minus one post-window length, so that it
     holds the vegetation the landslide removed. In between (and only there) silence is evidence.
+    An alert that grew over new ground later (:func:`change_seen`) reported a second change: the
+    post window must also start after that one, so that silence speaks for both. One that grew a
+    post window or more after its first pass has no such view and stays a candidate: for a hazard
+    feed, a landslide wrongly cancelled costs more than a candidate left open.
     """
     d1 = parse_iso(alert.first_seen).date()
     post_start, post_end = (dt.date.fromisoformat(x) for x in post)
     pre_start = dt.date.fromisoformat(pre[0])
     post_len = (post_end - post_start).days + 1
-    return post_start > d1 and pre_start <= d1 - dt.timedelta(days=post_len)
+    return post_start > max(d1, change_seen(alert)) and pre_start <= d1 - dt.timedelta(days=post_len)
 
 
 def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -> float:

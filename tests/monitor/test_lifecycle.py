@@ -265,6 +265,16 @@ def test_judging_window():
     assert can_judge(a, *w(dt.date(2024, 7, 1)))
     assert can_judge(a, *w(dt.date(2024, 7, 30)))
     assert not can_judge(a, *w(dt.date(2024, 7, 31)))  # the pre window no longer reaches back far enough
+    # grown over new ground on 06-20: a view must also start after that second change
+    grown = dataclasses.replace(a, grown_on="2024-06-20T06:00:00Z")
+    assert not can_judge(grown, *w(dt.date(2024, 7, 1)))
+    assert not can_judge(grown, *w(dt.date(2024, 7, 19)))  # post window starts on 06-20
+    assert can_judge(grown, *w(dt.date(2024, 7, 20)))
+    assert can_judge(grown, *w(dt.date(2024, 7, 30)))
+    assert not can_judge(grown, *w(dt.date(2024, 7, 31)))
+    # grown a month or more after its first pass, no view shows both changes: it stays a candidate
+    later = dataclasses.replace(a, grown_on="2024-07-10T06:00:00Z")
+    assert not any(can_judge(later, *w(dt.date(2024, 6, 1) + dt.timedelta(days=k))) for k in range(120))
 
 
 def test_confirming_window_follows_the_change_date():
