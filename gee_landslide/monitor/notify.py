@@ -1,4 +1,4 @@
-"""Optional notifications of NEW alerts and of stage changes (a candidate confirmed or cancelled): a webhook (HTTP POST of the GeoJSON Feature) and/or Apprise.
+"""Optional notifications of NEW alerts, of stage changes (a candidate confirmed or cancelled) and of alerts that grew over new ground: a webhook (HTTP POST of the GeoJSON Feature) and/or Apprise.
 
 Off by default: a :class:`Notifier` with no target does nothing, and the store only notifies
 when the caller passes one (``feeds.merge_and_publish(..., notifier=...)`` or :func:`notify_new_alerts`
