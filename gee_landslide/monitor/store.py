@@ -235,6 +235,13 @@ def change_seen(alert: Alert) -> dt.date:
     return parse_iso(alert.grown_on or alert.first_seen).date()
 
 
+def _pre_predates(pre: tuple[str, str], post: tuple[str, str], day: dt.date) -> bool:
+    """Whether the pre window starts at least one post-window length before ``day``: a change a pass saw
+    by ``day`` happened after that, so such a pre window holds the ground as it was before it."""
+    post_start, post_end = (dt.date.fromisoformat(x) for x in post)
+    return dt.date.fromisoformat(pre[0]) <= day - dt.timedelta(days=(post_end - post_start).days + 1)
+
+
 def can_confirm(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool:
     """Whether an optical detection by a pass with windows ``pre``/``post`` can confirm ``alert``.
 
@@ -248,9 +255,7 @@ def can_confirm(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bo
     that falls beside or over an older false detection grows that alert, and its own optical
     look must still be able to confirm it.
     """
-    post_start, post_end = (dt.date.fromisoformat(x) for x in post)
-    post_len = (post_end - post_start).days + 1
-    return dt.date.fromisoformat(pre[0]) <= change_seen(alert) - dt.timedelta(days=post_len)
+    return _pre_predates(pre, post, change_seen(alert))
 
 
 def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool:
@@ -268,10 +273,8 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     feed, a landslide wrongly cancelled costs more than a candidate left open.
     """
     d1 = parse_iso(alert.first_seen).date()
-    post_start, post_end = (dt.date.fromisoformat(x) for x in post)
-    pre_start = dt.date.fromisoformat(pre[0])
-    post_len = (post_end - post_start).days + 1
-    return post_start > max(d1, change_seen(alert)) and pre_start <= d1 - dt.timedelta(days=post_len)
+    post_start = dt.date.fromisoformat(post[0])
+    return post_start > max(d1, change_seen(alert)) and _pre_predates(pre, post, d1)
 
 
 def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -> float:
@@ -581,14 +584,15 @@ def plan_merge(
         detections = old.detections + int(later_pass)
         px_area = cands[0].resolution**2
         grown = sum(_deg2_to_m2(c.lonlat.difference(old.geometry).area, c.centroid_lat) for c in cands)
-        regrown = later_pass and grown > rule.growth_tol_px * px_area and grown >= rule.regrowth_min_share * old.area_m2
+        grew = grown > rule.growth_tol_px * px_area  # below the tolerance the footprint stays as it is
+        regrown = later_pass and grew and grown >= rule.regrowth_min_share * old.area_m2
         optical_confirms = seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
         stage = ("confirmed" if old.stage == "confirmed" or optical_confirms
                  or (confirmable and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
                  else "candidate")
         new_geom = old.geometry
         area = old.area_m2
-        if grown > rule.growth_tol_px * px_area:
+        if grew:
             union = shapely.union_all([old.geometry, *(c.lonlat for c in cands)])
             # drop the near-collinear vertices that rounding to 1e-7 degrees leaves along shared edges
             union = shapely.simplify(shapely.set_precision(union, 10.0**-LONLAT_DECIMALS), 2e-7)
