@@ -258,12 +258,23 @@ class CropSampler:
     pixels; trained only on events whose post composites show every scar, an S1+S2 network learns
     that no dNDVI drop means no landslide and ignores the Sentinel-1 change there. These crops
     show it landslides that only Sentinel-1 sees.
+
+    ``silent_sar_share``: the fraction of crops whose landslide pixels show no Sentinel-1 change,
+    for settings with dNDVI and the Sentinel-1 bands (else it does nothing): their dVV and dVH
+    are drawn from the crop's pixels outside landslides (unchanged ground: its speckle), and the
+    post bands are set to pre + that change. Why: whether a slide brightens or darkens the
+    backscatter depends on the slope's angle to the radar (the scar's incidence sensitivity);
+    a third of norway-5's slides darkened VV, as fresh clear-cuts do, and the S1+S2 networks
+    missed those (pixel recall 0.54 against the S2 networks' 0.93) although their dNDVI was a
+    scar's. These crops show a network scars that Sentinel-1 does not confirm. Measured on the
+    laptop sweep (docs/experiments.md, session 23) it trades the precision Sentinel-1 gives for
+    that recall, so the laptop profile leaves it off.
     """
 
     def __init__(self, scenes: Sequence[Scene], setting_: Setting, norm: Normalisation, crop: int,
                  batch_size: int, rng: np.random.Generator, loss_mask: str = "none",
                  augment: str = "rot90", object_share: float = 0.0, background_share: float = 0.0,
-                 stale_optical_share: float = 0.0) -> None:
+                 stale_optical_share: float = 0.0, silent_sar_share: float = 0.0) -> None:
         from gee_landslide.train.metrics import evaluation_mask
 
         if not 0.0 <= object_share <= 1.0:
@@ -283,6 +294,17 @@ class CropSampler:
         # the dNDVI channel and the normalised value of a physical 0 (no optical change)
         self.dndvi = (names.index("dNDVI"), -norm.mean[norm.bands.index("dNDVI")] / norm.std[norm.bands.index("dNDVI")]
                       ) if both else None
+        if not 0.0 <= silent_sar_share <= 1.0:
+            raise ValueError(f"silent_sar_share {silent_sar_share!r}: use a fraction in [0, 1]")
+        sar = ("preVV", "postVV", "dVV", "preVH", "postVH", "dVH")
+        with_sar = "dNDVI" in names and all(b in names for b in sar)
+        self.silent_sar_share = silent_sar_share if with_sar else 0.0
+        # per polarisation: (pre, post, change) channel indices and each one's (mean, std)
+        self.sar_triples = [
+            tuple((names.index(b), norm.mean[norm.bands.index(b)], norm.std[norm.bands.index(b)])
+                  for b in (f"pre{pol}", f"post{pol}", f"d{pol}"))
+            for pol in ("VV", "VH")
+        ] if with_sar else []
         # channel index, and the normalised value of a physical 0 (gain pivots on it)
         self.gain_channels = [
             (names.index(b), -norm.mean[norm.bands.index(b)] / norm.std[norm.bands.index(b)])
@@ -369,6 +391,23 @@ class CropSampler:
             if self.stale_optical_share and rng.random() < self.stale_optical_share:
                 ch, zero = self.dndvi
                 self._x_nhwc[b, :, :, ch][yi > 0] = zero
+            if self.silent_sar_share and rng.random() < self.silent_sar_share:
+                self._silence_sar(self._x_nhwc[b], yi > 0, wi & (yi == 0), rng)
             self._y[b, 0] = yi
             self._w[b, 0] = wi
         return self._x, self._y, self._w
+
+    def _silence_sar(self, x: np.ndarray, slide: np.ndarray, ground: np.ndarray, rng: np.random.Generator) -> None:
+        """Give the landslide pixels of one (H,W,C) normalised crop the Sentinel-1 change of
+        randomly drawn unchanged pixels of the same crop, keeping post = pre + change."""
+        n = int(slide.sum())
+        donors = np.flatnonzero(ground)
+        if n == 0 or len(donors) == 0:
+            return
+        pick = rng.choice(donors, size=n)
+        for (pre, m_pre, s_pre), (post, m_post, s_post), (d, m_d, s_d) in self.sar_triples:
+            flat_d = x[:, :, d].reshape(-1)
+            change = flat_d[pick]  # normalised dVV/dVH of the donors
+            x[:, :, d][slide] = change
+            pre_db = x[:, :, pre][slide] * s_pre + m_pre
+            x[:, :, post][slide] = (pre_db + change * s_d + m_d - m_post) / s_post

@@ -130,6 +130,10 @@ class Profile(BaseModel):
         0.0, ge=0.0, le=1.0, description="fraction of crops whose landslides show no optical change (dNDVI 0), as "
         "where a greenest-pixel composite holds only pre-event clear looks; settings with Sentinel-1 bands and "
         "dNDVI only (train.data.CropSampler)")
+    crop_silent_sar_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of crops whose landslides show no Sentinel-1 change (their dVV, "
+        "dVH drawn from the crop's unchanged ground), as where a slide's backscatter barely moved; settings with "
+        "Sentinel-1 bands and dNDVI only (train.data.CropSampler)")
     s1_post_variants: bool = Field(
         False, description="train and validate the settings of s1_post_variant_settings also on the events' "
         "variants with a monitoring pass's few Sentinel-1 looks (core.variants; the catalog's "

@@ -346,7 +346,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     sampler = CropSampler(data.train, s, data.norm, cfg.crop_size, cfg.batch_size, rng,
                           loss_mask=cfg.loss_mask, augment=cfg.augment,
                           object_share=cfg.crop_object_share, background_share=cfg.crop_background_share,
-                          stale_optical_share=cfg.crop_stale_optical_share)
+                          stale_optical_share=cfg.crop_stale_optical_share,
+                          silent_sar_share=cfg.crop_silent_sar_share)
     scheduler = make_scheduler(cfg, optimizer)
 
     epoch, best_f1, best_epoch, best_file = 0, -1.0, 0, None

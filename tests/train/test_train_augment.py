@@ -277,3 +277,73 @@ def test_stale_optical_share_zero_keeps_the_run_ids_and_the_crops_of_earlier_run
     b = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9), stale_optical_share=0.0)
     for _ in range(5):
         assert np.array_equal(a.sample()[0], b.sample()[0])
+
+
+def _scene_whose_sar_brightens_on_its_label(i: int, size: int = 64) -> Scene:
+    """dVV, dVH +6 dB on the landslides and speckle-like N(0, 1) dB elsewhere; post = pre + change."""
+    scene = _scene_whose_band_is_its_label(i, size)
+    stack, rng = scene.stack, np.random.default_rng(100 + i)
+    for pre, post, d in ((0, 1, 2), (3, 4, 5)):
+        stack[d] = 6.0 * scene.labels + rng.normal(0.0, 1.0, (size, size)).astype(np.float32)
+        stack[pre] = rng.normal(-12.0, 2.0, (size, size)).astype(np.float32)
+        stack[post] = stack[pre] + stack[d]
+    return scene
+
+
+def _physical(x: np.ndarray, norm: Normalisation) -> np.ndarray:
+    """(B,7,H,W): preVV, postVV, dVV, preVH, postVH, dVH, dNDVI of a batch in physical units (NaN if absent)."""
+    out = np.full((x.shape[0], 7, *x.shape[2:]), np.nan, np.float32)
+    for i, band in enumerate(("preVV", "postVV", "dVV", "preVH", "postVH", "dVH", "dNDVI")):
+        if band in norm.channel_names:
+            c, j = norm.channel_names.index(band), norm.bands.index(band)
+            out[:, i] = x[:, c] * norm.std[j] + norm.mean[j]
+    return out
+
+
+def test_silent_sar_crops_give_the_landslides_the_backscatter_change_of_unchanged_ground():
+    scenes = [_scene_whose_sar_brightens_on_its_label(i) for i in range(3)]
+
+    def crops(share: float, setting_name: str = "s1s2", n: int = 30):
+        st = setting(setting_name)
+        nm = Normalisation.compute([sc.stack[list(st.band_indices)] for sc in scenes], st.band_names)
+        sampler = CropSampler(scenes, st, nm, crop=32, batch_size=4, rng=np.random.default_rng(3),
+                              silent_sar_share=share)
+        for _ in range(n):
+            x, y, _ = sampler.sample()
+            yield _physical(x, nm), y.copy(), nm
+
+    silenced = 0
+    for phys, y, _ in crops(0.5):
+        ch = {b: i for i, b in enumerate(("preVV", "postVV", "dVV", "preVH", "postVH", "dVH", "dNDVI"))}
+        for b in range(4):
+            scar = y[b, 0] > 0
+            for pol in ("VV", "VH"):  # the bands stay consistent: post = pre + change
+                np.testing.assert_allclose(phys[b, ch[f"post{pol}"]] - phys[b, ch[f"pre{pol}"]],
+                                           phys[b, ch[f"d{pol}"]], atol=1e-3)
+            assert (phys[b, ch["dNDVI"]][scar] < -0.5).all()  # the scar stays a scar for Sentinel-2
+            assert (np.abs(phys[b, ch["dVV"]][~scar]) < 6.0).all()  # unchanged ground is left alone
+            if (phys[b, ch["dVV"]][scar] > 2.0).all():
+                continue  # a crop as it was
+            silenced += 1
+            for pol in ("VV", "VH"):  # each slide pixel now shows a change some unchanged pixel shows
+                ground = set(np.round(phys[b, ch[f"d{pol}"]][~scar], 3))
+                assert set(np.round(phys[b, ch[f"d{pol}"]][scar], 3)) <= ground
+    assert 30 < silenced < 90  # about half of 120 crops
+    # without both sensors there is nothing to teach: S1-only crops keep their SAR change
+    for phys, y, _ in crops(1.0, "s1", 10):
+        assert (phys[:, 2][y[:, 0] > 0] > 2.0).all()
+    with pytest.raises(ValueError, match=r"silent_sar_share -0\.1"):
+        next(crops(-0.1))
+
+
+def test_silent_sar_share_zero_keeps_the_run_ids_and_the_crops_of_earlier_runs():
+    cfg = expand_grid(load_profile("smoke"), SPLITS_FOR_TESTS)[0]
+    assert cfg.crop_silent_sar_share == 0.0 and "silent" not in cfg.canonical_json()
+    assert cfg.model_copy(update={"crop_silent_sar_share": 0.3}).run_id != cfg.run_id
+    s = setting("s1s2")
+    scenes = [_scene_whose_sar_brightens_on_its_label(i) for i in range(3)]
+    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
+    a = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9))
+    b = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9), silent_sar_share=0.0)
+    for _ in range(5):
+        assert np.array_equal(a.sample()[0], b.sample()[0])
