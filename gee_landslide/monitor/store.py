@@ -277,6 +277,15 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     return post_start > max(d1, change_seen(alert)) and _pre_predates(pre, post, d1)
 
 
+def _judged_by_optical(alert: Alert) -> bool:
+    """Whether a clear Sentinel-2 view without a detection may cancel ``alert``: a candidate, or an
+    alert that Sentinel-1's persistence confirmed and Sentinel-2 has never seen (``sensors`` S1).
+    Why the second: persistence tells a lasting change from speckle, not a landslide from a
+    clear-cut or a snow line, and the issue's lifecycle gives Sentinel-2's view the last word on
+    what SAR alone raised."""
+    return alert.stage == "candidate" or (alert.stage == "confirmed" and alert.sensors == SENSORS_S1)
+
+
 def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -> float:
     """Intersection over union of two shapes in one CRS (``inter``: their intersection's area, when
     the caller has it already)."""
@@ -643,7 +652,7 @@ def plan_merge(
     # candidates the pass saw with Sentinel-2, at a time that could show the change, without a detection
     if optical_coverage is not None:
         for old in region_alerts:
-            if old.alert_id in groups or old.stage != "candidate" or post[1] <= old.post_end:
+            if old.alert_id in groups or not _judged_by_optical(old) or post[1] <= old.post_end:
                 continue
             if not can_judge(old, pre, post) or optical_coverage(old) < rule.retract_min_coverage:
                 continue

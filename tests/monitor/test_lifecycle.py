@@ -218,6 +218,29 @@ def test_sentinel1_persistence_confirms_when_the_region_asks(tmp_path):
         x.alert_id: "cancelled" for x in first.new}
 
 
+def test_a_clear_view_without_a_detection_cancels_what_sentinel1_persistence_confirmed(tmp_path):
+    """Persistence tells a lasting change from speckle, not a landslide from a clear-cut: a clear
+    Sentinel-2 view that can show the change and sees none cancels an alert that only Sentinel-1
+    confirmed (a CAP Cancel), as it cancels a candidate; an alert Sentinel-2 confirmed stays."""
+    rule = (3, 12)
+    d = tmp_path / "sar"
+    for day in (0, 6, 12):
+        res = merge(d, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+    ids = sorted(a.alert_id for a in res.alerts)
+    assert {(a.stage, a.sensors) for a in res.alerts} == {("confirmed", "S1")}
+    # cloudy over the footprint, or too early to show the change: it stays confirmed
+    assert merge(d, RUN_1 + dt.timedelta(days=40), None, coverage=lambda a: 0.2, sar_confirm=rule).cancelled == []
+    gone = merge(d, RUN_1 + dt.timedelta(days=46), None, coverage=lambda a: 0.9, sar_confirm=rule)
+    assert sorted(gone.cancelled) == ids and {a.stage for a in gone.alerts} == {"cancelled"}
+    assert _cap(d, ids[0]).findtext(f"{CAP}msgType") == "Cancel"
+
+    optical = tmp_path / "optical"
+    merge(optical, RUN_1, "S1")
+    merge(optical, RUN_1 + dt.timedelta(days=12), "S1+S2")  # confirmed by Sentinel-2
+    kept = merge(optical, RUN_1 + dt.timedelta(days=46), None, coverage=lambda a: 0.9)
+    assert kept.cancelled == [] and {(a.stage, a.sensors) for a in kept.alerts} == {("confirmed", "S1+S2")}
+
+
 def test_with_two_looks_an_optical_detection_not_seen_again_is_cancelled(tmp_path):
     d = tmp_path / "alerts"
     first = merge(d, RUN_1, "S1+S2", confirm_looks=2)
