@@ -49,7 +49,7 @@ def main() -> None:
 
     from gee_landslide.core.catalog import load_catalog
     from gee_landslide.core.paths import project_paths
-    from gee_landslide.train.report import write_report
+    from gee_landslide.train.report import incidence_markdown, write_report
 
     paths = project_paths(a.root)
     t0 = time.perf_counter()
@@ -61,6 +61,8 @@ def main() -> None:
     for c in out["curves"]:
         if c.object_filter is not None:
             print(c.object_filter.describe())
+    print("\nrecall of the slide pixels by the slides' local incidence angle (train.strata):")
+    print(incidence_markdown(out["curves"], out["baselines"]))
     print("training budget (learning curves in the report):")
     for b in out["budget"]:
         print(f"  {b.line()}")

@@ -37,6 +37,7 @@ from gee_landslide.train.learning_curves import budget_summary, learning_curves_
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
 from gee_landslide.train.runs import list_runs
+from gee_landslide.train.strata import incidence_labels, recall_by_incidence, recall_cells
 from gee_landslide.train.uncertainty import (
     DRAWS,
     Interval,
@@ -93,10 +94,13 @@ def leaderboard_markdown(rows: list[dict]) -> str:
 
 
 # ----------------------------------------------------------------------------- probabilities
-def counts_over(scores: Sequence[np.ndarray], scenes: Sequence[Scene], threshold: float,
-                eval_mask: str) -> list[Counts]:
-    """Per-scene counts of ``score > threshold`` inside the evaluation mask."""
-    return counts_of(detections(scores, threshold), scenes, eval_mask)
+def incidence_counts(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_mask: str) -> np.ndarray | None:
+    """Detected and landslide pixels by the slides' local incidence angle (train.strata); None
+    without scenes."""
+    if not scenes:
+        return None
+    return recall_by_incidence(preds, [s.stack for s in scenes], [s.labels for s in scenes],
+                               [evaluation_mask(s.stack, eval_mask) for s in scenes])
 
 
 def counts_of(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_mask: str) -> list[Counts]:
@@ -105,7 +109,7 @@ def counts_of(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_mask: s
 
 
 def detections(scores: Sequence[np.ndarray], threshold: float) -> list[np.ndarray]:
-    """The binary maps ``score > threshold`` (NaN: no detection) that :func:`counts_over` counts."""
+    """The binary maps ``score > threshold`` (NaN: no detection) that :func:`counts_of` counts."""
     return [np.asarray(sc) > threshold for sc in scores]
 
 
@@ -155,6 +159,9 @@ class MethodResult:
     test_pred: list[np.ndarray] = field(default_factory=list, repr=False)
     test_interval: Interval | None = None  # set by add_intervals
     heldout_interval: Interval | None = None
+    # (bins, 2) detected / landslide pixels by the slides' local incidence angle (train.strata)
+    incidence_test: np.ndarray | None = field(default=None, repr=False)
+    incidence_heldout: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def heldout_mean_f1(self) -> float | None:
@@ -165,7 +172,11 @@ class MethodResult:
         return {"method": self.method, "setting": self.setting, "k": self.k, "threshold": self.threshold,
                 "chosen_on": self.chosen_on, "test": self.test.to_dict(), "test_f1_interval": iv(self.test_interval),
                 "heldout_mean_f1": self.heldout_mean_f1, "heldout_f1": [c.f1 for c in self.heldout],
-                "heldout_mean_f1_interval": iv(self.heldout_interval)}
+                "heldout_mean_f1_interval": iv(self.heldout_interval),
+                "recall_by_incidence": {
+                    "bins": incidence_labels(),
+                    "test": self.incidence_test.tolist() if self.incidence_test is not None else None,
+                    "heldout": self.incidence_heldout.tolist() if self.incidence_heldout is not None else None}}
 
 
 @dataclass(frozen=True)
@@ -258,9 +269,11 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
             chosen = "validation"
         test_p = detections(score["test"], thr)
         test_c = sum(counts_of(test_p, test, mask), Counts())
-        ho = counts_over(score["heldout"], list(heldout), thr, mask)
-        by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c, ho,
-                               test_p)
+        ho_p = detections(score["heldout"], thr)
+        by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c,
+                               counts_of(ho_p, list(heldout), mask), test_p,
+                               incidence_test=incidence_counts(test_p, test, mask),
+                               incidence_heldout=incidence_counts(ho_p, list(heldout), mask))
         test_scores[k] = score["test"]
         thresholds[k] = thr
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
@@ -304,9 +317,12 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
                  for name, sc in sets.items() if name != "val"}
         thr = objects_threshold([kept["val"][s.event_id][:k] for s in val], val, mt[:k], curve.aggregation, mask)[0]
         test_p = detections(score["test"], thr)
+        ho_p = detections(score["heldout"], thr)
         curve.by_k_objects[k] = MethodResult(
             f"{r.method} + objects", r.setting, k, thr, r.chosen_on, sum(counts_of(test_p, curve.test, mask), Counts()),
-            counts_over(score["heldout"], sets["heldout"], thr, mask), test_p)
+            counts_of(ho_p, sets["heldout"], mask), test_p,
+            incidence_test=incidence_counts(test_p, curve.test, mask),
+            incidence_heldout=incidence_counts(ho_p, sets["heldout"], mask))
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
@@ -322,8 +338,11 @@ def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequenc
     for m, s, chosen in models:
         test_p = [np.asarray(m.predict(sc.stack), bool) for sc in test]
         test_c = sum(counts_of(test_p, test, eval_mask), Counts())
-        ho = counts_of([m.predict(sc.stack) for sc in heldout], heldout, eval_mask)
-        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c, ho, test_p))
+        ho_p = [np.asarray(m.predict(sc.stack), bool) for sc in heldout]
+        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c,
+                                counts_of(ho_p, heldout, eval_mask), test_p,
+                                incidence_test=incidence_counts(test_p, test, eval_mask),
+                                incidence_heldout=incidence_counts(ho_p, heldout, eval_mask)))
     return out
 
 
@@ -358,6 +377,33 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
                 name = o.method if k != n or k == 1 else f"ensemble {k} (all) + objects"
                 lines.append(row(label, replace(o, method=name)))
     return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+def incidence_markdown(curves: list[SettingCurve], baselines: list[MethodResult]) -> str:
+    """Recall of the slide pixels by the slides' local incidence angle (train.strata), test event and
+    held-out scenes pooled apart: the baselines, and per setting the single best run and the ensemble
+    of all its runs, plain and with the object filter."""
+    bins = incidence_labels()
+    head = ("| Setting | Method | " + " | ".join(f"test {b}" for b in bins) + " | "
+            + " | ".join(f"held-out {b}" for b in bins) + " |")
+    lines = [head, "|---|---|" + "---|" * (2 * len(bins))]
+
+    def row(setting: str, name: str, r: MethodResult) -> str:
+        cells = [*recall_cells(r.incidence_test), *recall_cells(r.incidence_heldout)]
+        cells += ["-"] * (2 * len(bins) - len(cells))
+        return f"| {setting} | {name} | " + " | ".join(cells) + " |"
+
+    lines += [row("-", b.method, b) for b in baselines if b.setting is None]
+    for c in curves:
+        label, n = SETTING_LABEL[c.setting], len(c.runs)
+        lines += [row(label, b.method, b) for b in baselines if b.setting == c.setting]
+        lines.append(row(label, "single best", c.single))
+        if n > 1:
+            lines.append(row(label, f"ensemble {n} (all)", c.by_k[n]))
+        for k in dict.fromkeys((1, n)):
+            if (o := c.by_k_objects.get(k)) is not None:
+                lines.append(row(label, "single best + objects" if k == 1 else f"ensemble {k} (all) + objects", o))
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- Table 8
@@ -638,6 +684,13 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
               "on the validation events again (`gee_landslide.train.objects`):"), "",
              *[f"- {c.object_filter.describe()}" for c in curves if c.object_filter is not None], ""]
             if any(c.object_filter is not None for c in curves) else []),
+          "## Recall by the radar's local incidence angle", "",
+          "A slide's Sentinel-1 change depends on how its slope faces the radar: a bare scar brightens "
+          "the backscatter on slopes facing it and darkens it on slopes turned away, as a clear-cut darkens "
+          "it anywhere. Recall of the slide pixels by the mean local incidence angle of each slide "
+          "(`gee_landslide.train.strata`), beside the S2 models that see no backscatter: a model reading "
+          "Sentinel-1 that falls behind them in one column has learned that column's change as something "
+          "else.", "", incidence_markdown(curves, base),
           f"## Table 7 - top {top} single models per setting (by validation F1)", "", t7,
           "## Table 8 - single best vs ensembles (test F1, improvement over the single best)", "", t8]
     notes += [c.object_note for c in curves if c.object_note]

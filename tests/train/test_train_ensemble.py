@@ -138,6 +138,13 @@ def test_report_and_cli(project):
     assert methods["ensemble 6 + objects"]["chosen_on"] == "validation"
     assert "ensemble 6 (all) + objects" in skill and "Object filter" in out["markdown"].read_text()
     assert (project.reports / "comparison_s1s2.png").exists()
+    # recall by the slides' local incidence angle: every slide pixel the test counts is in one bin
+    assert "## Recall by the radar's local incidence angle" in out["markdown"].read_text()
+    for r in [*out["baselines"], *out["curves"][0].by_k.values()]:
+        hits, slides = np.asarray(r.incidence_test).sum(axis=0)
+        assert (hits, slides) == (r.test.tp, r.test.tp + r.test.fn), r.method
+        assert len(r.incidence_heldout) == 3 and (r.incidence_heldout[:, 0] <= r.incidence_heldout[:, 1]).all()
+    assert methods["ensemble 6"]["recall_by_incidence"]["bins"] == ["< 45°", "45-60°", "≥ 60°"]
     # the learning curves say whether the budget let the runs converge
     assert "## Learning curves" in out["markdown"].read_text()
     assert {b["setting"] for b in out["summary"]["budget"]} == {"s2", "s1s2"}
