@@ -138,6 +138,9 @@ class Alert:
     # ISO UTC run time of the latest pass whose detection grew the footprint over new ground by at
     # least MatchRule.regrowth_min_share of its area ("" = none since first_seen): see change_seen
     grown_on: str = ""
+    # what confirmed it: CONFIRMED_BY_S2 (an optical detection), CONFIRMED_BY_PERSISTENCE (Sentinel-1
+    # over several passes); "" while a candidate, and for alerts stored before the field existed
+    confirmed_by: str = ""
 
     def properties(self) -> dict[str, Any]:
         """All attributes but the geometry (JSON-ready: None for missing values)."""
@@ -175,6 +178,7 @@ class Alert:
 ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Alert) if f.name != "geometry")
 STAGES = ("candidate", "confirmed", "cancelled")
 SENSORS_S1, SENSORS_S1S2 = "S1", "S1+S2"
+CONFIRMED_BY_S2, CONFIRMED_BY_PERSISTENCE = "Sentinel-2", "Sentinel-1 persistence"
 # stores written before the lifecycle existed hold optical detections: read them as confirmed
 _COLUMN_DEFAULTS = {"stage": "confirmed", "sensors": ""}
 _INT_COLUMNS = {"revision", "detections"}
@@ -279,11 +283,15 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
 
 def _judged_by_optical(alert: Alert) -> bool:
     """Whether a clear Sentinel-2 view without a detection may cancel ``alert``: a candidate, or an
-    alert that Sentinel-1's persistence confirmed and Sentinel-2 has never seen (``sensors`` S1).
-    Why the second: persistence tells a lasting change from speckle, not a landslide from a
-    clear-cut or a snow line, and the issue's lifecycle gives Sentinel-2's view the last word on
-    what SAR alone raised."""
-    return alert.stage == "candidate" or (alert.stage == "confirmed" and alert.sensors == SENSORS_S1)
+    alert that Sentinel-1's persistence confirmed (``confirmed_by``; for stores written before
+    that field, one Sentinel-2 has never seen). Why the second: persistence tells a lasting change
+    from speckle, not a landslide from a clear-cut or a snow line, and the issue's lifecycle gives
+    Sentinel-2's view the last word on what SAR alone raised. A detection that Sentinel-2 saw in
+    part after the confirmation does not change that: it did not confirm the alert."""
+    if alert.stage == "candidate":
+        return True
+    return alert.stage == "confirmed" and (
+        alert.confirmed_by == CONFIRMED_BY_PERSISTENCE or (not alert.confirmed_by and alert.sensors == SENSORS_S1))
 
 
 def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -> float:
@@ -596,9 +604,12 @@ def plan_merge(
         grew = grown > rule.growth_tol_px * px_area  # below the tolerance the footprint stays as it is
         regrown = later_pass and grew and grown >= rule.regrowth_min_share * old.area_m2
         optical_confirms = seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
-        stage = ("confirmed" if old.stage == "confirmed" or optical_confirms
-                 or (confirmable and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
-                 else "candidate")
+        persistent = (old.stage != "confirmed" and confirmable
+                      and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
+        stage = "confirmed" if old.stage == "confirmed" or optical_confirms or persistent else "candidate"
+        # a Sentinel-2 confirmation outranks one by persistence, never the other way round
+        confirmed_by = (CONFIRMED_BY_S2 if optical_confirms else
+                        old.confirmed_by or (CONFIRMED_BY_PERSISTENCE if persistent else ""))
         new_geom = old.geometry
         area = old.area_m2
         if grew:
@@ -631,6 +642,7 @@ def plan_merge(
             geometry=new_geom,
             detections=detections,
             grown_on=run_iso if regrown else old.grown_on,
+            confirmed_by=confirmed_by,
         )
         if proposal == old:
             result.unchanged.append(old)
@@ -676,6 +688,7 @@ def plan_merge(
         alert = Alert(
             alert_id=aid, region=region_id, status="new", revision=1,
             stage="confirmed" if seen_with == SENSORS_S1S2 and confirm_looks == 1 and c.confirmable else "candidate",
+            confirmed_by=CONFIRMED_BY_S2 if seen_with == SENSORS_S1S2 and confirm_looks == 1 and c.confirmable else "",
             sensors=seen_with,
             first_seen=run_iso, last_seen=run_iso,
             pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],

@@ -175,7 +175,7 @@ def test_sentinel1_persistence_confirms_when_the_region_asks(tmp_path):
     assert {(a.stage, a.detections) for a in merge(off, RUN_1 + dt.timedelta(days=12), "S1").alerts} == {("candidate", 3)}
     info = _cap(d, third.alerts[0].alert_id).find(f"{CAP}info")
     assert info.findtext(f"{CAP}certainty") == "Likely"
-    assert "Sentinel-1 in 3 passes" in info.findtext(f"{CAP}headline")
+    assert "confirmed by Sentinel-1 in 3 passes" in info.findtext(f"{CAP}headline")
     assert read_alerts(d / "alerts.gpkg") == third.alerts  # the GeoPackage keeps the count
 
     # three detections within less than one S1 post window are not independent: not yet
@@ -230,15 +230,34 @@ def test_a_clear_view_without_a_detection_cancels_what_sentinel1_persistence_con
     assert {(a.stage, a.sensors) for a in res.alerts} == {("confirmed", "S1")}
     # cloudy over the footprint, or too early to show the change: it stays confirmed
     assert merge(d, RUN_1 + dt.timedelta(days=40), None, coverage=lambda a: 0.2, sar_confirm=rule).cancelled == []
+    assert {a.confirmed_by for a in res.alerts} == {"Sentinel-1 persistence"}
+    params = {p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value")
+              for p in _cap(d, ids[0]).find(f"{CAP}info").findall(f"{CAP}parameter")}
+    assert params["confirmed_by"] == "Sentinel-1 persistence"
+    assert read_alerts(d / "alerts.gpkg") == res.alerts  # the GeoPackage keeps how it was confirmed
+    # a later detection Sentinel-2 saw in part, which its object filter held back: the sensors are
+    # S1+S2 now, but it did not confirm the alert, so its headline and its judge stay the same
+    partial = merge(d, RUN_1 + dt.timedelta(days=18), "S1+S2", confirmable=False, sar_confirm=rule)
+    assert {(a.sensors, a.confirmed_by) for a in partial.alerts} == {("S1+S2", "Sentinel-1 persistence")}
+    assert "confirmed by Sentinel-1 in 4 passes" in _cap(d, ids[0]).find(f"{CAP}info").findtext(f"{CAP}headline")
     gone = merge(d, RUN_1 + dt.timedelta(days=46), None, coverage=lambda a: 0.9, sar_confirm=rule)
     assert sorted(gone.cancelled) == ids and {a.stage for a in gone.alerts} == {"cancelled"}
     assert _cap(d, ids[0]).findtext(f"{CAP}msgType") == "Cancel"
+
+    # Sentinel-2 confirming it after persistence did: now Sentinel-2's confirmation, and it stays
+    upgraded = tmp_path / "upgraded"
+    for day in (0, 6, 12):
+        merge(upgraded, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule)
+    seen = merge(upgraded, RUN_1 + dt.timedelta(days=18), "S1+S2", sar_confirm=rule)
+    assert {(a.stage, a.confirmed_by) for a in seen.alerts} == {("confirmed", "Sentinel-2")}
+    assert merge(upgraded, RUN_1 + dt.timedelta(days=46), None, coverage=lambda a: 0.9).cancelled == []
 
     optical = tmp_path / "optical"
     merge(optical, RUN_1, "S1")
     merge(optical, RUN_1 + dt.timedelta(days=12), "S1+S2")  # confirmed by Sentinel-2
     kept = merge(optical, RUN_1 + dt.timedelta(days=46), None, coverage=lambda a: 0.9)
-    assert kept.cancelled == [] and {(a.stage, a.sensors) for a in kept.alerts} == {("confirmed", "S1+S2")}
+    assert kept.cancelled == [] and {(a.stage, a.sensors, a.confirmed_by) for a in kept.alerts} == {
+        ("confirmed", "S1+S2", "Sentinel-2")}
 
 
 def test_with_two_looks_an_optical_detection_not_seen_again_is_cancelled(tmp_path):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from gee_landslide.core.bands import band
-from gee_landslide.train.strata import incidence_labels, recall_by_incidence, recall_cells, slide_incidence_bins
+from gee_landslide.train.strata import (
+    incidence_labels,
+    recall_by_incidence,
+    recall_cells,
+    slide_incidence_bins,
+)
 
 LIA = band("liaDeg").index
 

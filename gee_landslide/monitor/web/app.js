@@ -305,6 +305,7 @@ function showDetail(f) {
   row(t, "Region", p.region);
   row(t, "Status", `${p.stage ? p.stage + ", " : ""}${p.status} (revision ${p.revision})`);
   row(t, "Sensors", p.sensors || "–");
+  if (p.stage === "confirmed" && p.confirmed_by) row(t, "Confirmed by", p.confirmed_by);
   row(t, "Detected by", p.detections == null ? "–" : `${p.detections} pass${p.detections === 1 ? "" : "es"}`);
   row(t, "Area", `${fmt.area(p.area_m2)} m²`);
   row(t, "Probability", `mean ${fmt.p(p.mean_prob)} · peak ${fmt.p(p.peak_prob)}`);
