@@ -265,20 +265,6 @@ def test_stale_optical_crops_hide_the_scars_from_dndvi_only_where_sentinel1_can_
         CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(0), stale_optical_share=1.5)
 
 
-def test_stale_optical_share_zero_keeps_the_run_ids_and_the_crops_of_earlier_runs():
-    cfg = expand_grid(load_profile("smoke"), SPLITS_FOR_TESTS)[0]
-    assert cfg.crop_stale_optical_share == 0.0 and "stale" not in cfg.canonical_json()
-    assert cfg.model_copy(update={"crop_stale_optical_share": 0.3}).run_id != cfg.run_id
-    # share 0 draws nothing more from the generator: the same crops as a sampler without the option
-    s = setting("s1s2")
-    scenes = [_scene_whose_band_is_its_label(i) for i in range(3)]
-    norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
-    a = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9))
-    b = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9), stale_optical_share=0.0)
-    for _ in range(5):
-        assert np.array_equal(a.sample()[0], b.sample()[0])
-
-
 def _scene_whose_sar_brightens_on_its_label(i: int, size: int = 64) -> Scene:
     """dVV, dVH +6 dB on the landslides and speckle-like N(0, 1) dB elsewhere; post = pre + change."""
     scene = _scene_whose_band_is_its_label(i, size)
@@ -336,14 +322,17 @@ def test_silent_sar_crops_give_the_landslides_the_backscatter_change_of_unchange
         next(crops(-0.1))
 
 
-def test_silent_sar_share_zero_keeps_the_run_ids_and_the_crops_of_earlier_runs():
+@pytest.mark.parametrize("option", ["stale_optical_share", "silent_sar_share"])
+def test_a_crop_option_at_zero_keeps_the_run_ids_and_the_crops_of_earlier_runs(option):
     cfg = expand_grid(load_profile("smoke"), SPLITS_FOR_TESTS)[0]
-    assert cfg.crop_silent_sar_share == 0.0 and "silent" not in cfg.canonical_json()
-    assert cfg.model_copy(update={"crop_silent_sar_share": 0.3}).run_id != cfg.run_id
+    field = f"crop_{option}"
+    assert getattr(cfg, field) == 0.0 and option.split("_")[0] not in cfg.canonical_json()
+    assert cfg.model_copy(update={field: 0.3}).run_id != cfg.run_id
+    # share 0 draws nothing more from the generator: the same crops as a sampler without the option
     s = setting("s1s2")
     scenes = [_scene_whose_sar_brightens_on_its_label(i) for i in range(3)]
     norm = Normalisation.compute([sc.stack[list(s.band_indices)] for sc in scenes], s.band_names)
     a = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9))
-    b = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9), silent_sar_share=0.0)
+    b = CropSampler(scenes, s, norm, crop=32, batch_size=4, rng=np.random.default_rng(9), **{option: 0.0})
     for _ in range(5):
         assert np.array_equal(a.sample()[0], b.sample()[0])
