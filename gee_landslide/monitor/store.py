@@ -139,7 +139,8 @@ class Alert:
     # least MatchRule.regrowth_min_share of its area ("" = none since first_seen): see change_seen
     grown_on: str = ""
     # what confirmed it: CONFIRMED_BY_S2 (an optical detection), CONFIRMED_BY_PERSISTENCE (Sentinel-1
-    # over several passes); "" while a candidate, and for alerts stored before the field existed
+    # over several passes); "" while a candidate, and for alerts stored before the field existed; a
+    # cancelled alert keeps what had confirmed it
     confirmed_by: str = ""
 
     def properties(self) -> dict[str, Any]:
@@ -608,7 +609,7 @@ def plan_merge(
                       and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
         stage = "confirmed" if old.stage == "confirmed" or optical_confirms or persistent else "candidate"
         # a Sentinel-2 confirmation outranks one by persistence, never the other way round
-        confirmed_by = (CONFIRMED_BY_S2 if optical_confirms else
+        confirmed_by = ("" if stage != "confirmed" else CONFIRMED_BY_S2 if optical_confirms else
                         old.confirmed_by or (CONFIRMED_BY_PERSISTENCE if persistent else ""))
         new_geom = old.geometry
         area = old.area_m2

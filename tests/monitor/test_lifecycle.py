@@ -243,6 +243,10 @@ def test_a_clear_view_without_a_detection_cancels_what_sentinel1_persistence_con
     gone = merge(d, RUN_1 + dt.timedelta(days=46), None, coverage=lambda a: 0.9, sar_confirm=rule)
     assert sorted(gone.cancelled) == ids and {a.stage for a in gone.alerts} == {"cancelled"}
     assert _cap(d, ids[0]).findtext(f"{CAP}msgType") == "Cancel"
+    assert {a.confirmed_by for a in gone.alerts} == {"Sentinel-1 persistence"}  # what had confirmed it
+    # Sentinel-2 seeing a change there again reopens it as a candidate: nothing confirms it now
+    reopened = merge(d, RUN_1 + dt.timedelta(days=52), "S1+S2", confirmable=False, sar_confirm=rule)
+    assert {(a.stage, a.confirmed_by) for a in reopened.alerts} == {("candidate", "")}
 
     # Sentinel-2 confirming it after persistence did: now Sentinel-2's confirmation, and it stays
     upgraded = tmp_path / "upgraded"
