@@ -185,7 +185,8 @@ def monitor_history(
     def pct(x: float | None) -> str:
         return "–" if x is None else f"{x:.0%}"
 
-    console.print(f"{alert.alert_id}: {alert.stage}, seen with {alert.sensors or '–'}, revision {alert.revision}, "
+    how = f" by {alert.confirmed_by}" if alert.stage == "confirmed" and alert.confirmed_by else ""
+    console.print(f"{alert.alert_id}: {alert.stage}{how}, seen with {alert.sensors or '–'}, revision {alert.revision}, "
                   f"{alert.area_m2:,.0f} m²", highlight=False)
     if not events:
         console.print(f"no pass under {paths.monitor / alert.region} mentions it", highlight=False)

@@ -78,7 +78,9 @@ def test_backfill_cli_runs_real_passes_and_skips_finished_ones(small_project, tm
         h = runner.invoke(app, ["monitor", "history", a.alert_id, "--root", str(project.root), "--json"])
         assert h.exit_code == 0, h.output
         trail = json.loads(h.stdout[h.stdout.index("{"):])
-        assert trail["alert"]["id"] == a.alert_id
+        assert trail["alert"]["id"] == a.alert_id and trail["alert"]["confirmed_by"] == a.confirmed_by
+        human = runner.invoke(app, ["monitor", "history", a.alert_id, "--root", str(project.root)]).output
+        assert f"{a.stage}{' by ' + a.confirmed_by if a.stage == 'confirmed' and a.confirmed_by else ''}," in human
         passes = trail["passes"]
         assert [p["run_date"] for p in passes] == sorted(p["run_date"] for p in passes)
         assert set(p["run_date"] for p in passes) <= set(out["dates"])
