@@ -24,6 +24,8 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from gee_landslide.monitor.store import confirmed_by_persistence
+
 if TYPE_CHECKING:
     from gee_landslide.monitor.store import Alert
 
@@ -77,17 +79,6 @@ def _seen_by_sar_only(alert: Alert) -> bool:
     return alert.sensors == "S1"
 
 
-def _confirmed_by_persistence(alert: Alert) -> bool:
-    """Confirmed by Sentinel-1's persistence, not by Sentinel-2 (``Alert.confirmed_by``; in stores
-    from before that field, an alert Sentinel-2 never saw). A later detection that Sentinel-2 saw in
-    part makes the sensors S1+S2 but did not confirm the alert: the headline still says how it was."""
-    from gee_landslide.monitor.store import CONFIRMED_BY_PERSISTENCE
-
-    if alert.confirmed_by:
-        return alert.confirmed_by == CONFIRMED_BY_PERSISTENCE
-    return _seen_by_sar_only(alert)
-
-
 def grew_now(alert: Alert) -> bool:
     """Did the revision that produced ``alert`` grow its footprint over new ground?"""
     return bool(alert.grown_on) and alert.grown_on == alert.last_seen and alert.revision > 1
@@ -105,7 +96,7 @@ def alert_headline(alert: Alert) -> str:
         return f"Candidate landslide in {alert.region} ({area}, {how})"
     verb = "New" if alert.status == "new" else "Updated"
     seen = f", {alert.sensors}" if alert.sensors else ""
-    if _confirmed_by_persistence(alert):  # a region's sar_confirm_passes
+    if confirmed_by_persistence(alert):  # a region's sar_confirm_passes
         seen = f", confirmed by Sentinel-1 in {alert.detections} passes"
     return f"{verb} landslide detection in {alert.region} ({area}{seen})"
 
@@ -134,7 +125,7 @@ def alert_description(alert: Alert) -> str:
                  "Candidate landslide (seen by one pass with Sentinel-2, to be confirmed by a later pass)")
     confirmed = ("Landslide (confirmed by Sentinel-1: its change persisted in "
                  f"{alert.detections} passes; no cloud-free Sentinel-2 view has confirmed it)"
-                 if _confirmed_by_persistence(alert) else "Landslide")
+                 if confirmed_by_persistence(alert) else "Landslide")
     what = {"candidate": candidate, "confirmed": confirmed}.get(alert.stage, "Possible new landslide")
     used = {"S1": "Sentinel-1 VV/VH backscatter", "S1+S2": "Sentinel-1 backscatter and Sentinel-2 NDVI"}.get(
         alert.sensors, "Sentinel-1 VV backscatter, Sentinel-2 NDVI")

@@ -282,17 +282,21 @@ def can_judge(alert: Alert, pre: tuple[str, str], post: tuple[str, str]) -> bool
     return post_start > max(d1, change_seen(alert)) and _pre_predates(pre, post, d1)
 
 
+def confirmed_by_persistence(alert: Alert) -> bool:
+    """Whether Sentinel-1's persistence, not Sentinel-2, confirmed ``alert`` (``confirmed_by``; in
+    stores written before that field, an alert Sentinel-2 never saw). A later detection that
+    Sentinel-2 saw in part makes the sensors S1+S2 but did not confirm the alert."""
+    if alert.confirmed_by:
+        return alert.confirmed_by == CONFIRMED_BY_PERSISTENCE
+    return alert.sensors == SENSORS_S1
+
+
 def _judged_by_optical(alert: Alert) -> bool:
     """Whether a clear Sentinel-2 view without a detection may cancel ``alert``: a candidate, or an
-    alert that Sentinel-1's persistence confirmed (``confirmed_by``; for stores written before
-    that field, one Sentinel-2 has never seen). Why the second: persistence tells a lasting change
-    from speckle, not a landslide from a clear-cut or a snow line, and the issue's lifecycle gives
-    Sentinel-2's view the last word on what SAR alone raised. A detection that Sentinel-2 saw in
-    part after the confirmation does not change that: it did not confirm the alert."""
-    if alert.stage == "candidate":
-        return True
-    return alert.stage == "confirmed" and (
-        alert.confirmed_by == CONFIRMED_BY_PERSISTENCE or (not alert.confirmed_by and alert.sensors == SENSORS_S1))
+    alert that Sentinel-1's persistence confirmed. Why the second: persistence tells a lasting
+    change from speckle, not a landslide from a clear-cut or a snow line, and the issue's lifecycle
+    gives Sentinel-2's view the last word on what SAR alone raised."""
+    return alert.stage == "candidate" or (alert.stage == "confirmed" and confirmed_by_persistence(alert))
 
 
 def _iou(a: shapely.Geometry, b: shapely.Geometry, inter: float | None = None) -> float:
@@ -686,10 +690,11 @@ def plan_merge(
         aid = _new_alert_id(region_id, c, post[1], taken)
         taken.add(aid)
         seen_with = _majority_sensors([c])
+        confirmed_now = seen_with == SENSORS_S1S2 and confirm_looks == 1 and c.confirmable
         alert = Alert(
             alert_id=aid, region=region_id, status="new", revision=1,
-            stage="confirmed" if seen_with == SENSORS_S1S2 and confirm_looks == 1 and c.confirmable else "candidate",
-            confirmed_by=CONFIRMED_BY_S2 if seen_with == SENSORS_S1S2 and confirm_looks == 1 and c.confirmable else "",
+            stage="confirmed" if confirmed_now else "candidate",
+            confirmed_by=CONFIRMED_BY_S2 if confirmed_now else "",
             sensors=seen_with,
             first_seen=run_iso, last_seen=run_iso,
             pre_start=pre[0], pre_end=pre[1], post_start=post[0], post_end=post[1],
