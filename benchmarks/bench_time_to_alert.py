@@ -263,9 +263,16 @@ def slides_in_region(slides: list, grid: Any, min_px: int) -> list:
     return keep
 
 
+# A scar must lower NDVI by more than one pixel's dNDVI noise to be seen at all: two composites'
+# 0.025 and 0.02 draws (simulate/optical.py) give sqrt(2 * (0.025**2 + 0.02**2)) = 0.045.
+SCAR_NDVI_DROP = 0.05
+
+
 def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: Region, grid: Any,
                    share: float = 0.5) -> list | None:
-    """The landslides that some pass could have shown in dNDVI, read off the simulator's cloud
+    """The landslides that some pass could have shown in dNDVI: their scar lowers NDVI by more than
+    ``SCAR_NDVI_DROP`` under a clear sky (:func:`region_scar_ndvi_change`; a scar on bare rock does
+    not), and, read off the simulator's cloud
     calendar: on a pass on or after the landslide, at least ``share`` of its pixels had a clear
     Sentinel-2 look before the landslide in the pre window (the greenest-pixel pre composite keeps
     it even if the window also holds later looks) and clear looks in the post window only after
@@ -274,12 +281,14 @@ def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: R
     clear, as the composite does. Only these can be confirmed by Sentinel-2; the rest
     stay SAR candidates whatever the models do, so recall after confirmation is bounded by their
     share. None when the region has no acquisition calendar."""
-    from gee_landslide.simulate.scene import region_acquisitions
+    from gee_landslide.simulate.scene import region_acquisitions, region_scar_ndvi_change
     from gee_landslide.simulate.terrain_model import Lattice
 
     cal = region_acquisitions(region_id, region)
     if cal is None:
         return None
+    changes = region_scar_ndvi_change(region_id, region, grid, slides)
+    slides = [s for s, c in zip(slides, changes, strict=True) if c < -SCAR_NDVI_DROP]
     lat = Lattice.of_grid(grid)
     clear: dict[dt.date, np.ndarray] = {}
 

@@ -12,7 +12,12 @@ import pytest
 from gee_landslide.core.catalog import Region, Window, load_catalog
 from gee_landslide.simulate import simulate_region, simulate_region_tile
 from gee_landslide.simulate.acquisitions import NORWAY_WEST_COAST, cloud_climatology
-from gee_landslide.simulate.scene import region_acquisitions, region_params, region_slides_near
+from gee_landslide.simulate.scene import (
+    region_acquisitions,
+    region_params,
+    region_scar_ndvi_change,
+    region_slides_near,
+)
 from gee_landslide.simulate.terrain_model import Lattice
 
 
@@ -161,3 +166,25 @@ def test_a_short_sentinel2_post_window_shows_a_landslide_the_whole_window_hides(
     assert clear.s2_post_window(clear.windows(run)[1]) == clear.windows(run)[1]  # unset: the whole window
     w = clear.model_copy(update={"optical_post_days": 12})
     assert w.s2_post_window(w.windows(run)[1]) == Window(start=run - dt.timedelta(days=11), end=run)
+
+
+def test_a_scars_expected_ndvi_change_is_what_a_clear_sky_shows(region):
+    """``region_scar_ndvi_change`` (what the time-to-alert benchmark counts as visible to Sentinel-2)
+    agrees with the clear-sky composite slide by slide: strongly negative on vegetation, about zero
+    on the bare-rock scars of the same date."""
+    _, full = region_params("norway", region)
+    onset = dt.date(2025, 7, 20)
+    slides = [s for s in region_slides_near("norway", region, full) if s.onset == onset]
+    expected = region_scar_ndvi_change("norway", region, full, slides)
+    sc = simulate_region("norway", _with(region, cloud_frequency=[0.0] * 12), onset + dt.timedelta(days=35), full)
+    lat = Lattice.of_grid(full)
+    pairs = []
+    for s, e in zip(slides, expected, strict=True):
+        m = np.zeros(full.shape, bool)
+        if s.paste(lat, m):
+            pairs.append((e, float(np.nanmedian(sc.data[14][m]))))
+        else:
+            assert np.isnan(e)
+    exp, seen = np.array(pairs).T
+    assert (exp < -0.3).sum() >= 3 and (exp > -0.05).sum() >= 1  # both kinds are on this date
+    np.testing.assert_allclose(seen, exp, atol=0.08)
