@@ -503,8 +503,6 @@ def main() -> None:
     ap.add_argument("--objects-stage", choices=["detect", "confirm"], default="detect",
                     help="with --objects: drop the objects the filter rejects (detect), or alert them as candidates "
                     "that cannot be confirmed (confirm; the regions' objects_stage)")
-    ap.add_argument("--objects-vote", action="store_true",
-                    help="an ensemble object the filter kept in half the members counts as accepted (objects_vote)")
     ap.add_argument("--sar-confirm-passes", type=int, default=0,
                     help="the regions' sar_confirm_passes: a candidate this many passes detected, the latest with "
                     "Sentinel-1 at least one S1 post window after the first, is confirmed without Sentinel-2 (0 = off)")
@@ -543,13 +541,11 @@ def main() -> None:
                     optical_look_days=a.optical_look_days or None, sar_confirm_passes=a.sar_confirm_passes or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
                     optical_post_days=a.optical_post_days or None,
-                    objects_sensors=a.objects or "all", objects_stage=a.objects_stage, objects_vote=a.objects_vote,
+                    objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
                     simulation=RegionSimulation(seed=a.seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))
     if a.region:
         slide_dates = list(region.simulation.landslide_dates)
-        if a.objects_vote:  # the one region option a flag changes for a catalog region
-            region = region.model_copy(update={"objects_vote": True})
     catalog = catalog.model_copy(update={"regions": {region_id: region}})
     start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
     dates = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, a.every)]

@@ -372,10 +372,6 @@ class Region(_Strict):
         "detect", description="what the object filter's verdict does: detect = an object unlike a landslide is "
         "dropped; confirm = it is still alerted (a candidate, as fast as without the filter) but cannot be "
         "confirmed until a later pass's object passes the filter (monitor.store)")
-    objects_vote: bool = Field(
-        False, description="opt-in: an object of the deciding ensemble's detection map counts as accepted by "
-        "the object filter when the filter kept something inside it in at least half the members, instead of "
-        "where the members' filtered maps average to the filtered threshold (train.objects.member_vote_share)")
     confirm_looks: int = Field(
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
         "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")

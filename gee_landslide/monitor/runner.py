@@ -369,8 +369,6 @@ def filters_objects(ctx: PassContext, ensemble: Any) -> bool:
 def _predict(ctx: PassContext, ensemble: Any, stack: np.ndarray) -> tuple[Any, np.ndarray | None]:
     """The ensemble's prediction and, where its filter applies, its object-filtered score."""
     if filters_objects(ctx, ensemble):
-        if ctx.region.objects_vote:
-            return ensemble.predict_with_objects(stack, vote=True)
         return ensemble.predict_with_objects(stack)
     return ensemble.predict(stack), None
 

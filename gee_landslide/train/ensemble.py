@@ -428,28 +428,16 @@ class Ensemble:
         return combine(self.predict_members(stack15), self.threshold,
                        np.array([m.threshold for m in self.members], np.float32), self.aggregation)
 
-    def predict_with_objects(self, stack15: np.ndarray, vote: bool = False) -> tuple[EnsemblePrediction, np.ndarray]:
+    def predict_with_objects(self, stack15: np.ndarray) -> tuple[EnsemblePrediction, np.ndarray]:
         """:meth:`predict` and the score of the members' maps after the object filter judged each
         member's objects (to compare with ``filtered_threshold``): the same members' forward pass
-        gives both, as the report's "+ objects" rows are computed.
-
-        ``vote`` (a region's ``objects_vote``): an object of the ensemble's detection map that the
-        filter kept in at least half the members (:func:`train.objects.member_vote_share`) is kept
-        whole, its score raised to ``filtered_threshold`` where the filtered mean is lower."""
+        gives both, as the report's "+ objects" rows are computed."""
         if self.object_filter is None:
             raise EnsembleError(f"ensemble {self.name!r} has no object filter (built without stacks?)")
         probs = self.predict_members(stack15)
         mt = np.array([m.threshold for m in self.members], np.float32)
         kept = self.object_filter.apply_members(stack15, probs, mt)
-        pred = combine(probs, self.threshold, mt, self.aggregation)
-        score = ensemble_score(kept, self.aggregation, mt)
-        if vote and self.filtered_threshold is not None:
-            from gee_landslide.train.objects import member_vote_share
-
-            plain = pred.agreement if self.aggregation == "vote" else pred.mean
-            share = member_vote_share(kept, plain >= self.threshold)
-            score = np.where(share >= 0.5, np.maximum(score, np.float32(self.filtered_threshold)), score)
-        return pred, score.astype(np.float32)
+        return combine(probs, self.threshold, mt, self.aggregation), ensemble_score(kept, self.aggregation, mt)
 
 
 def manifest_version(data: bytes) -> str:

@@ -355,31 +355,6 @@ class ObjectFilter:
                 + (f"; within {PLATEAU_F1} of it from {flat[0]:.2f} to {flat[1]:.2f}" if flat else "") + ")")
 
 
-def member_vote_share(kept: np.ndarray, detected: np.ndarray) -> np.ndarray:
-    """(H,W): for each object of ``detected`` (the ensemble's own detection map), the share of the
-    members whose filter-kept map (:meth:`ObjectFilter.apply_members`, 0 where rejected) has a pixel
-    inside it; 0 outside the objects.
-
-    Why: the filter judges each member's objects, and the pixel-wise mean of the kept maps
-    punishes members that outline the same faint slide differently. A slide the four S1 members
-    each found, but as different pieces, had kept pieces in three or four members in some passes
-    and still a filtered mean below the threshold over most of it (docs/experiments.md, session 24).
-    Counting, object by object, how many members' filters accepted something there asks whether
-    the filter found the detection landslide-like, not whether the members agree pixel by pixel.
-    """
-    lab, n = label_objects(detected)
-    out = np.zeros(lab.shape, np.float32)
-    if n == 0 or len(kept) == 0:
-        return out
-    idx = np.arange(1, n + 1)
-    votes = np.zeros(n)
-    for k in np.asarray(kept):
-        votes += np.asarray(ndimage.maximum(k > 0, lab, idx)) > 0
-    inside = lab > 0
-    out[inside] = (votes / len(kept))[lab[inside] - 1]
-    return out
-
-
 def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: dict[str, np.ndarray],
                       train: Sequence[Scene], val_probs: dict[str, np.ndarray], val: Sequence[Scene],
                       eval_mask: str = "visible") -> ObjectFilter:

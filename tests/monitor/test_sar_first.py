@@ -236,12 +236,6 @@ def test_a_pass_computes_the_filtered_score_per_tile_where_the_filter_applies(pr
     core = tile.core_slices()
     assert np.allclose(r.objects_score[optical], kept[core][optical])
     assert np.allclose(r.mean[optical], pred.mean[core][optical])
-    # objects_vote: the region's option reaches the ensemble (ensemble objects judged by member votes)
-    set_region(project, require_objects=True, objects_sensors="optical", objects_stage="detect", objects_vote=True)
-    ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
-    voted = predict_tile(ctx, tile, stack, truth).objects_score
-    _, by_vote = load_pass_ensembles(ctx)["optical"].predict_with_objects(stack, vote=True)
-    assert np.allclose(voted[optical], by_vote[core][optical]) and (voted[optical] >= r.objects_score[optical] - 1e-6).all()
 
 
 def test_stale_optical_pixels_leave_the_decision_to_sentinel1_unless_the_optical_ensemble_detects(project):

@@ -13,7 +13,6 @@ from gee_landslide.train.objects import (
     ObjectFilterError,
     feature_names,
     fit_object_filter,
-    member_vote_share,
     object_features,
 )
 
@@ -142,28 +141,6 @@ def test_filtering_members_zeroes_the_objects_each_member_map_holds_that_the_fil
     assert np.array_equal(out[:, lab], members[:, lab])  # landslide objects untouched in both members
     assert (out[0][(prob > 0.5) & ~lab] == 0).all()  # member 1's clear-cuts are gone
     assert np.array_equal(out[1], members[1] * (members[1] > 0.5))
-
-
-def test_member_votes_count_members_whose_kept_objects_touch_each_detection():
-    """Three members outline one faint slide as different pieces; the ensemble's detection there is
-    one object. The pixel-wise mean of the kept maps is low over most of it, but every member's
-    filter kept a piece inside it: share 1. A second detection only one member kept: share 1/3.
-    Outside the detections: 0."""
-    detected = np.zeros((20, 30), bool)
-    detected[2:10, 2:14] = True  # the slide
-    detected[14:18, 20:26] = True  # something else
-    kept = np.zeros((3, 20, 30), np.float32)
-    kept[0, 2:5, 2:6] = 0.6  # three different pieces of the slide
-    kept[1, 6:9, 8:12] = 0.7
-    kept[2, 4:7, 11:14] = 0.55
-    kept[2, 15:17, 21:23] = 0.8  # one member keeps a piece of the other detection
-    kept[1, 0, 29] = 0.9  # a kept pixel outside every detection votes for nothing
-    share = member_vote_share(kept, detected)
-    assert np.allclose(share[detected & (np.arange(30)[None, :] < 16)], 1.0)
-    assert np.allclose(share[14:18, 20:26], 1 / 3)
-    assert (share[~detected] == 0).all()
-    assert (kept.mean(0)[2:10, 2:14] < 0.25).mean() > 0.7  # the pixel-wise mean would not keep it
-    assert not member_vote_share(kept, np.zeros_like(detected)).any()
 
 
 def test_sar_features_only_for_settings_with_sar():
