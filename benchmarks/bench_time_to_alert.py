@@ -270,17 +270,16 @@ SCAR_NDVI_DROP = 0.05
 
 def optically_seen(dates: list[dt.date], slides: list, region_id: str, region: Region, grid: Any,
                    share: float = 0.5) -> list | None:
-    """The landslides that some pass could have shown in dNDVI: their scar lowers NDVI by more than
+    """The landslides that some pass could have shown in dNDVI. Their scar lowers NDVI by more than
     ``SCAR_NDVI_DROP`` under a clear sky (:func:`region_scar_ndvi_change`; a scar on bare rock does
-    not), and, read off the simulator's cloud
-    calendar: on a pass on or after the landslide, at least ``share`` of its pixels had a clear
-    Sentinel-2 look before the landslide in the pre window (the greenest-pixel pre composite keeps
-    it even if the window also holds later looks) and clear looks in the post window only after
-    the landslide (an earlier clear look in the post window is greener, so the greenest-pixel
-    composite keeps it); with ``optical_post_days``, in the latest days where they saw the pixel
-    clear, as the composite does. Only these can be confirmed by Sentinel-2; the rest
-    stay SAR candidates whatever the models do, so recall after confirmation is bounded by their
-    share. None when the region has no acquisition calendar."""
+    not), and, read off the simulator's cloud calendar: on a pass on or after the landslide, at
+    least ``share`` of its pixels had a clear Sentinel-2 look before the landslide in the pre
+    window (the greenest-pixel pre composite keeps it even if the window also holds later looks)
+    and clear looks in the post window only after the landslide (an earlier clear look in the post
+    window is greener, so the greenest-pixel composite keeps it); with ``optical_post_days``, in the
+    latest days where they saw the pixel clear, as the composite does. Only these can be confirmed
+    by Sentinel-2; the rest stay SAR candidates whatever the models do, so recall after
+    confirmation is bounded by their share. None when the region has no acquisition calendar."""
     from gee_landslide.simulate.scene import region_acquisitions, region_scar_ndvi_change
     from gee_landslide.simulate.terrain_model import Lattice
 

@@ -47,6 +47,12 @@ _EXTRA = {
 }
 
 
+def vegetation_share(mu: np.ndarray) -> np.ndarray:
+    """How much of a surface's typical NDVI ``mu`` follows the season (0 for bare ground at 0.1 or
+    less, 1 for full vegetation at 0.7 or more): the phenology term of every composite scales by it."""
+    return np.clip((mu - 0.1) / 0.6, 0.0, 1.0)
+
+
 def ndvi_tables() -> tuple[np.ndarray, np.ndarray]:
     mu = np.zeros(N_SURFACES)
     sd = np.zeros(N_SURFACES)
@@ -74,7 +80,7 @@ def ndvi_composite(
     if alt_surface is not None and weight is not None:
         mu = weight * mu + (1.0 - weight) * mu_t[alt_surface]
         base = weight * base + (1.0 - weight) * (mu_t[alt_surface] + sd_t[alt_surface] * tex)
-    veg = np.clip((mu - 0.1) / 0.6, 0.0, 1.0)
+    veg = vegetation_share(mu)
     large = noise.fbm(lat.x, lat.y, noise.stable_key(p.key, "phen-field"), [3000.0, 1500.0], 0.8)
     phen = phenology(p, window)
     eps = noise.normal(key, "eps", lat.gx[None, :], lat.gy[:, None])
@@ -126,7 +132,7 @@ def ndvi_greenest(
     shared = 0.025 * eps + 0.02 * resid
 
     def parts(mu: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        veg = np.clip((mu - 0.1) / 0.6, 0.0, 1.0)
+        veg = vegetation_share(mu)
         return base + shared, veg * (1.0 + 0.3 * large)
 
     alt_mu = mu_t[alt_surface]

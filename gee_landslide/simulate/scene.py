@@ -40,7 +40,13 @@ from gee_landslide.simulate.landcover import (
     true_cover,
 )
 from gee_landslide.simulate.landslides import Landslide, make_patch, place_in_patch
-from gee_landslide.simulate.optical import ndvi_composite, ndvi_greenest, ndvi_tables, phenology_on
+from gee_landslide.simulate.optical import (
+    ndvi_composite,
+    ndvi_greenest,
+    ndvi_tables,
+    phenology_on,
+    vegetation_share,
+)
 from gee_landslide.simulate.params import SceneParams, derive_params, slide_dimensions
 from gee_landslide.simulate.sar import (
     CUT_FRESH,
@@ -76,6 +82,9 @@ class SimulatedScene:
 
 
 # ----------------------------------------------------------------------------- rendering
+SCAR_CODE_BASE = 9  # a landslide zone z (1 scarp, 2 track, 3 deposit) is surface code 9 + z
+
+
 def _surface(cover: np.ndarray, window: Window, p: SceneParams, lat: Lattice, cuts, snow, wet, slides_zone):
     s = cover.astype(np.int16)
     fresh, regrow = cut_state(p, lat, window, cuts)
@@ -85,7 +94,7 @@ def _surface(cover: np.ndarray, window: Window, p: SceneParams, lat: Lattice, cu
     water = cover == WATER
     s[snow & ~water & ~wet] = SNOW_DRY
     s[wet & ~water] = SNOW_WET
-    s[slides_zone > 0] = 9 + slides_zone[slides_zone > 0]
+    s[slides_zone > 0] = SCAR_CODE_BASE + slides_zone[slides_zone > 0]
     return s, int((fresh & forest).sum())
 
 
@@ -583,7 +592,7 @@ def region_scar_ndvi_change(region_id: str, region: Region, grid: Grid, slides: 
     mu, _ = ndvi_tables()
 
     def typical(m: np.ndarray, phen: float) -> np.ndarray:  # optical.py: base + phenology x vegetation share
-        return m + phen * np.clip((m - 0.1) / 0.6, 0.0, 1.0)
+        return m + phen * vegetation_share(m)
 
     out: list[float] = []
     for s in slides:
@@ -594,7 +603,7 @@ def region_scar_ndvi_change(region_id: str, region: Region, grid: Grid, slides: 
             out.append(float("nan"))
             continue
         phen = phenology_on(p, s.onset)
-        scar = mu[9 + zone[own].astype(np.int64)]  # _surface: a scar zone z is surface code 9 + z
+        scar = mu[SCAR_CODE_BASE + zone[own].astype(np.int64)]
         change = weight[own] * (typical(scar, phen) - typical(mu[cover[own]], phen))
         out.append(float(np.median(change)))
     return out
