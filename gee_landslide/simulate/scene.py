@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from gee_landslide.simulate.landcover import (
     SNOW,
     SPARSE,
     WATER,
+    CoverFields,
     classify,
     cover_fields,
     tree_height,
@@ -107,6 +108,28 @@ def _observed_class(surface: np.ndarray) -> np.ndarray:
     return lut[surface]
 
 
+class _Ground(NamedTuple):
+    lat: Lattice
+    z: np.ndarray
+    slope: np.ndarray
+    aspect: np.ndarray
+    cf: CoverFields
+    cover: np.ndarray
+
+
+def _ground(p: SceneParams, grid: Grid) -> _Ground:
+    """The ground of ``grid``: elevation, Horn slope and aspect (from a lattice padded by one pixel,
+    so edge pixels have their neighbours), the cover fields and the true land cover. One derivation
+    for :func:`render` and :func:`region_scar_ndvi_change`, so the cover a scar replaced is the one
+    the scenes show."""
+    lat = Lattice.of_grid(grid)
+    tf = terrain_fields(p, Lattice.of_grid(grid, 1))
+    slope, aspect = horn_slope_aspect(tf.elevation, grid.resolution)
+    z = tf.elevation[1:-1, 1:-1]
+    cf = cover_fields(p, lat)
+    return _Ground(lat, z, slope, aspect, cf, true_cover(p, lat, z, slope, tf.floor_depth[1:-1, 1:-1], cf.nz))
+
+
 def render(
     p: SceneParams, grid: Grid, pre: Window, post: Window, slides: list[Landslide],
     calendar: Calendar | None = None,
@@ -127,15 +150,7 @@ def render(
     ``s2_post`` (regions with a calendar: ``optical_post_days``): the Sentinel-2 post composite is the
     greenest clear pixel of those latest days where they hold one, and of the whole window elsewhere.
     """
-    lat = Lattice.of_grid(grid)
-    pad = Lattice.of_grid(grid, 1)
-    res = grid.resolution
-    tf = terrain_fields(p, pad)
-    slope, aspect = horn_slope_aspect(tf.elevation, res)
-    z = tf.elevation[1:-1, 1:-1]
-    floor_depth = tf.floor_depth[1:-1, 1:-1]
-    cf = cover_fields(p, lat)
-    cover = true_cover(p, lat, z, slope, floor_depth, cf.nz)
+    lat, z, slope, aspect, cf, cover = _ground(p, grid)
 
     # landslides: old ones (before the pre composite) are in both windows, new ones only in post
     H, W = grid.shape
@@ -585,10 +600,7 @@ def region_scar_ndvi_change(region_id: str, region: Region, grid: Grid, slides: 
     counting it among the landslides Sentinel-2 could show understates recall among them.
     """
     p, _ = region_params(region_id, region)
-    lat = Lattice.of_grid(grid)
-    tf = terrain_fields(p, Lattice.of_grid(grid, 1))
-    slope, _ = horn_slope_aspect(tf.elevation, grid.resolution)
-    cover = true_cover(p, lat, tf.elevation[1:-1, 1:-1], slope, tf.floor_depth[1:-1, 1:-1], cover_fields(p, lat).nz)
+    lat, _, _, _, _, cover = _ground(p, grid)
     mu, _ = ndvi_tables()
 
     def typical(m: np.ndarray, phen: float) -> np.ndarray:  # optical.py: base + phenology x vegetation share
