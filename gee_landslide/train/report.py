@@ -103,6 +103,17 @@ def incidence_counts(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_
                                [evaluation_mask(s.stack, eval_mask) for s in scenes])
 
 
+def scored(method: str, setting: str | None, k: int | None, threshold: float, chosen_on: str,
+           test_p: list[np.ndarray], test: Sequence[Scene], heldout_p: list[np.ndarray],
+           heldout: Sequence[Scene], eval_mask: str) -> MethodResult:
+    """A method's result from its binary maps on the test event and the held-out scenes: the counts
+    and the recall by incidence angle, made the same way for baselines, runs and ensembles."""
+    return MethodResult(method, setting, k, threshold, chosen_on, sum(counts_of(test_p, test, eval_mask), Counts()),
+                        counts_of(heldout_p, heldout, eval_mask), test_p,
+                        incidence_test=incidence_counts(test_p, test, eval_mask),
+                        incidence_heldout=incidence_counts(heldout_p, heldout, eval_mask))
+
+
 def counts_of(preds: Sequence[np.ndarray], scenes: Sequence[Scene], eval_mask: str) -> list[Counts]:
     """Per-scene counts of binary detections inside the evaluation mask."""
     return [confusion(p, s.labels, evaluation_mask(s.stack, eval_mask)) for p, s in zip(preds, scenes, strict=True)]
@@ -267,13 +278,8 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
         else:
             thr, _ = best_threshold(score["val"], val, PROB_CANDIDATES, mask)
             chosen = "validation"
-        test_p = detections(score["test"], thr)
-        test_c = sum(counts_of(test_p, test, mask), Counts())
-        ho_p = detections(score["heldout"], thr)
-        by_k[k] = MethodResult("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen, test_c,
-                               counts_of(ho_p, list(heldout), mask), test_p,
-                               incidence_test=incidence_counts(test_p, test, mask),
-                               incidence_heldout=incidence_counts(ho_p, list(heldout), mask))
+        by_k[k] = scored("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen,
+                         detections(score["test"], thr), test, detections(score["heldout"], thr), list(heldout), mask)
         test_scores[k] = score["test"]
         thresholds[k] = thr
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test)
@@ -316,13 +322,9 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
         score = {name: [ensemble_score(kept[name][s.event_id][:k], curve.aggregation, mt[:k]) for s in sc]
                  for name, sc in sets.items() if name != "val"}
         thr = objects_threshold([kept["val"][s.event_id][:k] for s in val], val, mt[:k], curve.aggregation, mask)[0]
-        test_p = detections(score["test"], thr)
-        ho_p = detections(score["heldout"], thr)
-        curve.by_k_objects[k] = MethodResult(
-            f"{r.method} + objects", r.setting, k, thr, r.chosen_on, sum(counts_of(test_p, curve.test, mask), Counts()),
-            counts_of(ho_p, sets["heldout"], mask), test_p,
-            incidence_test=incidence_counts(test_p, curve.test, mask),
-            incidence_heldout=incidence_counts(ho_p, sets["heldout"], mask))
+        curve.by_k_objects[k] = scored(f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
+                                       detections(score["test"], thr), curve.test,
+                                       detections(score["heldout"], thr), sets["heldout"], mask)
 
 
 def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequence[Scene],
@@ -336,13 +338,9 @@ def baseline_results(train: Sequence[Scene], val: Sequence[Scene], test: Sequenc
     for s in settings:
         models.append((BoostedTrees(s).fit(train, val, eval_mask), s, "validation"))
     for m, s, chosen in models:
-        test_p = [np.asarray(m.predict(sc.stack), bool) for sc in test]
-        test_c = sum(counts_of(test_p, test, eval_mask), Counts())
-        ho_p = [np.asarray(m.predict(sc.stack), bool) for sc in heldout]
-        out.append(MethodResult(m.name, s, None, float(m.threshold), chosen, test_c,
-                                counts_of(ho_p, heldout, eval_mask), test_p,
-                                incidence_test=incidence_counts(test_p, test, eval_mask),
-                                incidence_heldout=incidence_counts(ho_p, heldout, eval_mask)))
+        out.append(scored(m.name, s, None, float(m.threshold), chosen,
+                          [np.asarray(m.predict(sc.stack), bool) for sc in test], test,
+                          [np.asarray(m.predict(sc.stack), bool) for sc in heldout], heldout, eval_mask))
     return out
 
 
