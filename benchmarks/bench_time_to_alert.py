@@ -219,12 +219,15 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         # the recent-look mask of the region's optical_look_days is fetched once per tile (only SAR-first uses it)
         sar_ctx = next((c for c in ctxs.values() if c.strategy == "sar-first"), None)
         for tile in any_ctx.tiles:
-            from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_stack
+            from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_s1_stack, fetch_tile_stack
 
             t0 = time.perf_counter()
             grid = tile.read_grid(any_ctx.grid)
             stack, truth = fetch_tile_stack(any_ctx, grid, tile.key)
             look = None if sar_ctx is None else fetch_tile_look(sar_ctx, grid, tile.key)
+            # the S1 ensemble's own stack (s1_ensemble_post_days), shared by SAR-first and S1-only
+            s1_ctx = next((c for c in ctxs.values() if c.strategy in ("sar-first", "s1-only")), None)
+            s1_stack = None if s1_ctx is None else fetch_tile_s1_stack(s1_ctx, grid, tile.key)
             fetch_s += time.perf_counter() - t0
             timed: set[str] = set()
             for n, ctx in ctxs.items():
@@ -233,9 +236,11 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                         continue
                     timed.add(role)
                     t1 = time.perf_counter()  # what a pass computes: with the region's object filter if it applies
-                    ens.predict_with_objects(stack) if filters_objects(ctx, ens) else ens.predict(stack)
+                    x = s1_stack if role == "s1" and s1_stack is not None else stack
+                    ens.predict_with_objects(x) if filters_objects(ctx, ens) else ens.predict(x)
                     predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
-                results[n].append(predict_tile(ctx, tile, stack, truth, look=look))
+                own = s1_stack if ctx.strategy in ("sar-first", "s1-only") else None
+                results[n].append(predict_tile(ctx, tile, stack, truth, look=look, s1_stack=own))
         summary = []
         for n, ctx in ctxs.items():
             r = finish_pass(ctx, results[n], runs[n].paths)
@@ -486,6 +491,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5, help="the region simulation's seed (terrain, cover, landslides, "
                     "clouds): another seed is another season to check an option chosen on the default one")
     ap.add_argument("--s1-post-days", type=int, default=12, help="Sentinel-1 post window (0 = the 30-day one)")
+    ap.add_argument("--s1-ensemble-post-days", type=int, default=0,
+                    help="the regions' s1_ensemble_post_days: the S1 ensemble's own, shorter Sentinel-1 post window "
+                    "(0 = the stack's)")
     ap.add_argument("--optical-look-days", type=int, default=0,
                     help="the regions' optical_look_days: SAR-first lets the optical ensemble's silence decide a pixel "
                     "only where Sentinel-2 saw it clear in the latest N days (0 = any clear look in the post window)")
@@ -537,6 +545,7 @@ def main() -> None:
     region_id = a.region or "sim"
     region = catalog.regions[a.region] if a.region else Region(name="time-to-alert season", bbox=bbox_around(norway.lat, norway.lon, a.km), tile_px=320,
                     post_days=30, pre_days=60, min_area_m2=400, min_slope_deg=10, s1_post_days=a.s1_post_days or None,
+                    s1_ensemble_post_days=a.s1_ensemble_post_days or None,
                     optical_look_days=a.optical_look_days or None, sar_confirm_passes=a.sar_confirm_passes or None,
                     require_contrast=a.contrast, require_objects=a.objects is not None,
                     optical_post_days=a.optical_post_days or None,
@@ -551,7 +560,8 @@ def main() -> None:
     work = Path(a.root) / "tta-work"
     shutil.rmtree(work, ignore_errors=True)
     where = (f"region {a.region} of the catalog, its own options and simulation" if a.region else
-             f"region {a.km} km square around norway-5; S1 post window {a.s1_post_days or 30} d; landslides "
+             f"region {a.km} km square around norway-5; S1 post window {a.s1_post_days or 30} d"
+             f"{f' (S1 ensemble {a.s1_ensemble_post_days} d)' if a.s1_ensemble_post_days else ''}; landslides "
              f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {a.seed}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {where}; {len(dates)} "
           f"passes {start}..{end} every {a.every} d; ensembles {a.s1} + {a.optical}", flush=True)

@@ -35,6 +35,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
 from gee_landslide.core.atomic import write_text_atomic
+from gee_landslide.core.constellation import s1_repeat_days
 from gee_landslide.core.errors import GeeLandslideError, UnknownIdError
 from gee_landslide.core.paths import NAME_RE
 from gee_landslide.core.yamlsafe import YamlLimitError, check_yaml_structure, read_yaml_text
@@ -320,7 +321,13 @@ class Region(_Strict):
     relative_orbit: int | None = Field(None, ge=1, le=175, description="Sentinel-1 relative orbit")
     s1_post_days: int | None = Field(
         None, gt=0, le=365, description="Sentinel-1 post composite: the latest N days only (default: post_days). "
-        "A short SAR window shows a new landslide once most of its few acquisitions follow it")
+        "A short SAR window shows a new landslide once most of its few acquisitions follow it; never shorter than "
+        "one repeat of the constellation on the pass date, so it always holds a look")
+    s1_ensemble_post_days: int | None = Field(
+        None, gt=0, le=365, description="SAR-first and S1-only: the S1 ensemble reads its own stack, whose Sentinel-1 "
+        "post median covers only the latest N days (at least one repeat on the pass date; default: the same stack as "
+        "the optical ensemble). A median of fewer looks shows a new landslide a repeat sooner, with more speckle: "
+        "more candidates. The optical role's S1+S2 ensemble keeps the longer, quieter median")
 
     optical_post_days: int | None = Field(
         None, gt=0, le=365, description="Sentinel-2 post composite: the greenest clear pixel of the latest N days where "
@@ -340,9 +347,21 @@ class Region(_Strict):
             return None
         return Window(start=post.end - dt.timedelta(days=days - 1), end=post.end)
 
+    @classmethod
+    def _latest_s1_days(cls, post: Window, days: int | None) -> Window | None:
+        """The latest ``days`` of ``post``, but at least one Sentinel-1 repeat on its last day: with one
+        satellite a 6-day window holds a look of the relative orbit only every other pass."""
+        return None if days is None else cls._latest_days(post, max(int(days), s1_repeat_days(post.end)))
+
     def s1_post_window(self, post: Window) -> Window:
         """The Sentinel-1 post window of a pass whose (optical) post window is ``post``."""
-        return self._latest_days(post, self.s1_post_days) or post
+        return self._latest_s1_days(post, self.s1_post_days) or post
+
+    def s1_ensemble_post_window(self, post: Window) -> Window | None:
+        """The Sentinel-1 post window of the S1 ensemble's own stack (``s1_ensemble_post_days``); None
+        when unset or when it is the stack's own S1 window (one stack serves both ensembles)."""
+        own = self._latest_s1_days(post, self.s1_ensemble_post_days) or (post if self.s1_ensemble_post_days else None)
+        return None if own is None or own == self.s1_post_window(post) else own
 
     def s2_post_window(self, post: Window) -> Window:
         """The Sentinel-2 post window of a pass whose post window is ``post`` (``optical_post_days``)."""

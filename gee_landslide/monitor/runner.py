@@ -373,7 +373,8 @@ def _predict(ctx: PassContext, ensemble: Any, stack: np.ndarray) -> tuple[Any, n
     return ensemble.predict(stack), None
 
 
-def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | None = None,
+                       s1_stack: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """(mean, std, agreement, score, sensors, objects score) of a (15, H, W) stack under the pass's strategy.
 
     Each pixel takes the outputs of the ensemble that decides it; a pixel no ensemble may decide
@@ -387,6 +388,9 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | N
     detection still counts (the composite shows a change, so it may confirm an alert), but its
     silence does not: a landslide younger than the pixel's last clear look cannot be in a
     greenest-pixel composite, so there the S1 ensemble decides.
+
+    ``s1_stack`` (:func:`fetch_tile_s1_stack`): the stack the S1 ensemble reads, when the region
+    gives it a shorter Sentinel-1 window than the optical ensemble's.
     """
     ens = load_pass_ensembles(ctx)
     seen = observed_sensors(stack)
@@ -413,7 +417,7 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | N
         where = (decide == code) | (stale if role == "s1" else False)
         if role not in ens or not where.any():
             continue
-        pred, kept = _predict(ctx, ens[role], stack)
+        pred, kept = _predict(ctx, ens[role], s1_stack if role == "s1" and s1_stack is not None else stack)
         role_out[role] = tuple(np.asarray(v, np.float32) for v in (
             pred.mean, pred.std, pred.agreement, _score(pred, ens[role]),
             np.full(seen.shape, np.nan) if kept is None else kept))
@@ -549,6 +553,24 @@ def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[n
     )
 
 
+def fetch_tile_s1_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarray | None:
+    """The S1 ensemble's own stack of one tile (``s1_ensemble_post_days``): the same recipe with a
+    shorter Sentinel-1 post median; None when the region has none or the strategy runs no S1 ensemble.
+
+    Why a second stack: a 12-day median of two looks shows a landslide at half its change until both
+    looks follow it, so the S1 ensemble, which decides where clouds hide the ground, fires a repeat
+    late. The S1+S2 ensemble of the optical role sees the ground through Sentinel-2 and keeps the
+    quieter median: a one-look median under it lowered precision after confirmation on the deployment
+    (README, time to alert). For Earth Engine this is a second export of the tile."""
+    window = ctx.region.s1_ensemble_post_window(ctx.post)
+    if window is None or ctx.strategy not in ("sar-first", "s1-only"):
+        return None
+    region = ctx.region.model_copy(update={"s1_post_days": window.days})
+    stack, _ = get_source(ctx.source).fetch_region_tile(ctx.region_id, region, ctx.pre, ctx.post, grid,
+                                                        defaults=ctx.defaults, cache_dir=ctx.cache_dir / f"{key}-s1")
+    return stack
+
+
 def fetch_tile_look(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarray | None:
     """SAR-first with ``optical_look_days``: the pixels of one tile that Sentinel-2 saw clear in the
     latest days of the post window (:meth:`Region.optical_look_window`); None otherwise.
@@ -603,29 +625,38 @@ def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
     grid = tile.read_grid(ctx.grid)
     stack, truth = fetch_tile_stack(ctx, grid, tile.key)
     look = fetch_tile_look(ctx, grid, tile.key)
-    return predict_tile(ctx, tile, stack, truth, time.perf_counter() - t0, look=look)
+    s1_stack = fetch_tile_s1_stack(ctx, grid, tile.key)
+    return predict_tile(ctx, tile, stack, truth, time.perf_counter() - t0, look=look, s1_stack=s1_stack)
 
 
 def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndarray | None,
-                 fetch_seconds: float = 0.0, look: np.ndarray | None = None) -> TileResult:
+                 fetch_seconds: float = 0.0, look: np.ndarray | None = None,
+                 s1_stack: np.ndarray | None = None) -> TileResult:
     """The second half of :func:`process_tile` for a stack already fetched (benchmarks run several
-    strategies on one fetch); ``look`` as in :func:`predict_by_sensors`."""
+    strategies on one fetch); ``look`` and ``s1_stack`` as in :func:`predict_by_sensors`. Where the S1
+    ensemble decides, the SAR change the alerts and the change-evidence check read is its stack's."""
     t1 = time.perf_counter()
     core = tile.core_slices()
-    gated = ctx.gate.enabled and not shows_change(stack, ctx.gate)
+    gated = ctx.gate.enabled and not shows_change(stack, ctx.gate) and (
+        s1_stack is None or not shows_change(s1_stack, ctx.gate))
     seen = observed_sensors(stack, look if ctx.strategy == "sar-first" else None)[core]
     if gated:
         zeros = np.zeros((tile.height, tile.width), np.float32)
         mean, std, agreement, score, sensors, objects = zeros, zeros, zeros, zeros, seen, zeros
     else:
-        mean, std, agreement, score, sensors, objects = (a[core] for a in predict_by_sensors(ctx, stack, look))
+        mean, std, agreement, score, sensors, objects = (a[core] for a in predict_by_sensors(ctx, stack, look, s1_stack))
+
+    def sar(band: str) -> np.ndarray:
+        own = stack[_IDX[band]][core]
+        return own if s1_stack is None else np.where(sensors == SENSOR_CODE["s1"], s1_stack[_IDX[band]][core], own)
+
     return TileResult(
         tile=tile,
         mean=mean,
         std=std,
         agreement=agreement,
         dndvi=stack[_IDX["dNDVI"]][core],
-        dvv=stack[_IDX["dVV"]][core],
+        dvv=sar("dVV"),
         slope=stack[_IDX["slope"]][core],
         landcover=stack[_IDX["CART_LC_classified"]][core],
         truth=None if truth is None else truth[core],
@@ -635,7 +666,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         elevation=stack[_IDX["elevation"]][core],
         sensors=sensors,
         score=score,
-        dvh=stack[_IDX["dVH"]][core],
+        dvh=sar("dVH"),
         tree_height=stack[_IDX["tree_height"]][core],
         objects_score=objects,
     )
@@ -792,7 +823,8 @@ def finish_pass(
 def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, Any] | None = None) -> SarConfirm | None:
     """The store's confirmation by Sentinel-1 persistence, or None when the region does not ask for
     it: its ``sar_confirm_passes`` N, and between the first and the confirming detection at least
-    one Sentinel-1 post window (``s1_post_days``, else ``post_days``) and N - 1 Sentinel-1 repeats
+    one Sentinel-1 post window (the S1 ensemble's: ``s1_ensemble_post_days``, else ``s1_post_days``, else
+    ``post_days``) and N - 1 Sentinel-1 repeats
     on the date (6 or 12 days, :mod:`gee_landslide.core.constellation`); with the S1 ensemble's
     ``evidence`` (its manifest), only on the land-cover classes :func:`persistence_landcover` allows.
 
@@ -805,7 +837,8 @@ def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, A
     from gee_landslide.monitor.store import SarConfirm
 
     n = region.sar_confirm_passes
-    span = max(region.s1_post_days or region.post_days, (n - 1) * s1_repeat_days(run_date))
+    s1_days = region.s1_ensemble_post_days or region.s1_post_days or region.post_days
+    span = max(s1_days, (n - 1) * s1_repeat_days(run_date))
     return SarConfirm(n, span, persistence_landcover(s1_evidence))
 
 

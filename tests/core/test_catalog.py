@@ -230,3 +230,29 @@ def test_cron_check_agrees_with_prefects_croniter(expr: str) -> None:
 
     assert (cron_problem(expr) is None) == croniter.is_valid(expr), expr
     assert "5 fields" in (cron_problem(expr + " 0") or "")  # croniter's seconds field: not in a catalog
+
+
+def test_sentinel1_windows_hold_at_least_one_repeat_and_the_s1_ensemble_may_have_its_own() -> None:
+    """A region's Sentinel-1 post windows are never shorter than the constellation's repeat on the
+    pass date (a 6-day window with one satellite would hold no look every other pass), and
+    ``s1_ensemble_post_days`` gives the S1 ensemble its own window only where it differs from the stack's."""
+    from gee_landslide.core.catalog import Region, Window
+
+    def post(year: int) -> Window:
+        return Window(start=dt.date(year, 7, 2), end=dt.date(year, 7, 31))
+
+    both = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=12, s1_ensemble_post_days=6)
+    # 2025: S1A and S1C, a 6-day repeat
+    assert both.s1_post_window(post(2025)) == Window(start=dt.date(2025, 7, 20), end=dt.date(2025, 7, 31))
+    assert both.s1_ensemble_post_window(post(2025)) == Window(start=dt.date(2025, 7, 26), end=dt.date(2025, 7, 31))
+    # 2023: S1A alone, a 12-day repeat: 6 days become 12, the same as the stack's window, so no second stack
+    assert both.s1_ensemble_post_window(post(2023)) is None
+    short = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=6)
+    assert short.s1_post_window(post(2023)).days == 12 and short.s1_post_window(post(2025)).days == 6
+    # unset, or as long as the whole post window the stack already covers: one stack serves both
+    assert Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1)).s1_ensemble_post_window(post(2025)) is None
+    assert Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_ensemble_post_days=45).s1_ensemble_post_window(
+        post(2025)) is None
+    # longer than the stack's short window: the S1 ensemble gets the whole post window
+    longer = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=6, s1_ensemble_post_days=30)
+    assert longer.s1_ensemble_post_window(post(2025)) == post(2025)

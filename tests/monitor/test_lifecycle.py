@@ -409,6 +409,10 @@ def test_sentinel1_persistence_needs_as_many_repeats_as_looks_not_just_passes():
     assert sar_confirm_rule(region, dt.date(2023, 8, 1))[:2] == (4, 36)  # S1A alone: 12 days
     assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": 2}), dt.date(2025, 8, 1))[:2] == (2, 12)
     assert sar_confirm_rule(region.model_copy(update={"sar_confirm_passes": None}), dt.date(2025, 8, 1)) is None
+    # the post window persistence waits for is the S1 ensemble's own where it has one
+    two = region.model_copy(update={"sar_confirm_passes": 2})
+    assert sar_confirm_rule(two.model_copy(update={"s1_ensemble_post_days": 6}), dt.date(2025, 8, 1))[:2] == (2, 6)
+    assert sar_confirm_rule(two.model_copy(update={"s1_ensemble_post_days": 24}), dt.date(2025, 8, 1))[:2] == (2, 24)
 
 
 def test_sentinel1_persistence_confirms_only_on_land_cover_its_ensemble_saw_landslides_on(tmp_path):

@@ -328,3 +328,42 @@ def test_stale_pixels_may_still_retract_a_candidate_first_seen_before_the_post_w
     set_region(project, optical_look_days=None)
     ctx = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
     np.testing.assert_array_equal(retraction_view(ctx, m), sensors)
+
+
+def test_the_s1_ensemble_reads_its_own_shorter_sentinel1_window(project):
+    """s1_ensemble_post_days: the S1 ensemble decides from a stack whose Sentinel-1 post median covers
+    only the latest days; the optical ensemble keeps the pass's stack, and the SAR change an alert reads
+    (and the change-evidence check judges) is the deciding ensemble's stack's."""
+    from gee_landslide.monitor.runner import fetch_tile_s1_stack, fetch_tile_stack, predict_tile
+
+    set_region(project, s1_ensemble_post_days=6)
+    cat = load_catalog(project.catalog)
+    ctx = prepare_pass(cat, project, "norway", RUN_DATE)
+    tile = ctx.tiles[0]
+    grid = tile.read_grid(ctx.grid)
+    stack, truth = fetch_tile_stack(ctx, grid, tile.key)
+    own = fetch_tile_s1_stack(ctx, grid, tile.key)
+    assert own is not None and own.shape == stack.shape
+    post_sar = [1, 2, 4, 5]  # postVV, dVV, postVH, dVH
+    same = [0, 3, 6, 7, 8, 9, 10, 11, 12, 14]  # pre SAR, geometry, terrain, climate, trees, dNDVI
+    np.testing.assert_array_equal(own[same], stack[same])
+    assert not np.allclose(own[post_sar], stack[post_sar], equal_nan=True)  # one look against two
+    r = predict_tile(ctx, tile, stack, truth, s1_stack=own)
+    plain = predict_tile(ctx, tile, stack, truth)
+    s1_own = predict_tile(replace(ctx, strategy="s1-only"), tile, own, truth)
+    s1, opt = r.sensors == 1, r.sensors == 2
+    assert s1.any() and opt.any() and np.array_equal(r.sensors, plain.sensors)
+    np.testing.assert_array_equal(r.mean[opt], plain.mean[opt])
+    np.testing.assert_array_equal(r.mean[s1], s1_own.mean[s1])
+    assert not np.array_equal(r.mean[s1], plain.mean[s1])
+    core = tile.core_slices()
+    np.testing.assert_array_equal(r.dvh[s1], own[5][core][s1])
+    np.testing.assert_array_equal(r.dvh[opt], stack[5][core][opt])
+    # a whole pass runs with it (process_tile fetches the second stack itself)
+    result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
+    assert set(np.unique(_read(result.out_dir / "sensors.tif"))) == {1, 2}
+    # no second stack for a strategy without the S1 ensemble, nor unless the region asks for one
+    assert fetch_tile_s1_stack(replace(ctx, strategy="optical-only"), grid, tile.key) is None
+    set_region(project, s1_ensemble_post_days=None)
+    assert fetch_tile_s1_stack(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE),
+                               grid, tile.key) is None
