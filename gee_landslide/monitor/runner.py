@@ -553,6 +553,13 @@ def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[n
     )
 
 
+def s1_ensemble_region(region: Region, post: Window) -> Region | None:
+    """The region as the S1 ensemble's stack is fetched: its Sentinel-1 post window set to the S1
+    ensemble's own (any source builds that stack with its usual recipe); None when it has none."""
+    window = region.s1_ensemble_post_window(post)
+    return None if window is None else region.model_copy(update={"s1_post_days": window.days})
+
+
 def fetch_tile_s1_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarray | None:
     """The S1 ensemble's own stack of one tile (``s1_ensemble_post_days``): the same recipe with a
     shorter Sentinel-1 post median; None when the region has none or the strategy runs no S1 ensemble.
@@ -562,10 +569,9 @@ def fetch_tile_s1_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> np.n
     late. The S1+S2 ensemble of the optical role sees the ground through Sentinel-2 and keeps the
     quieter median: a one-look median under it lowered precision after confirmation on the deployment
     (README, time to alert). For Earth Engine this is a second export of the tile."""
-    window = ctx.region.s1_ensemble_post_window(ctx.post)
-    if window is None or ctx.strategy not in ("sar-first", "s1-only"):
+    region = s1_ensemble_region(ctx.region, ctx.post)
+    if region is None or ctx.strategy not in ("sar-first", "s1-only"):
         return None
-    region = ctx.region.model_copy(update={"s1_post_days": window.days})
     stack, _ = get_source(ctx.source).fetch_region_tile(ctx.region_id, region, ctx.pre, ctx.post, grid,
                                                         defaults=ctx.defaults, cache_dir=ctx.cache_dir / f"{key}-s1")
     return stack

@@ -108,6 +108,32 @@ def test_tile_recipe_is_the_event_recipe_on_the_tile_grid_and_pass_windows(ee_of
     assert r.s2_level == "L2A" and r.label_source == "worldcover"  # 2024: WorldCover 2021 predates it
 
 
+def test_the_s1_ensembles_own_export_filters_sentinel1_on_its_shorter_window(ee_offline, catalog):
+    """s1_ensemble_post_days: the S1 ensemble's stack is the same recipe with the Sentinel-1 post
+    collection on its own latest days (a second export of the tile), Sentinel-2 untouched."""
+    from gee_landslide.earthengine.graphcheck import check_graph
+    from gee_landslide.earthengine.region import tile_recipe
+    from gee_landslide.monitor.runner import s1_ensemble_region
+
+    region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, s1_ensemble_post_days=6,
+                                                optical_post_days=None)
+    assert post.end.year == 2024  # S1A and S1C not yet both flying: a 12-day repeat
+    assert s1_ensemble_region(region, post) is None  # 6 days hold no look every other pass: 12, the stack's own
+    later = dt.timedelta(days=365)
+    pre, post = Window(start=pre.start + later, end=pre.end + later), Window(start=post.start + later,
+                                                                             end=post.end + later)
+    own = s1_ensemble_region(region, post)
+    assert own is not None
+    r = tile_recipe(sub, pre, post, region=own, region_id="norway", defaults=catalog.defaults)
+    s1_post = Window(start=post.end - dt.timedelta(days=5), end=post.end)
+    s1_id, s2_id = "COPERNICUS/S1_GRD_FLOAT", "COPERNICUS/S2_SR_HARMONIZED"
+    g = json.loads(r.serialized())
+    dates = date_filters(g)
+    assert {d[1:] for d in dates if d[0] == s1_id} == {ee_range(pre), ee_range(s1_post)}
+    assert {d[1:] for d in dates if d[0] == s2_id} == {ee_range(pre), ee_range(post)}
+    assert check_graph(r.serialized()) == []
+
+
 def test_tile_follows_the_regions_sentinel1_pass_orbit_and_short_post_window(ee_offline, catalog):
     from test_ee_recipes import filter_pairs, functions
 
