@@ -829,10 +829,10 @@ def finish_pass(
 def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, Any] | None = None) -> SarConfirm | None:
     """The store's confirmation by Sentinel-1 persistence, or None when the region does not ask for
     it: its ``sar_confirm_passes`` N, and between the first and the confirming detection at least
-    one Sentinel-1 post window (the S1 ensemble's: ``s1_ensemble_post_days``, else ``s1_post_days``, else
-    ``post_days``) and N - 1 Sentinel-1 repeats
-    on the date (6 or 12 days, :mod:`gee_landslide.core.constellation`); with the S1 ensemble's
-    ``evidence`` (its manifest), only on the land-cover classes :func:`persistence_landcover` allows.
+    one Sentinel-1 post window of the S1 ensemble (``s1_ensemble_post_days``, else ``s1_post_days``,
+    else ``post_days``) and N - 1 Sentinel-1 repeats on the date (6 or 12 days,
+    :mod:`gee_landslide.core.constellation`); with the S1 ensemble's ``evidence`` (its manifest),
+    only on the land-cover classes :func:`persistence_landcover` allows.
 
     Why the repeats: N was chosen on passes every 6 days, one per new Sentinel-1 scene. The
     deployment runs daily, and passes between two scenes re-detect the same median, so N passes
