@@ -66,6 +66,20 @@ def _read(path: Path) -> np.ndarray:
         return ds.read(1)
 
 
+def first_tile(project: ProjectPaths, **region: object):
+    """The norway region set to ``region``, its pass of RUN_DATE, and that pass's first tile fetched:
+    (catalog, context, tile, grid, stack, truth)."""
+    from gee_landslide.monitor.runner import fetch_tile_stack
+
+    set_region(project, **region)
+    cat = load_catalog(project.catalog)
+    ctx = prepare_pass(cat, project, "norway", RUN_DATE)
+    tile = ctx.tiles[0]
+    grid = tile.read_grid(ctx.grid)
+    stack, truth = fetch_tile_stack(ctx, grid, tile.key)
+    return cat, ctx, tile, grid, stack, truth
+
+
 def test_each_pixel_is_decided_by_the_model_its_sensors_allow(project):
     cat = load_catalog(project.catalog)
     assert prepare_pass(cat, project, "norway", RUN_DATE).strategy == "sar-first"
@@ -243,17 +257,11 @@ def test_stale_optical_pixels_leave_the_decision_to_sentinel1_unless_the_optical
     latest days, the optical ensemble's detections still count, its silence does not (S1 decides)."""
     from gee_landslide.monitor.runner import (
         fetch_tile_look,
-        fetch_tile_stack,
         load_pass_ensembles,
         predict_tile,
     )
 
-    set_region(project, optical_look_days=12)
-    cat = load_catalog(project.catalog)
-    ctx = prepare_pass(cat, project, "norway", RUN_DATE)
-    tile = ctx.tiles[0]
-    grid = tile.read_grid(ctx.grid)
-    stack, truth = fetch_tile_stack(ctx, grid, tile.key)
+    _cat, ctx, tile, grid, stack, truth = first_tile(project, optical_look_days=12)
     look = fetch_tile_look(ctx, grid, tile.key)
     assert look is not None and look.shape == stack.shape[1:]
     plain = predict_tile(ctx, tile, stack, truth)  # every clear composite pixel decided by the optical ensemble
@@ -334,14 +342,9 @@ def test_the_s1_ensemble_reads_its_own_shorter_sentinel1_window(project):
     """s1_ensemble_post_days: the S1 ensemble decides from a stack whose Sentinel-1 post median covers
     only the latest days; the optical ensemble keeps the pass's stack, and the SAR change an alert reads
     (and the change-evidence check judges) is the deciding ensemble's stack's."""
-    from gee_landslide.monitor.runner import fetch_tile_s1_stack, fetch_tile_stack, predict_tile
+    from gee_landslide.monitor.runner import fetch_tile_s1_stack, predict_tile
 
-    set_region(project, s1_ensemble_post_days=6)
-    cat = load_catalog(project.catalog)
-    ctx = prepare_pass(cat, project, "norway", RUN_DATE)
-    tile = ctx.tiles[0]
-    grid = tile.read_grid(ctx.grid)
-    stack, truth = fetch_tile_stack(ctx, grid, tile.key)
+    cat, ctx, tile, grid, stack, truth = first_tile(project, s1_ensemble_post_days=6)
     own = fetch_tile_s1_stack(ctx, grid, tile.key)
     assert own is not None and own.shape == stack.shape
     post_sar = [1, 2, 4, 5]  # postVV, dVV, postVH, dVH
