@@ -192,11 +192,13 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
     """Backfill the season under every strategy, one fetch per tile; returns runs, km², fetch s and
     the seconds each ensemble took on every tile (timed once per tile, outside the passes)."""
     from gee_landslide.monitor.runner import (
+        S1_STRATEGIES,
         filters_objects,
         finish_pass,
         load_pass_ensembles,
         predict_tile,
         prepare_pass,
+        role_stack,
     )
 
     runs: dict[str, StrategyRun] = {}
@@ -218,6 +220,8 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         area = any_ctx.grid.area_km2
         # the recent-look mask of the region's optical_look_days is fetched once per tile (only SAR-first uses it)
         sar_ctx = next((c for c in ctxs.values() if c.strategy == "sar-first"), None)
+        # the S1 ensemble's own stack (s1_ensemble_post_days) is fetched once per tile too, for SAR-first and S1-only
+        s1_ctx = next((c for c in ctxs.values() if c.strategy in S1_STRATEGIES), None)
         for tile in any_ctx.tiles:
             from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_s1_stack, fetch_tile_stack
 
@@ -225,8 +229,6 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
             grid = tile.read_grid(any_ctx.grid)
             stack, truth = fetch_tile_stack(any_ctx, grid, tile.key)
             look = None if sar_ctx is None else fetch_tile_look(sar_ctx, grid, tile.key)
-            # the S1 ensemble's own stack (s1_ensemble_post_days), shared by SAR-first and S1-only
-            s1_ctx = next((c for c in ctxs.values() if c.strategy in ("sar-first", "s1-only")), None)
             s1_stack = None if s1_ctx is None else fetch_tile_s1_stack(s1_ctx, grid, tile.key)
             fetch_s += time.perf_counter() - t0
             timed: set[str] = set()
@@ -236,10 +238,10 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                         continue
                     timed.add(role)
                     t1 = time.perf_counter()  # what a pass computes: with the region's object filter if it applies
-                    x = s1_stack if role == "s1" and s1_stack is not None else stack
+                    x = role_stack(role, stack, s1_stack)
                     ens.predict_with_objects(x) if filters_objects(ctx, ens) else ens.predict(x)
                     predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
-                own = s1_stack if ctx.strategy in ("sar-first", "s1-only") else None
+                own = s1_stack if ctx.strategy in S1_STRATEGIES else None
                 results[n].append(predict_tile(ctx, tile, stack, truth, look=look, s1_stack=own))
         summary = []
         for n, ctx in ctxs.items():

@@ -360,8 +360,10 @@ class Region(_Strict):
     def s1_ensemble_post_window(self, post: Window) -> Window | None:
         """The Sentinel-1 post window of the S1 ensemble's own stack (``s1_ensemble_post_days``); None
         when unset or when it is the stack's own S1 window (one stack serves both ensembles)."""
-        own = self._latest_s1_days(post, self.s1_ensemble_post_days) or (post if self.s1_ensemble_post_days else None)
-        return None if own is None or own == self.s1_post_window(post) else own
+        if self.s1_ensemble_post_days is None:
+            return None
+        own = self._latest_s1_days(post, self.s1_ensemble_post_days) or post
+        return None if own == self.s1_post_window(post) else own
 
     def s2_post_window(self, post: Window) -> Window:
         """The Sentinel-2 post window of a pass whose post window is ``post`` (``optical_post_days``)."""

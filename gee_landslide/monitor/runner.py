@@ -68,6 +68,7 @@ class MonitoringError(GeeLandslideError, ValueError):
 
 
 STRATEGIES = ("single", "sar-first", "s1-only", "optical-only")
+S1_STRATEGIES = ("sar-first", "s1-only")  # the strategies that run the S1 ensemble
 SENSOR_CODE = {"s1": 1, "optical": 2}  # the sensors raster (monitor.alerts.SENSORS_CODE_*)
 
 
@@ -115,7 +116,7 @@ class PassContext:
         if self.strategy == "single":
             return {"single": self.manifest_path}
         out: dict[str, Path] = {}
-        if self.strategy in ("sar-first", "s1-only") and self.s1_manifest_path is not None:
+        if self.strategy in S1_STRATEGIES and self.s1_manifest_path is not None:
             out["s1"] = self.s1_manifest_path
         if self.strategy in ("sar-first", "optical-only"):
             out["optical"] = self.manifest_path
@@ -274,7 +275,7 @@ def prepare_pass(
         names = region.ensembles
         optical = ensemble or (names.optical if names else region.ensemble)
         manifest = _ensemble_manifest(paths, region_id, optical, "ensembles.optical")
-        if strategy in ("sar-first", "s1-only"):
+        if strategy in S1_STRATEGIES:
             if names is None:
                 raise MonitoringError(f"strategy {strategy!r} needs an S1 ensemble: set `ensembles.s1` for "
                                       f"region {region_id!r}", field=f"regions.{region_id}.ensembles.s1", value=None)
@@ -417,7 +418,7 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | N
         where = (decide == code) | (stale if role == "s1" else False)
         if role not in ens or not where.any():
             continue
-        pred, kept = _predict(ctx, ens[role], s1_stack if role == "s1" and s1_stack is not None else stack)
+        pred, kept = _predict(ctx, ens[role], role_stack(role, stack, s1_stack))
         role_out[role] = tuple(np.asarray(v, np.float32) for v in (
             pred.mean, pred.std, pred.agreement, _score(pred, ens[role]),
             np.full(seen.shape, np.nan) if kept is None else kept))
@@ -560,6 +561,11 @@ def s1_ensemble_region(region: Region, post: Window) -> Region | None:
     return None if window is None else region.model_copy(update={"s1_post_days": window.days})
 
 
+def role_stack(role: str, stack: np.ndarray, s1_stack: np.ndarray | None) -> np.ndarray:
+    """The stack an ensemble of ``role`` reads: the S1 ensemble's own where the region gives it one."""
+    return s1_stack if role == "s1" and s1_stack is not None else stack
+
+
 def fetch_tile_s1_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarray | None:
     """The S1 ensemble's own stack of one tile (``s1_ensemble_post_days``): the same recipe with a
     shorter Sentinel-1 post median; None when the region has none or the strategy runs no S1 ensemble.
@@ -570,7 +576,7 @@ def fetch_tile_s1_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> np.n
     quieter median: a one-look median under it lowered precision after confirmation on the deployment
     (README, time to alert). For Earth Engine this is a second export of the tile."""
     region = s1_ensemble_region(ctx.region, ctx.post)
-    if region is None or ctx.strategy not in ("sar-first", "s1-only"):
+    if region is None or ctx.strategy not in S1_STRATEGIES:
         return None
     stack, _ = get_source(ctx.source).fetch_region_tile(ctx.region_id, region, ctx.pre, ctx.post, grid,
                                                         defaults=ctx.defaults, cache_dir=ctx.cache_dir / f"{key}-s1")
