@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,6 +141,9 @@ class TileResult:
     sensors: np.ndarray | None = None  # which model decided each pixel (SENSOR_CODE), 0 = none
     score: np.ndarray | None = None  # what the deciding ensemble thresholds: mean or vote share
     dvh: np.ndarray | None = None  # the Sentinel-1 evidence band (train.evidence)
+    # dVH of the pass's own stack (its full Sentinel-1 post window), where the S1 ensemble read a
+    # shorter one (``s1_ensemble_post_days``): what persistence asks to hold; None: the same as dvh
+    dvh_window: np.ndarray | None = None
     tree_height: np.ndarray | None = None  # for the object filter (train.objects)
     objects_score: np.ndarray | None = None  # the deciding ensemble's score after its object filter; NaN: none
 
@@ -679,6 +682,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         sensors=sensors,
         score=score,
         dvh=sar("dVH"),
+        dvh_window=None if s1_stack is None else stack[_IDX["dVH"]][core],
         tree_height=stack[_IDX["tree_height"]][core],
         objects_score=objects,
     )
@@ -687,8 +691,8 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
 # ----------------------------------------------------------------------------- 3. finish
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
-    keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "slope", "landcover", "elevation", "score",
-            "tree_height", "objects_score")
+    keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "dvh_window", "slope", "landcover", "elevation",
+            "score", "tree_height", "objects_score")
     out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
     sensors = np.zeros((h, w), np.uint8)
     truth = np.zeros((h, w), np.uint8)
@@ -801,6 +805,7 @@ def finish_pass(
         optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(retraction_view(ctx, m), ctx.grid),
         confirm_looks=ctx.region.confirm_looks,
         sar_confirm=sar_confirm_rule(ctx.region, ctx.run_date, pass_s1_evidence(ctx)),
+        sar_holds=sar_holds_of(m["dvh_window"], ctx.grid, pass_s1_evidence(ctx)),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)
@@ -852,6 +857,31 @@ def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, A
     s1_days = region.s1_ensemble_post_days or region.s1_post_days or region.post_days
     span = max(s1_days, (n - 1) * s1_repeat_days(run_date))
     return SarConfirm(n, span, persistence_landcover(s1_evidence))
+
+
+def sar_holds_of(dvh_window: np.ndarray, grid: Grid,
+                 s1_evidence: dict[str, Any] | None) -> Callable[[Sequence[Any]], bool] | None:
+    """The store's ``sar_holds``: whether the median dVH of a pass's detections (their pixels on the
+    grid), read in the pass's own stack over the region's full Sentinel-1 post window, meets the S1
+    ensemble's evidence limit (``max_object_median``, fitted on its training landslides). None where
+    that stack is the one the S1 ensemble read (no ``s1_ensemble_post_days``: every S1 detection
+    passed the limit on it already) or the ensemble has no dVH evidence.
+
+    Why: with a one-look post median the S1 ensemble alerts a repeat earlier, but on the deployment
+    season three of its persistence confirmations were speckle under a grown candidate: their
+    footprint's dVH swung from -1.2 to +0.4 dB between single looks, while the 12-day median stayed
+    within 0.5 dB of zero. A landslide's change stays in both medians."""
+    evidence = s1_evidence or {}
+    if evidence.get("band") != "dVH" or not np.isfinite(dvh_window).any():
+        return None
+    limit = float(evidence["max_object_median"])
+
+    def holds(cands: Sequence[Any]) -> bool:
+        values = dvh_window[_candidate_mask(list(cands), grid).astype(bool)]
+        values = values[np.isfinite(values)]
+        return values.size > 0 and float(np.median(values)) <= limit
+
+    return holds
 
 
 # a class needs this many training and validation landslide objects before Sentinel-1 persistence alone

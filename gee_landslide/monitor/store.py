@@ -318,10 +318,12 @@ class SarConfirm(NamedTuple):
 
 
 def _sar_persistent(old: Alert, cands: Sequence[Candidate], seen_with: str, detections: int,
-                    post: tuple[str, str], sar_confirm: tuple[int, ...] | None, iou_min: float) -> bool:
+                    post: tuple[str, str], sar_confirm: tuple[int, ...] | None, iou_min: float,
+                    sar_holds: Callable[[Sequence[Candidate]], bool] | None = None) -> bool:
     """Does Sentinel-1's persistence confirm ``old`` in this pass (see :func:`plan_merge`)? This
     pass's detections must also cover the alert's footprint by the store's matching IoU (compared
-    in degrees: for a ratio of areas a few hundred metres across, the distortion cancels)."""
+    in degrees: for a ratio of areas a few hundred metres across, the distortion cancels), and,
+    where the pass can say (``sar_holds``), show their change in the full Sentinel-1 post window."""
     if sar_confirm is None or seen_with != SENSORS_S1 or old.sensors != SENSORS_S1:
         return False  # where Sentinel-2 has seen the place and not confirmed it, its view counts against
     rule = SarConfirm(*sar_confirm)
@@ -329,7 +331,8 @@ def _sar_persistent(old: Alert, cands: Sequence[Candidate], seen_with: str, dete
         return False  # a class the S1 ensemble saw (almost) no landslide on: its change there is no evidence
     first = parse_iso(old.first_seen).date()
     return (detections >= rule.passes and (dt.date.fromisoformat(post[1]) - first).days >= rule.span_days
-            and _iou(old.geometry, shapely.union_all([c.lonlat for c in cands])) >= iou_min)
+            and _iou(old.geometry, shapely.union_all([c.lonlat for c in cands])) >= iou_min
+            and (sar_holds is None or sar_holds(cands)))
 
 
 def _majority_sensors(cands: Sequence[Candidate]) -> str:
@@ -512,6 +515,7 @@ def plan_merge(
     optical_coverage: Callable[[Alert], float] | None = None,
     confirm_looks: int = 1,
     sar_confirm: tuple[int, ...] | None = None,
+    sar_holds: Callable[[Sequence[Candidate]], bool] | None = None,
 ) -> _Plan:
     """The pure part of a merge: which candidate updates which alert, which are new (no I/O).
 
@@ -546,6 +550,12 @@ def plan_merge(
     element (:class:`SarConfirm` ``landcover``) names the land-cover classes where persistence may
     confirm: where the S1 ensemble saw (almost) no training landslide, a lasting change is more likely
     something else (on steep bare rock a snow line; a scar there barely changes VH).
+
+    ``sar_holds(cands)``: whether this pass's detections of an alert show their change in the
+    region's full Sentinel-1 post window too, asked of a persistence confirmation where the S1
+    ensemble reads a shorter one (``s1_ensemble_post_days``; None: no such check). Why: a one-look
+    median puts a speckle detection under a grown candidate often enough to count N times; a
+    median over two or more looks does not show it (see :func:`gee_landslide.monitor.runner.sar_holds_of`).
     """
     if confirm_looks not in (1, 2):
         raise ValueError(f"confirm_looks {confirm_looks!r}: use 1 or 2")
@@ -610,7 +620,8 @@ def plan_merge(
         regrown = later_pass and grew and grown >= rule.regrowth_min_share * old.area_m2
         optical_confirms = seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
         persistent = (old.stage != "confirmed" and confirmable
-                      and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min))
+                      and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min,
+                                          sar_holds))
         stage = "confirmed" if old.stage == "confirmed" or optical_confirms or persistent else "candidate"
         # a Sentinel-2 confirmation outranks one by persistence, never the other way round
         confirmed_by = ("" if stage != "confirmed" else CONFIRMED_BY_S2 if optical_confirms else
@@ -775,6 +786,7 @@ class AlertStore:
         optical_coverage: Callable[[Alert], float] | None = None,
         confirm_looks: int = 1,
         sar_confirm: tuple[int, ...] | None = None,
+        sar_holds: Callable[[Sequence[Candidate]], bool] | None = None,
     ) -> MergeResult:
         """Merge one pass's candidates into the store (locked, atomic, idempotent).
 
@@ -784,7 +796,8 @@ class AlertStore:
         is still held (the feeds use it to publish exactly the state just committed).
         ``optical_coverage`` lets the merge retract candidates, ``confirm_looks`` sets how many
         passes confirm an optical detection, ``sar_confirm`` lets Sentinel-1's persistence confirm a
-        candidate (see :func:`plan_merge`).
+        candidate and ``sar_holds`` asks its detections to hold over the full window (see
+        :func:`plan_merge`).
         """
         cands = list(candidates)
         pre_s, post_s = _window_strings(pre), _window_strings(post)
@@ -796,6 +809,7 @@ class AlertStore:
                 existing, cands, region_id=region_id, pre=pre_s, post=post_s, run_iso=run_iso,
                 model_version=model_version, threshold=threshold, rule=self.rule,
                 optical_coverage=optical_coverage, confirm_looks=confirm_looks, sar_confirm=sar_confirm,
+                sar_holds=sar_holds,
             )
             result = plan.result
             if result.changed or not self.gpkg.exists():  # (an empty store is written too, for QGIS)

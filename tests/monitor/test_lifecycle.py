@@ -31,7 +31,7 @@ class RecordingNotifier:
 
 def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
           notifier=None, confirm_looks: int = 1, confirmable: bool = True,
-          sar_confirm: tuple[int, int] | None = None) -> MergeResult:
+          sar_confirm: tuple[int, int] | None = None, sar_holds=None) -> MergeResult:
     """One pass over the synthetic slides whose detections were made with ``sensors`` (or none);
     ``confirmable`` False = the object filter held them back (``objects_stage: confirm``)."""
     p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
@@ -41,7 +41,7 @@ def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLI
         AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
         run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
         threshold=0.5, optical_coverage=coverage, notifier=notifier, confirm_looks=confirm_looks,
-        sar_confirm=sar_confirm,
+        sar_confirm=sar_confirm, sar_holds=sar_holds,
     )
 
 
@@ -413,6 +413,61 @@ def test_sentinel1_persistence_needs_as_many_repeats_as_looks_not_just_passes():
     two = region.model_copy(update={"sar_confirm_passes": 2})
     assert sar_confirm_rule(two.model_copy(update={"s1_ensemble_post_days": 6}), dt.date(2025, 8, 1))[:2] == (2, 6)
     assert sar_confirm_rule(two.model_copy(update={"s1_ensemble_post_days": 24}), dt.date(2025, 8, 1))[:2] == (2, 24)
+
+
+def test_sentinel1_persistence_asks_the_detections_change_to_hold_over_the_full_window(tmp_path):
+    """``sar_holds`` (a region whose S1 ensemble reads a one-look window): persistence confirms only
+    when this pass's detections show their change in the full Sentinel-1 post window too; until then
+    the detections count, and the first pass whose detections hold confirms."""
+    rule = (3, 12)
+    d = tmp_path / "alerts"
+    asked: list[list] = []
+
+    def never(cands):
+        asked.append(list(cands))
+        return False
+
+    for day in (0, 6, 12, 18):
+        res = merge(d, RUN_1 + dt.timedelta(days=day), "S1", sar_confirm=rule, sar_holds=never)
+    assert res.confirmed == [] and {(a.stage, a.detections) for a in res.alerts} == {("candidate", 4)}
+    # asked only where everything else confirms (from the third detection on), with that alert's detections
+    assert len(asked) == 2 * len(res.alerts) and all(len(c) == 1 and c[0].sensors == "S1" for c in asked)
+    ok = merge(d, RUN_1 + dt.timedelta(days=24), "S1", sar_confirm=rule, sar_holds=lambda cands: True)
+    assert sorted(ok.confirmed) == sorted(a.alert_id for a in res.alerts)
+    assert {a.confirmed_by for a in ok.alerts} == {"Sentinel-1 persistence"}
+    # an optical confirmation does not ask it
+    optical = tmp_path / "optical"
+    merge(optical, RUN_1, "S1", sar_confirm=rule, sar_holds=never)
+    assert len(merge(optical, RUN_1 + dt.timedelta(days=6), "S1+S2", sar_confirm=rule, sar_holds=never).confirmed) == 2
+
+
+def test_the_full_window_check_reads_the_detections_median_change_against_the_evidence_limit():
+    """runner.sar_holds_of: the median dVH under a pass's detections in its own stack, against the S1
+    ensemble's ``max_object_median``; no check where that stack is the S1 ensemble's (all NaN) or the
+    ensemble has no dVH evidence."""
+    import numpy as np
+    from synthetic_pass import Slide
+
+    from gee_landslide.monitor.runner import sar_holds_of
+
+    p = synthetic_pass([Slide(20, 20, 40, 40, 0.92), Slide(70, 70, 90, 95, 0.92)], grid=GRID, seed=0)
+    cands = sorted(candidates_of(p), key=lambda c: c.window)
+    assert len(cands) == 2
+    evidence = {"band": "dVH", "max_object_median": -0.52}
+    dvh = np.zeros(GRID.shape, np.float32)
+    dvh[20:40, 20:40] = -2.0  # the first detection's change holds, the second's does not
+    holds = sar_holds_of(dvh, GRID, evidence)
+    assert holds([cands[0]]) and not holds([cands[1]])
+    # the median over both: the second is the larger, so together they do not hold
+    assert not holds(cands)
+    dvh[70:90, 70:95] = -0.6
+    assert sar_holds_of(dvh, GRID, evidence)(cands)
+    gap = dvh.copy()
+    gap[20:40, 20:40] = np.nan  # no Sentinel-1 value under it: nothing shows the change
+    assert not sar_holds_of(gap, GRID, evidence)([cands[0]])
+    assert sar_holds_of(np.full(GRID.shape, np.nan, np.float32), GRID, evidence) is None
+    assert sar_holds_of(dvh, GRID, None) is None
+    assert sar_holds_of(dvh, GRID, {"band": "dNDVI", "max_object_median": -0.13}) is None
 
 
 def test_sentinel1_persistence_confirms_only_on_land_cover_its_ensemble_saw_landslides_on(tmp_path):

@@ -362,6 +362,9 @@ def test_the_s1_ensemble_reads_its_own_shorter_sentinel1_window(project):
     core = tile.core_slices()
     np.testing.assert_array_equal(r.dvh[s1], own[5][core][s1])
     np.testing.assert_array_equal(r.dvh[opt], stack[5][core][opt])
+    # what persistence asks to hold: the pass's own stack, the full Sentinel-1 post window
+    np.testing.assert_array_equal(r.dvh_window, stack[5][core])
+    assert plain.dvh_window is None
     # a whole pass runs with it (process_tile fetches the second stack itself)
     result = run_pass(cat, project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
     assert set(np.unique(_read(result.out_dir / "sensors.tif"))) == {1, 2}
