@@ -868,7 +868,7 @@ def sar_holds_of(dvh_window: np.ndarray, grid: Grid,
     passed the limit on it already) or the ensemble has no dVH evidence.
 
     Why: with a one-look post median the S1 ensemble alerts a repeat earlier, but on the deployment
-    season three of its persistence confirmations were speckle under a grown candidate: their
+    season two of its persistence confirmations were speckle under a grown candidate: their
     footprint's dVH swung from -1.2 to +0.4 dB between single looks, while the 12-day median stayed
     within 0.5 dB of zero. A landslide's change stays in both medians."""
     evidence = s1_evidence or {}
