@@ -791,6 +791,7 @@ def finish_pass(
         raise
 
     store = AlertStore(paths.alerts)
+    s1_evidence = pass_s1_evidence(ctx)  # what persistence reads: the land-cover counts and the dVH limit
     merged = merge_and_publish(
         store,
         candidates,
@@ -804,8 +805,8 @@ def finish_pass(
         notifier=notifier_for_url(notify_url) if notify_url else Notifier.from_env(),
         optical_coverage=None if ctx.strategy == "s1-only" else optical_coverage_of(retraction_view(ctx, m), ctx.grid),
         confirm_looks=ctx.region.confirm_looks,
-        sar_confirm=sar_confirm_rule(ctx.region, ctx.run_date, pass_s1_evidence(ctx)),
-        sar_holds=sar_holds_of(m["dvh_window"], ctx.grid, pass_s1_evidence(ctx)),
+        sar_confirm=sar_confirm_rule(ctx.region, ctx.run_date, s1_evidence),
+        sar_holds=sar_holds_of(m["dvh_window"], ctx.grid, s1_evidence),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)
