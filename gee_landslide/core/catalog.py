@@ -395,7 +395,8 @@ class Region(_Strict):
         "confirmed until a later pass's object passes the filter (monitor.store)")
     confirm_looks: int = Field(
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
-        "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again (monitor.store)")
+        "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again, and a candidate "
+        "only one pass saw with Sentinel-1 alone, or a cancelled one, needs two optical detections (monitor.store)")
     sar_confirm_passes: int | None = Field(
         None, ge=2, le=20, description="opt-in: a candidate that this many passes detected (the current one with "
         "Sentinel-1), the first and the latest at least one Sentinel-1 post window apart, is confirmed without "

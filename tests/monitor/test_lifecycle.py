@@ -264,6 +264,52 @@ def test_a_clear_view_without_a_detection_cancels_what_sentinel1_persistence_con
         ("confirmed", "S1+S2", "Sentinel-2")}
 
 
+def test_with_two_looks_a_sentinel1_candidate_is_an_earlier_look_once_two_passes_detected_it(tmp_path):
+    """``confirm_looks=2``: a candidate one pass detected with Sentinel-1 alone is too often speckle to
+    be the first of two looks, so its first optical detection makes it ``S1+S2`` and the next one
+    confirms it; once a second pass has detected it with Sentinel-1, the first optical detection
+    confirms it. With one look the first optical detection confirms either way."""
+    day = dt.timedelta(days=1)
+    once = tmp_path / "once"
+    ids = sorted(a.alert_id for a in merge(once, RUN_1, "S1", confirm_looks=2).new)
+    seen = merge(once, RUN_1 + 12 * day, "S1+S2", confirm_looks=2)
+    assert seen.confirmed == [] and {(a.stage, a.sensors, a.detections) for a in seen.alerts} == {
+        ("candidate", "S1+S2", 2)}
+    assert sorted(merge(once, RUN_1 + 18 * day, "S1+S2", confirm_looks=2).confirmed) == ids
+
+    twice = tmp_path / "twice"
+    merge(twice, RUN_1, "S1", confirm_looks=2)
+    again = merge(twice, RUN_1 + 6 * day, "S1", confirm_looks=2)
+    assert again.confirmed == [] and {(a.stage, a.detections) for a in again.alerts} == {("candidate", 2)}
+    assert sorted(merge(twice, RUN_1 + 12 * day, "S1+S2", confirm_looks=2).confirmed) == ids
+
+    one = tmp_path / "one"
+    merge(one, RUN_1, "S1")
+    assert sorted(merge(one, RUN_1 + 12 * day, "S1+S2").confirmed) == ids
+
+
+def test_with_two_looks_a_cancelled_alert_seen_again_is_reopened_and_only_a_later_look_confirms_it(tmp_path):
+    """``confirm_looks=2``: a cancellation was a clear look that saw nothing. An optical detection
+    after it is one look against one, so the alert reopens as a candidate (same id, ``Possible``);
+    the next pass that detects it with Sentinel-2 confirms it. With one look it confirms at once."""
+    day = dt.timedelta(days=1)
+    d = tmp_path / "two"
+    ids = sorted(a.alert_id for a in merge(d, RUN_1, "S1", confirm_looks=2).new)
+    assert sorted(merge(d, RUN_1 + 40 * day, None, coverage=lambda a: 0.9, confirm_looks=2).cancelled) == ids
+    reopened = merge(d, RUN_1 + 46 * day, "S1+S2", confirm_looks=2)
+    assert reopened.confirmed == [] and reopened.new == []
+    assert {(a.alert_id, a.stage, a.sensors) for a in reopened.alerts} == {(i, "candidate", "S1+S2") for i in ids}
+    assert _cap(d, ids[0]).find(f"{CAP}info").findtext(f"{CAP}certainty") == "Possible"
+    later = merge(d, RUN_1 + 52 * day, "S1+S2", confirm_looks=2)
+    assert sorted(later.confirmed) == ids
+    assert {(a.stage, a.confirmed_by) for a in later.alerts} == {("confirmed", "Sentinel-2")}
+
+    one = tmp_path / "one"
+    merge(one, RUN_1, "S1")
+    assert sorted(merge(one, RUN_1 + 40 * day, None, coverage=lambda a: 0.9).cancelled) == ids
+    assert sorted(merge(one, RUN_1 + 46 * day, "S1+S2").confirmed) == ids
+
+
 def test_with_two_looks_an_optical_detection_not_seen_again_is_cancelled(tmp_path):
     d = tmp_path / "alerts"
     first = merge(d, RUN_1, "S1+S2", confirm_looks=2)
