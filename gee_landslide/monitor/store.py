@@ -18,9 +18,10 @@ where the pass saw only Sentinel-1 (``sensors`` = ``S1``: the post window had no
 pixel) is a ``candidate``; one made with Sentinel-2 (``S1+S2``) is ``confirmed``, or, with
 ``confirm_looks=2`` (what regions use by default), also a ``candidate`` until a later pass sees it
 again (with two looks, a Sentinel-1 candidate is the first look once two passes have detected it, and
-a cancelled alert that Sentinel-2 detects again is reopened as a candidate: :func:`plan_merge`). A later pass that sees a candidate with Sentinel-2 confirms it, as long as its pre window
-is old enough to show the change the candidate reported (:func:`can_confirm`); one whose Sentinel-2
-view covers the candidate's footprint (``optical_coverage``) but detects nothing there retracts it
+a cancelled alert that Sentinel-2 detects again is reopened as a candidate: :func:`plan_merge`). A
+later pass that sees a candidate with Sentinel-2 confirms it, as long as its pre window is old enough
+to show the change the candidate reported (:func:`can_confirm`); one whose Sentinel-2 view covers
+the candidate's footprint (``optical_coverage``) but detects nothing there retracts it
 (``cancelled``), but only while that view can still show the change (:func:`can_judge`). A
 detection the object filter held back (``Candidate.confirmable`` False, a region's
 ``objects_stage: confirm``) updates or creates a candidate but never confirms it. The
