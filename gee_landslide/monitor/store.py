@@ -337,6 +337,16 @@ def _sar_persistent(old: Alert, cands: Sequence[Candidate], seen_with: str, dete
             and (sar_holds is None or sar_holds(cands)))
 
 
+def _earlier_look(old: Alert) -> bool:
+    """With two looks (:func:`plan_merge`): has an earlier pass given ``old`` a look that an optical
+    detection now can be the second of? Not a cancellation: that was a clear view that saw nothing, so
+    the detection now is one look against one and reopens the alert as a candidate. Nor a candidate
+    that one pass alone saw with Sentinel-1 only: that is mostly speckle, until a second pass detects it."""
+    if old.stage == "cancelled":
+        return False
+    return old.sensors != SENSORS_S1 or old.detections >= 2
+
+
 def _majority_sensors(cands: Sequence[Candidate]) -> str:
     """``S1+S2`` when any part of the detection was made with Sentinel-2, else ``S1``."""
     if any(getattr(c, "sensors", None) == SENSORS_S1S2 for c in cands):
@@ -629,19 +639,14 @@ def plan_merge(
             result.unchanged.append(old)  # Sentinel-2's verdict outranks SAR seeing it again
             continue
         later_pass = post[1] > old.post_end  # not a re-run of the pass that last changed it
-        # an alert only Sentinel-1 has seen is an earlier look once two passes have detected it (see docstring)
-        another_look = confirm_looks == 1 or (later_pass and (old.sensors != SENSORS_S1 or old.detections >= 2))
+        another_look = confirm_looks == 1 or (later_pass and _earlier_look(old))
         confirmable = any(c.confirmable for c in cands)  # an object the filter accepted (objects_stage)
         detections = old.detections + int(later_pass)
         px_area = cands[0].resolution**2
         grown = sum(_deg2_to_m2(c.lonlat.difference(old.geometry).area, c.centroid_lat) for c in cands)
         grew = grown > rule.growth_tol_px * px_area  # below the tolerance the footprint stays as it is
         regrown = later_pass and grew and grown >= rule.regrowth_min_share * old.area_m2
-        # with two looks, a clear view that saw nothing (a cancellation) counts against an alert: an optical
-        # detection after it reopens the alert as a candidate, and only a later optical look confirms it
-        reopened = confirm_looks == 2 and old.stage == "cancelled"
-        optical_confirms = (seen_with == SENSORS_S1S2 and another_look and not reopened and confirmable
-                            and can_confirm(old, pre, post))
+        optical_confirms = seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
         persistent = (old.stage != "confirmed" and confirmable
                       and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min,
                                           sar_holds))
