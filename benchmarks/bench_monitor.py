@@ -5,8 +5,13 @@ Runs the ``norway`` region's ensemble on:
 - the 2 km x 2 km event AOI of norway-5 (at its event date),
 - a region of at least 100 km2 around it, with landslides injected before the run date,
 
-with and without the change gate, and prints seconds per km2, object-level precision / recall
-against the simulator's truth, and what the gate skipped and missed.
+with and without the change gate, and prints seconds per km2 (the whole pass, and of it the
+ensemble's inference alone: the rest is drawing the simulated scene, merging alerts and writing
+feeds and maps), object-level precision / recall against the simulator's truth, and what the gate
+skipped and missed.
+
+A single pass over a region; the cost over a season of passes, per ensemble, with its ratio to a bare
+forward pass, is ``bench_time_to_alert.py``'s (issue #10's "time-to-alert benchmark").
 
     python benchmarks/bench_monitor.py --root . --ensemble s1s2 --date 2025-08-01
 """
@@ -70,14 +75,14 @@ def main() -> None:
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
               f"ensemble {a.ensemble}: K = {len(ens.members)}, version {ens.version}")
         print(f"{'region':<15} {'gate':<5} {'km2':>7} {'tiles':>6} {'gated':>6} {'s':>7} {'s/km2':>7} "
-              f"{'dets':>5} {'P':>5} {'R':>5} {'truth':>6} {'missed_by_gate':>14}")
+              f"{'model s/km2':>11} {'dets':>5} {'P':>5} {'R':>5} {'truth':>6} {'missed_by_gate':>14}")
         for rid in regions:
             for gate in (False, True):
                 shutil.rmtree(paths.alerts, ignore_errors=True)
                 r = run_pass(cat, paths, rid, run_date, "simulated", gate=GateConfig(enabled=gate))
                 s = r.scores
                 print(f"{rid:<15} {'on' if gate else 'off':<5} {r.area_km2:7.1f} {r.tiles:6d} {r.gated_tiles:6d} "
-                      f"{r.seconds:7.1f} {r.seconds_per_km2:7.2f} {s.detections:5d} {s.precision:5.2f} "
+                      f"{r.seconds:7.1f} {r.seconds_per_km2:7.2f} {r.predict_seconds_per_km2:11.3f} {s.detections:5d} {s.precision:5.2f} "
                       f"{s.recall:5.2f} {s.truth_objects:6d} {r.gate_missed_objects:14d}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

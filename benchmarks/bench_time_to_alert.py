@@ -456,6 +456,63 @@ def season_intervals(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def pooled_scores(per_season: list[dict[str, dict]]) -> dict[str, dict[str, Any]]:
+    """Each strategy's figures over several seasons pooled: counts summed, the per-landslide and
+    per-alert arrays concatenated (so recall is over all landslides, precision over all alerts, the
+    median time to alert over all alerted landslides), with two-stage intervals that draw the seasons
+    too (:func:`gee_landslide.train.uncertainty.clustered_bootstrap_interval`).
+
+    Why: one season holds 10-27 landslides, and an option chosen while watching one season may
+    only fit that season's clouds and clear-cuts; the pooled figure, and how wide the seasons make
+    its interval, is what a target should be read against.
+    """
+    from gee_landslide.train.uncertainty import clustered_bootstrap_interval
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in per_season[0]:
+        seasons = [s[name] for s in per_season if name in s]
+        tta = [s["per_slide"]["tta"] for s in seasons]
+        conf = [s["per_slide"]["confirmed"] for s in seasons]
+        hit = [s["per_alert"]["hit"] for s in seasons]
+        chit = [s["per_alert"]["confirmed_hit"] for s in seasons]
+        found = [np.isfinite(t).astype(float) for t in tta]
+        out[name] = {
+            "seasons": len(seasons),
+            **{k: sum(s[k] for s in seasons) for k in ("landslides", "alerted", "alerts", "confirmed", "cancelled")},
+            "tta_median": clustered_bootstrap_interval(tta, _nanmedian),
+            "recall_first": clustered_bootstrap_interval(found, np.mean),
+            "precision_first": clustered_bootstrap_interval(hit, np.mean),
+            "precision_confirmed": clustered_bootstrap_interval(chit, np.mean),
+            "recall_confirmed": clustered_bootstrap_interval(conf, np.mean),
+            "per_season": {k: [s[k] for s in seasons] for k in
+                           ("tta_median", "precision_confirmed", "recall_confirmed")},
+        }
+    return out
+
+
+def print_pooled(per_season: list[dict[str, dict]], seeds: list[int]) -> None:
+    """The pooled table of :func:`pooled_scores`, with each season's figures beside it."""
+    pooled = pooled_scores(per_season)
+    print(f"\n{'=' * 20} pooled over {len(seeds)} seasons (seeds {', '.join(map(str, seeds))}) {'=' * 20}")
+    print("95 % intervals draw the seasons, then the landslides or alerts within them")
+    for name, p in pooled.items():
+        line = (f"  {name:<10} {p['landslides']} landslides, {p['alerted']} alerted; {p['alerts']} alerts; "
+                f"TTA median {p['tta_median'].value:.1f} d ({p['tta_median'].lo:.1f}-{p['tta_median'].hi:.1f}); "
+                f"P first {p['precision_first'].value:.2f}; R first {p['recall_first'].value:.2f} "
+                f"({p['recall_first'].lo:.2f}-{p['recall_first'].hi:.2f})")
+        if name != "S1-only":
+            line += (f"; {p['confirmed']} confirmed, {p['cancelled']} cancelled; "
+                     + "; ".join(f"{lab} {p[k].value:.2f} ({p[k].lo:.2f}-{p[k].hi:.2f})"
+                                 for lab, k in (("P conf", "precision_confirmed"), ("R conf", "recall_confirmed"))))
+        print(line)
+        per = p["per_season"]
+        cells = [f"{seed}: {t:.1f} d" + (f", {pc:.2f} / {rc:.2f}" if name != "S1-only" else "")
+                 for seed, t, pc, rc in zip(seeds, per["tta_median"], per["precision_confirmed"],
+                                            per["recall_confirmed"], strict=True)]
+        print(f"  {'':<10} by season (TTA median" + (", P / R conf" if name != "S1-only" else "") + "): "
+              + "; ".join(cells))
+
+
 def bare_forward_s(paths: ProjectPaths, name: str, stack: np.ndarray) -> float:
     """Seconds of one forward pass of the ensemble's first member on the normalised tile."""
     import torch
@@ -492,6 +549,9 @@ def main() -> None:
     ap.add_argument("--per-date", type=int, default=8)
     ap.add_argument("--seed", type=int, default=5, help="the region simulation's seed (terrain, cover, landslides, "
                     "clouds): another seed is another season to check an option chosen on the default one")
+    ap.add_argument("--seeds", default=None, metavar="N,N,...",
+                    help="several seasons in one run (each seed's tables, then the figures pooled over them with "
+                    "intervals that draw the seasons too); replaces --seed")
     ap.add_argument("--s1-post-days", type=int, default=12, help="Sentinel-1 post window (0 = the 30-day one)")
     ap.add_argument("--s1-ensemble-post-days", type=int, default=0,
                     help="the regions' s1_ensemble_post_days: the S1 ensemble's own, shorter Sentinel-1 post window "
@@ -539,6 +599,21 @@ def main() -> None:
         return
     skip_quicklooks()
     install_rule(base, a.optical)
+    seeds = [int(x) for x in a.seeds.split(",") if x.strip()] if a.seeds else [a.seed]
+    if a.region and a.seeds:
+        raise SystemExit("--seeds: a --region season has its own simulation seed (case_studies.yaml); drop one")
+    per_season = []
+    for n, seed in enumerate(seeds):
+        if n:
+            print(f"\n{'=' * 30} season {n + 1} of {len(seeds)} {'=' * 30}")
+        per_season.append(one_season(a, base, seed, strategies))
+    if len(per_season) > 1:
+        print_pooled(per_season, seeds)
+
+
+def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies: list[str]) -> dict[str, dict]:
+    """Backfill and score one simulated season (the region's simulation drawn with ``seed``) and
+    print its tables; returns each strategy's :func:`score`."""
     from gee_landslide.simulate.scene import region_params, region_slides_near
 
     catalog = load_catalog(base.catalog)
@@ -553,7 +628,7 @@ def main() -> None:
                     optical_post_days=a.optical_post_days or None,
                     objects_sensors=a.objects or "all", objects_stage=a.objects_stage,
                     ensembles=RegionEnsembles(s1=a.s1, optical=a.optical),
-                    simulation=RegionSimulation(seed=a.seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))
+                    simulation=RegionSimulation(seed=seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))
     if a.region:
         slide_dates = list(region.simulation.landslide_dates)
     catalog = catalog.model_copy(update={"regions": {region_id: region}})
@@ -564,7 +639,7 @@ def main() -> None:
     where = (f"region {a.region} of the catalog, its own options and simulation" if a.region else
              f"region {a.km} km square around norway-5; S1 post window {a.s1_post_days or 30} d"
              f"{f' (S1 ensemble {a.s1_ensemble_post_days} d)' if a.s1_ensemble_post_days else ''}; landslides "
-             f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {a.seed}")
+             f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {seed}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {where}; {len(dates)} "
           f"passes {start}..{end} every {a.every} d; ensembles {a.s1} + {a.optical}", flush=True)
     t0 = time.perf_counter()
@@ -621,6 +696,7 @@ def main() -> None:
         per = sec / (area * len(dates))
         print(f"  {role:<8} K={ens_sizes[role]}: {per:.3f} s/km2 = {per / bare[role]:.1f} x one bare forward "
               f"({bare[role]:.4f} s/km2)")
+    return scores
 
 
 if __name__ == "__main__":

@@ -171,10 +171,19 @@ class PassResult:
     cancelled: list[str] = field(default_factory=list)
     grown: list[str] = field(default_factory=list)  # alerts whose footprint grew over new ground
     filtered: dict[str, int] = field(default_factory=dict)  # detections dropped, by reason (alerts.Rejected)
+    # of ``seconds``, summed over the tiles: fetching their stacks (Earth Engine, a file, the simulator)
+    # and running the ensembles on them; the rest is merging, feeds, maps. A cost per km² of the models
+    # is the second one, not the wall clock of a pass whose simulator draws the scene first
+    fetch_seconds: float = 0.0
+    predict_seconds: float = 0.0
 
     @property
     def seconds_per_km2(self) -> float:
         return self.seconds / self.area_km2 if self.area_km2 else float("nan")
+
+    @property
+    def predict_seconds_per_km2(self) -> float:
+        return self.predict_seconds / self.area_km2 if self.area_km2 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +196,8 @@ class PassResult:
             "area_km2": self.area_km2,
             "seconds": self.seconds,
             "seconds_per_km2": self.seconds_per_km2,
+            "fetch_seconds": self.fetch_seconds,
+            "predict_seconds": self.predict_seconds,
             "alerts": {"new": self.new, "updated": self.updated, "unchanged": self.unchanged,
                        "confirmed": self.confirmed, "cancelled": self.cancelled, "grown": self.grown},
             "strategy": self.strategy,
@@ -821,6 +832,8 @@ def finish_pass(
         gated_tiles=sum(r.gated for r in results),
         area_km2=ctx.grid.area_km2,
         seconds=time.perf_counter() - started,
+        fetch_seconds=sum(r.fetch_seconds for r in results),
+        predict_seconds=sum(r.predict_seconds for r in results),
         new=[a.id for a in merged.new],
         updated=[a.id for a in merged.updated],
         unchanged=[a.id for a in merged.unchanged],

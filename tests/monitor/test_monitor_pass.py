@@ -49,6 +49,10 @@ def test_pass_writes_rasters_alerts_and_feeds(project) -> None:
     assert {f["id"] for f in feed["features"]} == set(result.new)
     summary = json.loads((result.out_dir / "pass.json").read_text())
     assert summary["alerts"]["new"] == result.new and summary["object_scores"]["truth_objects"] >= 1
+    # the models' share of the pass's time, apart from fetching (here the simulator) and the rest
+    assert summary["predict_seconds"] > 0 and summary["fetch_seconds"] > 0
+    assert summary["predict_seconds"] + summary["fetch_seconds"] <= summary["seconds"]
+    assert result.predict_seconds_per_km2 == pytest.approx(result.predict_seconds / result.area_km2)
     # the pass as one labelled Dataset, and the web map's offline basemap from its DEM band
     from gee_landslide.monitor.passes import open_pass
 

@@ -179,6 +179,47 @@ def test_time_to_alert_benchmark_gives_each_season_figure_its_interval(monkeypat
     assert iv["recall_confirmed"].lo < 0.5 and iv["recall_confirmed"].hi >= 0.9
 
 
+def test_a_pooled_figure_over_seasons_that_disagree_gets_a_wider_interval_than_its_items_alone():
+    from gee_landslide.train.uncertainty import bootstrap_interval, clustered_bootstrap_interval
+
+    good, bad = np.array([1.0] * 19 + [0.0]), np.array([1.0] * 10 + [0.0] * 10)  # recall 0.95 and 0.50
+    seasons = [good, bad, good, bad]
+    pooled = clustered_bootstrap_interval(seasons, np.mean)
+    flat = bootstrap_interval(np.concatenate(seasons), np.mean)
+    assert pooled.value == pytest.approx(flat.value) == pytest.approx(0.725)
+    assert pooled.hi - pooled.lo > 1.3 * (flat.hi - flat.lo)  # drawing the seasons adds their disagreement
+    alike = [good] * 4
+    same = clustered_bootstrap_interval(alike, np.mean)
+    plain = bootstrap_interval(np.concatenate(alike), np.mean)
+    assert abs((same.hi - same.lo) - (plain.hi - plain.lo)) < 0.04  # alike seasons: about the item bootstrap
+    assert clustered_bootstrap_interval([good, bad], np.mean, seed=3) == clustered_bootstrap_interval([good, bad], np.mean, seed=3)
+    assert np.isnan(clustered_bootstrap_interval([np.array([])], np.mean).value)
+
+
+def test_time_to_alert_benchmark_pools_seasons_over_their_landslides_and_alerts(monkeypatch):
+    mod = _benchmark("bench_time_to_alert", monkeypatch)
+
+    def season(tta, confirmed, hit, chit, cancelled):
+        tta = np.array(tta, float)
+        return {"SAR-first": {"landslides": len(tta), "alerted": int(np.isfinite(tta).sum()), "alerts": len(hit),
+                              "confirmed": len(chit), "cancelled": cancelled,
+                              "tta_median": float(np.nanmedian(tta)), "precision_confirmed": float(np.mean(chit)),
+                              "recall_confirmed": float(np.mean(confirmed)),
+                              "per_slide": {"tta": tta, "confirmed": np.array(confirmed, float)},
+                              "per_alert": {"hit": np.array(hit, float), "confirmed_hit": np.array(chit, float)}}}
+
+    a = season([3, 3, 9, np.nan], [1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1], 2)  # P conf 1.00, R conf 0.75
+    b = season([6, 12], [1, 0], [1, 0, 0, 0], [1, 0], 1)  # P conf 0.50, R conf 0.50
+    p = mod.pooled_scores([a, b])["SAR-first"]
+    assert (p["seasons"], p["landslides"], p["alerted"], p["alerts"], p["confirmed"], p["cancelled"]) == (2, 6, 5, 10, 5, 3)
+    assert p["precision_confirmed"].value == pytest.approx(4 / 5)  # over all confirmed alerts, not the mean of 1.0 and 0.5
+    assert p["recall_confirmed"].value == pytest.approx(4 / 6)
+    assert p["recall_first"].value == pytest.approx(5 / 6) and p["precision_first"].value == pytest.approx(4 / 10)
+    assert p["tta_median"].value == 6.0  # the median of 3, 3, 6, 9, 12 (the alerted ones)
+    assert p["per_season"]["precision_confirmed"] == [1.0, 0.5]
+    assert p["precision_confirmed"].lo < 0.8 < p["precision_confirmed"].hi
+
+
 def test_time_to_alert_benchmark_counts_an_alert_grown_over_a_landslide_as_its_first_notice(monkeypatch, tmp_path):
     """A landslide beside an older alert is first alerted by that alert growing over it: the benchmark
     counts it as noticed then (subscribers are told), while the first *new* alert misses it."""
