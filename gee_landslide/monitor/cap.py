@@ -79,6 +79,11 @@ def _seen_by_sar_only(alert: Alert) -> bool:
     return alert.sensors == "S1"
 
 
+def reopened(alert: Alert) -> bool:
+    """Is ``alert`` a candidate again after a cancellation (``Alert.reopened_on``)?"""
+    return alert.stage == "candidate" and bool(alert.reopened_on)
+
+
 def grew_now(alert: Alert) -> bool:
     """Did the revision that produced ``alert`` grow its footprint over new ground?"""
     return bool(alert.grown_on) and alert.grown_on == alert.last_seen and alert.revision > 1
@@ -93,6 +98,8 @@ def alert_headline(alert: Alert) -> str:
         area = f"grown to {area} over new ground"
     if alert.stage == "candidate":
         how = "Sentinel-1 only" if _seen_by_sar_only(alert) else "S1+S2, awaiting a second pass"
+        if reopened(alert):
+            how = "S1+S2 again after a cancellation, awaiting a second pass"
         return f"Candidate landslide in {alert.region} ({area}, {how})"
     verb = "New" if alert.status == "new" else "Updated"
     seen = f", {alert.sensors}" if alert.sensors else ""
@@ -122,6 +129,9 @@ def alert_description(alert: Alert) -> str:
         )
     candidate = ("Candidate landslide (Sentinel-1 SAR only, to be confirmed by Sentinel-2)"
                  if _seen_by_sar_only(alert) else
+                 f"Candidate landslide (reopened on {alert.reopened_on[:10]}: a cloud-free Sentinel-2 view had "
+                 "cancelled it and a later one detected it; to be confirmed by a later pass)"
+                 if reopened(alert) else
                  "Candidate landslide (seen by one pass with Sentinel-2, to be confirmed by a later pass)")
     confirmed = ("Landslide (confirmed by Sentinel-1: its change persisted in "
                  f"{alert.detections} passes; no cloud-free Sentinel-2 view has confirmed it)"
@@ -199,6 +209,7 @@ def cap_message(alert: Alert, *, base_url: str, sender: str | None = None) -> by
         ("post_window", f"{alert.post_start}/{alert.post_end}"),
         ("model_version", alert.model_version),
         ("confirmed_by", alert.confirmed_by if alert.stage == "confirmed" else ""),
+        ("reopened_on", cap_time(alert.reopened_on) if alert.reopened_on else ""),
     ]
     for name, value in params:
         if value == "":

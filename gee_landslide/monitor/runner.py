@@ -171,9 +171,10 @@ class PassResult:
     cancelled: list[str] = field(default_factory=list)
     grown: list[str] = field(default_factory=list)  # alerts whose footprint grew over new ground
     filtered: dict[str, int] = field(default_factory=dict)  # detections dropped, by reason (alerts.Rejected)
-    # of ``seconds``, summed over the tiles: fetching their stacks (Earth Engine, a file, the simulator)
-    # and running the ensembles on them; the rest is merging, feeds, maps. A cost per km² of the models
-    # is the second one, not the wall clock of a pass whose simulator draws the scene first
+    # summed over the tiles: fetching their stacks (Earth Engine, a file, the simulator) and running the
+    # ensembles on them; the rest of ``seconds`` is merging, feeds, maps (tiles run side by side in the
+    # Prefect flow, where the sums can exceed the wall clock). A cost per km² of the models is the
+    # second one, not the wall clock of a pass whose simulator draws the scene first
     fetch_seconds: float = 0.0
     predict_seconds: float = 0.0
 

@@ -144,6 +144,10 @@ class Alert:
     # over several passes); "" while a candidate, and for alerts stored before the field existed; a
     # cancelled alert keeps what had confirmed it
     confirmed_by: str = ""
+    # ISO UTC run time of the latest pass that reopened it after a cancellation (an optical detection
+    # over an alert a clear view had cancelled, confirm_looks 2: plan_merge); "" = never cancelled or
+    # never reopened. Subscribers who saw the Cancel need to be told why the alert is back
+    reopened_on: str = ""
 
     def properties(self) -> dict[str, Any]:
         """All attributes but the geometry (JSON-ready: None for missing values)."""
@@ -687,6 +691,7 @@ def plan_merge(
             detections=detections,
             grown_on=run_iso if regrown else old.grown_on,
             confirmed_by=confirmed_by,
+            reopened_on=run_iso if old.stage == "cancelled" else old.reopened_on,
         )
         if proposal == old:
             result.unchanged.append(old)

@@ -299,10 +299,19 @@ def test_with_two_looks_a_cancelled_alert_seen_again_is_reopened_and_only_a_late
     reopened = merge(d, RUN_1 + 46 * day, "S1+S2", confirm_looks=2)
     assert reopened.confirmed == [] and reopened.new == []
     assert {(a.alert_id, a.stage, a.sensors) for a in reopened.alerts} == {(i, "candidate", "S1+S2") for i in ids}
-    assert _cap(d, ids[0]).find(f"{CAP}info").findtext(f"{CAP}certainty") == "Possible"
+    info = _cap(d, ids[0]).find(f"{CAP}info")
+    assert info.findtext(f"{CAP}certainty") == "Possible"
+    # subscribers saw a Cancel: the alert says it is back, when, and why
+    assert {a.reopened_on for a in reopened.alerts} == {"2024-07-17T06:00:00Z"}
+    assert "again after a cancellation" in info.findtext(f"{CAP}headline")
+    assert "reopened on 2024-07-17" in info.findtext(f"{CAP}description")
+    params = {p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value") for p in info.iter(f"{CAP}parameter")}
+    assert params["reopened_on"] == "2024-07-17T06:00:00-00:00"
+    assert [a.reopened_on for a in read_alerts(d / "alerts.gpkg")] == ["2024-07-17T06:00:00Z"] * len(ids)
     later = merge(d, RUN_1 + 52 * day, "S1+S2", confirm_looks=2)
     assert sorted(later.confirmed) == ids
     assert {(a.stage, a.confirmed_by) for a in later.alerts} == {("confirmed", "Sentinel-2")}
+    assert "again after a cancellation" not in _cap(d, ids[0]).find(f"{CAP}info").findtext(f"{CAP}headline")
 
     one = tmp_path / "one"
     merge(one, RUN_1, "S1")

@@ -314,6 +314,7 @@ function showDetail(f) {
   row(t, "First seen", fmt.date(p.first_seen));
   row(t, "Last seen", fmt.date(p.last_seen));
   if (p.grown_on) row(t, "Grew over new ground", fmt.date(p.grown_on));  // a landslide beside an older one
+  if (p.reopened_on) row(t, "Reopened after a cancellation", fmt.date(p.reopened_on));
   row(t, "Windows", `pre ${p.pre_start} → ${p.pre_end} · post ${p.post_start} → ${p.post_end}`);
   row(t, "Centroid", `${Number(p.centroid_lat).toFixed(5)}, ${Number(p.centroid_lon).toFixed(5)}`);
   row(t, "Model", p.model_version);
