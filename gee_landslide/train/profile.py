@@ -134,6 +134,9 @@ class Profile(BaseModel):
         0.0, ge=0.0, le=1.0, description="fraction of crops whose landslides show no Sentinel-1 change (their dVV, "
         "dVH drawn from the crop's unchanged ground), as where a slide's backscatter barely moved; settings with "
         "Sentinel-1 bands and dNDVI only (train.data.CropSampler)")
+    boundary_weight: float = Field(
+        0.0, ge=0.0, le=50.0, description="extra weight of the pixels within 1 px of a landslide's edge in the loss "
+        "(1 + this; BCE and Focal only; train.losses): 0 = every pixel alike, as the paper")
     s1_post_variants: bool = Field(
         False, description="train and validate the settings of s1_post_variant_settings also on the events' "
         "variants with a monitoring pass's few Sentinel-1 looks (core.variants; the catalog's "
@@ -190,6 +193,17 @@ class Profile(BaseModel):
     def _schedule_needs_budget(self) -> Profile:
         if self.lr_schedule != "constant" and self.max_epochs is None:
             raise ValueError(f"lr_schedule {self.lr_schedule} needs max_epochs: the schedule spans the whole budget")
+        return self
+
+    @model_validator(mode="after")
+    def _boundary_weight_needs_a_pixel_loss(self) -> Profile:
+        from gee_landslide.train.losses import PIXEL_WEIGHTED
+
+        if self.boundary_weight > 0:
+            losses = {*self.losses, *(x for g in self.extra for x in g.losses)}
+            if bad := sorted(x for x in losses if loss_spec(x).slug not in PIXEL_WEIGHTED):
+                raise ValueError(f"boundary_weight {self.boundary_weight:g} needs per-pixel losses (BCE, Focal); "
+                                 f"the profile also trains {', '.join(bad)}")
         return self
 
     @property

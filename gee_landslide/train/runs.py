@@ -44,7 +44,7 @@ EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 # run options added after runs were made, with the value that reproduces the earlier behaviour
 OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0,
                                           "crop_stale_optical_share": 0.0, "crop_silent_sar_share": 0.0,
-                                          "decoder": "default"}
+                                          "decoder": "default", "boundary_weight": 0.0}
 
 
 class RunConfig(BaseModel):
@@ -80,6 +80,7 @@ class RunConfig(BaseModel):
     crop_background_share: float = 0.0
     crop_stale_optical_share: float = 0.0
     crop_silent_sar_share: float = 0.0
+    boundary_weight: float = 0.0
     train_events: tuple[str, ...]
     val_events: tuple[str, ...]
     test_events: tuple[str, ...]

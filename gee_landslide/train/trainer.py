@@ -340,7 +340,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     precision = training_precision(device, amp, cpu_bf16)
     model = model.to(device=device, memory_format=precision.memory_format)
     optimizer = _make_optimizer(cfg, model)
-    loss_fn = create_loss(cfg.loss)
+    loss_fn = create_loss(cfg.loss, cfg.boundary_weight)
     use_amp = amp and device.type == "cuda"  # inference: autocast on CUDA only (precision.py says why)
     scaler = torch.amp.GradScaler("cuda", enabled=precision.scaled) if device.type == "cuda" else None
     sampler = CropSampler(data.train, s, data.norm, cfg.crop_size, cfg.batch_size, rng,

@@ -133,3 +133,49 @@ def test_sweep_starts_the_slowest_runs_first():
     assert ARCHITECTURES["DeepLabV3"].step_cost("default") > 3 * ARCHITECTURES["DeepLabV3"].step_cost("slim")
     with pytest.raises(ValueError, match="unknown decoder"):
         ARCHITECTURES["Unet"].step_cost("thin")
+
+
+def test_boundary_band_is_the_ring_of_pixels_on_both_sides_of_an_edge():
+    from gee_landslide.train.losses import boundary_band
+
+    t = torch.zeros(1, 1, 9, 9)
+    t[0, 0, 2:7, 2:7] = 1  # a 5 x 5 slide
+    band = boundary_band(t)[0, 0]
+    inside, outside = band & (t[0, 0] > 0), band & (t[0, 0] == 0)
+    assert int(inside.sum()) == 25 - 9 and int(outside.sum()) == 49 - 25  # its rim and the ring around it
+    assert not bool(band[4, 4]) and not bool(band[0, 0])  # the core and the far background stay out
+    assert not bool(boundary_band(torch.zeros(1, 1, 9, 9)).any())
+
+
+def test_boundary_weight_weighs_edge_pixels_more_in_bce_and_focal_only():
+    t = torch.zeros(2, 1, 16, 16)
+    t[:, :, 4:12, 6:9] = 1  # a thin flow, 3 px wide
+    for name in ("BCE", "Focal"):
+        plain, weighted = create_loss(name), create_loss(name, boundary_weight=4.0)
+        edge_miss = torch.where(t > 0, 3.0, -3.0)  # right everywhere ...
+        edge_miss[:, :, 4:12, 5] = 3.0  # ... but drawn one pixel too wide (a band pixel)
+        far_miss = torch.where(t > 0, 3.0, -3.0)
+        far_miss[:, :, 14, 0:8] = 3.0  # ... or as many false pixels far from the slide
+        assert torch.isclose(create_loss(name, boundary_weight=0.0)(edge_miss, t), plain(edge_miss, t))
+        assert torch.isclose(plain(edge_miss, t), plain(far_miss, t))  # the plain loss cannot tell them apart
+        assert weighted(edge_miss, t) > 1.5 * weighted(far_miss, t)
+        logits = torch.zeros(2, 1, 16, 16, requires_grad=True)
+        weighted(logits, t).backward()
+        assert logits.grad[0, 0, 5, 5].abs() > 4 * logits.grad[0, 0, 15, 15].abs()  # band pixel against far one
+    with pytest.raises(ValueError, match="BCE or Focal"):
+        create_loss("Dice", boundary_weight=4.0)
+
+
+def test_boundary_weight_option_is_validated_and_recorded(tmp_path):
+    from gee_landslide.train.profile import ProfileError, parse_profile
+
+    base = load_profile("smoke").model_dump()
+    with pytest.raises(ProfileError, match=r"my.yaml: .*boundary_weight 4 needs per-pixel losses .*Dice"):
+        parse_profile({**base, "losses": ["Focal", "Dice"], "boundary_weight": 4}, "my.yaml")
+    with pytest.raises(ProfileError, match=r"boundary_weight = -1"):
+        parse_profile({**base, "losses": ["Focal"], "boundary_weight": -1}, "my.yaml")
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
+    runs = {w: expand_grid(parse_profile({**base, "losses": ["Focal"], "boundary_weight": w}), splits)[0]
+            for w in (0.0, 4.0)}
+    assert "boundary_weight" not in runs[0.0].canonical_json()  # earlier runs keep their ids
+    assert runs[4.0].run_id != runs[0.0].run_id and runs[4.0].boundary_weight == 4.0
