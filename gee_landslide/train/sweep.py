@@ -62,18 +62,21 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     unknown = [s for s in chosen if s not in profile.all_settings]
     if unknown:
         raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.all_settings})")
-    combos = list(itertools.product([s for s in chosen if s in profile.settings], profile.architectures,
-                                    profile.losses, profile.learning_rates))
-    for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
-        combos += itertools.product([s for s in chosen if s in g.settings and s not in profile.settings],
-                                    g.architectures, g.losses, g.learning_rates or profile.learning_rates)
     options = profile_run_options(profile)
+    combos = [(*c, options) for c in itertools.product([s for s in chosen if s in profile.settings],
+                                                        profile.architectures, profile.losses,
+                                                        profile.learning_rates)]
+    for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
+        own = options if g.boundary_weight is None else {**options, "boundary_weight": g.boundary_weight}
+        combos += [(*c, own) for c in itertools.product(
+            [s for s in chosen if s in g.settings and s not in profile.settings],
+            g.architectures, g.losses, g.learning_rates or profile.learning_rates)]
     out = []
-    for s, arch, loss, lr in combos:
+    for s, arch, loss, lr, opts in combos:
         seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
         sp = setting_splits(profile, splits, s)
         out.append(RunConfig(
-            **options, setting=s, architecture=arch, loss=loss, learning_rate=lr, seed=seed,
+            **opts, setting=s, architecture=arch, loss=loss, learning_rate=lr, seed=seed,
             train_events=sp.train, val_events=sp.val, test_events=sp.test,
         ))
     return out

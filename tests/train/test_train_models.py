@@ -170,7 +170,7 @@ def test_boundary_weight_option_is_validated_and_recorded(tmp_path):
     from gee_landslide.train.profile import ProfileError, parse_profile
 
     base = load_profile("smoke").model_dump()
-    with pytest.raises(ProfileError, match=r"my.yaml: .*boundary_weight 4 needs per-pixel losses .*Dice"):
+    with pytest.raises(ProfileError, match=r"my.yaml: .*boundary_weight needs per-pixel losses .*Dice"):
         parse_profile({**base, "losses": ["Focal", "Dice"], "boundary_weight": 4}, "my.yaml")
     with pytest.raises(ProfileError, match=r"boundary_weight = -1"):
         parse_profile({**base, "losses": ["Focal"], "boundary_weight": -1}, "my.yaml")
@@ -179,3 +179,22 @@ def test_boundary_weight_option_is_validated_and_recorded(tmp_path):
             for w in (0.0, 4.0)}
     assert "boundary_weight" not in runs[0.0].canonical_json()  # earlier runs keep their ids
     assert runs[4.0].run_id != runs[0.0].run_id and runs[4.0].boundary_weight == 4.0
+
+
+def test_an_extra_grid_can_keep_its_own_boundary_weight(tmp_path):
+    """The laptop profile weighs edges in its S2 and S1+S2 runs, not in its S1 runs (whose validation
+    F1 fell with it), and those S1 runs keep the ids they had before the option existed."""
+    from gee_landslide.train.profile import ProfileError, parse_profile
+
+    laptop = load_profile("laptop")
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
+    weights = {(c.setting, c.boundary_weight) for c in expand_grid(laptop, splits)}
+    assert weights == {("s2", 4.0), ("s1s2", 4.0), ("s1", 0.0)}
+    s1 = [c for c in expand_grid(laptop, splits) if c.setting == "s1"]
+    assert all("boundary_weight" not in c.canonical_json() for c in s1)
+    base = laptop.model_dump()
+    # a Dice grid is fine where its own weight is 0, refused where the profile's applies
+    parse_profile({**base, "extra": [{**base["extra"][0], "losses": ["Dice"]}]}, "my.yaml")
+    with pytest.raises(ProfileError, match="also train Dice"):
+        parse_profile({**base, "extra": [{**base["extra"][0], "losses": ["Dice"], "boundary_weight": None}]},
+                      "my.yaml")
