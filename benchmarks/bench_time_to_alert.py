@@ -122,9 +122,13 @@ def bench_profile(overrides: dict[str, Any] | None = None, optical_setting: str 
     norway region uses), so the benchmark follows the demo's models.
     ``overrides`` (``--profile-set``) change single options, e.g. to compare crop samplers."""
     laptop = load_profile("laptop")
+    # the S1 runs as the laptop trains its own S1 runs (an extra grid may set its own boundary_weight)
+    s1_grid = next((g for g in laptop.extra if "s1" in g.settings), None)
+    s1_runs = {"settings": ["s1"], "architectures": ["Unet", "FPN"], "losses": ["Focal"],
+               "boundary_weight": s1_grid.boundary_weight if s1_grid else None}
     update = {
         "name": "bench-tta", "description": "time-to-alert benchmark: the laptop options on 4 runs",
-        "architectures": ["Unet", "FPN"], "losses": ["Focal"], "settings": ["s1", optical_setting], "extra": [],
+        "architectures": ["Unet", "FPN"], "losses": ["Focal"], "settings": [optical_setting], "extra": [s1_runs],
     }
     return Profile.model_validate({**laptop.model_dump(), **update, **(overrides or {})})
 
