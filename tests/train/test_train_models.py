@@ -182,17 +182,21 @@ def test_boundary_weight_option_is_validated_and_recorded(tmp_path):
 
 
 def test_an_extra_grid_can_keep_its_own_boundary_weight(tmp_path):
-    """The laptop profile weighs edges in its S2 and S1+S2 runs, not in its S1 runs (whose validation
-    F1 fell with it), and those S1 runs keep the ids they had before the option existed."""
+    """A profile may weigh edges in its main grid but not in its S1 grid (on Sentinel-1 alone the
+    laptop's runs lost validation F1 with it), and those S1 runs keep the ids they had before the
+    option existed."""
     from gee_landslide.train.profile import ProfileError, parse_profile
 
     laptop = load_profile("laptop")
+    assert laptop.boundary_weight == 0.0 and laptop.extra[0].boundary_weight == 0.0
+    weighted = parse_profile({**laptop.model_dump(), "boundary_weight": 4.0}, "my.yaml")
     splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
-    weights = {(c.setting, c.boundary_weight) for c in expand_grid(laptop, splits)}
+    weights = {(c.setting, c.boundary_weight) for c in expand_grid(weighted, splits)}
     assert weights == {("s2", 4.0), ("s1s2", 4.0), ("s1", 0.0)}
-    s1 = [c for c in expand_grid(laptop, splits) if c.setting == "s1"]
+    s1 = [c for c in expand_grid(weighted, splits) if c.setting == "s1"]
+    assert [c.run_id for c in s1] == [c.run_id for c in expand_grid(laptop, splits) if c.setting == "s1"]
     assert all("boundary_weight" not in c.canonical_json() for c in s1)
-    base = laptop.model_dump()
+    base = weighted.model_dump()
     # a Dice grid is fine where its own weight is 0, refused where the profile's applies
     parse_profile({**base, "extra": [{**base["extra"][0], "losses": ["Dice"]}]}, "my.yaml")
     with pytest.raises(ProfileError, match="also train Dice"):
