@@ -122,10 +122,9 @@ def bench_profile(overrides: dict[str, Any] | None = None, optical_setting: str 
     norway region uses), so the benchmark follows the demo's models.
     ``overrides`` (``--profile-set``) change single options, e.g. to compare crop samplers."""
     laptop = load_profile("laptop")
-    # the S1 runs as the laptop trains its own S1 runs (an extra grid may set its own boundary_weight)
-    s1_grid = next((g for g in laptop.extra if "s1" in g.settings), None)
-    s1_runs = {"settings": ["s1"], "architectures": ["Unet", "FPN"], "losses": ["Focal"],
-               "boundary_weight": s1_grid.boundary_weight if s1_grid else None}
+    # the S1 runs with the options the laptop's own S1 grid sets (e.g. its boundary_weight)
+    s1_grid = next((g.model_dump() for g in laptop.extra if "s1" in g.settings), {})
+    s1_runs = {**s1_grid, "settings": ["s1"], "architectures": ["Unet", "FPN"], "losses": ["Focal"]}
     update = {
         "name": "bench-tta", "description": "time-to-alert benchmark: the laptop options on 4 runs",
         "architectures": ["Unet", "FPN"], "losses": ["Focal"], "settings": [optical_setting], "extra": [s1_runs],
@@ -587,6 +586,9 @@ def main() -> None:
     ap.add_argument("--prepare-only", action="store_true", help="build the ensembles and stop")
     a = ap.parse_args()
     strategies = [n.strip() for n in a.strategies.split(",") if n.strip()]
+    seeds = [int(x) for x in a.seeds.split(",") if x.strip()] if a.seeds else [a.seed]
+    if a.region and a.seeds:
+        raise SystemExit("--seeds: a --region season has its own simulation seed (case_studies.yaml); drop one")
     if unknown := set(strategies) - set(STRATEGIES):
         raise SystemExit(f"--strategies: unknown {sorted(unknown)}; use some of {', '.join(STRATEGIES)}")
 
@@ -603,9 +605,6 @@ def main() -> None:
         return
     skip_quicklooks()
     install_rule(base, a.optical)
-    seeds = [int(x) for x in a.seeds.split(",") if x.strip()] if a.seeds else [a.seed]
-    if a.region and a.seeds:
-        raise SystemExit("--seeds: a --region season has its own simulation seed (case_studies.yaml); drop one")
     per_season = []
     for n, seed in enumerate(seeds):
         if n:

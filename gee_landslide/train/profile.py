@@ -203,14 +203,17 @@ class Profile(BaseModel):
         from gee_landslide.train.losses import PIXEL_WEIGHTED
 
         weighted = [self.losses] if self.boundary_weight > 0 else []
-        weighted += [g.losses for g in self.extra
-                     if (self.boundary_weight if g.boundary_weight is None else g.boundary_weight) > 0]
+        weighted += [g.losses for g in self.extra if self.boundary_weight_of(g) > 0]
         if weighted:
             losses = {x for ls in weighted for x in ls}
             if bad := sorted(x for x in losses if loss_spec(x).slug not in PIXEL_WEIGHTED):
                 raise ValueError(f"boundary_weight needs per-pixel losses (BCE, Focal); the runs it applies to "
                                  f"also train {', '.join(bad)}")
         return self
+
+    def boundary_weight_of(self, grid: ExtraGrid) -> float:
+        """The loss's edge weight for the runs of an extra grid: its own, else the profile's."""
+        return self.boundary_weight if grid.boundary_weight is None else grid.boundary_weight
 
     @property
     def n_runs(self) -> int:

@@ -67,7 +67,7 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
                                                         profile.architectures, profile.losses,
                                                         profile.learning_rates)]
     for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
-        own = options if g.boundary_weight is None else {**options, "boundary_weight": g.boundary_weight}
+        own = {**options, "boundary_weight": profile.boundary_weight_of(g)}
         combos += [(*c, own) for c in itertools.product(
             [s for s in chosen if s in g.settings and s not in profile.settings],
             g.architectures, g.losses, g.learning_rates or profile.learning_rates)]

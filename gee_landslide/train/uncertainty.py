@@ -106,6 +106,14 @@ def _interval(value: float, samples: np.ndarray, level: float) -> Interval:
     return Interval(float(value), float(lo), float(hi))
 
 
+def _finite_interval(value: float, samples: np.ndarray, level: float) -> Interval:
+    """The percentile interval of the draws where the statistic is defined (NaN if none is)."""
+    samples = samples[np.isfinite(samples)]
+    if samples.size == 0:
+        return Interval(value, float("nan"), float("nan"))
+    return _interval(value, samples, level)
+
+
 def _scene_units(preds: Sequence[Sequence[np.ndarray]], truths: Sequence[np.ndarray],
                  masks: Sequence[np.ndarray | None]) -> list[np.ndarray]:
     """Per scene, the units of all methods' maps of it (``preds[method][scene]``)."""
@@ -168,10 +176,7 @@ def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], flo
         return Interval(value, float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     samples = np.array([statistic(v[rng.integers(0, len(v), len(v))]) for _ in range(draws)], float)
-    samples = samples[np.isfinite(samples)]
-    if samples.size == 0:
-        return Interval(value, float("nan"), float("nan"))
-    return _interval(value, samples, level)
+    return _finite_interval(value, samples, level)
 
 
 def clustered_bootstrap_interval(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], float],
@@ -194,7 +199,4 @@ def clustered_bootstrap_interval(groups: Sequence[np.ndarray], statistic: Callab
     for i in range(draws):
         picked = [gs[j] for j in rng.integers(0, len(gs), len(gs))]
         samples[i] = statistic(np.concatenate([g[rng.integers(0, len(g), len(g))] for g in picked]))
-    samples = samples[np.isfinite(samples)]
-    if samples.size == 0:
-        return Interval(value, float("nan"), float("nan"))
-    return _interval(value, samples, level)
+    return _finite_interval(value, samples, level)
