@@ -187,14 +187,14 @@ def test_an_extra_grid_can_keep_its_own_boundary_weight(tmp_path):
     option existed."""
     from gee_landslide.train.profile import ProfileError, parse_profile
 
-    laptop = load_profile("laptop")
-    assert laptop.boundary_weight == 0.0 and laptop.extra[0].boundary_weight == 0.0
-    weighted = parse_profile({**laptop.model_dump(), "boundary_weight": 4.0}, "my.yaml")
+    weighted = load_profile("laptop")  # the laptop default since session 29
+    assert weighted.boundary_weight == 4.0 and weighted.extra[0].boundary_weight == 0.0
+    plain = parse_profile({**weighted.model_dump(), "boundary_weight": 0.0}, "my.yaml")
     splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
     weights = {(c.setting, c.boundary_weight) for c in expand_grid(weighted, splits)}
     assert weights == {("s2", 4.0), ("s1s2", 4.0), ("s1", 0.0)}
     s1 = [c for c in expand_grid(weighted, splits) if c.setting == "s1"]
-    assert [c.run_id for c in s1] == [c.run_id for c in expand_grid(laptop, splits) if c.setting == "s1"]
+    assert [c.run_id for c in s1] == [c.run_id for c in expand_grid(plain, splits) if c.setting == "s1"]
     assert all("boundary_weight" not in c.canonical_json() for c in s1)
     base = weighted.model_dump()
     # a Dice grid is fine where its own weight is 0, refused where the profile's applies
