@@ -367,7 +367,7 @@ def plateau_top(curve: dict[float, float], tolerance: float = PLATEAU_F1) -> flo
     at first alert 0.01-0.07 on the `monitor/norway` season): with landslides that much rarer, a
     classifier's best threshold rises (the prior-shift correction of Saerens et al. 2002). The
     argmax, ties broken towards the lowest, kept whatever the fit's noise put first: 0.25 for the
-    edge-weighted S1+S2 runs, whose filter then let a fresh clear-cut and two patches of weak change
+    edge-weighted S1+S2 runs of a demo on a 2-core AMD EPYC, whose filter then let a fresh clear-cut and two patches of weak change
     be confirmed over that season (docs/experiments.md, issue #9). The top costs at most
     ``tolerance`` of fit F1.
     """
