@@ -341,11 +341,7 @@ class ObjectFilter:
         and the held-out F1 with the filter moved with it (0.928 -> 0.851). A wide plateau says
         the choice is not determined by the fitting data; the report prints it.
         """
-        if not self.fit_curve:
-            return None
-        best = max(self.fit_curve.values())
-        near = [t for t, f in self.fit_curve.items() if f >= best - tolerance]
-        return min(near), max(near)
+        return plateau_range(self.fit_curve, tolerance) if self.fit_curve else None
 
     def describe(self) -> str:
         flat = self.plateau()
@@ -353,6 +349,16 @@ class ObjectFilter:
                 f"p(landslide) < {self.threshold:.2f} (pixel F1 out-of-fold train + validation "
                 f"{self.unfiltered_f1:.3f} -> {self.fit_f1:.3f}"
                 + (f"; within {PLATEAU_F1} of it from {flat[0]:.2f} to {flat[1]:.2f}" if flat else "") + ")")
+
+
+def plateau_range(curve: dict[float, float], tolerance: float = PLATEAU_F1) -> tuple[float, float]:
+    """The lowest and highest threshold of ``curve`` (threshold -> fit F1) whose F1 is within
+    ``tolerance`` of the best: the range the fitting data cannot rank (:meth:`ObjectFilter.plateau`)."""
+    if not curve:
+        raise ValueError("empty fit curve: no threshold to choose")
+    best = max(curve.values())
+    near = [t for t, f in curve.items() if f >= best - tolerance]
+    return min(near), max(near)
 
 
 def plateau_top(curve: dict[float, float], tolerance: float = PLATEAU_F1) -> float:
@@ -367,14 +373,11 @@ def plateau_top(curve: dict[float, float], tolerance: float = PLATEAU_F1) -> flo
     at first alert 0.01-0.07 on the `monitor/norway` season): with landslides that much rarer, a
     classifier's best threshold rises (the prior-shift correction of Saerens et al. 2002). The
     argmax, ties broken towards the lowest, kept whatever the fit's noise put first: 0.25 for the
-    edge-weighted S1+S2 runs of a demo on a 2-core AMD EPYC, whose filter then let a fresh clear-cut and two patches of weak change
-    be confirmed over that season (docs/experiments.md, issue #9). The top costs at most
-    ``tolerance`` of fit F1.
+    edge-weighted S1+S2 runs of a demo on a 2-core AMD EPYC, whose filter then let a fresh
+    clear-cut and two patches of weak change be confirmed over that season (docs/experiments.md,
+    issue #9). The top costs at most ``tolerance`` of fit F1.
     """
-    if not curve:
-        raise ValueError("empty fit curve: no threshold to choose")
-    best = max(curve.values())
-    return max(t for t, f in curve.items() if f >= best - tolerance)
+    return plateau_range(curve, tolerance)[1]
 
 
 def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: dict[str, np.ndarray],
