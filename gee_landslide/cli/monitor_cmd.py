@@ -207,6 +207,7 @@ feed_app = command_group(
     "gee-landslide feed serve --port 8080",
     "gee-landslide feed publish --base-url https://alerts.example.org",
     "gee-landslide feed list --region norway --json",
+    "gee-landslide feed list --region norway --stage confirmed",
 )
 
 
@@ -263,16 +264,22 @@ def feed_serve(
 @feed_app.command("list")
 def feed_list(
     region: str | None = typer.Option(None, "--region", "-r", help="only this region"),
+    stage: str | None = typer.Option(
+        None, "--stage",
+        help="only these stages, comma-separated: candidate, confirmed, cancelled (confirmed also lists "
+        "the cancellations of confirmed alerts, as the served ?stage=confirmed feed does)",
+    ),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="show at most N alerts, newest first"),
     root: Path | None = RootOption,
     wide: bool = WideOption,
     as_json: bool = JsonOption,
 ) -> None:
     """List the stored alerts, newest first."""
+    from gee_landslide.monitor.feeds import select_alerts
     from gee_landslide.monitor.store import read_alerts
 
     store_dir = get_paths(root).alerts
-    alerts = [a for a in read_alerts(store_dir / "alerts.gpkg") if region is None or a.region == region]
+    alerts = select_alerts(read_alerts(store_dir / "alerts.gpkg"), region=region, stage=stage)
     alerts.sort(key=lambda a: (a.updated, a.alert_id), reverse=True)
     if as_json:
         print_json([{"id": a.alert_id, **a.properties()} for a in alerts[:limit]])

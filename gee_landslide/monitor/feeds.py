@@ -10,8 +10,9 @@ In the store directory (``artifacts/alerts``):
 - ``regions/<region>.geojson`` and ``regions/<region>.atom``: the same feeds for one region, so a
   subscriber can follow only the region they care about with any static file server.
 
-The feed server also answers ``/alerts.geojson?region=norway&since=P7D`` (any region, any ISO 8601
-duration or date) from the store; :func:`select_alerts` is that filter.
+The feed server also answers ``/alerts.geojson?region=norway&since=P7D&stage=confirmed`` (any region,
+any ISO 8601 duration or date, any of the alert stages) from the store; :func:`select_alerts` is that
+filter.
 
 The feeds are a pure function of the stored alerts and the base URL: nothing depends on the
 clock, so publishing twice yields the same bytes, and a file is only rewritten (atomically) when
@@ -248,15 +249,54 @@ def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
+FEED_STAGES = ("candidate", "confirmed", "cancelled")
+
+
+def parse_stages(value: str) -> frozenset[str]:
+    """The stages a feed query asks for: a comma-separated list of ``candidate``, ``confirmed``
+    and ``cancelled`` (``?stage=confirmed``); anything else is a :class:`FeedQueryError`."""
+    asked = [v.strip().lower() for v in value.split(",") if v.strip()]
+    bad = [v for v in asked if v not in FEED_STAGES]
+    if not asked or bad:
+        raise FeedQueryError(
+            f"stage={value!r}: use one or more of {', '.join(FEED_STAGES)}, comma-separated (stage=confirmed)",
+            field="stage", value=value,
+        )
+    return frozenset(asked)
+
+
+def stage_matches(alert: Alert, stages: frozenset[str]) -> bool:
+    """Whether ``alert`` belongs in a feed of ``stages``.
+
+    Why a cancellation can belong to a ``confirmed`` feed: a subscriber who follows confirmed
+    alerts only was told of the confirmation, so they must also get its retraction (the CAP
+    ``Cancel``). A cancelled alert that had been confirmed (it keeps ``confirmed_by``) is therefore
+    in the ``confirmed`` feed; a cancelled candidate, which that subscriber never saw, is not.
+    """
+    if alert.stage in stages:
+        return True
+    return alert.stage == "cancelled" and "confirmed" in stages and bool(alert.confirmed_by)
+
+
 def select_alerts(
     alerts: Sequence[Alert], region: str | None = None, since: str | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, stage: str | None = None,
 ) -> list[Alert]:
-    """The alerts of one ``region`` (all when None) last seen at or after ``since``."""
+    """The alerts of one ``region`` (all when None) last seen at or after ``since``, in the stages
+    ``stage`` names (:func:`parse_stages`, :func:`stage_matches`; all when None).
+
+    Why a stage filter: a SAR-first region raises a Sentinel-1 candidate for nearly every speckle
+    cluster a pass leaves (hundreds per pass over a cloudy month), most of them retracted later;
+    an agency that acts on alerts follows ``stage=confirmed``, which is the set the time-to-alert
+    benchmark scores "after confirmation".
+    """
     out = [a for a in alerts if region is None or a.region == region]
     if since:
         start = parse_since(since, now)
         out = [a for a in out if parse_iso(a.updated) >= start]
+    if stage is not None:
+        stages = parse_stages(stage)
+        out = [a for a in out if stage_matches(a, stages)]
     return out
 
 

@@ -8,7 +8,9 @@
 - ``/alerts.geojson``, ``/alerts.atom``, ``/regions/<region>.geojson|atom``: the feeds. Their links
   point at the URL the request reached, unless a public base URL is configured
   (``$GEE_LANDSLIDE_FEED_BASE_URL`` or ``feed publish --base-url``); ``/alerts.geojson`` and
-  ``/alerts.atom`` also take ``?region=norway&since=P7D`` (an ISO 8601 duration or a date);
+  ``/alerts.atom`` also take ``?region=norway&since=P7D`` (an ISO 8601 duration or a date) and
+  ``&stage=confirmed`` (``candidate``, ``confirmed``, ``cancelled``, comma-separated; a ``confirmed``
+  feed also carries the cancellations of alerts that had been confirmed: ``feeds.stage_matches``);
 - ``/alerts.gpkg``, ``/cap/<id>.xml``, ``/quicklooks/<id>.png``, ``/basemaps/<region>.png``.
 
 Nothing else: names are matched against a whitelist (no dot-files, no temp files, no lock, no
@@ -268,14 +270,14 @@ class FeedApp:
         except OSError:
             return self._file(request, self.store_dir, f"{'alerts' if region is None else 'regions/' + region}.{ext}")
         q = request.query_params
-        unknown = sorted(set(q) - {"region", "since"})
+        unknown = sorted(set(q) - {"region", "since", "stage"})
         if unknown:
-            return _plain(400, f"unknown query parameter(s) {', '.join(unknown)}; use region= and since=\n")
+            return _plain(400, f"unknown query parameter(s) {', '.join(unknown)}; use region=, since= and stage=\n")
         if region is not None and "region" in q and q["region"] != region:
             return _plain(400, "region= does not match the region of this feed\n")
         region = region or q.get("region") or None
         try:
-            alerts = select_alerts(read_alerts(gpkg), region=region, since=q.get("since"))
+            alerts = select_alerts(read_alerts(gpkg), region=region, since=q.get("since"), stage=q.get("stage"))
         except FeedQueryError as exc:
             return _plain(400, exc.message + "\n")
         base = self._configured_base_url() or str(request.base_url).rstrip("/")
