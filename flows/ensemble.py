@@ -27,10 +27,11 @@ from gee_landslide.train.report import write_report_if_changed
 
 
 @task(name="build-ensemble", cache_policy=NO_CACHE)
-def build_task(root: str, setting: str, k: int, name: str | None, rebuild: bool = False) -> str:
+def build_task(root: str, setting: str, k: int, name: str | None, rebuild: bool = False,
+               choose_k: bool = False) -> str:
     paths = project_paths(root)
     out, written = build_ensemble_if_changed(paths.runs, paths.ensembles, setting, k, name, stacks_dir=paths.stacks,
-                                             rebuild=rebuild)
+                                             rebuild=rebuild, choose_k=choose_k)
     if not written:
         print(f"{out}: members, weights, stacks, options and code unchanged - kept (rebuild=True rebuilds)")
     return str(out)
@@ -57,10 +58,11 @@ def report_task(root: str, rebuild: bool = False) -> str:
 
 @flow(name="ensemble", log_prints=True)
 def ensemble(setting: str = "s1s2", k: int = 20, name: str | None = None, report: bool = True,
-             root: str | None = None, rebuild: bool = False) -> dict[str, Any]:
+             root: str | None = None, rebuild: bool = False, choose_k: bool = False) -> dict[str, Any]:
+    """``choose_k``: ``k`` is the largest size, and the build takes the top-K with the best validation F1."""
     logger = get_run_logger()
     root = str(project_paths(root).root)
-    manifest = build_task(root, setting, k, name, rebuild)
+    manifest = build_task(root, setting, k, name, rebuild, choose_k)
     info = verify_task(manifest)
     if info["note"]:
         logger.warning(info["note"])
@@ -85,9 +87,10 @@ def main() -> None:
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--root")
     ap.add_argument("--rebuild", action="store_true", help="rebuild even if nothing the build reads changed")
+    ap.add_argument("--choose-k", action="store_true", help="--k is the largest size: choose K on validation")
     a = ap.parse_args()
     ensemble(setting=a.setting, k=a.k, name=a.name, report=not a.no_report, root=a.root or str(Path.cwd()),
-             rebuild=a.rebuild)
+             rebuild=a.rebuild, choose_k=a.choose_k)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,8 @@ def ensemble_build(
                                     help="mean (average member probabilities) | vote (average member maps)"),
     rebuild: bool = typer.Option(False, "--rebuild",
                                  help="rebuild even if members, weights, stacks, options and code are unchanged"),
+    choose_k: bool = typer.Option(False, "--choose-k",
+                                  help="--k is the largest size: take the top-K with the best validation F1"),
     root: Path = RootOption,
 ) -> None:
     """Average the top-K runs of a setting; writes models/ensembles/<name>/manifest.json.
@@ -176,7 +178,8 @@ def ensemble_build(
                   transient=True) as progress:
         progress.add_task(f"ensemble {name or setting}: top-{k} {setting} runs; {step}", total=None)
         path, written = build_ensemble_if_changed(paths.runs, paths.ensembles, setting, k, name, threshold,
-                                                  stacks_dir=paths.stacks, aggregation=aggregation, rebuild=rebuild)
+                                                  stacks_dir=paths.stacks, aggregation=aggregation, rebuild=rebuild,
+                                                  choose_k=choose_k)
     man = json.loads(path.read_text())
     if not written:
         console.print("inputs unchanged (members, weights, stacks, options, code): manifest kept; --rebuild redoes it")
@@ -184,6 +187,10 @@ def ensemble_build(
         console.print(f"[yellow]note[/yellow]: {man['note']}")
     console.print(f"ensemble [bold]{man['name']}[/bold] ({man['setting']}, {man['k']} members, "
                   f"{man['aggregation']}, threshold {man['threshold']:.2f} from {man['threshold_source']}) -> {path}")
+    if man.get("k_choice"):
+        curve = ", ".join(f"K={k} {f:.3f}" for k, f in man["k_choice"]["val_f1_by_k"].items())
+        console.print(f"K chosen on validation: {man['k']} of up to {man['k_choice']['largest_allowed']} ({curve})",
+                      highlight=False)
     for m in man["members"]:
         console.print(f"  {m['val_f1']:.3f}  {m['run_id']}  sha256 {m['sha256'][:12]}")
 

@@ -184,6 +184,29 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
     return t, counts.f1
 
 
+def k_on_validation(members: list[dict[str, Any]], scenes: Sequence[Any], val_probs: dict[str, np.ndarray],
+                    aggregation: str = "mean") -> tuple[int, dict[int, float]]:
+    """The K (1 to ``len(members)``, members in order of validation F1) whose top-K ensemble has the
+    best validation F1, each K at its own validation threshold (chosen as :func:`tune_threshold`
+    chooses the manifest's), and that F1 for every K. Ties go to the smaller K (fewer members,
+    cheaper monitoring).
+
+    Why: with few runs a setting, a fixed K takes every run, weak ones included. On the demo's S1+S2
+    runs (session 30) validation F1 peaked at K = 2-3 and fell steadily to K = 9, and the test event
+    and the held-out scenes fell with it (docs/experiments.md). Choosing on validation needs neither.
+    """
+    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
+
+    mask = members[0]["config"].get("eval_mask", "visible")
+    mt = np.array([run_threshold(r) for r in members], np.float32)
+    curve: dict[int, float] = {}
+    for k in range(1, len(members) + 1):
+        scores = [ensemble_score(val_probs[sc.event_id][:k], aggregation, mt[:k]) for sc in scenes]
+        curve[k] = best_threshold(scores, scenes, PROB_CANDIDATES, mask)[1].f1
+    best = max(curve.values())
+    return min(k for k, f in curve.items() if f == best), curve
+
+
 def objects_threshold(filtered: Sequence[np.ndarray], scenes: Sequence[Any], member_thresholds: Sequence[float],
                       aggregation: str, eval_mask: str) -> tuple[float, float]:
     """(threshold, validation F1) of an ensemble whose members' maps went through the object filter
@@ -251,8 +274,12 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
 
 def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
                    threshold: float | None = None, inference: dict[str, int] | None = None,
-                   stacks_dir: Path | None = None, aggregation: str = "mean", rebuild: bool = False) -> Path:
+                   stacks_dir: Path | None = None, aggregation: str = "mean", rebuild: bool = False,
+                   choose_k: bool = False) -> Path:
     """Write ``<ensembles_dir>/<name>/manifest.json`` for the top-K runs; returns its path.
+
+    ``choose_k``: ``k`` is the largest size allowed, and the size is the one with the best
+    validation F1 (:func:`k_on_validation`; needs ``stacks_dir``).
 
     The threshold is ``threshold`` if given; else, with ``stacks_dir``, the one that maximises the
     ensemble's validation F1 (:func:`tune_threshold`); else the runs' own (0.5).
@@ -263,13 +290,13 @@ def build_ensemble(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, na
     :func:`build_ensemble_if_changed` also says which happened.
     """
     return build_ensemble_if_changed(runs_dir, ensembles_dir, setting, k, name, threshold, inference, stacks_dir,
-                                     aggregation, rebuild)[0]
+                                     aggregation, rebuild, choose_k)[0]
 
 
 def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str, k: int, name: str | None = None,
                               threshold: float | None = None, inference: dict[str, int] | None = None,
                               stacks_dir: Path | None = None, aggregation: str = "mean",
-                              rebuild: bool = False) -> tuple[Path, bool]:
+                              rebuild: bool = False, choose_k: bool = False) -> tuple[Path, bool]:
     """:func:`build_ensemble`, returning the manifest's path and whether it was written (False: kept)."""
     s = get_setting(setting)
     name = name or s.name
@@ -278,8 +305,11 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
         raise EnsembleError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
     if threshold is not None:
         check_threshold(threshold)
+    if choose_k and stacks_dir is None:
+        raise EnsembleError("choosing K on validation needs the stacks (stacks_dir): the validation events")
     members, note = select_top_k(runs_dir, s.name, k)
-    inputs_digest = inputs_sha(build_inputs(members, s.name, k, name, threshold, inference, stacks_dir, aggregation))
+    inputs = build_inputs(members, s.name, k, name, threshold, inference, stacks_dir, aggregation)
+    inputs_digest = inputs_sha({**inputs, "choose_k": True} if choose_k else inputs)
     if not rebuild and manifest_is_current(out_dir / MANIFEST_FILE, inputs_digest):
         return out_dir / MANIFEST_FILE, False
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -290,7 +320,18 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
         from gee_landslide.train.data import load_scenes
         from gee_landslide.train.predictions import member_probs
 
-        val_probs = member_probs(members, load_scenes(stacks_dir, tuple(members[0]["config"]["val_events"])))
+        val_scenes = load_scenes(stacks_dir, tuple(members[0]["config"]["val_events"]))
+        val_probs = member_probs(members, val_scenes)
+    k_choice = None
+    if choose_k:
+        chosen, curve = k_on_validation(members, val_scenes, val_probs, aggregation)
+        k_choice = {"on": "validation", "largest_allowed": len(members), "chosen": chosen,
+                    "val_f1_by_k": {str(i): f for i, f in curve.items()},
+                    "note": "the top-K ensemble with the best validation F1, ties to the smaller K"}
+        note = (f"K chosen on validation: {chosen} of the top {len(members)} {s.name} runs (asked for at most {k})"
+                + (f"; {note}" if note else ""))
+        members = members[:chosen]
+        val_probs = {e: p[:chosen] for e, p in val_probs.items()}
     if threshold is not None:
         thr = float(threshold)
     elif stacks_dir is not None:
@@ -336,6 +377,7 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
         "bands": list(s.band_names),
         "k_requested": k,
         "k": len(entries),
+        "k_choice": k_choice,
         "note": note,
         "selection": "top-K finished runs of the setting by validation F1",
         "aggregation": aggregation,

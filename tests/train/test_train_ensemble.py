@@ -82,6 +82,38 @@ def test_ensemble_api_matches_member_average(project):
         ens.predict(stack[:11])
 
 
+def test_k_chosen_on_validation_is_the_best_top_k_there(project):
+    from gee_landslide.train.ensemble import EnsembleError, k_on_validation
+
+    path = build_ensemble(project.runs, project.ensembles, "s1s2", 5, name="kval", stacks_dir=project.stacks,
+                          choose_k=True)
+    man = json.loads(path.read_text())
+    choice = man["k_choice"]
+    curve = {int(k): f for k, f in choice["val_f1_by_k"].items()}
+    assert choice["on"] == "validation" and choice["largest_allowed"] == 5 and sorted(curve) == [1, 2, 3, 4, 5]
+    best = max(curve.values())
+    assert choice["chosen"] == man["k"] == min(k for k, f in curve.items() if f == best)
+    # the members are the top-K by validation F1, and the manifest's threshold scores what the choice saw
+    top = [r["run_id"] for r in list_runs(project.runs, "s1s2")][: man["k"]]
+    assert [m["run_id"] for m in man["members"]] == top
+    assert man["validation_f1_at_threshold"] == pytest.approx(curve[man["k"]])
+    assert "K chosen on validation" in man["note"]
+    # every K's figure is the top-K ensemble's own validation F1: recomputed here from the members' maps
+    from gee_landslide.train.data import load_scenes
+    from gee_landslide.train.predictions import member_probs
+
+    runs = list_runs(project.runs, "s1s2")[:5]
+    val = load_scenes(project.stacks, tuple(runs[0]["config"]["val_events"]))
+    chosen, again = k_on_validation(runs, val, member_probs(runs, val))
+    assert (chosen, again) == (man["k"], curve)
+    # a fixed K is a different build; choosing without the validation events is refused
+    fixed = json.loads(build_ensemble(project.runs, project.ensembles, "s1s2", 5, name="k5",
+                                      stacks_dir=project.stacks).read_text())
+    assert fixed["k"] == 5 and fixed["k_choice"] is None
+    with pytest.raises(EnsembleError, match="validation"):
+        build_ensemble(project.runs, project.ensembles, "s1s2", 5, name="nostacks", choose_k=True)
+
+
 def test_tampered_weights_are_refused(project, tmp_path):
     path = build_ensemble(project.runs, project.ensembles, "s1s2", 2, name="tamper")
     man = json.loads(path.read_text())
@@ -145,6 +177,14 @@ def test_report_and_cli(project):
         assert (hits, slides) == (r.test.tp, r.test.tp + r.test.fn), r.method
         assert len(r.incidence_heldout) == 3 and (r.incidence_heldout[:, 0] <= r.incidence_heldout[:, 1]).all()
     assert methods["ensemble 6"]["recall_by_incidence"]["bins"] == ["< 45°", "45-60°", "≥ 60°"]
+    # each run alone beside the ensemble of all, scene by scene: the first run is the single best
+    alone = out["summary"]["s1s2"]["runs_alone"]
+    assert len(alone) == 6 and [a["val_f1"] for a in alone] == sorted((a["val_f1"] for a in alone), reverse=True)
+    assert alone[0]["test"] == methods["single best"]["test"] and alone[0]["heldout_f1"] == methods["single best"]["heldout_f1"]
+    assert all(len(a["heldout_f1"]) == 2 and a["chosen_on"] for a in alone)
+    report_md = out["markdown"].read_text()
+    assert "## Each run on the held-out scenes" in report_md and "| ensemble of all 6 |" in report_md
+    assert "Against the best run by validation, scene by scene: ahead on" in report_md
     # the learning curves say whether the budget let the runs converge
     assert "## Learning curves" in out["markdown"].read_text()
     assert {b["setting"] for b in out["summary"]["budget"]} == {"s2", "s1s2"}
@@ -158,6 +198,10 @@ def test_report_and_cli(project):
     res = r.invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s2", "--k", "20"])
     assert res.exit_code == 0, res.output
     assert "fewer than K = 20" in res.output
+    res = r.invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s1s2", "--k", "4",
+                         "--choose-k", "--name", "kcli"])
+    assert res.exit_code == 0, res.output
+    assert "K chosen on validation" in res.output and "of up to 4" in res.output
     assert (project.ensembles / "s2" / "manifest.json").exists()
     res = r.invoke(app, ["ensemble", "report", "--root", str(project.root), "--ks", "2,4"])
     assert res.exit_code == 0, res.output
