@@ -328,8 +328,8 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
         k_choice = {"on": "validation", "largest_allowed": len(members), "chosen": chosen,
                     "val_f1_by_k": {str(i): f for i, f in curve.items()},
                     "note": "the top-K ensemble with the best validation F1, ties to the smaller K"}
-        note = (f"K chosen on validation: {chosen} of the top {len(members)} {s.name} runs (asked for at most {k})"
-                + (f"; {note}" if note else ""))
+        # replaces select_top_k's note ("fewer than K: using all of them"), which no longer holds
+        note = f"K chosen on validation: {chosen} of the top {len(members)} {s.name} runs (asked for at most {k})"
         members = members[:chosen]
         val_probs = {e: p[:chosen] for e, p in val_probs.items()}
     if threshold is not None:

@@ -384,6 +384,17 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
     return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
+def _f1_cells(m: MethodResult, best_test: float | None = None, best_held: float | None = None) -> list[str]:
+    """Test F1, held-out mean F1 and each held-out scene's F1; "(best run)" where a run's figure is
+    the best of its setting (``best_*`` None: an ensemble's row, never marked)."""
+    def mark(v: float | None, best: float | None) -> str:
+        return " (best run)" if best is not None and v == best else ""
+
+    return [_f(m.test.f1) + mark(m.test.f1, best_test),
+            _f(m.heldout_mean_f1) + mark(m.heldout_mean_f1 if m.heldout else None, best_held),
+            *(_f(x.f1, 2) for x in m.heldout)]
+
+
 def members_markdown(curves: list[SettingCurve]) -> str:
     """Every run beside the ensemble of all of them, on the test event and each held-out scene.
 
@@ -401,16 +412,13 @@ def members_markdown(curves: list[SettingCurve]) -> str:
         head = ["Run (by validation F1)", "Architecture", "F1 validation", "F1 test", "F1 held-out mean", *names]
         lines += [f"**{SETTING_LABEL[c.setting]}**", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]
-        rows = [(f"{i + 1}", r["config"]["architecture"], _f(r.get("best_val_f1")), m)
-                for i, (r, m) in enumerate(zip(c.runs, c.members, strict=True))]
-        rows.append((f"ensemble of all {len(c.runs)}", "-", "-", ens))
         best_test = max(m.test.f1 for m in c.members)
         best_held = max((m.heldout_mean_f1 for m in c.members if m.heldout), default=None)
-        for rank, arch, val, m in rows:
-            t = _f(m.test.f1) + (" (best run)" if m.test.f1 == best_test and rank[0].isdigit() else "")
-            h = _f(m.heldout_mean_f1) + (" (best run)" if m.heldout and m.heldout_mean_f1 == best_held
-                                         and rank[0].isdigit() else "")
-            lines.append("| " + " | ".join([rank, arch, val, t, h, *(_f(x.f1, 2) for x in m.heldout)]) + " |")
+        for i, (r, m) in enumerate(zip(c.runs, c.members, strict=True)):
+            row = [str(i + 1), r["config"]["architecture"], _f(r.get("best_val_f1")),
+                   *_f1_cells(m, best_test, best_held)]
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("| " + " | ".join([f"ensemble of all {len(c.runs)}", "-", "-", *_f1_cells(ens)]) + " |")
         mean_test = float(np.mean([m.test.f1 for m in c.members]))
         text = (f"The ensemble of all {len(c.runs)}: test F1 {_f(ens.test.f1)} against the runs' mean "
                 f"{_f(mean_test)} and their best {_f(best_test)}")
