@@ -172,15 +172,24 @@ def tune_threshold(members: list[dict[str, Any]], stacks_dir: Path, aggregation:
     ``val_probs``: the members' validation maps when the caller has them already.
     """
     from gee_landslide.train.data import load_scenes
-    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
     from gee_landslide.train.predictions import member_probs
 
-    c0 = members[0]["config"]
-    scenes = load_scenes(Path(stacks_dir), tuple(c0["val_events"]))
+    scenes = load_scenes(Path(stacks_dir), tuple(members[0]["config"]["val_events"]))
     probs = val_probs if val_probs is not None else member_probs(members, scenes)
+    return _validation_threshold(members, scenes, probs, aggregation)
+
+
+def _validation_threshold(members: list[dict[str, Any]], scenes: Sequence[Any], val_probs: dict[str, np.ndarray],
+                          aggregation: str) -> tuple[float, float]:
+    """(threshold, validation F1) of the ensemble of ``members`` (the first M of each map in
+    ``val_probs``) over the validation ``scenes``: what :func:`tune_threshold` and
+    :func:`k_on_validation` both choose."""
+    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
+
+    m = len(members)
     mt = np.array([run_threshold(r) for r in members], np.float32)
-    scores = [ensemble_score(probs[sc.event_id], aggregation, mt) for sc in scenes]
-    t, counts = best_threshold(scores, scenes, PROB_CANDIDATES, c0.get("eval_mask", "visible"))
+    scores = [ensemble_score(val_probs[sc.event_id][:m], aggregation, mt) for sc in scenes]
+    t, counts = best_threshold(scores, scenes, PROB_CANDIDATES, members[0]["config"].get("eval_mask", "visible"))
     return t, counts.f1
 
 
@@ -195,14 +204,8 @@ def k_on_validation(members: list[dict[str, Any]], scenes: Sequence[Any], val_pr
     runs (session 30) validation F1 peaked at K = 2-3 and fell steadily to K = 9, and the test event
     and the held-out scenes fell with it (docs/experiments.md). Choosing on validation needs neither.
     """
-    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
-
-    mask = members[0]["config"].get("eval_mask", "visible")
-    mt = np.array([run_threshold(r) for r in members], np.float32)
-    curve: dict[int, float] = {}
-    for k in range(1, len(members) + 1):
-        scores = [ensemble_score(val_probs[sc.event_id][:k], aggregation, mt[:k]) for sc in scenes]
-        curve[k] = best_threshold(scores, scenes, PROB_CANDIDATES, mask)[1].f1
+    curve = {k: _validation_threshold(members[:k], scenes, val_probs, aggregation)[1]
+             for k in range(1, len(members) + 1)}
     best = max(curve.values())
     return min(k for k, f in curve.items() if f == best), curve
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -67,3 +68,20 @@ def snapshot(store_dir: Path) -> dict[str, bytes]:
 
 SLIDES_A = [Slide(20, 20, 36, 30, 0.92), Slide(70, 60, 84, 90, 0.8, ellipse=True)]
 SLIDES_B = [Slide(20, 20, 40, 33, 0.94), Slide(70, 60, 84, 90, 0.8, ellipse=True), Slide(95, 10, 105, 22, 0.7)]
+
+
+def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
+          notifier=None, confirm_looks: int = 1, confirmable: bool = True,
+          sar_confirm: tuple[int, int] | None = None, sar_holds=None) -> MergeResult:
+    """One pass of the SAR-first lifecycle over the synthetic slides whose detections were made with
+    ``sensors`` (or none: a pass that detected nothing); ``confirmable`` False = the object filter
+    held them back (``objects_stage: confirm``)."""
+    p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
+    cands = [dataclasses.replace(c, sensors=sensors, confirmable=confirmable) for c in candidates_of(p)]
+    pre, post = windows(run_date)
+    return merge_and_publish(
+        AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
+        run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
+        threshold=0.5, optical_coverage=coverage, notifier=notifier, confirm_looks=confirm_looks,
+        sar_confirm=sar_confirm, sar_holds=sar_holds,
+    )

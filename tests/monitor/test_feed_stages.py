@@ -7,37 +7,23 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-from pathlib import Path
 
 import feedparser
 import httpx
 import pytest
-from helpers_alerts import GRID, RUN_1, SLIDES_A, candidates_of, windows
-from synthetic_pass import synthetic_pass
+from helpers_alerts import RUN_1, merge
 from typer.testing import CliRunner
 
-from gee_landslide.monitor.feeds import FeedQueryError, merge_and_publish, select_alerts
+from gee_landslide.monitor.feeds import FeedQueryError, select_alerts
 from gee_landslide.monitor.server import make_server
-from gee_landslide.monitor.store import CONFIRMED_BY_PERSISTENCE, AlertStore, MergeResult, read_alerts
-
-
-def sar_pass(store_dir: Path, run_date: dt.date, sensors: str) -> MergeResult:
-    """One pass whose detections of the synthetic slides were made with ``sensors``."""
-    p = synthetic_pass(SLIDES_A, grid=GRID, seed=0)
-    cands = [dataclasses.replace(c, sensors=sensors) for c in candidates_of(p)]
-    pre, post = windows(run_date)
-    return merge_and_publish(
-        AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
-        run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
-        threshold=0.5, confirm_looks=1,
-    )
+from gee_landslide.monitor.store import CONFIRMED_BY_PERSISTENCE, read_alerts
 
 
 @pytest.fixture(scope="module")
 def one_of_each(tmp_path_factory):
     """Four alerts, one per case a stage feed must decide: a candidate, a confirmed alert, a
     cancelled candidate and a cancellation of a confirmed alert."""
-    first = sar_pass(tmp_path_factory.mktemp("stages") / "alerts", RUN_1, "S1").new[0]
+    first = merge(tmp_path_factory.mktemp("stages") / "alerts", RUN_1, "S1").new[0]
     assert first.stage == "candidate"
     return {
         "candidate": first,
@@ -73,7 +59,7 @@ def test_an_unknown_stage_is_a_clear_error(one_of_each, value):
 
 def test_served_stage_feeds_follow_the_lifecycle(tmp_path):
     d = tmp_path / "alerts"
-    first = sar_pass(d, RUN_1, "S1")
+    first = merge(d, RUN_1, "S1")
     server = make_server(d, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -86,7 +72,7 @@ def test_served_stage_feeds_follow_the_lifecycle(tmp_path):
         assert served(stage="confirmed") == {}
         assert served(stage="candidate") == {a.alert_id: "candidate" for a in first.new}
         # a clear Sentinel-2 view 12 days later confirms both: the confirmed feed now carries them
-        sar_pass(d, RUN_1 + dt.timedelta(days=12), "S1+S2")
+        merge(d, RUN_1 + dt.timedelta(days=12), "S1+S2")
         assert served(stage="confirmed", region="norway") == {a.alert_id: "confirmed" for a in first.new}
         assert served(stage="candidate") == {}
         atom = feedparser.parse(httpx.get(url + "/alerts.atom", params={"stage": "confirmed"}).content)
@@ -102,7 +88,7 @@ def test_cli_lists_one_stage(tmp_path):
     from gee_landslide.cli import app
 
     d = tmp_path / "artifacts" / "alerts"
-    first = sar_pass(d, RUN_1, "S1")
+    first = merge(d, RUN_1, "S1")
     assert {a.stage for a in read_alerts(d / "alerts.gpkg")} == {"candidate"}
     runner = CliRunner()
     out = runner.invoke(app, ["feed", "list", "--root", str(tmp_path), "--stage", "candidate", "--json"])

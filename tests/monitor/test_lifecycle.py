@@ -9,13 +9,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers_alerts import GRID, RUN_1, SLIDES_A, candidates_of, snapshot, windows
+from helpers_alerts import GRID, RUN_1, SLIDES_A, candidates_of, merge, snapshot, windows
 from synthetic_pass import Slide, synthetic_pass
 
 from gee_landslide.monitor import store as store_mod
 from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, detections_to_candidates
-from gee_landslide.monitor.feeds import merge_and_publish
-from gee_landslide.monitor.store import Alert, AlertStore, MergeResult, can_confirm, can_judge, read_alerts
+from gee_landslide.monitor.store import Alert, can_confirm, can_judge, read_alerts
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -27,22 +26,6 @@ class RecordingNotifier:
 
     def notify(self, alerts, *, base_url):
         self.sent.append(list(alerts))
-
-
-def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
-          notifier=None, confirm_looks: int = 1, confirmable: bool = True,
-          sar_confirm: tuple[int, int] | None = None, sar_holds=None) -> MergeResult:
-    """One pass over the synthetic slides whose detections were made with ``sensors`` (or none);
-    ``confirmable`` False = the object filter held them back (``objects_stage: confirm``)."""
-    p = synthetic_pass(slides if sensors else [], grid=GRID, seed=0)
-    cands = [dataclasses.replace(c, sensors=sensors, confirmable=confirmable) for c in candidates_of(p)]
-    pre, post = windows(run_date)
-    return merge_and_publish(
-        AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
-        run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
-        threshold=0.5, optical_coverage=coverage, notifier=notifier, confirm_looks=confirm_looks,
-        sar_confirm=sar_confirm, sar_holds=sar_holds,
-    )
 
 
 def _cap(store_dir: Path, alert_id: str) -> ET.Element:
