@@ -28,7 +28,7 @@ from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.bands import SETTINGS
 from gee_landslide.core.variants import events_only
 from gee_landslide.train.data import Scene, load_scenes
-from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold
+from gee_landslide.train.ensemble import ensemble_score, k_on_validation, objects_threshold, run_threshold
 from gee_landslide.train.figures import pyplot as _plt
 from gee_landslide.train.figures import save_png as _save
 from gee_landslide.train.filter_cache import NO_CACHE, CachedFilter, cached_filter
@@ -237,6 +237,10 @@ class SettingCurve:
     object_note: str | None = None  # why there is no object filter
     # each run alone at its own threshold, in the order of validation F1 (members[0] is by_k[1])
     members: list[MethodResult] = field(default_factory=list)
+    # the K whose top-K ensemble scores best on the validation events (train.ensemble.k_on_validation,
+    # what `ensemble build --choose-k` takes), and that validation F1 for every K; None: not computed
+    k_chosen: int | None = None
+    val_f1_by_k: dict[int, float] = field(default_factory=dict)
 
     @property
     def single(self) -> MethodResult:
@@ -289,7 +293,9 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
                       detections([probs["heldout"][s.event_id][i] for s in heldout], float(mt[i])),
                       list(heldout), mask)
                for i, r in enumerate(runs)]
-    curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test, members=members)
+    k_chosen, val_f1_by_k = k_on_validation(runs, val, probs["val"], aggregation)
+    curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test, members=members,
+                         k_chosen=k_chosen, val_f1_by_k=val_f1_by_k)
     if objects:
         add_object_filter(curve, train, val, list(heldout), probs, mt, cached)
     return curve
@@ -381,7 +387,16 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
             if (o := c.by_k_objects.get(k)) is not None:
                 name = o.method if k != n or k == 1 else f"ensemble {k} (all) + objects"
                 lines.append(row(label, replace(o, method=name)))
+        if (k := c.k_chosen) is not None:
+            lines.append(row(label, replace(c.by_k[k], method=chosen_k_name(k))))
+            if (o := c.by_k_objects.get(k)) is not None:
+                lines.append(row(label, replace(o, method=chosen_k_name(k) + " + objects")))
     return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+def chosen_k_name(k: int) -> str:
+    """How the skill table names the ensemble whose size was chosen on validation."""
+    return f"ensemble {k} (K on validation)" if k > 1 else "single best (K = 1 on validation)"
 
 
 def _f1_cells(m: MethodResult, best_test: float | None = None, best_held: float | None = None) -> list[str]:
@@ -731,6 +746,12 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
           "scenes they are wide, and two methods' intervals overlap more than their difference varies "
           "(both are scored on the same draws): `benchmarks/bench_skill.py` prints the paired interval "
           "of each difference it checks.", "", skill,
+          "**K on validation** (rows `K on validation`): the ensemble size whose top-K ensemble scores best "
+          "on the validation events (ties to the smaller K; `ensemble build --choose-k`). With few runs a "
+          "setting, a fixed K of 10 or 20 takes every run, weak ones included; the paper's K = 10 and 20 were "
+          "the top 11-22 % of 90 runs. Validation F1 by K: "
+          + "; ".join(f"{SETTING_LABEL[c.setting]} " + ", ".join(f"{k}: {f:.3f}" for k, f in c.val_f1_by_k.items())
+                      + f" (chosen: {c.k_chosen})" for c in curves if c.k_chosen is not None) + ".", "",
           *([("**Object filter** (rows `+ objects`). Most false pixels on the test event are whole "
               "false objects (fresh clear-cuts, diffuse NDVI loss), real vegetation losses no per-pixel "
               "threshold rejects. A classifier of object shape, terrain, cover and change, trained on "
@@ -770,6 +791,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
         c.setting: {"runs": len(c.runs), "single": c.single.test.to_dict(),
                     **{f"ens{k}": c.by_k[min(k, len(c.runs))].test.to_dict() for k in ks},
                     "methods": {r.method: r.to_dict() for r in [*c.by_k.values(), *c.by_k_objects.values()]},
+                    "k_on_validation": {"chosen": c.k_chosen,
+                                        "val_f1_by_k": {str(k): f for k, f in c.val_f1_by_k.items()}},
                     "runs_alone": [{"run_id": r["run_id"], "architecture": r["config"]["architecture"],
                                     "val_f1": r.get("best_val_f1"), **m.to_dict()}
                                    for r, m in zip(c.runs, c.members, strict=True)],

@@ -183,6 +183,15 @@ def test_report_and_cli(project):
     assert alone[0]["test"] == methods["single best"]["test"] and alone[0]["heldout_f1"] == methods["single best"]["heldout_f1"]
     assert all(len(a["heldout_f1"]) == 2 and a["chosen_on"] for a in alone)
     report_md = out["markdown"].read_text()
+    # the skill table names the ensemble whose size validation chose, at that K's own figures
+    kv = out["summary"]["s1s2"]["k_on_validation"]
+    k = kv["chosen"]
+    assert set(kv["val_f1_by_k"]) == {str(i) for i in range(1, 7)}
+    assert kv["val_f1_by_k"][str(k)] == max(kv["val_f1_by_k"].values())
+    chosen_row = next(line for line in skill.splitlines() if line.startswith("| S1+S2 |") and "K on validation" in line
+                      and "objects" not in line)
+    assert f"{methods['single best' if k == 1 else f'ensemble {k}']['test']['f1']:.3f}" in chosen_row
+    assert "**K on validation**" in report_md
     assert "## Each run on the held-out scenes" in report_md and "| ensemble of all 6 |" in report_md
     assert "Against the best run by validation, scene by scene: ahead on" in report_md
     # the learning curves say whether the budget let the runs converge
@@ -198,10 +207,12 @@ def test_report_and_cli(project):
     res = r.invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s2", "--k", "20"])
     assert res.exit_code == 0, res.output
     assert "fewer than K = 20" in res.output
-    res = r.invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s1s2", "--k", "4",
+    res = r.invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s1s2", "--k", "10",
                          "--choose-k", "--name", "kcli"])
     assert res.exit_code == 0, res.output
-    assert "K chosen on validation" in res.output and "of up to 4" in res.output
+    assert "K chosen on validation" in res.output and "of up to 6" in res.output
+    # the build that monitoring reads chose the size the report's "K on validation" row shows
+    assert json.loads((project.ensembles / "kcli" / "manifest.json").read_text())["k"] == k
     assert (project.ensembles / "s2" / "manifest.json").exists()
     res = r.invoke(app, ["ensemble", "report", "--root", str(project.root), "--ks", "2,4"])
     assert res.exit_code == 0, res.output
