@@ -16,8 +16,7 @@ without the test event, and prints whether each target of the skill issue holds:
 - S1+S2 is not worse than S2 by more than 0.02 F1.
 
 It prints the same targets again for the ensemble whose size K was chosen on the validation events
-(``ensemble build --choose-k``, what the ``monitor/norway`` deployment's optical role uses), and
-counts them apart from the issue's.
+(``ensemble build --choose-k``), and counts them apart from the issue's.
 
 A setting with fewer runs than a K ensembles all of them (the laptop profile's 9 runs per setting:
 K = 10 and 20 are one 9-member ensemble), and its targets are counted once (:func:`target_ks`).
@@ -79,8 +78,7 @@ def main() -> None:
     on_val = {c.setting: [(c.k_chosen, f"K={c.k_chosen} on validation")] for c in out["curves"]
               if c.k_chosen is not None}
     for title, sizes in (("the issue's targets (K = 10 and 20)", asked),
-                         ("the same targets at the K chosen on validation (ensemble build --choose-k; "
-                          "the monitor/norway optical ensemble)", on_val)):
+                         ("the same targets at the K chosen on validation (ensemble build --choose-k)", on_val)):
         checks = skill_checks(out["curves"], sizes, rule, base, truth)
         print(f"{title}; difference with its paired 95 % bootstrap interval (test-event objects or held-out "
               "scenes redrawn, gee_landslide.train.uncertainty; 'within noise': the interval reaches the "
