@@ -206,8 +206,14 @@ def k_on_validation(members: list[dict[str, Any]], scenes: Sequence[Any], val_pr
     """
     curve = {k: _validation_threshold(members[:k], scenes, val_probs, aggregation)[1]
              for k in range(1, len(members) + 1)}
-    best = max(curve.values())
-    return min(k for k, f in curve.items() if f == best), curve
+    return smallest_best_k(curve), curve
+
+
+def smallest_best_k(val_f1_by_k: dict[int, float]) -> int:
+    """The K with the best validation F1, ties to the smaller K: :func:`k_on_validation`'s choice, for a
+    caller (the report) that has the curve already."""
+    best = max(val_f1_by_k.values())
+    return min(k for k, f in val_f1_by_k.items() if f == best)
 
 
 def objects_threshold(filtered: Sequence[np.ndarray], scenes: Sequence[Any], member_thresholds: Sequence[float],

@@ -28,7 +28,7 @@ from gee_landslide.core.atomic import write_text_atomic
 from gee_landslide.core.bands import SETTINGS
 from gee_landslide.core.variants import events_only
 from gee_landslide.train.data import Scene, load_scenes
-from gee_landslide.train.ensemble import ensemble_score, k_on_validation, objects_threshold, run_threshold
+from gee_landslide.train.ensemble import ensemble_score, objects_threshold, run_threshold, smallest_best_k
 from gee_landslide.train.figures import pyplot as _plt
 from gee_landslide.train.figures import save_png as _save
 from gee_landslide.train.filter_cache import NO_CACHE, CachedFilter, cached_filter
@@ -276,13 +276,15 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     by_k: dict[int, MethodResult] = {}
     test_scores: dict[int, list[np.ndarray]] = {}
     thresholds: dict[int, float] = {}
+    val_f1_by_k: dict[int, float] = {}  # each K at its own validation threshold, as k_on_validation scores it
     for k in range(1, len(runs) + 1):
         score = {name: [ensemble_score(probs[name][s.event_id][:k], aggregation, mt[:k]) for s in sc]
                  for name, sc in sets.items()}
+        thr, val_counts = best_threshold(score["val"], val, PROB_CANDIDATES, mask)
+        val_f1_by_k[k] = val_counts.f1
         if k == 1:
             thr, chosen = float(mt[0]), runs[0].get("threshold_source", "config")
         else:
-            thr, _ = best_threshold(score["val"], val, PROB_CANDIDATES, mask)
             chosen = "validation"
         by_k[k] = scored("single best" if k == 1 else f"ensemble {k}", setting, k, thr, chosen,
                          detections(score["test"], thr), test, detections(score["heldout"], thr), list(heldout), mask)
@@ -293,9 +295,8 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
                       detections([probs["heldout"][s.event_id][i] for s in heldout], float(mt[i])),
                       list(heldout), mask)
                for i, r in enumerate(runs)]
-    k_chosen, val_f1_by_k = k_on_validation(runs, val, probs["val"], aggregation)
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test, members=members,
-                         k_chosen=k_chosen, val_f1_by_k=val_f1_by_k)
+                         k_chosen=smallest_best_k(val_f1_by_k), val_f1_by_k=val_f1_by_k)
     if objects:
         add_object_filter(curve, train, val, list(heldout), probs, mt, cached)
     return curve
