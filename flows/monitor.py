@@ -135,6 +135,15 @@ def alerts_markdown(summary: dict[str, Any]) -> str:
     ]
     if a["new"]:
         lines += ["| new alert |", "|---|", *[f"| `{i}` |" for i in a["new"]], ""]
+    scores = summary.get("object_scores")
+    if scores:  # a source with truth (the simulator)
+        lines += [f"Against the simulator's truth: {scores['true_detections']}/{scores['detections']} detections "
+                  f"real, {scores['found_objects']}/{scores['truth_objects']} landslides found.", ""]
+        by = summary.get("object_scores_by") or {}
+        if by:
+            lines += ["| candidates | real | landslides found |", "|---|---|---|",
+                      *[f"| {k} | {v['true_detections']}/{v['detections']} | {v['found_objects']} |" for k, v in by.items()],
+                      ""]
     feeds = summary.get("feeds") or {}
     if feeds:
         lines += ["Feeds: " + ", ".join(f"{k}: `{v}`" for k, v in feeds.items())]

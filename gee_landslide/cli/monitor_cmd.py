@@ -109,6 +109,12 @@ def monitor_run(
         console.print(f"against the simulator's truth: object precision {s.precision:.2f}, recall {s.recall:.2f} "
                       f"({s.true_detections}/{s.detections} detections real, {s.found_objects}/{s.truth_objects} "
                       f"landslides found)")
+        for kind, k in result.scores_by.items():
+            console.print(f"  candidates {'the object filter accepts' if kind == 'filter accepts' else 'with sensors ' + kind}: "
+                          f"{k.true_detections}/{k.detections} real, {k.found_objects} landslides found", highlight=False)
+        if result.optical_truth_objects is not None:
+            console.print(f"  Sentinel-2 had a clear view of {result.optical_truth_objects} of the {s.truth_objects} "
+                          f"landslides (of half their pixels or more) in this pass", highlight=False)
     console.print(f"rasters and quick-look: {result.out_dir}")
     console.print(f"feeds: {', '.join(str(p) for p in result.feeds.values())}")
 

@@ -49,3 +49,17 @@ def object_scores(detected: np.ndarray, truth: np.ndarray, min_truth_px: int = 1
     found = np.unique(tru_lab[overlap]).size
     n_truth = np.unique(tru_lab[tru_lab > 0]).size
     return ObjectScores(int(n_det), int(true_dets), int(n_truth), int(found))
+
+
+def truth_objects_mostly_in(truth: np.ndarray, where: np.ndarray, min_truth_px: int = 1, share: float = 0.5) -> int:
+    """How many truth objects (8-connected, under ``min_truth_px`` ignored) have at least ``share`` of
+    their pixels in ``where``, e.g. where Sentinel-2 had a clear view. Why a share and not one pixel:
+    a slide whose edge pixels fall in a clear patch of an otherwise cloudy window is not one an
+    optical model could be expected to see."""
+    lab, n = ndimage.label(np.asarray(truth, bool), structure=np.ones((3, 3), bool))
+    if not n:
+        return 0
+    index = np.arange(1, n + 1)
+    sizes = ndimage.sum(np.ones(lab.shape), lab, index)
+    inside = ndimage.mean(np.asarray(where, np.float64), lab, index)
+    return int(np.count_nonzero((sizes >= min_truth_px) & (inside >= share)))

@@ -48,7 +48,7 @@ from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.grid import Grid, grid_for_bbox
 from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.core.values import check_threshold
-from gee_landslide.monitor.evaluate import ObjectScores, object_scores
+from gee_landslide.monitor.evaluate import ObjectScores, object_scores, truth_objects_mostly_in
 from gee_landslide.monitor.tiling import Tile, plan_tiles
 from gee_landslide.sources import UnknownSourceError, get_source, source_names
 
@@ -163,6 +163,11 @@ class PassResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     scores: ObjectScores | None = None
+    # with truth: the scores of the candidates by the sensors behind them (pass_scores_by), and how many
+    # landslides had half their pixels or more with sensors S1+S2 (a clear, recent enough Sentinel-2 view:
+    # no optical model could be expected to find the others in this pass)
+    scores_by: dict[str, ObjectScores] = field(default_factory=dict)
+    optical_truth_objects: int | None = None
     gate_missed_objects: int | None = None
     feeds: dict[str, Path] = field(default_factory=dict)
     strategy: str = "single"
@@ -204,6 +209,8 @@ class PassResult:
             "strategy": self.strategy,
             "optical_share": self.optical_share,
             "object_scores": self.scores.to_dict() if self.scores else None,
+            "object_scores_by": {k: v.to_dict() for k, v in self.scores_by.items()},
+            "truth_objects_optical": self.optical_truth_objects,
             "gate_missed_objects": self.gate_missed_objects,
             "filtered": self.filtered,
             "feeds": {k: str(v) for k, v in self.feeds.items()},
@@ -783,11 +790,16 @@ def finish_pass(
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
         render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)
 
-        scores = gate_missed = None
+        scores = gate_missed = optical_truth = None
+        scores_by: dict[str, ObjectScores] = {}
         if get_source(ctx.source).has_truth:
+            min_px = int(ctx.region.min_area_m2 / ctx.grid.resolution**2)
             detected = _candidate_mask(candidates, ctx.grid)
-            scores = object_scores(detected, m["truth"], min_truth_px=int(ctx.region.min_area_m2 / ctx.grid.resolution**2))
+            scores = object_scores(detected, m["truth"], min_truth_px=min_px)
             gate_missed = object_scores(m["gated"], m["truth"]).found_objects if ctx.gate.enabled else 0
+            scores_by = pass_scores_by(candidates, ctx.grid, m["truth"], min_px,
+                                       filtered=object_rejects is not None)
+            optical_truth = truth_objects_mostly_in(m["truth"], m["sensors"] == SENSOR_CODE["optical"], min_px)
 
         # the pass's own files are complete: move them into place, then update the alert store
         if final_dir.exists():
@@ -839,6 +851,8 @@ def finish_pass(
         updated=[a.id for a in merged.updated],
         unchanged=[a.id for a in merged.unchanged],
         scores=scores,
+        scores_by=scores_by,
+        optical_truth_objects=optical_truth,
         gate_missed_objects=gate_missed,
         feeds=feeds,
         strategy=ctx.strategy,
@@ -850,6 +864,23 @@ def finish_pass(
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result
+
+
+def pass_scores_by(candidates: Sequence[Any], grid: Grid, truth: np.ndarray, min_truth_px: int,
+                   filtered: bool) -> dict[str, ObjectScores]:
+    """Object scores of a pass's candidates by the evidence behind them, against the simulator's truth:
+    by their ``sensors`` (``S1``: Sentinel-1 alone, in a SAR-first pass the S1 ensemble decided them;
+    ``S1+S2``: a clear Sentinel-2 view) and, where the object filter judged the pass's detections and
+    kept its rejects as candidates (``filtered``), those it accepts (``filter accepts``, the candidates
+    that may confirm an alert).
+
+    Why: a SAR-first pass under clouds raises mostly one-look Sentinel-1 candidates, so its overall
+    precision says little about the evidence behind each kind; this says which kind finds what."""
+    groups = {name: [c for c in candidates if c.sensors == name] for name in ("S1", "S1+S2")}
+    if filtered:
+        groups["filter accepts"] = [c for c in candidates if c.confirmable]
+    return {name: object_scores(_candidate_mask(list(group), grid), truth, min_truth_px=min_truth_px)
+            for name, group in groups.items()}
 
 
 def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, Any] | None = None) -> SarConfirm | None:

@@ -162,6 +162,8 @@ def test_cli_monitor_run(project) -> None:
                                    "--root", str(project.root)])
     assert res.exit_code == 0, res.output
     assert "new" in res.output and "object precision" in res.output
+    flat = " ".join(res.output.split())
+    assert "candidates with sensors S1+S2:" in flat and "Sentinel-2 had a clear view of" in flat
     assert "None" not in res.output and "tiles" in res.output  # the progress never says "0/None tiles"
     as_json = CliRunner().invoke(app, ["monitor", "run", "--region", "norway", "--date", "2025-08-01",
                                        "--source", "simulated", "--threshold", str(LOW_THRESHOLD),

@@ -113,11 +113,61 @@ def test_alerts_say_which_sensors_saw_them(project):
         assert p["stage"] == "candidate"  # regions confirm on a second look (confirm_looks: 2)
         assert p["model_version"].startswith("optical:") and "+s1:" in p["model_version"]
     # with one look, what Sentinel-2 saw is confirmed at once
+    # against the simulator's truth, the pass scores its candidates by the ensemble that decided them
+    summary = json.loads((result.out_dir / "pass.json").read_text())
+    by, total = summary["object_scores_by"], summary["object_scores"]
+    assert set(by) == {"S1", "S1+S2"}  # no object filter in this region: no "filter accepts"
+    assert sum(v["detections"] for v in by.values()) >= total["detections"] > 0  # touching ones merge in the total
+    assert max(v["found_objects"] for v in by.values()) <= total["found_objects"]
+    assert 0 <= summary["truth_objects_optical"] <= total["truth_objects"]
+    from flows.monitor import alerts_markdown  # the Prefect artifact of the pass shows the same table
+
+    md = alerts_markdown(summary)
+    assert f"| S1 | {by['S1']['true_detections']}/{by['S1']['detections']} | {by['S1']['found_objects']} |" in md
     shutil.rmtree(project.alerts)
     set_region(project, confirm_looks=1)
     run_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
     props = [f["properties"] for f in json.loads((project.alerts / "alerts.geojson").read_text())["features"]]
     assert props and all(p["stage"] == ("candidate" if p["sensors"] == "S1" else "confirmed") for p in props)
+
+
+def test_pass_scores_each_kind_of_candidate_against_the_truth():
+    """pass_scores_by: candidates by the ensemble that decided them, and those the object filter accepts."""
+    from gee_landslide.core.grid import grid_around
+    from gee_landslide.monitor.alerts import detections_to_candidates
+    from gee_landslide.monitor.runner import pass_scores_by
+
+    grid = grid_around(61.48, 6.1, 400.0)  # 40 x 40 px
+    mean = np.zeros(grid.shape, np.float32)
+    sensors = np.ones(grid.shape, np.uint8)  # Sentinel-1 decided the left half...
+    sensors[:, 20:] = 2  # ...the optical ensemble the right half
+    truth = np.zeros(grid.shape, np.uint8)
+    rejects = np.zeros(grid.shape, bool)
+    mean[2:6, 2:6] = 0.9  # S1, on landslide 1
+    truth[3:5, 3:5] = 1
+    mean[12:16, 2:6] = 0.9  # S1, false, and the filter rejects it
+    rejects[12:16, 2:6] = True
+    mean[2:6, 24:28] = 0.9  # optical, on landslide 2
+    truth[2:4, 24:26] = 1
+    truth[30:35, 30:35] = 1  # landslide 3: nobody saw it
+    cands = detections_to_candidates(mean, None, None, grid, threshold=0.5, slope=None, landcover=None,
+                                     min_area_m2=100.0, min_slope_deg=0.0, sensors=sensors,
+                                     object_rejects=rejects, objects_hold=True)
+    assert len(cands) == 3
+    by = pass_scores_by(cands, grid, truth, 1, filtered=True)
+    assert [(k, v.detections, v.true_detections, v.found_objects, v.truth_objects) for k, v in by.items()] == [
+        ("S1", 2, 1, 1, 3), ("S1+S2", 1, 1, 1, 3), ("filter accepts", 2, 2, 2, 3)]
+    assert set(pass_scores_by(cands, grid, truth, 1, filtered=False)) == {"S1", "S1+S2"}
+    # landslides Sentinel-2 saw: half their pixels or more with sensors S1+S2 (landslide 1 has none,
+    # 2 and 3 all; a fourth with 1 of its 5 pixels in the clear half does not count)
+    from gee_landslide.monitor.evaluate import truth_objects_mostly_in
+
+    assert truth_objects_mostly_in(truth, sensors == 2) == 2
+    truth[10:12, 18:20] = 1  # columns 18-19: Sentinel-1 only
+    truth[10, 20] = 1  # column 20: clear
+    assert truth_objects_mostly_in(truth, sensors == 2) == 2
+    assert truth_objects_mostly_in(truth, sensors == 2, share=0.2) == 3
+    assert truth_objects_mostly_in(truth, sensors == 2, min_truth_px=5) == 1  # landslides 1 and 2 (4 px) ignored
 
 
 def test_sar_first_without_an_s1_ensemble_says_how_to_build_it(project):
