@@ -33,17 +33,25 @@ class ObjectScores:
         return {**asdict(self), "precision": self.precision, "recall": self.recall}
 
 
-def object_scores(detected: np.ndarray, truth: np.ndarray, min_truth_px: int = 1) -> ObjectScores:
-    """Compare two binary masks as 8-connected objects (truth objects under ``min_truth_px`` ignored)."""
-    eight = np.ones((3, 3), bool)
-    det_lab, n_det = ndimage.label(detected.astype(bool), structure=eight)
-    tru_lab, n_tru = ndimage.label(truth.astype(bool), structure=eight)
-    if n_tru:
-        sizes = np.bincount(tru_lab.ravel(), minlength=n_tru + 1)
-        small = np.nonzero(sizes < min_truth_px)[0]
+EIGHT = np.ones((3, 3), bool)  # 8-connectivity: diagonal neighbours are one object
+
+
+def truth_labels(truth: np.ndarray, min_truth_px: int = 1) -> np.ndarray:
+    """The truth's 8-connected objects, labelled 1..n, with those under ``min_truth_px`` set to 0:
+    the objects every score here counts."""
+    lab, n = ndimage.label(np.asarray(truth, bool), structure=EIGHT)
+    if n:
+        small = np.nonzero(np.bincount(lab.ravel(), minlength=n + 1) < min_truth_px)[0]
         small = small[small > 0]
         if small.size:
-            tru_lab[np.isin(tru_lab, small)] = 0
+            lab[np.isin(lab, small)] = 0
+    return lab
+
+
+def object_scores(detected: np.ndarray, truth: np.ndarray, min_truth_px: int = 1) -> ObjectScores:
+    """Compare two binary masks as 8-connected objects (truth objects under ``min_truth_px`` ignored)."""
+    det_lab, n_det = ndimage.label(np.asarray(detected, bool), structure=EIGHT)
+    tru_lab = truth_labels(truth, min_truth_px)
     overlap = (det_lab > 0) & (tru_lab > 0)
     true_dets = np.unique(det_lab[overlap]).size
     found = np.unique(tru_lab[overlap]).size
@@ -56,10 +64,9 @@ def truth_objects_mostly_in(truth: np.ndarray, where: np.ndarray, min_truth_px: 
     their pixels in ``where``, e.g. where Sentinel-2 had a clear view. Why a share and not one pixel:
     a slide whose edge pixels fall in a clear patch of an otherwise cloudy window is not one an
     optical model could be expected to see."""
-    lab, n = ndimage.label(np.asarray(truth, bool), structure=np.ones((3, 3), bool))
-    if not n:
+    lab = truth_labels(truth, min_truth_px)
+    index = np.unique(lab[lab > 0])
+    if not index.size:
         return 0
-    index = np.arange(1, n + 1)
-    sizes = ndimage.sum(np.ones(lab.shape), lab, index)
     inside = ndimage.mean(np.asarray(where, np.float64), lab, index)
-    return int(np.count_nonzero((sizes >= min_truth_px) & (inside >= share)))
+    return int(np.count_nonzero(np.asarray(inside) >= share))

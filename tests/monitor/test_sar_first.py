@@ -112,7 +112,6 @@ def test_alerts_say_which_sensors_saw_them(project):
     for p in props:
         assert p["stage"] == "candidate"  # regions confirm on a second look (confirm_looks: 2)
         assert p["model_version"].startswith("optical:") and "+s1:" in p["model_version"]
-    # with one look, what Sentinel-2 saw is confirmed at once
     # against the simulator's truth, the pass scores its candidates by the ensemble that decided them
     summary = json.loads((result.out_dir / "pass.json").read_text())
     by, total = summary["object_scores_by"], summary["object_scores"]
@@ -124,6 +123,7 @@ def test_alerts_say_which_sensors_saw_them(project):
 
     md = alerts_markdown(summary)
     assert f"| S1 | {by['S1']['true_detections']}/{by['S1']['detections']} | {by['S1']['found_objects']} |" in md
+    # with one look, what Sentinel-2 saw is confirmed at once
     shutil.rmtree(project.alerts)
     set_region(project, confirm_looks=1)
     run_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, "simulated", threshold=LOW_THRESHOLD)
