@@ -30,7 +30,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from gee_landslide.core.catalog import Region, RegionSimulation, load_catalog
 from gee_landslide.core.paths import project_paths
-from gee_landslide.monitor.runner import GateConfig, load_pass_ensemble, prepare_pass, run_pass
+from gee_landslide.monitor.pass_context import GateConfig, load_pass_ensemble, prepare_pass
+from gee_landslide.monitor.runner import run_pass
 
 
 def bbox_around(lat: float, lon: float, km: float) -> tuple[float, float, float, float]:

@@ -84,8 +84,8 @@ class RuleAsEnsemble:
 
 def install_rule(base: ProjectPaths, optical: str) -> RuleAsEnsemble:
     """Fit the rule on the train+val stacks, write a stub manifest the pass checks for, and make the
-    runner's ensemble loader return the rule for it."""
-    from gee_landslide.monitor import runner
+    pass's ensemble loader return the rule for it."""
+    from gee_landslide.monitor import pass_context
     from gee_landslide.train.baselines import DndviRule
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.ensemble import load_ensemble
@@ -97,12 +97,12 @@ def install_rule(base: ProjectPaths, optical: str) -> RuleAsEnsemble:
     stub = base.ensembles / RULE / "manifest.json"
     stub.parent.mkdir(parents=True, exist_ok=True)
     stub.write_text(json.dumps({"name": RULE, "setting": "s2", "note": "bench_time_to_alert.py: " + fitted.describe()}))
-    real = runner._cached_ensemble
+    real = pass_context._cached_ensemble
 
     def cached(manifest_path: str, mtime_ns: int) -> Any:
         return rule if Path(manifest_path).parent.name == RULE else real(manifest_path, mtime_ns)
 
-    runner._cached_ensemble = cached
+    pass_context._cached_ensemble = cached
     print(f"reference: {fitted.describe()}", flush=True)
     return rule
 
@@ -194,13 +194,13 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                strategies: list[str] | None = None) -> tuple[dict[str, StrategyRun], float, float, dict[str, float]]:
     """Backfill the season under every strategy, one fetch per tile; returns runs, km², fetch s and
     the seconds each ensemble took on every tile (timed once per tile, outside the passes)."""
-    from gee_landslide.monitor.runner import (
-        S1_STRATEGIES,
-        filters_objects,
-        finish_pass,
-        load_pass_ensembles,
-        predict_tile,
-        prepare_pass,
+    from gee_landslide.monitor.decisions import filters_objects
+    from gee_landslide.monitor.pass_context import S1_STRATEGIES, load_pass_ensembles, prepare_pass
+    from gee_landslide.monitor.runner import finish_pass, predict_tile
+    from gee_landslide.monitor.tile_inputs import (
+        fetch_tile_look,
+        fetch_tile_s1_stack,
+        fetch_tile_stack,
         role_stack,
     )
 
@@ -226,8 +226,6 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         # the S1 ensemble's own stack (s1_ensemble_post_days) is fetched once per tile too, for SAR-first and S1-only
         s1_ctx = next((c for c in ctxs.values() if c.strategy in S1_STRATEGIES), None)
         for tile in any_ctx.tiles:
-            from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_s1_stack, fetch_tile_stack
-
             t0 = time.perf_counter()
             grid = tile.read_grid(any_ctx.grid)
             stack, truth = fetch_tile_stack(any_ctx, grid, tile.key)
@@ -652,7 +650,8 @@ def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies:
     _, full = region_params(region_id, region)
     near = [s for s in region_slides_near(region_id, region, full) if start - dt.timedelta(days=90) <= s.onset <= end]
     slides = slides_in_region(near, full, max(1, round(region.min_area_m2 / full.resolution**2)))
-    from gee_landslide.monitor.runner import fetch_tile_stack, prepare_pass
+    from gee_landslide.monitor.pass_context import prepare_pass
+    from gee_landslide.monitor.tile_inputs import fetch_tile_stack
 
     ctx = prepare_pass(catalog, next(iter(runs.values())).paths, region_id, dates[-1], "simulated")
     stack, _ = fetch_tile_stack(ctx, ctx.tiles[0].read_grid(ctx.grid), "bare")

@@ -1,7 +1,7 @@
 """Prefect flow ``monitor``: one monitoring pass over a region (deployed as ``monitor/<region>``).
 
-Thin by design: :func:`gee_landslide.monitor.runner.prepare_pass`, ``process_tile`` and
-``finish_pass`` do the work, exactly as ``gee-landslide monitor run`` does. The flow maps the
+Thin by design: :func:`gee_landslide.monitor.pass_context.prepare_pass`,
+:func:`gee_landslide.monitor.runner.process_tile` and ``finish_pass`` do the work, exactly as ``gee-landslide monitor run`` does. The flow maps the
 tiles over a task runner: a local thread pool by default, or a Dask cluster when
 ``dask_address`` (or ``$GEE_LANDSLIDE_DASK_ADDRESS``) names a scheduler. New alerts are
 summarised in a Prefect markdown artifact.
@@ -41,15 +41,8 @@ from gee_landslide.core.paths import project_paths
 from gee_landslide.core.settings import get_settings
 from gee_landslide.monitor.backfill import parse_every, run_backfill
 from gee_landslide.monitor.notify import Notifier, notifier_for_url
-from gee_landslide.monitor.runner import (
-    GateConfig,
-    PassContext,
-    PassResult,
-    TileResult,
-    finish_pass,
-    prepare_pass,
-    process_tile,
-)
+from gee_landslide.monitor.pass_context import GateConfig, PassContext, PassResult, TileResult, prepare_pass
+from gee_landslide.monitor.runner import finish_pass, process_tile
 from gee_landslide.monitor.tiling import Tile
 from gee_landslide.ops.scheduling import find_superseding_run
 from gee_landslide.sources import resolve_source

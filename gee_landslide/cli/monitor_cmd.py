@@ -57,7 +57,8 @@ def monitor_run(
     from gee_landslide.core.paths import safe_name
     from gee_landslide.core.urls import redact_url
     from gee_landslide.core.values import check_threshold
-    from gee_landslide.monitor.runner import GateConfig, run_pass
+    from gee_landslide.monitor.pass_context import GateConfig
+    from gee_landslide.monitor.runner import run_pass
     from gee_landslide.sources import resolve_source
 
     # every option is checked before the catalog, the ensemble or any tile is touched
@@ -139,7 +140,8 @@ def monitor_backfill(
     import datetime as dt
 
     from gee_landslide.monitor.backfill import parse_every, run_backfill
-    from gee_landslide.monitor.runner import PassResult, run_pass
+    from gee_landslide.monitor.pass_context import PassResult
+    from gee_landslide.monitor.runner import run_pass
     from gee_landslide.sources import resolve_source
 
     paths = get_paths(root)

@@ -5,7 +5,7 @@ Facts (approximate dates from ESA's Sentinel-1 mission pages): S1A from 2014-10-
 (launched 2024-12-05). Each satellite repeats its orbit every 12 days; with two flying, one
 relative orbit is seen every 6 days. Why in ``core``: the region simulator draws its acquisition
 dates from these facts, and monitoring needs them to tell independent Sentinel-1 looks from
-repeated passes over the same scenes (``monitor.runner.sar_confirm_rule``).
+repeated passes over the same scenes (``monitor.confirm_rules.sar_confirm_rule``).
 """
 
 from __future__ import annotations

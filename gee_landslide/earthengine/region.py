@@ -17,7 +17,7 @@ The exporter path is the event's too: pre-flight (with the L2A -> L1C fallback),
 ``computePixels`` tile by tile with retries, splits on size errors and a resumable cache.
 One difference: a post window whose Sentinel-2 scenes have no clear pixel over the tile is no
 error. The tile's dNDVI comes back NaN and the pass decides it with Sentinel-1 only
-(:func:`gee_landslide.monitor.runner.observed_sensors`), as it would with the simulated source.
+(:func:`gee_landslide.monitor.decisions.observed_sensors`), as it would with the simulated source.
 A SAR-first region (one with ``ensembles:``) goes one step further: a post window without any
 Sentinel-2 scene is no error either (``EventContext.s2_post_optional``); a region with one
 optical ensemble still needs a post scene, since nothing could decide the tile without one.

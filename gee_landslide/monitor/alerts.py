@@ -21,7 +21,9 @@ Comparison with stored alerts (de-duplication, update vs new) is the store's job
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -364,3 +366,12 @@ def detections_to_candidates(
         )
     log.info("%d detected component(s): %d candidate(s), %d filtered out", n, len(out), n - len(out))
     return out
+
+
+def candidates_mask(candidates: Sequence[Any], grid: Grid) -> np.ndarray:
+    """The grid's pixels under any of the candidates' footprints (1), as uint8: what a pass's
+    detections cover, for scoring them against truth or reading a band under them."""
+    if not candidates:
+        return np.zeros(grid.shape, np.uint8)
+    return features.rasterize(((c.geometry, 1) for c in candidates), out_shape=grid.shape,
+                              transform=grid.transform, dtype="uint8")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gee_landslide.core.paths import ProjectPaths
-from gee_landslide.monitor.runner import MonitoringError, PassResult
+from gee_landslide.monitor.pass_context import MonitoringError, PassResult
 
 EVERY_RE = re.compile(r"^\s*(\d+)\s*(d|days?)?\s*$", re.IGNORECASE)
 

@@ -587,7 +587,7 @@ def plan_merge(
     region's full Sentinel-1 post window too, asked of a persistence confirmation where the S1
     ensemble reads a shorter one (``s1_ensemble_post_days``; None: no such check). Why: a one-look
     median puts a speckle detection under a grown candidate often enough to count N times; a
-    median over two or more looks does not show it (see :func:`gee_landslide.monitor.runner.sar_holds_of`).
+    median over two or more looks does not show it (see :func:`gee_landslide.monitor.confirm_rules.sar_holds_of`).
     """
     if confirm_looks not in (1, 2):
         raise ValueError(f"confirm_looks {confirm_looks!r}: use 1 or 2")

@@ -58,7 +58,7 @@ class SimulatedSource:
     def fetch_clear_look(self, region_id: str, region: Region, pre: Window, window: Window, grid: Grid,
                          **where: Any) -> np.ndarray | None:
         """Pixels with a clear Sentinel-2 look in ``window``, read from the region's acquisition
-        calendar without rendering a stack (:func:`gee_landslide.monitor.runner.fetch_tile_look`)."""
+        calendar without rendering a stack (:func:`gee_landslide.monitor.tile_inputs.fetch_tile_look`)."""
         from gee_landslide.simulate.scene import region_clear_look
 
         return region_clear_look(region_id, region, window, grid)

@@ -34,7 +34,7 @@ and the optical ones on fresh clear-cuts, are real local changes and pass it.
 
 **Where the ensemble saw landslides.** ``objects_by_landcover`` counts the same objects by their
 majority land-cover class (band 13). Monitoring lets Sentinel-1 persistence alone confirm an alert
-only on classes with a handful of them (``monitor.runner.persistence_landcover``): the 20 demo
+only on classes with a handful of them (``monitor.confirm_rules.persistence_landcover``): the 20 demo
 stacks hold 167 objects, 87 on forest, 72 on herbaceous cover, 5 on pasture, 2 on sparse vegetation
 and 1 on bare rock, while the benchmark region is 20 % steep bare rock.
 """

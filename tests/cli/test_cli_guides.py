@@ -65,7 +65,7 @@ def test_one_handler_prints_field_and_value_and_exits_2(catalog_path) -> None:
 
 
 def test_missing_ensemble_hint_is_a_correct_command(tmp_path, catalog_path) -> None:
-    from gee_landslide.monitor.runner import ensemble_build_hint
+    from gee_landslide.monitor.pass_context import ensemble_build_hint
 
     assert "ensemble build --setting s2`" in ensemble_build_hint("s2")
     assert "train --profile laptop --setting s2`" in ensemble_build_hint("s2")

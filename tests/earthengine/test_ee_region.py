@@ -113,7 +113,7 @@ def test_the_s1_ensembles_own_export_filters_sentinel1_on_its_shorter_window(ee_
     collection on its own latest days (a second export of the tile), Sentinel-2 untouched."""
     from gee_landslide.earthengine.graphcheck import check_graph
     from gee_landslide.earthengine.region import tile_recipe
-    from gee_landslide.monitor.runner import s1_ensemble_region
+    from gee_landslide.monitor.tile_inputs import s1_ensemble_region
 
     region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, s1_ensemble_post_days=6,
                                                 optical_post_days=None)
@@ -326,7 +326,8 @@ def test_tile_without_a_clear_post_view_exports_nan_dndvi_and_is_s1_only(
     from gee_landslide.core.bands import BAND_NAMES
     from gee_landslide.earthengine.export import NODATA_SENTINEL
     from gee_landslide.earthengine.region import fetch_grid_stack
-    from gee_landslide.monitor.runner import SENSOR_CODE, observed_sensors
+    from gee_landslide.monitor.decisions import observed_sensors
+    from gee_landslide.monitor.pass_context import SENSOR_CODE
 
     region, pre, post, _grid, sub = region_setup(catalog)
     monkeypatch.setenv("GEE_LANDSLIDE_EE_WORKERS", "1")
@@ -371,7 +372,8 @@ def test_sar_first_tile_without_any_post_scene_is_decided_by_sentinel1(ee_offlin
     from gee_landslide.earthengine.export import EmptyCollectionError
     from gee_landslide.earthengine.graphcheck import check_graph
     from gee_landslide.earthengine.region import fetch_grid_stack, tile_recipe
-    from gee_landslide.monitor.runner import SENSOR_CODE, observed_sensors
+    from gee_landslide.monitor.decisions import observed_sensors
+    from gee_landslide.monitor.pass_context import SENSOR_CODE
 
     # one Sentinel-2 post composite (optical_post_days adds a guarded short one: its own test above)
     region, pre, post, _grid, sub = region_tile(catalog, optical_post_days=None)
@@ -500,7 +502,7 @@ def test_a_sar_first_pass_asks_earth_engine_for_the_recent_look_as_the_tile_over
     from types import SimpleNamespace
 
     from gee_landslide.earthengine.region import tile_recipe
-    from gee_landslide.monitor.runner import fetch_tile_look
+    from gee_landslide.monitor.tile_inputs import fetch_tile_look
     from gee_landslide.sources import get_source
 
     region, pre, post, _grid, sub = region_tile(catalog, s1_post_days=12, optical_look_days=12)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gee_landslide.cli import app
 from gee_landslide.monitor.backfill import backfill_dates, parse_every, run_backfill
-from gee_landslide.monitor.runner import MonitoringError
+from gee_landslide.monitor.pass_context import MonitoringError
 
 
 def test_dates_and_steps():

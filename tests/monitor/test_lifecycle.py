@@ -439,7 +439,7 @@ def test_sentinel1_persistence_needs_as_many_repeats_as_looks_not_just_passes():
     N detections to span N - 1 repeats of the constellation on the date (6 days with two satellites,
     12 with one), and at least one post window."""
     from gee_landslide.core.catalog import Region
-    from gee_landslide.monitor.runner import sar_confirm_rule
+    from gee_landslide.monitor.confirm_rules import sar_confirm_rule
 
     region = Region(name="r", bbox=(6.0, 61.0, 6.1, 61.1), s1_post_days=12, sar_confirm_passes=4)
     assert sar_confirm_rule(region, dt.date(2025, 8, 1))[:2] == (4, 18)  # S1A + S1C: 6-day repeat
@@ -480,13 +480,13 @@ def test_sentinel1_persistence_asks_the_detections_change_to_hold_over_the_full_
 
 
 def test_the_full_window_check_reads_the_detections_median_change_against_the_evidence_limit():
-    """runner.sar_holds_of: the median dVH under a pass's detections in its own stack, against the S1
+    """confirm_rules.sar_holds_of: the median dVH under a pass's detections in its own stack, against the S1
     ensemble's ``max_object_median``; no check where that stack is the S1 ensemble's (all NaN) or the
     ensemble has no dVH evidence."""
     import numpy as np
     from synthetic_pass import Slide
 
-    from gee_landslide.monitor.runner import sar_holds_of
+    from gee_landslide.monitor.confirm_rules import sar_holds_of
 
     p = synthetic_pass([Slide(20, 20, 40, 40, 0.92), Slide(70, 70, 90, 95, 0.92)], grid=GRID, seed=0)
     cands = sorted(candidates_of(p), key=lambda c: c.window)
@@ -513,7 +513,11 @@ def test_sentinel1_persistence_confirms_only_on_land_cover_its_ensemble_saw_land
     confirms only on classes with at least MIN_PERSISTENCE_OBJECTS of them (a manifest without the
     counts restricts nothing)."""
     from gee_landslide.core.catalog import Region
-    from gee_landslide.monitor.runner import MIN_PERSISTENCE_OBJECTS, persistence_landcover, sar_confirm_rule
+    from gee_landslide.monitor.confirm_rules import (
+        MIN_PERSISTENCE_OBJECTS,
+        persistence_landcover,
+        sar_confirm_rule,
+    )
     from gee_landslide.monitor.store import SarConfirm
 
     counts = {"2": 87, "3": 72, "4": MIN_PERSISTENCE_OBJECTS, "5": MIN_PERSISTENCE_OBJECTS - 1, "8": 1}

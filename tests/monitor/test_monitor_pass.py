@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from gee_landslide.cli import app
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.monitor import runner
-from gee_landslide.monitor.runner import GateConfig, MonitoringError, run_pass
+from gee_landslide.monitor.pass_context import GateConfig, MonitoringError
+from gee_landslide.monitor.runner import run_pass
+from gee_landslide.monitor.tile_inputs import shows_change
 
 RUN_DATE = dt.date(2025, 8, 1)  # the simulated Norway region has landslides injected on 2025-07-20
 LOW_THRESHOLD = 0.05  # the test ensemble is barely trained: a low threshold guarantees detections
@@ -118,11 +120,11 @@ def test_change_gate_rules() -> None:
     stack[idx["dVV"]] = rng.normal(0, 1.5, (64, 64))  # speckle-like SAR noise only
     stack[idx["dNDVI"]] = rng.normal(0, 0.05, (64, 64))
     gate = GateConfig(enabled=True)
-    assert not runner.shows_change(stack, gate)
+    assert not shows_change(stack, gate)
     stack[idx["dNDVI"], 20:30, 20:26] = -0.4  # a 10 x 6 px vegetation loss
-    assert runner.shows_change(stack, gate)
+    assert shows_change(stack, gate)
     stack[idx["CART_LC_classified"], 20:30, 20:26] = 6  # ... on water: not a landslide sign
-    assert not runner.shows_change(stack, gate)
+    assert not shows_change(stack, gate)
 
 
 def test_change_gate_in_a_pass(project) -> None:

@@ -16,7 +16,8 @@ from ruamel.yaml import YAML
 
 from gee_landslide.core.catalog import load_catalog
 from gee_landslide.core.paths import ProjectPaths
-from gee_landslide.monitor.runner import MonitoringError, prepare_pass, run_pass
+from gee_landslide.monitor.pass_context import MonitoringError, prepare_pass
+from gee_landslide.monitor.runner import run_pass
 
 RUN_DATE = dt.date(2025, 8, 1)  # landslides injected on 2025-07-20
 LOW_THRESHOLD = 0.05
@@ -69,7 +70,7 @@ def _read(path: Path) -> np.ndarray:
 def first_tile(project: ProjectPaths, **region: object):
     """The norway region set to ``region``, its pass of RUN_DATE, and that pass's first tile fetched:
     (catalog, context, tile, grid, stack, truth)."""
-    from gee_landslide.monitor.runner import fetch_tile_stack
+    from gee_landslide.monitor.tile_inputs import fetch_tile_stack
 
     set_region(project, **region)
     cat = load_catalog(project.catalog)
@@ -191,7 +192,7 @@ def test_detections_must_show_the_change_of_the_sensor_that_decided_them(project
     """With ensembles built from the stacks (train.evidence), SAR-decided pixels are judged on dVH and
     optical ones on dNDVI, each against its own ensemble's limit; a pass drops the unchanged
     detections ("change" in pass.json), and the region can turn the check off."""
-    from gee_landslide.monitor.runner import pass_contrast_limit, pass_evidence
+    from gee_landslide.monitor.decisions import pass_contrast_limit, pass_evidence
     from gee_landslide.train.ensemble import build_ensemble
 
     limits = {}
@@ -231,7 +232,8 @@ def test_object_filter_is_opt_in_and_judges_each_pixel_by_the_ensemble_that_deci
     their filtered members combined; with the region's require_objects a pass uses, where the
     deciding ensemble's filter applies, that filtered score at that threshold: as the detection map
     (objects_stage detect), or to mark the detections it did not keep (confirm)."""
-    from gee_landslide.monitor.runner import load_pass_ensembles, pass_object_stage
+    from gee_landslide.monitor.decisions import pass_object_stage
+    from gee_landslide.monitor.pass_context import load_pass_ensembles
     from gee_landslide.train.ensemble import build_ensemble
 
     for setting, k in (("s1", 1), ("s1s2", 2)):
@@ -283,7 +285,9 @@ def test_a_pass_computes_the_filtered_score_per_tile_where_the_filter_applies(pr
     """predict_tile gives the deciding ensemble's object-filtered score (members' objects judged one
     by one) where the region's filter applies, and NaN where it does not (Sentinel-1 pixels under
     objects_sensors: optical)."""
-    from gee_landslide.monitor.runner import fetch_tile_stack, load_pass_ensembles, predict_tile
+    from gee_landslide.monitor.pass_context import load_pass_ensembles
+    from gee_landslide.monitor.runner import predict_tile
+    from gee_landslide.monitor.tile_inputs import fetch_tile_stack
     from gee_landslide.train.ensemble import build_ensemble
 
     build_ensemble(project.runs, project.ensembles, "s1s2", k=2, name="s1s2", stacks_dir=project.stacks)
@@ -305,11 +309,9 @@ def test_a_pass_computes_the_filtered_score_per_tile_where_the_filter_applies(pr
 def test_stale_optical_pixels_leave_the_decision_to_sentinel1_unless_the_optical_ensemble_detects(project):
     """optical_look_days: where the composite is clear but no clear Sentinel-2 look fell in the
     latest days, the optical ensemble's detections still count, its silence does not (S1 decides)."""
-    from gee_landslide.monitor.runner import (
-        fetch_tile_look,
-        load_pass_ensembles,
-        predict_tile,
-    )
+    from gee_landslide.monitor.pass_context import load_pass_ensembles
+    from gee_landslide.monitor.runner import predict_tile
+    from gee_landslide.monitor.tile_inputs import fetch_tile_look
 
     _cat, ctx, tile, grid, stack, truth = first_tile(project, optical_look_days=12)
     look = fetch_tile_look(ctx, grid, tile.key)
@@ -343,7 +345,7 @@ def test_stale_optical_pixels_leave_the_decision_to_sentinel1_unless_the_optical
 def test_the_recent_look_is_the_same_from_the_calendar_and_from_a_fetched_tile(project, monkeypatch):
     """The simulator answers from its cloud calendar; any other source (Earth Engine) is asked for the
     tile over the look window, whose dNDVI is finite exactly where both windows had a clear look."""
-    from gee_landslide.monitor.runner import fetch_tile_look, fetch_tile_stack
+    from gee_landslide.monitor.tile_inputs import fetch_tile_look, fetch_tile_stack
     from gee_landslide.sources.simulated import SimulatedSource
 
     set_region(project, optical_look_days=12)
@@ -374,7 +376,7 @@ def test_stale_pixels_may_still_retract_a_candidate_first_seen_before_the_post_w
     """The store judges retraction by every clear composite pixel (its own can_judge rule keeps
     silence from counting against a candidate younger than the window); without the option, by the
     pixels the optical ensemble decided, as before."""
-    from gee_landslide.monitor.runner import retraction_view
+    from gee_landslide.monitor.confirm_rules import retraction_view
 
     sensors = np.array([[2, 1, 1, 0]], np.uint8)
     dndvi = np.array([[-0.1, 0.05, np.nan, 0.2]], np.float32)  # fresh, stale, cloudy, undecided
@@ -392,7 +394,8 @@ def test_the_s1_ensemble_reads_its_own_shorter_sentinel1_window(project):
     """s1_ensemble_post_days: the S1 ensemble decides from a stack whose Sentinel-1 post median covers
     only the latest days; the optical ensemble keeps the pass's stack, and the SAR change an alert reads
     (and the change-evidence check judges) is the deciding ensemble's stack's."""
-    from gee_landslide.monitor.runner import fetch_tile_s1_stack, predict_tile
+    from gee_landslide.monitor.runner import predict_tile
+    from gee_landslide.monitor.tile_inputs import fetch_tile_s1_stack
 
     cat, ctx, tile, grid, stack, truth = first_tile(project, s1_ensemble_post_days=6)
     own = fetch_tile_s1_stack(ctx, grid, tile.key)
