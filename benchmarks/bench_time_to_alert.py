@@ -342,8 +342,8 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
           s2_saw: list | None = None, region_id: str = "sim") -> dict[str, float]:
     """Time to alert and object precision / recall, first issue and after confirmation (also among
     ``s2_saw``, the landslides Sentinel-2 could show: :func:`optically_seen`)."""
+    from gee_landslide.monitor.alert_gpkg import read_alerts
     from gee_landslide.monitor.alerts import from_lonlat
-    from gee_landslide.monitor.store import read_alerts
 
     alerts = read_alerts(run.paths.alerts / "alerts.gpkg")
     polys = {s.id: s.polygon() for s in slides}

@@ -230,8 +230,8 @@ def feed_publish(
 ) -> None:
     """Regenerate alerts.geojson, alerts.atom and cap/*.xml from artifacts/alerts/alerts.gpkg."""
     from gee_landslide.core.urls import check_http_url
+    from gee_landslide.monitor.alert_gpkg import read_alerts
     from gee_landslide.monitor.feeds import publish_feeds, resolve_base_url
-    from gee_landslide.monitor.store import read_alerts
 
     if base_url is not None:
         check_http_url(base_url, "--base-url")
@@ -283,8 +283,8 @@ def feed_list(
     as_json: bool = JsonOption,
 ) -> None:
     """List the stored alerts, newest first."""
+    from gee_landslide.monitor.alert_gpkg import read_alerts
     from gee_landslide.monitor.feeds import select_alerts
-    from gee_landslide.monitor.store import read_alerts
 
     store_dir = get_paths(root).alerts
     alerts = select_alerts(read_alerts(store_dir / "alerts.gpkg"), region=region, stage=stage)

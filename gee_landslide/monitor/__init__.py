@@ -10,11 +10,13 @@
 
 import os
 
+from gee_landslide.monitor.alert_merge import MatchRule, MergeResult
+from gee_landslide.monitor.alert_record import Alert
 from gee_landslide.monitor.alerts import Candidate, Rejected, detections_to_candidates, geohash
 from gee_landslide.monitor.chips import ChipSource, render_quicklook
 from gee_landslide.monitor.feeds import merge_and_publish, publish_feeds
 from gee_landslide.monitor.notify import Notifier, notify_new_alerts
-from gee_landslide.monitor.store import Alert, AlertStore, MatchRule, MergeResult
+from gee_landslide.monitor.store import AlertStore
 
 __all__ = [
     "Alert",

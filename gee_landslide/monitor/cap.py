@@ -24,10 +24,10 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from gee_landslide.monitor.store import confirmed_by_persistence
+from gee_landslide.monitor.alert_merge import confirmed_by_persistence
 
 if TYPE_CHECKING:
-    from gee_landslide.monitor.store import Alert
+    from gee_landslide.monitor.alert_record import Alert
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP_MIME = "application/cap+xml"

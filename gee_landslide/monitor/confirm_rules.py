@@ -21,7 +21,7 @@ from gee_landslide.monitor.alerts import candidates_mask
 from gee_landslide.monitor.pass_context import SENSOR_CODE, PassContext
 
 if TYPE_CHECKING:
-    from gee_landslide.monitor.store import SarConfirm
+    from gee_landslide.monitor.alert_merge import SarConfirm
 
 
 def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, Any] | None = None) -> SarConfirm | None:
@@ -38,7 +38,7 @@ def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, A
     if region.sar_confirm_passes is None:
         return None
     from gee_landslide.core.constellation import s1_repeat_days
-    from gee_landslide.monitor.store import SarConfirm
+    from gee_landslide.monitor.alert_merge import SarConfirm
 
     n = region.sar_confirm_passes
     s1_days = region.s1_ensemble_post_days or region.s1_post_days or region.post_days
@@ -99,7 +99,7 @@ def retraction_view(ctx: PassContext, m: dict[str, np.ndarray]) -> np.ndarray:
     composite pixels left to Sentinel-1 because their last clear look was not recent: their
     silence says nothing of a landslide younger than that look, which is why they do not decide
     new detections, but it does of a candidate first seen before the post window began, the only
-    candidates the store lets a pass retract (:func:`gee_landslide.monitor.store.can_judge`)."""
+    candidates the store lets a pass retract (:func:`gee_landslide.monitor.alert_merge.can_judge`)."""
     sensors = m["sensors"]
     if ctx.strategy != "sar-first" or ctx.region.optical_look_window(ctx.post) is None:
         return sensors

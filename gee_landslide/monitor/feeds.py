@@ -38,17 +38,12 @@ from gee_landslide.core.atomic import atomic_path, write_json_atomic
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.settings import get_settings
 from gee_landslide.core.urls import check_http_url
+from gee_landslide.monitor.alert_gpkg import read_alerts
+from gee_landslide.monitor.alert_merge import MergeResult
+from gee_landslide.monitor.alert_record import Alert, parse_iso
+from gee_landslide.monitor.alerts import LONLAT_DECIMALS
 from gee_landslide.monitor.cap import cap_message
-from gee_landslide.monitor.store import (
-    LONLAT_DECIMALS,
-    Alert,
-    AlertStore,
-    MergeResult,
-    parse_iso,
-    public_mode,
-    read_alerts,
-    store_lock,
-)
+from gee_landslide.monitor.store import AlertStore, public_mode, store_lock
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"

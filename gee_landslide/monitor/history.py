@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from gee_landslide.monitor.alert_record import Alert
 from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, from_lonlat
-from gee_landslide.monitor.store import Alert
 
 # what a pass did to an alert, strongest first: a confirmation or cancellation is also an update
 CHANGES = ("confirmed", "cancelled", "new", "updated", "unchanged")

@@ -21,7 +21,7 @@ from gee_landslide.core.settings import get_settings
 from gee_landslide.core.urls import redact_logger, redact_url, redact_urls
 
 if TYPE_CHECKING:
-    from gee_landslide.monitor.store import Alert
+    from gee_landslide.monitor.alert_record import Alert
 
 log = logging.getLogger(__name__)
 for _client_logger in ("httpx", "apprise"):  # both log the full target URL of a request

@@ -261,8 +261,9 @@ class FeedApp:
 
     def _feed(self, request: Request, region: str | None, ext: str) -> Response:
         """A feed generated from the store, linking to the URL this request reached."""
+        from gee_landslide.monitor.alert_gpkg import read_alerts
         from gee_landslide.monitor.feeds import FeedQueryError, atom_bytes, geojson_bytes, select_alerts
-        from gee_landslide.monitor.store import STORE_FILE, read_alerts
+        from gee_landslide.monitor.store import STORE_FILE
 
         gpkg = self.store_dir / STORE_FILE
         try:

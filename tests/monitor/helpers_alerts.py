@@ -9,10 +9,11 @@ from pathlib import Path
 from synthetic_pass import Slide, SyntheticPass, synthetic_pass
 
 from gee_landslide.core.grid import Grid, grid_around
+from gee_landslide.monitor.alert_merge import MergeResult
 from gee_landslide.monitor.alerts import Candidate, detections_to_candidates
 from gee_landslide.monitor.chips import ChipSource
 from gee_landslide.monitor.feeds import merge_and_publish
-from gee_landslide.monitor.store import AlertStore, MergeResult
+from gee_landslide.monitor.store import AlertStore
 
 GRID: Grid = grid_around(61.55, 7.35, size_m=1200.0)  # 120 x 120 px, UTM 32N (Norway)
 RUN_1 = dt.date(2024, 6, 1)

@@ -20,10 +20,11 @@ from synthetic_pass import Slide, synthetic_pass
 from gee_landslide.core.grid import Grid
 from gee_landslide.core.landcover import WATER_CODE
 from gee_landslide.monitor import store as store_mod
+from gee_landslide.monitor.alert_gpkg import read_alerts
 from gee_landslide.monitor.alerts import Rejected, detections_to_candidates, geohash
 from gee_landslide.monitor.feeds import merge_and_publish
 from gee_landslide.monitor.notify import Notifier, notify_new_alerts
-from gee_landslide.monitor.store import AlertStore, read_alerts
+from gee_landslide.monitor.store import AlertStore
 
 SMALL = Grid("EPSG:32632", 400000.0, 6800000.0, 40, 30, 10.0)
 

@@ -70,7 +70,7 @@ def test_backfill_cli_runs_real_passes_and_skips_finished_ones(small_project, tm
     assert json.loads(r.stdout[r.stdout.index("{"):])["skipped"] == out["dates"]
 
     # `monitor history`: the trail of each alert, read from the passes, agrees with the store
-    from gee_landslide.monitor.store import read_alerts
+    from gee_landslide.monitor.alert_gpkg import read_alerts
 
     alerts = read_alerts(project.alerts / "alerts.gpkg")
     assert alerts

@@ -14,9 +14,10 @@ import pytest
 from helpers_alerts import RUN_1, merge
 from typer.testing import CliRunner
 
+from gee_landslide.monitor.alert_gpkg import read_alerts
+from gee_landslide.monitor.alert_record import CONFIRMED_BY_PERSISTENCE
 from gee_landslide.monitor.feeds import FeedQueryError, select_alerts
 from gee_landslide.monitor.server import make_server
-from gee_landslide.monitor.store import CONFIRMED_BY_PERSISTENCE, read_alerts
 
 
 @pytest.fixture(scope="module")

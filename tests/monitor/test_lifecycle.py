@@ -13,8 +13,10 @@ from helpers_alerts import GRID, RUN_1, SLIDES_A, candidates_of, merge, snapshot
 from synthetic_pass import Slide, synthetic_pass
 
 from gee_landslide.monitor import store as store_mod
+from gee_landslide.monitor.alert_gpkg import alert_from_row, read_alerts
+from gee_landslide.monitor.alert_merge import can_confirm, can_judge
+from gee_landslide.monitor.alert_record import ALERT_COLUMNS, Alert
 from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, detections_to_candidates
-from gee_landslide.monitor.store import Alert, can_confirm, can_judge, read_alerts
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -337,14 +339,14 @@ def _candidate_of_june_1st() -> Alert:
     )
 
 
-def _window_strings(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
+def window_strings(run: dt.date) -> tuple[tuple[str, str], tuple[str, str]]:
     pre, post = windows(run)
     return (pre[0].isoformat(), pre[1].isoformat()), (post[0].isoformat(), post[1].isoformat())
 
 
 def test_judging_window():
     a = _candidate_of_june_1st()
-    w = _window_strings
+    w = window_strings
     assert not can_judge(a, *w(dt.date(2024, 6, 30)))  # post window starts on the first detection day
     assert can_judge(a, *w(dt.date(2024, 7, 1)))
     assert can_judge(a, *w(dt.date(2024, 7, 30)))
@@ -365,7 +367,7 @@ def test_confirming_window_follows_the_change_date():
     """A pass confirms only while its pre window starts one post window before the change was
     first seen; a detection that grew the alert over new ground dates that change anew."""
     a = _candidate_of_june_1st()
-    w = _window_strings  # pre window from run - 89 days, post window 30 days
+    w = window_strings  # pre window from run - 89 days, post window 30 days
     assert can_confirm(a, *w(dt.date(2024, 6, 13)))
     assert can_confirm(a, *w(dt.date(2024, 7, 30)))  # pre window starts 05-02 = 06-01 - 30 days
     assert not can_confirm(a, *w(dt.date(2024, 7, 31)))  # it starts after any change the candidate saw
@@ -426,11 +428,11 @@ def test_sensors_raster_and_per_pixel_thresholds():
 
 
 def test_old_store_rows_read_as_confirmed():
-    row = {c: None for c in store_mod.ALERT_COLUMNS}
+    row = {c: None for c in ALERT_COLUMNS}
     row.update(alert_id="a", region="r", status="new", revision=1, area_m2=1.0, mean_prob=0.5, peak_prob=0.5,
                centroid_lon=0.0, centroid_lat=0.0)
     del row["stage"], row["sensors"]
-    a = store_mod._alert_from_row(row, None)
+    a = alert_from_row(row, None)
     assert (a.stage, a.sensors) == ("confirmed", "")
 
 
@@ -513,12 +515,12 @@ def test_sentinel1_persistence_confirms_only_on_land_cover_its_ensemble_saw_land
     confirms only on classes with at least MIN_PERSISTENCE_OBJECTS of them (a manifest without the
     counts restricts nothing)."""
     from gee_landslide.core.catalog import Region
+    from gee_landslide.monitor.alert_merge import SarConfirm
     from gee_landslide.monitor.confirm_rules import (
         MIN_PERSISTENCE_OBJECTS,
         persistence_landcover,
         sar_confirm_rule,
     )
-    from gee_landslide.monitor.store import SarConfirm
 
     counts = {"2": 87, "3": 72, "4": MIN_PERSISTENCE_OBJECTS, "5": MIN_PERSISTENCE_OBJECTS - 1, "8": 1}
     assert persistence_landcover({"objects_by_landcover": counts}) == frozenset({2, 3, 4})

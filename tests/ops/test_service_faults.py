@@ -26,8 +26,8 @@ import pytest
 from helpers_project import copy_project
 from helpers_schedule import NEVER_DURING_TESTS, Stack, explain_runs, running_stack, wait_for
 
+from gee_landslide.monitor.alert_gpkg import read_alerts
 from gee_landslide.monitor.notify import Notifier
-from gee_landslide.monitor.store import read_alerts
 from gee_landslide.ops.scheduling import RunInfo, superseding_run
 
 UTC = dt.timezone.utc

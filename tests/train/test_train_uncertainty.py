@@ -229,8 +229,9 @@ def test_time_to_alert_benchmark_counts_an_alert_grown_over_a_landslide_as_its_f
 
     from shapely.geometry import box
 
+    from gee_landslide.monitor.alert_gpkg import write_alerts
+    from gee_landslide.monitor.alert_record import Alert
     from gee_landslide.monitor.alerts import to_lonlat
-    from gee_landslide.monitor.store import Alert, write_alerts
 
     mod = _benchmark("bench_time_to_alert", monkeypatch)
     crs = "EPSG:32632"
