@@ -112,7 +112,8 @@ def leaderboard(
     Examples: gee-landslide leaderboard --setting s1s2 --top 10;  gee-landslide leaderboard --json
     """
     from gee_landslide.core.atomic import write_text_atomic
-    from gee_landslide.train.report import SETTING_LABEL, leaderboard_markdown, leaderboard_rows
+    from gee_landslide.train.figures import SETTING_LABEL
+    from gee_landslide.train.report import leaderboard_markdown, leaderboard_rows
 
     paths = get_paths(root)
     rows = leaderboard_rows(paths.runs, _settings_list(settings), top)

@@ -12,6 +12,10 @@ from typing import Any
 
 from gee_landslide.core.atomic import atomic_path
 
+# how the report's tables and figures name and colour the band settings
+SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
+SETTING_COLOUR = {"s1": "tab:blue", "s2": "tab:green", "s1s2": "tab:red", "all": "tab:purple"}
+
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend (no display here or on a cluster node)."""
