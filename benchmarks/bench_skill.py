@@ -37,7 +37,8 @@ import argparse
 import time
 from dataclasses import dataclass
 
-from gee_landslide.train.report import MethodResult, Truth, compare
+from gee_landslide.train.report import compare
+from gee_landslide.train.skill_results import MethodResult, Truth
 from gee_landslide.train.uncertainty import Interval
 
 

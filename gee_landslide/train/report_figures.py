@@ -1,23 +1,20 @@
 """The report's figures: Figure 5 (performance diagram), Figure 6 (F1 over the ensemble size K) and
 Figure 7 (single best against ensemble on the test event, in the paper's colour code).
 
-They draw what :mod:`gee_landslide.train.report` has scored (its :class:`SettingCurve` and
-:class:`MethodResult`), so they compute nothing of their own.
+They draw what :mod:`gee_landslide.train.report` has scored (:mod:`gee_landslide.train.skill_results`),
+so they compute nothing of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gee_landslide.train.figures import SETTING_COLOUR, SETTING_LABEL, pyplot, save_png
 from gee_landslide.train.metrics import evaluation_mask
-
-if TYPE_CHECKING:
-    from gee_landslide.train.report import MethodResult, SettingCurve
+from gee_landslide.train.skill_results import MethodResult, SettingCurve
 
 
 def performance_diagram(curves: list[SettingCurve], ks: tuple[int, ...], path: Path,
