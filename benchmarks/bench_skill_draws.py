@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SETTING_LABEL = {"s1": "S1", "s2": "S2", "s1s2": "S1+S2", "all": "all"}
+from gee_landslide.train.figures import SETTING_LABEL
 
 
 class DrawsError(ValueError):

@@ -62,6 +62,7 @@ BANDS: tuple[Band, ...] = (
 
 BAND_NAMES: tuple[str, ...] = tuple(b.name for b in BANDS)
 BAND_BY_NAME: dict[str, Band] = {b.name: b for b in BANDS}
+BAND_INDEX: dict[str, int] = {b.name: b.index for b in BANDS}  # a band's position in a stack
 N_BANDS = len(BANDS)
 
 

@@ -13,11 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from gee_landslide.core.bands import BAND_BY_NAME
+from gee_landslide.core.bands import BAND_INDEX
 from gee_landslide.monitor.pass_context import SENSOR_CODE, PassContext, load_pass_ensembles
 from gee_landslide.monitor.tile_inputs import role_stack
-
-_IDX = {name: band.index for name, band in BAND_BY_NAME.items()}
 
 
 def _score(pred: Any, ensemble: Any) -> np.ndarray:
@@ -29,7 +27,7 @@ def observed_sensors(stack: np.ndarray, look: np.ndarray | None = None) -> np.nd
     """Per pixel, what the sensors saw: 2 where both Sentinel-2 composites had a clear pixel
     (dNDVI finite) and, when a ``look`` mask is given (the region's ``optical_look_days``), a
     clear Sentinel-2 look was recent enough; else 1 (Sentinel-1 only)."""
-    optical = np.isfinite(stack[_IDX["dNDVI"]])
+    optical = np.isfinite(stack[BAND_INDEX["dNDVI"]])
     if look is not None:
         optical &= look
     return np.where(optical, SENSOR_CODE["optical"], SENSOR_CODE["s1"]).astype(np.uint8)

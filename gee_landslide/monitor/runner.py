@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from gee_landslide.core.atomic import remove_stale_temps, write_json_atomic
-from gee_landslide.core.bands import BAND_BY_NAME
+from gee_landslide.core.bands import BAND_INDEX
 from gee_landslide.core.catalog import Catalog
 from gee_landslide.core.grid import Grid
 from gee_landslide.core.paths import ProjectPaths
@@ -83,8 +83,6 @@ from gee_landslide.monitor.tile_inputs import (
 from gee_landslide.monitor.tiling import Tile
 from gee_landslide.sources import get_source
 
-_IDX = {name: band.index for name, band in BAND_BY_NAME.items()}
-
 
 def process_tile(ctx: PassContext, tile: Tile) -> TileResult:
     """Fetch one tile, gate it, run the ensemble(s) on it, and keep its core."""
@@ -114,28 +112,28 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         mean, std, agreement, score, sensors, objects = (a[core] for a in predict_by_sensors(ctx, stack, look, s1_stack))
 
     def sar(band: str) -> np.ndarray:
-        own = stack[_IDX[band]][core]
-        return own if s1_stack is None else np.where(sensors == SENSOR_CODE["s1"], s1_stack[_IDX[band]][core], own)
+        own = stack[BAND_INDEX[band]][core]
+        return own if s1_stack is None else np.where(sensors == SENSOR_CODE["s1"], s1_stack[BAND_INDEX[band]][core], own)
 
     return TileResult(
         tile=tile,
         mean=mean,
         std=std,
         agreement=agreement,
-        dndvi=stack[_IDX["dNDVI"]][core],
+        dndvi=stack[BAND_INDEX["dNDVI"]][core],
         dvv=sar("dVV"),
-        slope=stack[_IDX["slope"]][core],
-        landcover=stack[_IDX["CART_LC_classified"]][core],
+        slope=stack[BAND_INDEX["slope"]][core],
+        landcover=stack[BAND_INDEX["CART_LC_classified"]][core],
         truth=None if truth is None else truth[core],
         gated=gated,
         fetch_seconds=fetch_seconds,
         predict_seconds=time.perf_counter() - t1,
-        elevation=stack[_IDX["elevation"]][core],
+        elevation=stack[BAND_INDEX["elevation"]][core],
         sensors=sensors,
         score=score,
         dvh=sar("dVH"),
-        dvh_window=None if s1_stack is None else stack[_IDX["dVH"]][core],
-        tree_height=stack[_IDX["tree_height"]][core],
+        dvh_window=None if s1_stack is None else stack[BAND_INDEX["dVH"]][core],
+        tree_height=stack[BAND_INDEX["tree_height"]][core],
         objects_score=objects,
     )
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gee_landslide.core.bands import BAND_BY_NAME
+from gee_landslide.core.bands import BAND_INDEX
 from gee_landslide.core.catalog import Region, Window
 from gee_landslide.core.grid import Grid
 from gee_landslide.monitor.pass_context import S1_STRATEGIES, GateConfig, PassContext
 from gee_landslide.sources import get_source
-
-_IDX = {name: band.index for name, band in BAND_BY_NAME.items()}
 
 
 def fetch_tile_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> tuple[np.ndarray, np.ndarray | None]:
@@ -76,7 +74,7 @@ def fetch_tile_look(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarr
                      cache_dir=ctx.cache_dir / f"{key}-look")
     stack, _ = source.fetch_region_tile(ctx.region_id, ctx.region, ctx.pre, window, grid, defaults=ctx.defaults,
                                         cache_dir=ctx.cache_dir / f"{key}-look")
-    return np.isfinite(stack[_IDX["dNDVI"]])
+    return np.isfinite(stack[BAND_INDEX["dNDVI"]])
 
 
 def change_mask(stack: np.ndarray, gate: GateConfig) -> np.ndarray:
@@ -86,12 +84,12 @@ def change_mask(stack: np.ndarray, gate: GateConfig) -> np.ndarray:
     from gee_landslide.core.landcover import WATER_CODE
 
     def smooth(name: str) -> np.ndarray:
-        return ndimage.median_filter(np.nan_to_num(stack[_IDX[name]], nan=0.0), size=gate.smooth_px)
+        return ndimage.median_filter(np.nan_to_num(stack[BAND_INDEX[name]], nan=0.0), size=gate.smooth_px)
 
     change = (smooth("dNDVI") < gate.dndvi_drop) | (-smooth("dVH") > gate.sar_change_db)
     change |= np.abs(smooth("dVV")) > gate.sar_change_db
     with np.errstate(invalid="ignore"):
-        keep = (stack[_IDX["CART_LC_classified"]] != WATER_CODE) & (stack[_IDX["slope"]] >= gate.min_slope_deg)
+        keep = (stack[BAND_INDEX["CART_LC_classified"]] != WATER_CODE) & (stack[BAND_INDEX["slope"]] >= gate.min_slope_deg)
     return change & keep
 
 
