@@ -88,8 +88,11 @@ def check_comparable(skills: Sequence[dict[str, Any]], roots: Sequence[Path]) ->
         if skill.get("heldout_events") != first.get("heldout_events"):
             raise DrawsError(f"{path}: field heldout_events {skill.get('heldout_events')} differs from "
                              f"{roots[0]}'s {first.get('heldout_events')}: not the same held-out scenes")
-        for a, b in zip(skill.get("baselines", []), first.get("baselines", []), strict=False):
-            if a["method"] != b["method"] or abs(a["test"]["f1"] - b["test"]["f1"]) > 1e-9:
+        names, first_names = ([x["method"] for x in s.get("baselines", [])] for s in (skill, first))
+        if names != first_names:
+            raise DrawsError(f"{path}: field baselines holds {names}, {roots[0]}'s {first_names}")
+        for a, b in zip(skill.get("baselines", []), first.get("baselines", []), strict=True):
+            if abs(a["test"]["f1"] - b["test"]["f1"]) > 1e-9:
                 raise DrawsError(f"{path}: field baselines, {a['method']} test F1 {a['test']['f1']:.4f} differs from "
                                  f"{roots[0]}'s {b['test']['f1']:.4f}: not the same stacks")
 
