@@ -47,6 +47,9 @@ class Architecture:
     slug: str
     smp_class: str
     slim: Mapping[str, Any] = field(default_factory=dict)
+    # smp's keyword for the dropout inside this architecture's decoder, when it has one (FPN and PSPNet
+    # 0.2, the DeepLabs' ASPP 0.5 in smp 0.6); a profile's ``decoder_dropout`` sets it (see create_model)
+    dropout_option: str | None = None
     # milliseconds per training step, default and slim decoder (benchmarks/bench_decoders.py, 1 thread,
     # batch 4, 128 px, 22 bands, MobileNetV3-small; 2-core Xeon with AMX, 2026-12-04). Only the order
     # matters: a sweep starts its longest runs first (sweep.longest_first)
@@ -74,15 +77,17 @@ ARCHITECTURES: dict[str, Architecture] = {
                      MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16), "decoder_pab_channels": 32}),
                      step_ms=(255, 244)),
         Architecture("Linknet", "linknet", "Linknet", step_ms=(79, 82)),
-        Architecture("FPN", "fpn", "FPN", step_ms=(151, 150)),
-        Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128}), step_ms=(42, 39)),
+        Architecture("FPN", "fpn", "FPN", step_ms=(151, 150), dropout_option="decoder_dropout"),
+        Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128}), step_ms=(42, 39),
+                     dropout_option="psp_dropout"),
         Architecture("PAN", "pan", "PAN", step_ms=(80, 81)),
         # output stride 16 as DeepLabV3+ has by default; at stride 8 the dilated encoder's last
         # stages ran on 4x the pixels (276 ms against 116 ms a step with the narrow ASPP)
         Architecture("DeepLabV3", "deeplabv3", "DeepLabV3",
-                     MappingProxyType({"decoder_channels": 64, "encoder_output_stride": 16}), step_ms=(399, 95)),
+                     MappingProxyType({"decoder_channels": 64, "encoder_output_stride": 16}), step_ms=(399, 95),
+                     dropout_option="decoder_aspp_dropout"),
         Architecture("DeepLabV3+", "deeplabv3p", "DeepLabV3Plus", MappingProxyType({"decoder_channels": 64}),
-                     step_ms=(127, 96)),
+                     step_ms=(127, 96), dropout_option="decoder_aspp_dropout"),
     )
 }
 _ALIASES = {a.slug: a.name for a in ARCHITECTURES.values()} | {
@@ -173,13 +178,17 @@ def create_model(
     norm: str = "batch",
     refine: bool = False,
     decoder: str = "default",
+    decoder_dropout: float | None = None,
 ) -> torch.nn.Module:
     """One binary segmentation model (1 output channel, logits).
 
     ``norm="group"`` swaps every BatchNorm for GroupNorm (:func:`to_group_norm`); the paper's
     models use BatchNorm (``"batch"``). ``refine`` adds the full-resolution head of
     :class:`FullResRefine` (not in the paper). ``decoder="slim"`` builds the narrow decoder of
-    :attr:`Architecture.slim` (not in the paper); ``"default"`` is smp's.
+    :attr:`Architecture.slim` (not in the paper); ``"default"`` is smp's. ``decoder_dropout``
+    sets the dropout rate inside the decoder of an architecture that has one
+    (:attr:`Architecture.dropout_option`; None keeps smp's). Dropout holds no weights and is off
+    in evaluation, so a model built for inference need not know the rate it was trained with.
     """
     import segmentation_models_pytorch as smp
 
@@ -187,8 +196,14 @@ def create_model(
         raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(NORMS)}")
     a = architecture(arch)
     cls = getattr(smp, a.smp_class)
-    model = cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1,
-                **a.options(decoder))
+    options = a.options(decoder)
+    if decoder_dropout is not None:
+        if a.dropout_option is None:
+            raise ValueError(f"{a.name} has no decoder dropout to set (decoder_dropout={decoder_dropout})")
+        if not 0.0 <= decoder_dropout < 1.0:
+            raise ValueError(f"decoder_dropout {decoder_dropout} must be in [0, 1)")
+        options[a.dropout_option] = decoder_dropout
+    model = cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1, **options)
     if norm == "group":
         to_group_norm(model)
     return FullResRefine(model, in_channels) if refine else model

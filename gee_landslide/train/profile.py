@@ -25,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 from gee_landslide.core.bands import SETTINGS, setting
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.yamlsafe import YamlLimitError, load_yaml_file
-from gee_landslide.train.architectures import architecture
+from gee_landslide.train.architectures import ARCHITECTURES, architecture
 from gee_landslide.train.constraints import input_multiple, min_side
 from gee_landslide.train.losses import loss_spec
 
@@ -78,6 +78,21 @@ class ExtraGrid(BaseModel):
     boundary_weight: float | None = Field(
         None, ge=0.0, le=50.0, description="the loss's edge weight for these runs (default: the profile's); the "
         "laptop's S1 runs keep 0: on Sentinel-1 alone their validation F1 fell with it (0.859 -> 0.842)")
+    decoder_dropout: dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]] | None = Field(
+        None, description="the decoder dropout of these runs' architectures (default: the profile's)")
+
+    @field_validator("decoder_dropout")
+    @classmethod
+    def _dropout_exists(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        return None if v is None else _check_dropout(v)
+
+
+def _check_dropout(rates: dict[str, float]) -> dict[str, float]:
+    """Refuse a rate for an architecture whose decoder has no dropout: it would silently do nothing."""
+    if bad := sorted(a for a in rates if architecture(a).dropout_option is None):
+        with_dropout = ", ".join(a.name for a in ARCHITECTURES.values() if a.dropout_option)
+        raise ValueError(f"{', '.join(bad)} has no decoder dropout; only {with_dropout} have one")
+    return rates
 
 
 class Profile(BaseModel):
@@ -114,6 +129,9 @@ class Profile(BaseModel):
     decoder: Literal["default", "slim"] = Field(
         "default", description="smp's decoders (the paper) or narrow ones sized for a small encoder "
         "(architectures.Architecture.slim)")
+    decoder_dropout: dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        default_factory=dict, description="the dropout rate inside the decoder, per architecture that has one (FPN, "
+        "PSPNet, DeepLabV3, DeepLabV3+; architectures.Architecture.dropout_option); not listed = smp's rate")
     lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
         "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
     loss_mask: Literal["none", "visible"] = Field(
@@ -171,6 +189,11 @@ class Profile(BaseModel):
             raise ValueError("an entry is listed twice")
         return v
 
+    @field_validator("decoder_dropout")
+    @classmethod
+    def _dropout_exists(cls, v: dict[str, float]) -> dict[str, float]:
+        return _check_dropout(v)
+
     @field_validator("learning_rates")
     @classmethod
     def _lrs(cls, v: list[float]) -> list[float]:
@@ -214,6 +237,12 @@ class Profile(BaseModel):
     def boundary_weight_of(self, grid: ExtraGrid) -> float:
         """The loss's edge weight for the runs of an extra grid: its own, else the profile's."""
         return self.boundary_weight if grid.boundary_weight is None else grid.boundary_weight
+
+    def decoder_dropout_of(self, grid: ExtraGrid | None = None) -> dict[str, float]:
+        """The decoder dropout rates of the main grid, or of an extra grid (its own, else the profile's)."""
+        if grid is None or grid.decoder_dropout is None:
+            return dict(self.decoder_dropout)
+        return dict(grid.decoder_dropout)
 
     @property
     def n_runs(self) -> int:

@@ -202,3 +202,47 @@ def test_an_extra_grid_can_keep_its_own_boundary_weight(tmp_path):
     with pytest.raises(ProfileError, match="also train Dice"):
         parse_profile({**base, "extra": [{**base["extra"][0], "losses": ["Dice"], "boundary_weight": None}]},
                       "my.yaml")
+
+
+def _dropout_rates(model: torch.nn.Module) -> list[float]:
+    return [m.p for m in model.modules() if isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d))]
+
+
+def test_decoder_dropout_sets_smps_rate_and_only_where_a_decoder_has_one():
+    with_dropout = sorted(a.name for a in ARCHITECTURES.values() if a.dropout_option)
+    assert with_dropout == ["DeepLabV3", "DeepLabV3+", "FPN", "PSPNet"]
+    for name in with_dropout:
+        default = _dropout_rates(create_model(name, 3, ENC))
+        assert default and all(p > 0 for p in default), name  # smp trains these with dropout by default
+        assert set(_dropout_rates(create_model(name, 3, ENC, decoder_dropout=0.0))) <= {0.0}, name
+        assert set(_dropout_rates(create_model(name, 3, ENC, decoder_dropout=0.3))) == {0.3}, name
+    with pytest.raises(ValueError, match="Unet has no decoder dropout"):
+        create_model("Unet", 3, ENC, decoder_dropout=0.0)
+    with pytest.raises(ValueError, match=r"decoder_dropout 1.5 must be in \[0, 1\)"):
+        create_model("FPN", 3, ENC, decoder_dropout=1.5)
+
+
+def test_decoder_dropout_option_is_validated_and_recorded_per_architecture(tmp_path):
+    """The profile's rates reach the runs of the architectures named, and only those: the others keep
+    the run ids they had before the option existed, and so does every run where no rate is set."""
+    from gee_landslide.train.profile import ProfileError, parse_profile
+
+    base = {**load_profile("smoke").model_dump(), "architectures": ["Unet", "FPN"], "losses": ["Focal"]}
+    with pytest.raises(ProfileError, match=r"my.yaml: decoder_dropout = .*Unet has no decoder dropout; only FPN"):
+        parse_profile({**base, "decoder_dropout": {"Unet": 0.0}}, "my.yaml")
+    with pytest.raises(ProfileError, match=r"decoder_dropout.FPN = 1.0: Input should be less than 1"):
+        parse_profile({**base, "decoder_dropout": {"FPN": 1.0}}, "my.yaml")
+    with pytest.raises(ProfileError, match=r"decoder_dropout.* unknown architecture 'Fpnx'"):
+        parse_profile({**base, "decoder_dropout": {"Fpnx": 0.0}}, "my.yaml")
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
+    plain = {c.architecture: c for c in expand_grid(parse_profile(base), splits)}
+    set_ = {c.architecture: c for c in expand_grid(parse_profile({**base, "decoder_dropout": {"fpn": 0.0}}), splits)}
+    assert set_["FPN"].decoder_dropout == 0.0 and set_["FPN"].run_id != plain["FPN"].run_id
+    assert set_["Unet"].decoder_dropout is None and set_["Unet"].run_id == plain["Unet"].run_id
+    assert all("decoder_dropout" not in c.canonical_json() for c in plain.values())
+    # an extra grid takes the profile's rates unless it names its own ({} = smp's everywhere)
+    extra = {"settings": ["s1"], "architectures": ["FPN"], "losses": ["Focal"]}
+    for own, expected in ((None, 0.0), ({}, None), ({"FPN": 0.1}, 0.1)):
+        p = parse_profile({**base, "decoder_dropout": {"FPN": 0.0}, "extra": [{**extra, "decoder_dropout": own}]})
+        (s1,) = [c for c in expand_grid(p, splits) if c.setting == "s1"]
+        assert s1.decoder_dropout == expected, own
