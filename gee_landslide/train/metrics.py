@@ -75,6 +75,36 @@ def confusion(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = Non
     return Counts(tp, fp, fn, int(p.size) - tp - fp - fn)
 
 
+def edge_band(labels: np.ndarray, radius: int = 1) -> np.ndarray:
+    """(H,W) bool: pixels whose (2r+1)² window holds both landslide and background, i.e. within
+    ``radius`` px (chessboard distance) of an outline, on either side of it. The numpy twin of
+    ``train.losses.boundary_band`` (the ring the loss weighs), so skill on edges is read on the
+    same pixels the loss stresses. Outside the image counts as neither class."""
+    from scipy import ndimage
+
+    y = np.asarray(labels) == 1
+    size = 2 * radius + 1
+    grown = ndimage.maximum_filter(y, size=size, mode="nearest")
+    shrunk = ndimage.minimum_filter(y, size=size, mode="nearest")
+    return grown != shrunk
+
+
+def edge_counts(prob: np.ndarray, labels: np.ndarray, threshold: float, mask: np.ndarray | None = None,
+                radius: int = 1) -> tuple[Counts, Counts]:
+    """Counts of ``prob > threshold`` (as every run and ensemble is scored) against ``labels`` on the edge band (:func:`edge_band`) and
+    on the other pixels, both within ``mask``; NaN probabilities are never positive.
+
+    Why: a scene's F1 is dominated by the interiors of large slides, where every architecture does
+    well. Thin debris flows are mostly edge (3/4 of norway-5's slide pixels), so F1 on the edge band
+    of the validation events is what tells a model that draws them from one that draws blobs,
+    without looking at the test event (docs/experiments.md, session 34)."""
+    pred = np.nan_to_num(np.asarray(prob, np.float32), nan=-1.0) > threshold
+    truth = np.asarray(labels) == 1
+    valid = np.ones(truth.shape, bool) if mask is None else np.asarray(mask, bool)
+    edge = edge_band(labels, radius)
+    return confusion(pred, truth, valid & edge), confusion(pred, truth, valid & ~edge)
+
+
 def visible_mask(stack15: np.ndarray) -> np.ndarray:
     """True where Sentinel-1 sees the ground: not layover and not shadow (NaN counts as visible)."""
     lay = stack15[BAND_NAMES.index("layover")]

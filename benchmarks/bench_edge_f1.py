@@ -1,0 +1,115 @@
+"""Skill on landslide edges against the rest, per architecture, on the validation events only.
+
+A run's validation F1 is dominated by the interiors of large slides, where every architecture does
+well. The test event's thin debris flows are mostly edge, so a model that draws blobs can rank high
+on validation and low on the test event. This splits each finished run's validation pixels into the
+edge band (within 1 px of an outline, on either side: the ring the loss's ``boundary_weight``
+stresses, ``train.metrics.edge_band``) and the rest, and scores the run on both at its own threshold
+inside its evaluation mask. It reads the maps each run saved at training (``eval_probs.npz``), so it
+takes seconds; it never reads the test event's labels.
+
+    python benchmarks/bench_edge_f1.py ROOT [ROOT ...] [--settings s2,s1s2] [--runs]
+
+Several roots (draws of one sweep, docs/experiments.md session 33) are averaged per architecture:
+the mean over runs of validation F1, edge F1 and the rest's F1. ``--runs`` also prints every run.
+Session 34 used it to find that FPN drew edges worst, and to check the change it led to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gee_landslide.core.errors import GeeLandslideError
+from gee_landslide.core.paths import project_paths
+from gee_landslide.train.data import load_scenes
+from gee_landslide.train.metrics import Counts, edge_counts, evaluation_mask
+from gee_landslide.train.predictions import run_probs
+from gee_landslide.train.runs import list_runs
+
+
+@dataclass(frozen=True)
+class EdgeSkill:
+    """One run's validation skill, split into the edge band and the other pixels."""
+
+    root: str
+    run_id: str
+    setting: str
+    architecture: str
+    val_f1: float
+    edge: Counts
+    rest: Counts
+
+
+def run_edge_skill(rec: dict, stacks_dir: Path, root: str = "") -> EdgeSkill:
+    """Score one finished run on its validation events, edges and the rest apart."""
+    c = rec["config"]
+    scenes = load_scenes(stacks_dir, tuple(c["val_events"]))
+    probs = run_probs(rec, scenes)
+    edge, rest = Counts(), Counts()
+    for sc in scenes:
+        e, r = edge_counts(probs[sc.event_id], sc.labels, float(rec["threshold"]),
+                           evaluation_mask(sc.stack, c.get("eval_mask", "visible")))
+        edge, rest = edge + e, rest + r
+    return EdgeSkill(root, rec["run_id"], c["setting"], c["architecture"], float(rec["best_val_f1"]), edge, rest)
+
+
+def root_edge_skill(root: Path, settings: Sequence[str]) -> list[EdgeSkill]:
+    """Every finished run of ``settings`` under ``root``; a root without any is an error naming it."""
+    paths = project_paths(root)
+    out = [run_edge_skill(rec, paths.stacks, str(root))
+           for s in settings for rec in list_runs(paths.runs, s)]
+    if not out:
+        raise GeeLandslideError(f"{paths.runs}: no finished runs of setting(s) {', '.join(settings)}")
+    return out
+
+
+def by_architecture(skills: Sequence[EdgeSkill]) -> dict[tuple[str, str], list[EdgeSkill]]:
+    groups: dict[tuple[str, str], list[EdgeSkill]] = defaultdict(list)
+    for s in skills:
+        groups[(s.setting, s.architecture)].append(s)
+    return dict(groups)
+
+
+def architecture_table(skills: Sequence[EdgeSkill], setting: str) -> list[str]:
+    """Markdown rows, the architecture with the best mean edge F1 first."""
+    groups = {a: g for (s, a), g in by_architecture(skills).items() if s == setting}
+    rows = []
+    for arch, g in groups.items():
+        mean = {k: statistics.fmean(getattr(x, k) if k == "val_f1" else getattr(x, k).f1 for x in g)
+                for k in ("val_f1", "edge", "rest")}
+        rows.append((mean["edge"], f"| {arch} | {len(g)} | {mean['val_f1']:.3f} | {mean['edge']:.3f} | "
+                                   f"{mean['rest']:.3f} |"))
+    head = ["| architecture | runs | validation F1 | F1 on edge pixels | F1 on the other pixels |",
+            "|---|---|---|---|---|"]
+    return head + [r for _, r in sorted(rows, key=lambda x: -x[0])]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("roots", nargs="+", type=Path, help="project roots holding models/runs and artifacts/stacks")
+    ap.add_argument("--settings", default="s2,s1s2", help="comma list of settings (default s2,s1s2)")
+    ap.add_argument("--runs", action="store_true", help="also print every run")
+    a = ap.parse_args(argv)
+    settings = [s.strip() for s in a.settings.split(",") if s.strip()]
+    try:
+        skills = [s for root in a.roots for s in root_edge_skill(root, settings)]
+    except GeeLandslideError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"{len(a.roots)} root(s): {', '.join(map(str, a.roots))}; validation events only, each run at its "
+          "own threshold; edge = within 1 px of an outline, either side")
+    for setting in settings:
+        print(f"\n{setting}:\n" + "\n".join(architecture_table(skills, setting)))
+    if a.runs:
+        print("\n| root | run | validation F1 | edge F1 | other F1 |\n|---|---|---|---|---|")
+        for s in skills:
+            print(f"| {s.root} | {s.run_id} | {s.val_f1:.3f} | {s.edge.f1:.3f} | {s.rest.f1:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
