@@ -3,14 +3,13 @@ benchmarks/bench_edge_f1.py on a made-up project root."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers_bench import load_benchmark
 from helpers_stacks import make_splits
 
 from gee_landslide.train.losses import boundary_band
@@ -63,12 +62,7 @@ def test_a_blob_drawn_over_a_thin_flow_loses_on_the_edges_only():
 
 @pytest.fixture
 def bench(monkeypatch):
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_edge_f1.py"
-    spec = importlib.util.spec_from_file_location("bench_edge_f1", path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_edge_f1", mod)  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bench_edge_f1", monkeypatch)
 
 
 def _run(runs: Path, run_id: str, arch: str, splits, probs: dict[str, np.ndarray], threshold: float) -> None:

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from helpers_bench import load_benchmark
 
 
 @pytest.fixture
 def draws(monkeypatch):
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_skill_draws.py"
-    spec = importlib.util.spec_from_file_location("bench_skill_draws", path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_skill_draws", mod)  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("bench_skill_draws", monkeypatch)
 
 
 def _method(test: float, held: float) -> dict:

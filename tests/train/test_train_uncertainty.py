@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers_bench import load_benchmark
 
 from gee_landslide.train.metrics import confusion
 from gee_landslide.train.uncertainty import (
@@ -111,24 +112,10 @@ def test_methods_need_a_map_per_scene():
         unit_counts([truth[:10]], truth, None)
 
 
-def _benchmark(name: str, monkeypatch):
-    """A script of ``benchmarks/`` imported as a module (it is not a package)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, name, mod)  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_side(monkeypatch):
     from gee_landslide.train.uncertainty import Interval
 
-    Check = _benchmark("bench_skill", monkeypatch).Check
+    Check = load_benchmark("bench_skill", monkeypatch).Check
     assert Check("met", True, Interval(0.05, 0.01, 0.09)).clear
     assert not Check("met by luck", True, Interval(0.01, -0.02, 0.04)).clear
     assert Check("missed", False, Interval(-0.06, -0.09, -0.03)).clear
@@ -141,7 +128,7 @@ def test_bench_skill_calls_a_target_clear_only_when_its_interval_stays_on_one_si
 
 
 def test_bench_skill_counts_each_distinct_ensemble_once(monkeypatch):
-    target_ks = _benchmark("bench_skill", monkeypatch).target_ks
+    target_ks = load_benchmark("bench_skill", monkeypatch).target_ks
     assert target_ks(40) == [(10, "K=10"), (20, "K=20")]
     assert target_ks(18) == [(10, "K=10"), (18, "K=18 (all runs; K = 20 asked)")]
     assert target_ks(9) == [(9, "K=9 (all runs; K = 10 and 20 asked)")]  # one ensemble, one set of targets
@@ -164,7 +151,7 @@ def test_bootstrap_over_items_brackets_a_proportion_and_skips_undefined_draws():
 
 
 def test_time_to_alert_benchmark_gives_each_season_figure_its_interval(monkeypatch):
-    mod = _benchmark("bench_time_to_alert", monkeypatch)
+    mod = load_benchmark("bench_time_to_alert", monkeypatch)
     # 10 landslides: 9 alerted after 6-24 days, 7 confirmed; 40 alerts of which 10 hit, 8 confirmed of 7 hit
     tta = np.array([6, 6, 12, 12, 12, 18, 18, 24, 24, np.nan])
     s = {"per_slide": {"tta": tta, "confirmed": np.array([1.0] * 7 + [0.0] * 3)},
@@ -197,7 +184,7 @@ def test_a_pooled_figure_over_seasons_that_disagree_gets_a_wider_interval_than_i
 
 
 def test_time_to_alert_benchmark_pools_seasons_over_their_landslides_and_alerts(monkeypatch):
-    mod = _benchmark("bench_time_to_alert", monkeypatch)
+    mod = load_benchmark("bench_time_to_alert", monkeypatch)
 
     def season(tta, confirmed, hit, chit, cancelled):
         tta = np.array(tta, float)
@@ -233,7 +220,7 @@ def test_time_to_alert_benchmark_counts_an_alert_grown_over_a_landslide_as_its_f
     from gee_landslide.monitor.alert_record import Alert
     from gee_landslide.monitor.alerts import to_lonlat
 
-    mod = _benchmark("bench_time_to_alert", monkeypatch)
+    mod = load_benchmark("bench_time_to_alert", monkeypatch)
     crs = "EPSG:32632"
     first, second = box(330_000, 6_820_000, 330_100, 6_820_100), box(330_100, 6_820_000, 330_250, 6_820_100)
     slides = [SimpleNamespace(id="a", onset=dt.date(2025, 6, 25), polygon=lambda: first),
