@@ -68,25 +68,18 @@ def root_edge_skill(root: Path, settings: Sequence[str]) -> list[EdgeSkill]:
     return out
 
 
-def by_architecture(skills: Sequence[EdgeSkill]) -> dict[tuple[str, str], list[EdgeSkill]]:
-    groups: dict[tuple[str, str], list[EdgeSkill]] = defaultdict(list)
-    for s in skills:
-        groups[(s.setting, s.architecture)].append(s)
-    return dict(groups)
-
-
 def architecture_table(skills: Sequence[EdgeSkill], setting: str) -> list[str]:
-    """Markdown rows, the architecture with the best mean edge F1 first."""
-    groups = {a: g for (s, a), g in by_architecture(skills).items() if s == setting}
-    rows = []
-    for arch, g in groups.items():
-        mean = {k: statistics.fmean(getattr(x, k) if k == "val_f1" else getattr(x, k).f1 for x in g)
-                for k in ("val_f1", "edge", "rest")}
-        rows.append((mean["edge"], f"| {arch} | {len(g)} | {mean['val_f1']:.3f} | {mean['edge']:.3f} | "
-                                   f"{mean['rest']:.3f} |"))
+    """Markdown rows of ``setting``'s architectures (means over their runs), the best on edges first."""
+    groups: dict[str, list[EdgeSkill]] = defaultdict(list)
+    for s in skills:
+        if s.setting == setting:
+            groups[s.architecture].append(s)
+    means = {arch: (statistics.fmean(x.val_f1 for x in g), statistics.fmean(x.edge.f1 for x in g),
+                    statistics.fmean(x.rest.f1 for x in g), len(g)) for arch, g in groups.items()}
     head = ["| architecture | runs | validation F1 | F1 on edge pixels | F1 on the other pixels |",
             "|---|---|---|---|---|"]
-    return head + [r for _, r in sorted(rows, key=lambda x: -x[0])]
+    return head + [f"| {arch} | {n} | {val:.3f} | {edge:.3f} | {rest:.3f} |"
+                   for arch, (val, edge, rest, n) in sorted(means.items(), key=lambda kv: -kv[1][1])]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,18 @@ def _lookup(fn, key) -> str:  # registry KeyError -> ValueError, so pydantic rep
 
 
 ArchName = Annotated[str, AfterValidator(lambda v: _lookup(architecture, v))]
+
+
+def _check_dropout(rates: dict[str, float]) -> dict[str, float]:
+    """Refuse a rate for an architecture whose decoder has no dropout: it would silently do nothing."""
+    if bad := sorted(a for a in rates if architecture(a).dropout_option is None):
+        with_dropout = ", ".join(a.name for a in ARCHITECTURES.values() if a.dropout_option)
+        raise ValueError(f"{', '.join(bad)} has no decoder dropout; only {with_dropout} have one")
+    return rates
+
+
+# architecture -> the dropout rate inside its decoder (architectures.Architecture.dropout_option)
+DropoutRates = Annotated[dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]], AfterValidator(_check_dropout)]
 LossName = Annotated[str, AfterValidator(lambda v: _lookup(loss_spec, v))]
 SettingName = Annotated[str, AfterValidator(lambda v: _lookup(setting, v))]
 
@@ -78,21 +90,8 @@ class ExtraGrid(BaseModel):
     boundary_weight: float | None = Field(
         None, ge=0.0, le=50.0, description="the loss's edge weight for these runs (default: the profile's); the "
         "laptop's S1 runs keep 0: on Sentinel-1 alone their validation F1 fell with it (0.859 -> 0.842)")
-    decoder_dropout: dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]] | None = Field(
+    decoder_dropout: DropoutRates | None = Field(
         None, description="the decoder dropout of these runs' architectures (default: the profile's)")
-
-    @field_validator("decoder_dropout")
-    @classmethod
-    def _dropout_exists(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        return None if v is None else _check_dropout(v)
-
-
-def _check_dropout(rates: dict[str, float]) -> dict[str, float]:
-    """Refuse a rate for an architecture whose decoder has no dropout: it would silently do nothing."""
-    if bad := sorted(a for a in rates if architecture(a).dropout_option is None):
-        with_dropout = ", ".join(a.name for a in ARCHITECTURES.values() if a.dropout_option)
-        raise ValueError(f"{', '.join(bad)} has no decoder dropout; only {with_dropout} have one")
-    return rates
 
 
 class Profile(BaseModel):
@@ -129,7 +128,7 @@ class Profile(BaseModel):
     decoder: Literal["default", "slim"] = Field(
         "default", description="smp's decoders (the paper) or narrow ones sized for a small encoder "
         "(architectures.Architecture.slim)")
-    decoder_dropout: dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+    decoder_dropout: DropoutRates = Field(
         default_factory=dict, description="the dropout rate inside the decoder, per architecture that has one (FPN, "
         "PSPNet, DeepLabV3, DeepLabV3+; architectures.Architecture.dropout_option); not listed = smp's rate")
     lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
@@ -189,11 +188,6 @@ class Profile(BaseModel):
             raise ValueError("an entry is listed twice")
         return v
 
-    @field_validator("decoder_dropout")
-    @classmethod
-    def _dropout_exists(cls, v: dict[str, float]) -> dict[str, float]:
-        return _check_dropout(v)
-
     @field_validator("learning_rates")
     @classmethod
     def _lrs(cls, v: list[float]) -> list[float]:
@@ -238,11 +232,9 @@ class Profile(BaseModel):
         """The loss's edge weight for the runs of an extra grid: its own, else the profile's."""
         return self.boundary_weight if grid.boundary_weight is None else grid.boundary_weight
 
-    def decoder_dropout_of(self, grid: ExtraGrid | None = None) -> dict[str, float]:
-        """The decoder dropout rates of the main grid, or of an extra grid (its own, else the profile's)."""
-        if grid is None or grid.decoder_dropout is None:
-            return dict(self.decoder_dropout)
-        return dict(grid.decoder_dropout)
+    def decoder_dropout_of(self, grid: ExtraGrid) -> dict[str, float]:
+        """The decoder dropout rates for the runs of an extra grid: its own, else the profile's."""
+        return self.decoder_dropout if grid.decoder_dropout is None else grid.decoder_dropout
 
     @property
     def n_runs(self) -> int:

@@ -63,10 +63,8 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     if unknown:
         raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.all_settings})")
     options = profile_run_options(profile)
-    dropout = profile.decoder_dropout_of()
-    combos = [(*c, options, dropout) for c in itertools.product([s for s in chosen if s in profile.settings],
-                                                                 profile.architectures, profile.losses,
-                                                                 profile.learning_rates)]
+    combos = [(*c, options, profile.decoder_dropout) for c in itertools.product(
+        [s for s in chosen if s in profile.settings], profile.architectures, profile.losses, profile.learning_rates)]
     for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
         own = {**options, "boundary_weight": profile.boundary_weight_of(g)}
         combos += [(*c, own, profile.decoder_dropout_of(g)) for c in itertools.product(
