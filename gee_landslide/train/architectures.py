@@ -50,6 +50,10 @@ class Architecture:
     # smp's keyword for the dropout inside this architecture's decoder, when it has one (FPN and PSPNet
     # 0.2, the DeepLabs' ASPP 0.5 in smp 0.6); a profile's ``decoder_dropout`` sets it (see create_model)
     dropout_option: str | None = None
+    # whether smp's decoder for this architecture takes ``decoder_use_norm`` (the normalisation after
+    # each decoder convolution: Unet, Unet++, MAnet, Linknet, PSPNet in smp 0.6); a profile's
+    # ``decoder_norm`` switches it off (see create_model)
+    has_decoder_norm: bool = False
     # milliseconds per training step, default and slim decoder (benchmarks/bench_decoders.py, 1 thread,
     # batch 4, 128 px, 22 bands, MobileNetV3-small; 2-core Xeon with AMX, 2026-12-04). Only the order
     # matters: a sweep starts its longest runs first (sweep.longest_first)
@@ -70,16 +74,16 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("Unet", "unet", "Unet", step_ms=(218, 217)),
+        Architecture("Unet", "unet", "Unet", step_ms=(218, 217), has_decoder_norm=True),
         Architecture("Unet++", "unetpp", "UnetPlusPlus", MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16)}),
-                     step_ms=(275, 171)),
+                     step_ms=(275, 171), has_decoder_norm=True),
         Architecture("MAnet", "manet", "MAnet",
                      MappingProxyType({"decoder_channels": (64, 32, 24, 16, 16), "decoder_pab_channels": 32}),
-                     step_ms=(255, 244)),
-        Architecture("Linknet", "linknet", "Linknet", step_ms=(79, 82)),
+                     step_ms=(255, 244), has_decoder_norm=True),
+        Architecture("Linknet", "linknet", "Linknet", step_ms=(79, 82), has_decoder_norm=True),
         Architecture("FPN", "fpn", "FPN", step_ms=(151, 150), dropout_option="decoder_dropout"),
         Architecture("PSPNet", "pspnet", "PSPNet", MappingProxyType({"psp_out_channels": 128}), step_ms=(42, 39),
-                     dropout_option="psp_dropout"),
+                     dropout_option="psp_dropout", has_decoder_norm=True),
         Architecture("PAN", "pan", "PAN", step_ms=(80, 81)),
         # output stride 16 as DeepLabV3+ has by default; at stride 8 the dilated encoder's last
         # stages ran on 4x the pixels (276 ms against 116 ms a step with the narrow ASPP)
@@ -179,6 +183,7 @@ def create_model(
     refine: bool = False,
     decoder: str = "default",
     decoder_dropout: float | None = None,
+    decoder_norm: bool = True,
 ) -> torch.nn.Module:
     """One binary segmentation model (1 output channel, logits).
 
@@ -189,6 +194,9 @@ def create_model(
     sets the dropout rate inside the decoder of an architecture that has one
     (:attr:`Architecture.dropout_option`; None keeps smp's). Dropout holds no weights and is off
     in evaluation, so a model built for inference need not know the rate it was trained with.
+    ``decoder_norm=False`` builds the decoder without its normalisation layers (smp's
+    ``decoder_use_norm=False``; :attr:`Architecture.has_decoder_norm`). Unlike the dropout this
+    changes the weights a model holds, so inference must build it the way it was trained.
     """
     import segmentation_models_pytorch as smp
 
@@ -203,6 +211,10 @@ def create_model(
         if not 0.0 <= decoder_dropout < 1.0:
             raise ValueError(f"decoder_dropout {decoder_dropout} must be in [0, 1)")
         options[a.dropout_option] = decoder_dropout
+    if not decoder_norm:
+        if not a.has_decoder_norm:
+            raise ValueError(f"{a.name} has no decoder normalisation to switch off (decoder_norm=False)")
+        options["decoder_use_norm"] = False
     model = cls(encoder_name=encoder, encoder_weights=encoder_weights, in_channels=in_channels, classes=1, **options)
     if norm == "group":
         to_group_norm(model)

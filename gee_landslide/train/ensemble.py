@@ -81,6 +81,7 @@ class Member:
     norm: str = "batch"  # BatchNorm or GroupNorm layers (train.architectures.to_group_norm)
     refine: bool = False  # full-resolution head (train.architectures.FullResRefine)
     decoder: str = "default"  # smp's decoder or the narrow one (train.architectures.Architecture.slim)
+    decoder_norm: bool = True  # False: the decoder without its normalisation layers (create_model)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
@@ -369,6 +370,7 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
             "in_channels": Normalisation.from_dict(rec["normalisation"]).out_channels,
             "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
             "refine": bool(c.get("refine", False)), "decoder": c.get("decoder", "default"),
+            "decoder_norm": bool(c.get("decoder_norm", True)),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     evidence = objects = None
@@ -554,7 +556,8 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise TamperedWeightsError(
                 f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
                 f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
-        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm, m.refine, m.decoder)
+        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm, m.refine, m.decoder,
+                             decoder_norm=m.decoder_norm)
         model.load_state_dict(st_load(data))
         models.append(ready_for_inference(model, dev))
     return Ensemble(

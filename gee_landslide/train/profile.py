@@ -56,6 +56,18 @@ def _check_dropout(rates: dict[str, float]) -> dict[str, float]:
 
 # architecture -> the dropout rate inside its decoder (architectures.Architecture.dropout_option)
 DropoutRates = Annotated[dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]], AfterValidator(_check_dropout)]
+
+
+def _check_decoder_norm(flags: dict[str, bool]) -> dict[str, bool]:
+    """Refuse a switch for an architecture whose smp decoder has no normalisation option."""
+    if bad := sorted(a for a in flags if not architecture(a).has_decoder_norm):
+        with_norm = ", ".join(a.name for a in ARCHITECTURES.values() if a.has_decoder_norm)
+        raise ValueError(f"{', '.join(bad)} has no decoder normalisation to switch; only {with_norm} have one")
+    return flags
+
+
+# architecture -> whether its decoder normalises (architectures.Architecture.has_decoder_norm)
+DecoderNorms = Annotated[dict[ArchName, bool], AfterValidator(_check_decoder_norm)]
 LossName = Annotated[str, AfterValidator(lambda v: _lookup(loss_spec, v))]
 SettingName = Annotated[str, AfterValidator(lambda v: _lookup(setting, v))]
 
@@ -92,6 +104,8 @@ class ExtraGrid(BaseModel):
         "laptop's S1 runs keep 0: on Sentinel-1 alone their validation F1 fell with it (0.859 -> 0.842)")
     decoder_dropout: DropoutRates | None = Field(
         None, description="the decoder dropout of these runs' architectures (default: the profile's)")
+    decoder_norm: DecoderNorms | None = Field(
+        None, description="whether these runs' decoders normalise, per architecture (default: the profile's)")
 
 
 class Profile(BaseModel):
@@ -131,6 +145,9 @@ class Profile(BaseModel):
     decoder_dropout: DropoutRates = Field(
         default_factory=dict, description="the dropout rate inside the decoder, per architecture that has one (FPN, "
         "PSPNet, DeepLabV3, DeepLabV3+; architectures.Architecture.dropout_option); not listed = smp's rate")
+    decoder_norm: DecoderNorms = Field(
+        default_factory=dict, description="false: the decoder of this architecture without its normalisation layers "
+        "(smp's decoder_use_norm; Unet, Unet++, MAnet, Linknet, PSPNet); not listed = smp's (normalised)")
     lr_schedule: Literal["constant", "cosine", "onecycle"] = Field(
         "constant", description="constant (the paper); cosine decay, or warm-up then cosine (onecycle), over max_epochs")
     loss_mask: Literal["none", "visible"] = Field(
@@ -235,6 +252,10 @@ class Profile(BaseModel):
     def decoder_dropout_of(self, grid: ExtraGrid) -> dict[str, float]:
         """The decoder dropout rates for the runs of an extra grid: its own, else the profile's."""
         return self.decoder_dropout if grid.decoder_dropout is None else grid.decoder_dropout
+
+    def decoder_norm_of(self, grid: ExtraGrid) -> dict[str, bool]:
+        """Whether the decoders of an extra grid's runs normalise: its own switches, else the profile's."""
+        return self.decoder_norm if grid.decoder_norm is None else grid.decoder_norm
 
     @property
     def n_runs(self) -> int:

@@ -44,7 +44,8 @@ EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 # run options added after runs were made, with the value that reproduces the earlier behaviour
 OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0,
                                           "crop_stale_optical_share": 0.0, "crop_silent_sar_share": 0.0,
-                                          "decoder": "default", "boundary_weight": 0.0, "decoder_dropout": None}
+                                          "decoder": "default", "boundary_weight": 0.0, "decoder_dropout": None,
+                                          "decoder_norm": True}
 
 
 class RunConfig(BaseModel):
@@ -73,6 +74,7 @@ class RunConfig(BaseModel):
     refine: bool = False
     decoder: str = "default"
     decoder_dropout: float | None = None  # None: smp's rate; only for architectures with a decoder dropout
+    decoder_norm: bool = True  # False: smp's decoder_use_norm=False; only for architectures that have it
     lr_schedule: str = "constant"
     loss_mask: str = "none"
     categorical: str = "scaled"

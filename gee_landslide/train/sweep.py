@@ -63,20 +63,21 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     if unknown:
         raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.all_settings})")
     options = profile_run_options(profile)
-    combos = [(*c, options, profile.decoder_dropout) for c in itertools.product(
+    combos = [(*c, options, profile.decoder_dropout, profile.decoder_norm) for c in itertools.product(
         [s for s in chosen if s in profile.settings], profile.architectures, profile.losses, profile.learning_rates)]
     for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
         own = {**options, "boundary_weight": profile.boundary_weight_of(g)}
-        combos += [(*c, own, profile.decoder_dropout_of(g)) for c in itertools.product(
+        combos += [(*c, own, profile.decoder_dropout_of(g), profile.decoder_norm_of(g)) for c in itertools.product(
             [s for s in chosen if s in g.settings and s not in profile.settings],
             g.architectures, g.losses, g.learning_rates or profile.learning_rates)]
     out = []
-    for s, arch, loss, lr, opts, rates in combos:
+    for s, arch, loss, lr, opts, rates, norms in combos:
         seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
         sp = setting_splits(profile, splits, s)
         out.append(RunConfig(
             **opts, setting=s, architecture=arch, loss=loss, learning_rate=lr, seed=seed,
-            decoder_dropout=rates.get(arch),  # None (smp's rate) keeps the run id of runs made before the option
+            # smp's rate (None) and a normalised decoder (True) keep the ids of runs made before these options
+            decoder_dropout=rates.get(arch), decoder_norm=norms.get(arch, True),
             train_events=sp.train, val_events=sp.val, test_events=sp.test,
         ))
     return out
@@ -111,7 +112,7 @@ def longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
 
 # RunConfig fields that each run sets itself (its grid cell, its seed and the splits)
 PER_RUN_FIELDS = frozenset({"setting", "architecture", "loss", "learning_rate", "seed", "decoder_dropout",
-                            "train_events", "val_events", "test_events"})
+                            "decoder_norm", "train_events", "val_events", "test_events"})
 
 
 def profile_run_options(profile: Profile) -> dict[str, Any]:

@@ -275,23 +275,28 @@ def test_onehot_runs_train_and_their_ensemble_predicts(project, tmp_path):
     assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()
 
 
-def test_slim_decoder_runs_travel_through_the_manifest(project, tmp_path):
-    """A run with the narrow decoder: run.json and the manifest record it, and loading rebuilds
-    the same model (strict weight loading would fail on smp's default, wider decoder)."""
+@pytest.mark.parametrize(("arch", "option", "recorded"), [
+    ("PSPNet", {"decoder": "slim"}, {"decoder": "slim"}),
+    ("Linknet", {"decoder_norm": {"Linknet": False}}, {"decoder_norm": False}),
+])
+def test_decoder_options_travel_through_the_manifest(project, tmp_path, arch, option, recorded):
+    """A run with the narrow decoder, or a decoder without its normalisation: run.json and the
+    manifest record it, and loading rebuilds the same model (strict weight loading would fail on
+    smp's default decoder: wider, or with normalisation weights the file lacks)."""
     from gee_landslide.core.catalog import load_catalog
     from gee_landslide.core.stackio import read_stack
     from gee_landslide.train.predictions import run_probs
 
     splits = Splits.from_catalog(load_catalog(project.catalog))
     prof = load_profile("smoke").model_copy(update={
-        "architectures": ["PSPNet"], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3,
-        "decoder": "slim"})
+        "architectures": [arch], "losses": ["BCE"], "settings": ["s2"], "iterations_per_epoch": 3, **option})
     runs_dir = tmp_path / "runs"
     run_sweep(prof, runs_dir, project.stacks, splits, ["s2"], show_progress=False, fail_fast=True)
     rec = list_runs(runs_dir, "s2")[0]
-    assert rec["config"]["decoder"] == "slim"
+    (key, value), = recorded.items()
+    assert rec["config"][key] == value
     path = build_ensemble(runs_dir, tmp_path / "ensembles", "s2", 1)
-    assert json.loads(path.read_text())["members"][0]["decoder"] == "slim"
+    assert json.loads(path.read_text())["members"][0][key] == value
     stack = read_stack(project.stacks / "test-0").data
     pred = load_ensemble(path, device="cpu").predict(stack)
     assert pred.mean.shape == stack.shape[1:] and np.isfinite(pred.mean).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -220,6 +222,56 @@ def test_decoder_dropout_sets_smps_rate_and_only_where_a_decoder_has_one():
         create_model("Unet", 3, ENC, decoder_dropout=0.0)
     with pytest.raises(ValueError, match=r"decoder_dropout 1.5 must be in \[0, 1\)"):
         create_model("FPN", 3, ENC, decoder_dropout=1.5)
+
+
+def _decoder_norms(model: torch.nn.Module) -> int:
+    norms = (torch.nn.BatchNorm2d, torch.nn.GroupNorm)
+    return sum(isinstance(m, norms) for m in model.base.decoder.modules())
+
+
+def test_decoder_norm_false_drops_the_decoders_normalisation_and_only_where_smp_has_the_switch():
+    with_switch = sorted(a.name for a in ARCHITECTURES.values() if a.has_decoder_norm)
+    assert with_switch == ["Linknet", "MAnet", "PSPNet", "Unet", "Unet++"]
+    for name in with_switch:
+        normed = create_model(name, 3, ENC, norm="group", refine=True, decoder="slim")
+        bare = create_model(name, 3, ENC, norm="group", refine=True, decoder="slim", decoder_norm=False)
+        assert _decoder_norms(normed) > 0, name
+        assert _decoder_norms(bare) == 0 or name == "MAnet", name  # MAnet's attention blocks keep theirs
+        assert _decoder_norms(bare) < _decoder_norms(normed), name
+        # only the decoder changes (the encoder and the refinement head keep their normalisation), and
+        # its weights do not fit the other model: inference must know how a run was built
+        outside = [{k for k in m.state_dict() if not k.startswith("base.decoder.")} for m in (normed, bare)]
+        assert outside[0] == outside[1], name
+        with pytest.raises(RuntimeError, match=r"Missing key|Unexpected key"):
+            bare.load_state_dict(normed.state_dict())
+    for name in sorted(set(ARCHITECTURES) - set(with_switch)):
+        with pytest.raises(ValueError, match=re.escape(f"{name} has no decoder normalisation")):
+            create_model(name, 3, ENC, decoder_norm=False)
+
+
+def test_decoder_norm_option_is_validated_and_recorded_per_architecture(tmp_path):
+    """The profile's switches reach the runs of the architectures named, and only those; runs with
+    a normalised decoder keep the ids they had before the option existed."""
+    from gee_landslide.train.profile import ProfileError, parse_profile
+
+    base = {**load_profile("smoke").model_dump(), "architectures": ["Unet", "Linknet"], "losses": ["Focal"]}
+    with pytest.raises(ProfileError, match=r"my.yaml: decoder_norm = .*FPN has no decoder normalisation to switch; "
+                                           r"only Unet, Unet\+\+, MAnet, Linknet, PSPNet"):
+        parse_profile({**base, "decoder_norm": {"FPN": False}}, "my.yaml")
+    with pytest.raises(ProfileError, match=r"decoder_norm.Linknet = 'sometimes': Input should be a valid boolean"):
+        parse_profile({**base, "decoder_norm": {"Linknet": "sometimes"}}, "my.yaml")
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
+    plain = {c.architecture: c for c in expand_grid(parse_profile(base), splits)}
+    off = {c.architecture: c for c in expand_grid(parse_profile({**base, "decoder_norm": {"linknet": False}}), splits)}
+    assert off["Linknet"].decoder_norm is False and off["Linknet"].run_id != plain["Linknet"].run_id
+    assert off["Unet"].decoder_norm is True and off["Unet"].run_id == plain["Unet"].run_id
+    assert all("decoder_norm" not in c.canonical_json() for c in plain.values())
+    # an extra grid takes the profile's switches unless it names its own ({} = normalised everywhere)
+    extra = {"settings": ["s1"], "architectures": ["Linknet"], "losses": ["Focal"]}
+    for own, expected in ((None, False), ({}, True), ({"Linknet": True}, True)):
+        p = parse_profile({**base, "decoder_norm": {"Linknet": False}, "extra": [{**extra, "decoder_norm": own}]})
+        (s1,) = [c for c in expand_grid(p, splits) if c.setting == "s1"]
+        assert s1.decoder_norm is expected, own
 
 
 def test_decoder_dropout_option_is_validated_and_recorded_per_architecture(tmp_path):
