@@ -224,27 +224,16 @@ def objects_threshold(filtered: Sequence[np.ndarray], scenes: Sequence[Any], mem
 
     Filtering removes false objects from every member, so the combined score of what is left
     supports a different threshold than the unfiltered ensemble's: it is chosen again on the
-    validation events, as the highest threshold whose validation F1 is within
-    ``objects.PLATEAU_F1`` of the best (:func:`gee_landslide.train.objects.plateau_top`, the rule
-    the filter's own cut-off follows). Why not the argmax: what the filter leaves is nearly all
-    landslide, so the validation F1 barely moves over the low thresholds (within 0.01 of its best
-    from 0.05 (0.10 on two) up to 0.15-0.45 on all 64 ensembles of four draws, K = 2-9 of S2 and
-    S1+S2, session 35), and the argmax fell wherever the four events' noise put it, down to 0.05,
-    the lowest candidate. A region's passes hold far fewer landslides than the validation events, so
-    the plateau's low end buys recall the events cannot price with precision a region pays for
-    (the prior shift of :func:`~gee_landslide.train.objects.plateau_top`). One member keeps its own run
-    threshold (nothing is averaged). The report's "+ objects" rows and monitoring both use this
-    function, so they share the threshold.
+    validation events. One member keeps its own run threshold (nothing is averaged). The report's
+    "+ objects" rows and monitoring both use this function, so they share the threshold.
     """
-    from gee_landslide.train.metrics import PROB_CANDIDATES, threshold_counts
-    from gee_landslide.train.objects import plateau_top
+    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
 
     mt = np.asarray(member_thresholds, np.float32)
     scores = [ensemble_score(f, aggregation, mt) for f in filtered]
-    candidates = [float(mt[0])] if len(mt) == 1 else list(PROB_CANDIDATES)
-    f1 = {t: c.f1 for t, c in zip(candidates, threshold_counts(scores, scenes, candidates, eval_mask), strict=True)}
-    t = plateau_top(f1)
-    return float(t), f1[t]
+    candidates = [float(mt[0])] if len(mt) == 1 else PROB_CANDIDATES
+    t, counts = best_threshold(scores, scenes, candidates, eval_mask)
+    return float(t), counts.f1
 
 
 OBJECTS_FILE = "objects.npz"

@@ -130,12 +130,13 @@ class LabelledScene(Protocol):
     labels: np.ndarray  # (H,W)
 
 
-def threshold_counts(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene], candidates: Sequence[float],
-                     eval_mask: str) -> list[Counts]:
-    """The counts of ``score > t`` summed over the scenes, for every candidate ``t`` (in order).
+def best_threshold(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene], candidates: Sequence[float],
+                   eval_mask: str) -> tuple[float, Counts]:
+    """The candidate ``t`` maximising summed F1 of ``score > t`` and the counts there.
 
-    NaN scores are never positive. Histograms make it one pass over the pixels whatever the
-    number of candidates.
+    Ties go to the candidate nearest the middle of the list. NaN scores are never positive.
+
+    Histograms make the search one pass over the pixels whatever the number of candidates.
     """
     edges = np.asarray(candidates, np.float64)
     pos = np.zeros(len(edges) + 1)
@@ -153,17 +154,7 @@ def threshold_counts(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScen
     tp = np.cumsum(pos[::-1])[::-1][1:]
     fp = np.cumsum(neg[::-1])[::-1][1:]
     fn = pos.sum() - tp
-    return [Counts(int(tp[i]), int(fp[i]), int(fn[i]), int(neg.sum() - fp[i])) for i in range(len(edges))]
-
-
-def best_threshold(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene], candidates: Sequence[float],
-                   eval_mask: str) -> tuple[float, Counts]:
-    """The candidate ``t`` maximising summed F1 of ``score > t`` and the counts there.
-
-    Ties go to the candidate nearest the middle of the list. NaN scores are never positive.
-    """
-    counts = threshold_counts(scores, scenes, candidates, eval_mask)
-    edges = [float(t) for t in candidates]
+    f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
     mid = edges[len(edges) // 2]
-    i = max(range(len(edges)), key=lambda j: (round(counts[j].f1, 12), -abs(edges[j] - mid)))
-    return edges[i], counts[i]
+    i = max(range(len(edges)), key=lambda j: (round(float(f1[j]), 12), -abs(edges[j] - mid)))
+    return float(edges[i]), Counts(int(tp[i]), int(fp[i]), int(fn[i]), int(neg.sum() - fp[i]))

@@ -312,32 +312,6 @@ def test_decoder_options_travel_through_the_manifest(project, tmp_path, arch, op
         np.testing.assert_array_equal(probs[val.event_id], saved[val.event_id].astype(np.float32))
 
 
-def test_objects_threshold_takes_the_top_of_the_validation_plateau_not_its_argmax():
-    """What the object filter leaves is nearly all landslide, so the filtered ensemble's validation
-    F1 hardly moves over the low thresholds: a faint rim of slide pixels (score 0.1) adds a little
-    F1 at 0.05 only. The argmax takes 0.05; the rule takes the highest threshold within 0.01 of it."""
-    from types import SimpleNamespace
-
-    from gee_landslide.train.ensemble import objects_threshold
-    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
-    from gee_landslide.train.objects import PLATEAU_F1
-
-    labels = np.zeros((64, 64), np.uint8)
-    labels[8:48, 8:48] = 1
-    score = np.where(labels == 1, 0.9, 0.0).astype(np.float32)
-    score[8, 8:12] = 0.08  # 4 of 1600 slide pixels only the lowest threshold keeps
-    scene = SimpleNamespace(stack=np.zeros((15, 64, 64), np.float32), labels=labels, event_id="v")
-    filtered = [np.stack([score, score])]  # two members that agree
-    argmax, _ = best_threshold([score], [scene], PROB_CANDIDATES, "none")
-    t, f1 = objects_threshold(filtered, [scene], [0.5, 0.5], "mean", "none")
-    assert argmax == 0.05
-    assert t == 0.85  # 0.9 would drop every slide pixel
-    best = max(PROB_CANDIDATES, key=lambda c: best_threshold([score], [scene], [c], "none")[1].f1)
-    assert f1 >= best_threshold([score], [scene], [best], "none")[1].f1 - PLATEAU_F1
-    # one member keeps its own run threshold: nothing is averaged, nothing to choose
-    assert objects_threshold([score[None]], [scene], [0.4], "mean", "none")[0] == pytest.approx(0.4)
-
-
 # ----------------------------------------------------------------------------- change evidence (train.evidence)
 def test_ensemble_built_with_stacks_fits_evidence_on_train_and_val_events_only(project):
     from gee_landslide.core.catalog import load_catalog
