@@ -7,9 +7,10 @@ the path of a user's own YAML file; errors name the file, the field and the bad 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +26,7 @@ from ruamel.yaml.error import YAMLError
 from gee_landslide.core.bands import SETTINGS, setting
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.yamlsafe import YamlLimitError, load_yaml_file
-from gee_landslide.train.architectures import ARCHITECTURES, architecture
+from gee_landslide.train.architectures import ARCHITECTURES, Architecture, architecture
 from gee_landslide.train.constraints import input_multiple, min_side
 from gee_landslide.train.losses import loss_spec
 
@@ -46,28 +47,23 @@ def _lookup(fn, key) -> str:  # registry KeyError -> ValueError, so pydantic rep
 ArchName = Annotated[str, AfterValidator(lambda v: _lookup(architecture, v))]
 
 
-def _check_dropout(rates: dict[str, float]) -> dict[str, float]:
-    """Refuse a rate for an architecture whose decoder has no dropout: it would silently do nothing."""
-    if bad := sorted(a for a in rates if architecture(a).dropout_option is None):
-        with_dropout = ", ".join(a.name for a in ARCHITECTURES.values() if a.dropout_option)
-        raise ValueError(f"{', '.join(bad)} has no decoder dropout; only {with_dropout} have one")
-    return rates
+def _only_architectures_with(has: Callable[[Architecture], object], what: str) -> Callable[[dict], dict]:
+    """A validator for a per-architecture option that refuses an architecture without ``what``
+    (``has`` false for it): the setting would silently do nothing. The error lists those that have it."""
+    def check(values: dict[str, Any]) -> dict[str, Any]:
+        if bad := sorted(a for a in values if not has(architecture(a))):
+            names = ", ".join(a.name for a in ARCHITECTURES.values() if has(a))
+            raise ValueError(f"{', '.join(bad)} has no {what}; only {names} have one")
+        return values
+    return check
 
 
 # architecture -> the dropout rate inside its decoder (architectures.Architecture.dropout_option)
-DropoutRates = Annotated[dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]], AfterValidator(_check_dropout)]
-
-
-def _check_decoder_norm(flags: dict[str, bool]) -> dict[str, bool]:
-    """Refuse a switch for an architecture whose smp decoder has no normalisation option."""
-    if bad := sorted(a for a in flags if not architecture(a).has_decoder_norm):
-        with_norm = ", ".join(a.name for a in ARCHITECTURES.values() if a.has_decoder_norm)
-        raise ValueError(f"{', '.join(bad)} has no decoder normalisation to switch; only {with_norm} have one")
-    return flags
-
-
+DropoutRates = Annotated[dict[ArchName, Annotated[float, Field(ge=0.0, lt=1.0)]],
+                         AfterValidator(_only_architectures_with(lambda a: a.dropout_option, "decoder dropout"))]
 # architecture -> whether its decoder normalises (architectures.Architecture.has_decoder_norm)
-DecoderNorms = Annotated[dict[ArchName, bool], AfterValidator(_check_decoder_norm)]
+DecoderNorms = Annotated[dict[ArchName, bool], AfterValidator(
+    _only_architectures_with(lambda a: a.has_decoder_norm, "decoder normalisation to switch"))]
 LossName = Annotated[str, AfterValidator(lambda v: _lookup(loss_spec, v))]
 SettingName = Annotated[str, AfterValidator(lambda v: _lookup(setting, v))]
 
