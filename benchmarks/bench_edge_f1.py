@@ -26,7 +26,7 @@ from pathlib import Path
 
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.paths import project_paths
-from gee_landslide.train.data import load_scenes
+from gee_landslide.train.data import Scene, load_scenes
 from gee_landslide.train.metrics import Counts, edge_counts, evaluation_mask
 from gee_landslide.train.predictions import run_probs
 from gee_landslide.train.runs import list_runs
@@ -45,10 +45,9 @@ class EdgeSkill:
     rest: Counts
 
 
-def run_edge_skill(rec: dict, stacks_dir: Path, root: str = "") -> EdgeSkill:
-    """Score one finished run on its validation events, edges and the rest apart."""
+def run_edge_skill(rec: dict, scenes: Sequence[Scene], root: str = "") -> EdgeSkill:
+    """Score one finished run on its validation ``scenes``, edges and the rest apart."""
     c = rec["config"]
-    scenes = load_scenes(stacks_dir, tuple(c["val_events"]))
     probs = run_probs(rec, scenes)
     edge, rest = Counts(), Counts()
     for sc in scenes:
@@ -59,10 +58,17 @@ def run_edge_skill(rec: dict, stacks_dir: Path, root: str = "") -> EdgeSkill:
 
 
 def root_edge_skill(root: Path, settings: Sequence[str]) -> list[EdgeSkill]:
-    """Every finished run of ``settings`` under ``root``; a root without any is an error naming it."""
+    """Every finished run of ``settings`` under ``root``; a root without any is an error naming it.
+    The runs of a sweep share their validation events, so each set of them is read once."""
     paths = project_paths(root)
-    out = [run_edge_skill(rec, paths.stacks, str(root))
-           for s in settings for rec in list_runs(paths.runs, s)]
+    scenes: dict[tuple[str, ...], list[Scene]] = {}
+    out = []
+    for s in settings:
+        for rec in list_runs(paths.runs, s):
+            val = tuple(rec["config"]["val_events"])
+            if val not in scenes:
+                scenes[val] = load_scenes(paths.stacks, val)
+            out.append(run_edge_skill(rec, scenes[val], str(root)))
     if not out:
         raise GeeLandslideError(f"{paths.runs}: no finished runs of setting(s) {', '.join(settings)}")
     return out
