@@ -20,8 +20,11 @@ region (:func:`slides_in_region`). Printed: for each strategy, time to alert (da
 landslide's date to the first pass with an alert over it: median and 90th percentile, over the
 landslides that got one), object precision
 and recall at first alert (every alert as first issued) and after confirmation (the alerts
-confirmed by the end of the season; cancelled ones dropped), and the inference cost per
-ensemble in s/km² with its ratio to one bare forward pass of one member over the same tiles.
+confirmed by the end of the season; cancelled ones dropped), what confirmed them (a second
+Sentinel-2 look or Sentinel-1 persistence, each with how many lie over a landslide), and the
+inference cost per ensemble in s/km² with its ratio to one bare forward pass of one member over
+the same tiles. Each season's alert stores and passes stay under ``<root>/tta-work/seed-N`` (or
+``region-NAME``) for a per-landslide look (``gee-landslide monitor history``).
 
 Ensembles: ``--s1`` and ``--optical`` under ``<root>/models/ensembles``. When they are missing the
 benchmark builds the 21 simulated stacks and trains a small sweep (``BENCH_PROFILE``: Unet and
@@ -410,6 +413,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
                 conf_days[s.id] = min(conf_days.get(s.id, d), d)
     ttc = np.array(sorted(conf_days.values()), float)
     out = {
+        "confirmed_by": confirmed_by_counts(confirmed, confirmed_hit),
         "landslides": len(in_season),
         "alerted": len(first_hits),
         "tta_median": float(np.median(tta)) if tta.size else float("nan"),
@@ -432,6 +436,28 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         "per_alert": {"hit": alert_hit, "confirmed_hit": confirmed_hit},
     }
     return out
+
+
+def confirmed_by_counts(confirmed: list, confirmed_hit: np.ndarray) -> dict[str, dict[str, int]]:
+    """The confirmed alerts by what confirmed them (``Alert.confirmed_by``: Sentinel-2, or Sentinel-1
+    persistence; "unrecorded" for alerts confirmed before it was kept), each with how many lie over a
+    landslide.
+
+    Why: the two routes are gated by different ensembles, filters and thresholds (the optical one's
+    second look, the S1 one's persistence), so an option that moves precision or recall after
+    confirmation should say which route it moved; session 36 found a threshold change that removed
+    false Sentinel-2 confirmations and real persistence ones in the same season."""
+    out: dict[str, dict[str, int]] = {}
+    for a, hit in zip(confirmed, confirmed_hit, strict=True):
+        c = out.setdefault(a.confirmed_by or "unrecorded", {"alerts": 0, "real": 0})
+        c["alerts"] += 1
+        c["real"] += int(hit)
+    return out
+
+
+def confirmed_by_text(counts: dict[str, dict[str, int]]) -> str:
+    """``Sentinel-2 19 (19 real), Sentinel-1 persistence 7 (6 real)``, or ``none``."""
+    return ", ".join(f"{how} {c['alerts']} ({c['real']} real)" for how, c in sorted(counts.items())) or "none"
 
 
 def _nanmedian(d: np.ndarray) -> float:
@@ -485,9 +511,20 @@ def pooled_scores(per_season: list[dict[str, dict]]) -> dict[str, dict[str, Any]
             "precision_first": clustered_bootstrap_interval(hit, np.mean),
             "precision_confirmed": clustered_bootstrap_interval(chit, np.mean),
             "recall_confirmed": clustered_bootstrap_interval(conf, np.mean),
+            "confirmed_by": _summed_counts([s.get("confirmed_by", {}) for s in seasons]),
             "per_season": {k: [s[k] for s in seasons] for k in
                            ("tta_median", "precision_confirmed", "recall_confirmed")},
         }
+    return out
+
+
+def _summed_counts(per_season: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for counts in per_season:
+        for how, c in counts.items():
+            o = out.setdefault(how, {"alerts": 0, "real": 0})
+            o["alerts"] += c["alerts"]
+            o["real"] += c["real"]
     return out
 
 
@@ -505,6 +542,7 @@ def print_pooled(per_season: list[dict[str, dict]], seeds: list[int]) -> None:
             line += (f"; {p['confirmed']} confirmed, {p['cancelled']} cancelled; "
                      + "; ".join(f"{lab} {p[k].value:.2f} ({p[k].lo:.2f}-{p[k].hi:.2f})"
                                  for lab, k in (("P conf", "precision_confirmed"), ("R conf", "recall_confirmed"))))
+            line += f"; confirmed by {confirmed_by_text(p['confirmed_by'])}"
         print(line)
         per = p["per_season"]
         cells = [f"{seed}: {t:.1f} d" + (f", {pc:.2f} / {rc:.2f}" if name != "S1-only" else "")
@@ -635,7 +673,9 @@ def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies:
     catalog = catalog.model_copy(update={"regions": {region_id: region}})
     start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
     dates = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, a.every)]
-    work = Path(a.root) / "tta-work"
+    # one work dir per season, kept after the run: its alert store and passes are what a per-landslide
+    # diagnosis reads (`gee-landslide monitor history`, the alerts' confirmed_by)
+    work = Path(a.root) / "tta-work" / (f"region-{a.region}" if a.region else f"seed-{seed}")
     shutil.rmtree(work, ignore_errors=True)
     where = (f"region {a.region} of the catalog, its own options and simulation" if a.region else
              f"region {a.km} km square around norway-5; S1 post window {a.s1_post_days or 30} d"
@@ -675,6 +715,10 @@ def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies:
         print(f"{name:<10} {s['landslides']:6d} {s['alerted']:7d} {s['tta_median']:7.1f} {s['tta_p90']:7.1f} "
               f"{s['alerts']:6d} {s['precision_first']:7.2f} {s['recall_first']:7.2f} {s['confirmed']:5d} "
               f"{s['cancelled']:5d} {conf}")
+    print("\nconfirmed by (alerts over a landslide in brackets)")
+    for name, s in scores.items():
+        if name != "S1-only":
+            print(f"  {name:<10} {confirmed_by_text(s['confirmed_by'])}")
     print("\nfirst notice: a new alert over the landslide, or an older alert that grew over new ground there "
           "(both notify; footprints as at the season's end)")
     for name, s in scores.items():

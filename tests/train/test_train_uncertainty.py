@@ -242,3 +242,52 @@ def test_time_to_alert_benchmark_counts_an_alert_grown_over_a_landslide_as_its_f
     s = mod.score(SimpleNamespace(paths=paths), slides, dt.date(2025, 6, 1), crs)
     assert (s["alerted"], s["tta_median"]) == (1, 6.0)  # "b" happened after the alert's first pass
     assert (s["noticed"], s["notice_median"]) == (2, 5.0)  # ... and the growth told of it 4 days later
+
+
+def test_time_to_alert_benchmark_says_what_confirmed_each_alert_and_whether_it_was_real(monkeypatch, tmp_path):
+    """Confirmed alerts are counted by their route (a second Sentinel-2 look, Sentinel-1 persistence),
+    each with how many lie over a landslide, per season and summed over seasons: the routes have their
+    own thresholds and filters, so a change must say which route it moved."""
+    import dataclasses
+    import datetime as dt
+    import json
+    from types import SimpleNamespace
+
+    from shapely.geometry import box
+
+    from gee_landslide.monitor.alert_gpkg import write_alerts
+    from gee_landslide.monitor.alert_record import CONFIRMED_BY_PERSISTENCE, CONFIRMED_BY_S2, Alert
+    from gee_landslide.monitor.alerts import to_lonlat
+
+    mod = load_benchmark("bench_time_to_alert", monkeypatch)
+    crs = "EPSG:32632"
+    slide = box(330_000, 6_820_000, 330_100, 6_820_100)
+    slides = [SimpleNamespace(id="a", onset=dt.date(2025, 6, 25), polygon=lambda: slide)]
+
+    def alert(aid: str, geom, by: str) -> Alert:
+        fp = to_lonlat(geom, crs)
+        return Alert(alert_id=aid, region="sim", status="updated", stage="confirmed", sensors="S1", revision=2,
+                     first_seen="2025-07-01T06:00:00Z", last_seen="2025-07-07T06:00:00Z", pre_start="2025-04-09",
+                     pre_end="2025-06-07", post_start="2025-06-08", post_end="2025-07-07", area_m2=10_000.0,
+                     mean_prob=0.8, peak_prob=0.9, agreement=None, spread=None, mean_slope_deg=None, landcover=None,
+                     centroid_lon=fp.centroid.x, centroid_lat=fp.centroid.y, model_version="m", threshold=0.5,
+                     quicklook="", geometry=fp, detections=4, confirmed_by=by)
+
+    far = box(331_000, 6_821_000, 331_100, 6_821_100)
+    alerts = [alert("sim-1", slide, CONFIRMED_BY_S2), alert("sim-2", far, CONFIRMED_BY_PERSISTENCE),
+              alert("sim-3", slide, CONFIRMED_BY_PERSISTENCE)]
+    alerts.append(dataclasses.replace(alert("sim-4", far, ""), stage="candidate"))  # not confirmed: not counted
+    paths = SimpleNamespace(alerts=tmp_path / "alerts", monitor=tmp_path / "monitor")
+    paths.alerts.mkdir()
+    write_alerts(paths.alerts / "alerts.gpkg", alerts)
+    (paths.monitor / "sim" / "2025-07-07").mkdir(parents=True)
+    summary = {"alerts": {"new": ["sim-1", "sim-2", "sim-3", "sim-4"], "updated": [], "confirmed": [],
+                          "cancelled": [], "grown": []}}
+    (paths.monitor / "sim" / "2025-07-07" / "pass.json").write_text(json.dumps(summary))
+    s = mod.score(SimpleNamespace(paths=paths), slides, dt.date(2025, 6, 1), crs)
+    assert s["confirmed_by"] == {CONFIRMED_BY_S2: {"alerts": 1, "real": 1},
+                                 CONFIRMED_BY_PERSISTENCE: {"alerts": 2, "real": 1}}
+    assert mod.confirmed_by_text(s["confirmed_by"]) == "Sentinel-1 persistence 2 (1 real), Sentinel-2 1 (1 real)"
+    pooled = mod.pooled_scores([{"SAR-first": s}, {"SAR-first": s}])["SAR-first"]
+    assert pooled["confirmed_by"][CONFIRMED_BY_PERSISTENCE] == {"alerts": 4, "real": 2}
+    assert mod.confirmed_by_text({}) == "none"
