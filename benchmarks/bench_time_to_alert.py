@@ -519,6 +519,7 @@ def pooled_scores(per_season: list[dict[str, dict]]) -> dict[str, dict[str, Any]
 
 
 def _summed_counts(per_season: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """:func:`confirmed_by_counts` of several seasons summed route by route (a route one season lacks counts 0)."""
     out: dict[str, dict[str, int]] = {}
     for counts in per_season:
         for how, c in counts.items():
