@@ -399,6 +399,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
     # per alert and per landslide, once: the shares below and the intervals (season_intervals) use them
     alert_hit = np.array([hits(a) for a in alerts], float)
     confirmed_hit = alert_hit[[a.stage == "confirmed" for a in alerts]] if alerts else np.zeros(0)
+    confirmed_route = [a.confirmed_by or "unrecorded" for a in confirmed]  # beside confirmed_hit, alert by alert
     slide_confirmed = np.array(covered_each(confirmed, in_season), float)
     # time to confirmation: days from a landslide to the first pass that confirmed an alert over it
     conf_days: dict[str, int] = {}
@@ -413,7 +414,7 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
                 conf_days[s.id] = min(conf_days.get(s.id, d), d)
     ttc = np.array(sorted(conf_days.values()), float)
     out = {
-        "confirmed_by": confirmed_by_counts(confirmed, confirmed_hit),
+        "confirmed_by": confirmed_by_counts(confirmed_route, confirmed_hit),
         "landslides": len(in_season),
         "alerted": len(first_hits),
         "tta_median": float(np.median(tta)) if tta.size else float("nan"),
@@ -433,23 +434,23 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         # per landslide and per alert, for the intervals (season_intervals)
         "per_slide": {"tta": np.array([first_hits.get(s.id, np.nan) for s in in_season], float),
                       "confirmed": slide_confirmed},
-        "per_alert": {"hit": alert_hit, "confirmed_hit": confirmed_hit},
+        "per_alert": {"hit": alert_hit, "confirmed_hit": confirmed_hit, "confirmed_route": confirmed_route},
     }
     return out
 
 
-def confirmed_by_counts(confirmed: list, confirmed_hit: np.ndarray) -> dict[str, dict[str, int]]:
-    """The confirmed alerts by what confirmed them (``Alert.confirmed_by``: Sentinel-2, or Sentinel-1
-    persistence; "unrecorded" for alerts confirmed before it was kept), each with how many lie over a
-    landslide.
+def confirmed_by_counts(routes: list[str], confirmed_hit: np.ndarray) -> dict[str, dict[str, int]]:
+    """The confirmed alerts by what confirmed them (``routes``, alert by alert: ``Alert.confirmed_by``,
+    Sentinel-2 or Sentinel-1 persistence; "unrecorded" for alerts confirmed before it was kept), each
+    with how many lie over a landslide (``confirmed_hit``).
 
     Why: the two routes are gated by different ensembles, filters and thresholds (the optical one's
     second look, the S1 one's persistence), so an option that moves precision or recall after
     confirmation should say which route it moved; session 36 found a threshold change that removed
     false Sentinel-2 confirmations and real persistence ones in the same season."""
     out: dict[str, dict[str, int]] = {}
-    for a, hit in zip(confirmed, confirmed_hit, strict=True):
-        c = out.setdefault(a.confirmed_by or "unrecorded", {"alerts": 0, "real": 0})
+    for route, hit in zip(routes, confirmed_hit, strict=True):
+        c = out.setdefault(route, {"alerts": 0, "real": 0})
         c["alerts"] += 1
         c["real"] += int(hit)
     return out
@@ -511,21 +512,11 @@ def pooled_scores(per_season: list[dict[str, dict]]) -> dict[str, dict[str, Any]
             "precision_first": clustered_bootstrap_interval(hit, np.mean),
             "precision_confirmed": clustered_bootstrap_interval(chit, np.mean),
             "recall_confirmed": clustered_bootstrap_interval(conf, np.mean),
-            "confirmed_by": _summed_counts([s.get("confirmed_by", {}) for s in seasons]),
+            "confirmed_by": confirmed_by_counts([r for s in seasons for r in s["per_alert"]["confirmed_route"]],
+                                                np.concatenate(chit)),
             "per_season": {k: [s[k] for s in seasons] for k in
                            ("tta_median", "precision_confirmed", "recall_confirmed")},
         }
-    return out
-
-
-def _summed_counts(per_season: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
-    """:func:`confirmed_by_counts` of several seasons summed route by route (a route one season lacks counts 0)."""
-    out: dict[str, dict[str, int]] = {}
-    for counts in per_season:
-        for how, c in counts.items():
-            o = out.setdefault(how, {"alerts": 0, "real": 0})
-            o["alerts"] += c["alerts"]
-            o["real"] += c["real"]
     return out
 
 

@@ -193,7 +193,8 @@ def test_time_to_alert_benchmark_pools_seasons_over_their_landslides_and_alerts(
                               "tta_median": float(np.nanmedian(tta)), "precision_confirmed": float(np.mean(chit)),
                               "recall_confirmed": float(np.mean(confirmed)),
                               "per_slide": {"tta": tta, "confirmed": np.array(confirmed, float)},
-                              "per_alert": {"hit": np.array(hit, float), "confirmed_hit": np.array(chit, float)}}}
+                              "per_alert": {"hit": np.array(hit, float), "confirmed_hit": np.array(chit, float),
+                                            "confirmed_route": ["Sentinel-2"] * len(chit)}}}
 
     a = season([3, 3, 9, np.nan], [1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1], 2)  # P conf 1.00, R conf 0.75
     b = season([6, 12], [1, 0], [1, 0, 0, 0], [1, 0], 1)  # P conf 0.50, R conf 0.50
