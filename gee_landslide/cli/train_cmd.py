@@ -192,6 +192,14 @@ def ensemble_build(
         curve = ", ".join(f"K={k} {f:.3f}" for k, f in man["k_choice"]["val_f1_by_k"].items())
         console.print(f"K chosen on validation: {man['k']} of up to {man['k_choice']['largest_allowed']} ({curve})",
                       highlight=False)
+    objects = man.get("objects") or {}
+    if "ensemble_threshold" in objects and "ensemble_threshold_plateau" in objects:
+        from gee_landslide.train.ensemble import ThresholdChoice
+
+        choice = ThresholdChoice(objects["ensemble_threshold"], objects["ensemble_val_f1"],
+                                 tuple(objects["ensemble_threshold_plateau"]))
+        console.print(f"object filter: drops objects with p(landslide) < {objects['threshold']:.2f}; the filtered "
+                      f"members combined: {choice.describe()}", highlight=False)
     for m in man["members"]:
         console.print(f"  {m['val_f1']:.3f}  {m['run_id']}  sha256 {m['sha256'][:12]}")
 

@@ -29,7 +29,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -217,23 +217,52 @@ def smallest_best_k(val_f1_by_k: dict[int, float]) -> int:
     return min(k for k, f in val_f1_by_k.items() if f == best)
 
 
+class ThresholdChoice(NamedTuple):
+    """A threshold chosen on the validation events, its validation F1, and the lowest and highest
+    candidate within ``PLATEAU_F1`` of that F1 (:func:`gee_landslide.train.objects.plateau_range`)."""
+
+    threshold: float
+    f1: float
+    plateau: tuple[float, float]
+
+    def describe(self) -> str:
+        """Which threshold, and how firmly the validation events chose it: the report's line."""
+        from gee_landslide.train.metrics import PROB_CANDIDATES
+        from gee_landslide.train.objects import PLATEAU_F1
+
+        lo, hi = self.plateau
+        text = f"threshold {self.threshold:.2f} (validation F1 {self.f1:.3f}"
+        if hi > lo:
+            text += f"; within {PLATEAU_F1} of it from {lo:.2f} to {hi:.2f}, which the validation events cannot rank"
+        text += ")"
+        if hi > lo and self.threshold == lo == PROB_CANDIDATES[0]:
+            text += ("; at the lowest candidate, where a pixel counts when about one member's accepted "
+                     "object covers it")
+        return text
+
+
 def objects_threshold(filtered: Sequence[np.ndarray], scenes: Sequence[Any], member_thresholds: Sequence[float],
-                      aggregation: str, eval_mask: str) -> tuple[float, float]:
-    """(threshold, validation F1) of an ensemble whose members' maps went through the object filter
-    (``ObjectFilter.apply_members``; ``filtered``: one (K,H,W) array per validation scene).
+                      aggregation: str, eval_mask: str) -> ThresholdChoice:
+    """The threshold, validation F1 and plateau of an ensemble whose members' maps went through the
+    object filter (``ObjectFilter.apply_members``; ``filtered``: one (K,H,W) array per validation scene).
 
     Filtering removes false objects from every member, so the combined score of what is left
     supports a different threshold than the unfiltered ensemble's: it is chosen again on the
-    validation events. One member keeps its own run threshold (nothing is averaged). The report's
-    "+ objects" rows and monitoring both use this function, so they share the threshold.
+    validation events (the argmax; sessions 35 and 36 measured the plateau's top instead, which
+    confirmed fewer landslides over the monitored seasons). One member keeps its own run threshold
+    (nothing is averaged). The report's "+ objects" rows and monitoring both use this function, so
+    they share the threshold. The plateau says how loosely the validation events determine it: on
+    the demo's draws the curve is often flat from 0.05 up to 0.15-0.45 (docs/experiments.md).
     """
-    from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold
+    from gee_landslide.train.metrics import PROB_CANDIDATES, best_of_curve, threshold_curve
+    from gee_landslide.train.objects import plateau_range
 
     mt = np.asarray(member_thresholds, np.float32)
     scores = [ensemble_score(f, aggregation, mt) for f in filtered]
     candidates = [float(mt[0])] if len(mt) == 1 else PROB_CANDIDATES
-    t, counts = best_threshold(scores, scenes, candidates, eval_mask)
-    return float(t), counts.f1
+    curve = threshold_curve(scores, scenes, candidates, eval_mask)
+    t, counts = best_of_curve(curve)
+    return ThresholdChoice(float(t), counts.f1, plateau_range({c: n.f1 for c, n in curve}))
 
 
 OBJECTS_FILE = "objects.npz"
@@ -270,15 +299,17 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
         flt = cached_filter(setting, members, mt, stacks_dir, mask).or_fit(fit)
     except ObjectFilterError as exc:
         return {"none": str(exc)}
-    ens_t, ens_f1 = objects_threshold([flt.apply_members(s.stack, val_probs[s.event_id], mt) for s in val], val,
-                                      mt, aggregation, mask)
+    choice = objects_threshold([flt.apply_members(s.stack, val_probs[s.event_id], mt) for s in val], val,
+                               mt, aggregation, mask)
     path = flt.save_table(Path(out_dir) / OBJECTS_FILE)
     return {"file": OBJECTS_FILE, "sha256": sha256_bytes(path.read_bytes()), "threshold": flt.threshold,
             "features": list(feature_names(setting)), "objects": flt.objects,
             "fit_f1": flt.fit_f1, "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on),
             # thresholds whose fit F1 is within PLATEAU_F1 of the chosen one's: how loosely it is determined
             "threshold_plateau": list(flt.plateau() or ()),
-            "ensemble_threshold": ens_t, "ensemble_val_f1": ens_f1,
+            "ensemble_threshold": choice.threshold, "ensemble_val_f1": choice.f1,
+            # the validation F1 curve of the filtered members combined is often flat: its plateau says how flat
+            "ensemble_threshold_plateau": list(choice.plateau),
             "ensemble_threshold_note": "members' objects filtered one by one, then combined; chosen on validation"}
 
 

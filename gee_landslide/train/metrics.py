@@ -130,13 +130,13 @@ class LabelledScene(Protocol):
     labels: np.ndarray  # (H,W)
 
 
-def best_threshold(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene], candidates: Sequence[float],
-                   eval_mask: str) -> tuple[float, Counts]:
-    """The candidate ``t`` maximising summed F1 of ``score > t`` and the counts there.
+def threshold_curve(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene], candidates: Sequence[float],
+                    eval_mask: str) -> list[tuple[float, Counts]]:
+    """The counts of ``score > t`` summed over ``scenes``, for every candidate ``t`` in order.
 
-    Ties go to the candidate nearest the middle of the list. NaN scores are never positive.
-
-    Histograms make the search one pass over the pixels whatever the number of candidates.
+    NaN scores are never positive. Histograms make it one pass over the pixels whatever the number
+    of candidates. Why the whole curve and not only its best point: a curve flat within noise says
+    the data cannot rank its thresholds, and the report says so beside the one it took.
     """
     edges = np.asarray(candidates, np.float64)
     pos = np.zeros(len(edges) + 1)
@@ -154,7 +154,23 @@ def best_threshold(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene]
     tp = np.cumsum(pos[::-1])[::-1][1:]
     fp = np.cumsum(neg[::-1])[::-1][1:]
     fn = pos.sum() - tp
-    f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
-    mid = edges[len(edges) // 2]
-    i = max(range(len(edges)), key=lambda j: (round(float(f1[j]), 12), -abs(edges[j] - mid)))
-    return float(edges[i]), Counts(int(tp[i]), int(fp[i]), int(fn[i]), int(neg.sum() - fp[i]))
+    tn = neg.sum() - fp
+    return [(float(t), Counts(int(a), int(b_), int(c), int(d)))
+            for t, a, b_, c, d in zip(edges, tp, fp, fn, tn, strict=True)]
+
+
+def best_threshold(scores: Sequence[np.ndarray], scenes: Sequence[LabelledScene], candidates: Sequence[float],
+                   eval_mask: str) -> tuple[float, Counts]:
+    """The candidate ``t`` maximising summed F1 of ``score > t`` and the counts there
+    (:func:`threshold_curve`).
+
+    Ties go to the candidate nearest the middle of the list.
+    """
+    return best_of_curve(threshold_curve(scores, scenes, candidates, eval_mask))
+
+
+def best_of_curve(curve: Sequence[tuple[float, Counts]]) -> tuple[float, Counts]:
+    """:func:`best_threshold`'s pick from a :func:`threshold_curve`: the best F1, ties to the
+    candidate nearest the middle of the list."""
+    mid = curve[len(curve) // 2][0]
+    return max(curve, key=lambda tc: (round(tc[1].f1, 12), -abs(tc[0] - mid)))

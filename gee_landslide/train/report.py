@@ -262,7 +262,9 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     for k, r in curve.by_k.items():
         score = {name: [ensemble_score(kept[name][s.event_id][:k], curve.aggregation, mt[:k]) for s in sc]
                  for name, sc in sets.items() if name != "val"}
-        thr = objects_threshold([kept["val"][s.event_id][:k] for s in val], val, mt[:k], curve.aggregation, mask)[0]
+        choice = objects_threshold([kept["val"][s.event_id][:k] for s in val], val, mt[:k], curve.aggregation, mask)
+        curve.objects_thresholds[k] = choice
+        thr = choice.threshold
         curve.by_k_objects[k] = scored(f"{r.method} + objects", r.setting, k, thr, r.chosen_on,
                                        detections(score["test"], thr), curve.test,
                                        detections(score["heldout"], thr), sets["heldout"], mask)
@@ -320,6 +322,22 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
             if (o := c.by_k_objects.get(k)) is not None:
                 lines.append(row(label, replace(o, method=chosen_k_name(k) + " + objects")))
     return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+def objects_threshold_lines(curves: list[SettingCurve], ks: Sequence[int]) -> list[str]:
+    """One line per "+ objects" row of the skill table (the same K and names): its threshold, its
+    validation F1 and the range of thresholds the validation events cannot rank
+    (:class:`gee_landslide.train.ensemble.ThresholdChoice`)."""
+    lines = []
+    for c in curves:
+        n = len(c.runs)
+        named = {k: (c.by_k_objects[k].method if k != n or k == 1 else f"ensemble {k} (all) + objects")
+                 for k in [1, *[k for k in ks if k < n], n] if k in c.by_k_objects}
+        if (k := c.k_chosen) is not None and k in c.by_k_objects and k not in named:
+            named[k] = chosen_k_name(k) + " + objects"
+        lines += [f"- {SETTING_LABEL[c.setting]} {name}: {c.objects_thresholds[k].describe()}"
+                  for k, name in named.items() if k in c.objects_thresholds]
+    return lines
 
 
 def chosen_k_name(k: int) -> str:
@@ -556,7 +574,12 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
               "the objects the runs detect on the training events, drops the objects unlike a landslide "
               "from each member's map before the members are combined; each K's threshold is then chosen "
               "on the validation events again (`gee_landslide.train.objects`):"), "",
-             *[f"- {c.object_filter.describe()}" for c in curves if c.object_filter is not None], ""]
+             *[f"- {c.object_filter.describe()}" for c in curves if c.object_filter is not None], "",
+             "How firmly the validation events chose each `+ objects` row's threshold (the lowest and highest "
+             "candidate within 0.01 of its validation F1; sessions 35 and 36 measured the plateau's top "
+             "instead of the argmax, which confirmed fewer landslides over the monitored seasons, "
+             "docs/experiments.md):", "",
+             *objects_threshold_lines(curves, ks), ""]
             if any(c.object_filter is not None for c in curves) else []),
           "## Recall by the radar's local incidence angle", "",
           "A slide's Sentinel-1 change depends on how its slope faces the radar: a bare scar brightens "

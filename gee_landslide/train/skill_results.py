@@ -81,6 +81,8 @@ class SettingCurve:
     by_k_objects: dict[int, MethodResult] = field(default_factory=dict)
     object_filter: Any = None
     object_note: str | None = None  # why there is no object filter
+    # K -> how the "+ objects" row's threshold was chosen (train.ensemble.ThresholdChoice: its plateau)
+    objects_thresholds: dict[int, Any] = field(default_factory=dict)
     # each run alone at its own threshold, in the order of validation F1 (members[0] is by_k[1])
     members: list[MethodResult] = field(default_factory=list)
     # the K whose top-K ensemble scores best on the validation events (train.ensemble.k_on_validation,

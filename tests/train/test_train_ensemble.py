@@ -169,6 +169,11 @@ def test_report_and_cli(project):
     assert methods["single best + objects"]["threshold"] == methods["single best"]["threshold"]
     assert methods["ensemble 6 + objects"]["chosen_on"] == "validation"
     assert "ensemble 6 (all) + objects" in skill and "Object filter" in out["markdown"].read_text()
+    # ...and says, for each "+ objects" row, which threshold and how firmly validation chose it
+    md = out["markdown"].read_text()
+    choice = next(c for c in out["curves"] if c.setting == "s1s2").objects_thresholds[6]
+    assert f"- S1+S2 ensemble 6 (all) + objects: {choice.describe()}" in md
+    assert choice.threshold == pytest.approx(methods["ensemble 6 + objects"]["threshold"])
     assert (project.reports / "comparison_s1s2.png").exists()
     # recall by the slides' local incidence angle: every slide pixel the test counts is in one bin
     assert "## Recall by the radar's local incidence angle" in out["markdown"].read_text()
@@ -385,8 +390,20 @@ def test_object_filter_travels_with_the_ensemble_and_a_changed_table_is_refused(
     mt = [m.threshold for m in ens.members]
     filtered = [ens.object_filter.apply_members(s.stack, probs[s.event_id], mt) for s in val]
     expected = objects_threshold(filtered, val, mt, ens.aggregation, c0.get("eval_mask", "visible"))
-    assert (entry["ensemble_threshold"], entry["ensemble_val_f1"]) == pytest.approx(expected)
-    assert ens.filtered_threshold == pytest.approx(expected[0])
+    assert (entry["ensemble_threshold"], entry["ensemble_val_f1"]) == pytest.approx((expected.threshold, expected.f1))
+    assert ens.filtered_threshold == pytest.approx(expected.threshold)
+    # the manifest says how loosely validation chose it: the chosen threshold lies on its plateau
+    lo, hi = entry["ensemble_threshold_plateau"]
+    assert (lo, hi) == pytest.approx(expected.plateau) and lo <= entry["ensemble_threshold"] <= hi
+    # `ensemble build` says which threshold the filtered members combined took, and how firmly
+    from gee_landslide.cli import app
+
+    res = CliRunner().invoke(app, ["ensemble", "build", "--root", str(project.root), "--setting", "s1s2", "--k", "6",
+                                   "--name", "objs"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert f"the filtered members combined: threshold {entry['ensemble_threshold']:.2f}" in said
+    assert f"drops objects with p(landslide) < {entry['threshold']:.2f}" in said
     # predict_with_objects: the plain prediction, and the combined score of the filtered members
     pred, kept = ens.predict_with_objects(val[0].stack)
     assert np.allclose(pred.mean, ens.predict(val[0].stack).mean, atol=1e-6)

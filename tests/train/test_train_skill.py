@@ -13,7 +13,13 @@ from gee_landslide.train.baselines import BoostedTrees, DndviRule
 from gee_landslide.train.data import Scene
 from gee_landslide.train.ensemble import combine, ensemble_score
 from gee_landslide.train.losses import LOSSES, create_loss
-from gee_landslide.train.metrics import PROB_CANDIDATES, best_threshold, confusion, evaluation_mask
+from gee_landslide.train.metrics import (
+    PROB_CANDIDATES,
+    best_threshold,
+    confusion,
+    evaluation_mask,
+    threshold_curve,
+)
 from gee_landslide.train.trainer import mask_uncounted
 
 
@@ -40,6 +46,22 @@ def test_best_threshold_matches_brute_force():
     best_f1 = max(f for f, _, _ in brute)
     assert counts.f1 == pytest.approx(best_f1)
     assert any(c == t and tot == counts for _, c, tot in brute)
+    # the whole curve is the brute force's, candidate by candidate: what the report's plateau reads
+    curve = threshold_curve(scores, scenes, PROB_CANDIDATES, "visible")
+    assert [(c, n) for c, n in curve] == [(c, tot) for _, c, tot in brute]
+
+
+def test_a_threshold_choice_says_how_firmly_validation_chose_it():
+    from gee_landslide.train.ensemble import ThresholdChoice
+
+    low = PROB_CANDIDATES[0]
+    flat_at_bottom = ThresholdChoice(low, 0.938, (low, 0.30)).describe()
+    assert "threshold 0.05" in flat_at_bottom and "from 0.05 to 0.30" in flat_at_bottom
+    assert "lowest candidate" in flat_at_bottom
+    mid_plateau = ThresholdChoice(0.15, 0.951, (0.10, 0.30)).describe()
+    assert "from 0.10 to 0.30" in mid_plateau and "lowest candidate" not in mid_plateau
+    sharp = ThresholdChoice(0.55, 0.922, (0.55, 0.55)).describe()  # one member keeps its own threshold
+    assert sharp == "threshold 0.55 (validation F1 0.922)"
 
 
 def test_dndvi_rule_is_fitted_on_the_events_it_is_given_only():
