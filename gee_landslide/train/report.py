@@ -306,17 +306,12 @@ def skill_markdown(curves: list[SettingCurve], baselines: list[MethodResult], ks
         if b.setting is None:
             lines.append(row("-", b))
     for c in curves:
-        n = len(c.runs)
         label = SETTING_LABEL[c.setting]
         lines += [row(label, b) for b in baselines if b.setting == c.setting]
-        for k in [1, *[k for k in ks if k < n], n]:
-            r = c.by_k[k]
-            name = r.method if k != n or k == 1 else f"ensemble {k} (all)"
-            lines.append(row(label, replace(r, method=name)))
-        for k in [1, *[k for k in ks if k < n], n]:
-            if (o := c.by_k_objects.get(k)) is not None:
-                name = o.method if k != n or k == 1 else f"ensemble {k} (all) + objects"
-                lines.append(row(label, replace(o, method=name)))
+        rows = fixed_k_rows(c, ks)
+        lines += [row(label, replace(c.by_k[k], method=name)) for k, name in rows]
+        lines += [row(label, replace(o, method=f"{name} + objects")) for k, name in rows
+                  if (o := c.by_k_objects.get(k)) is not None]
         if (k := c.k_chosen) is not None:
             lines.append(row(label, replace(c.by_k[k], method=chosen_k_name(k))))
             if (o := c.by_k_objects.get(k)) is not None:
@@ -330,14 +325,20 @@ def objects_threshold_lines(curves: list[SettingCurve], ks: Sequence[int]) -> li
     (:class:`gee_landslide.train.ensemble.ThresholdChoice`)."""
     lines = []
     for c in curves:
-        n = len(c.runs)
-        named = {k: (c.by_k_objects[k].method if k != n or k == 1 else f"ensemble {k} (all) + objects")
-                 for k in [1, *[k for k in ks if k < n], n] if k in c.by_k_objects}
-        if (k := c.k_chosen) is not None and k in c.by_k_objects and k not in named:
-            named[k] = chosen_k_name(k) + " + objects"
-        lines += [f"- {SETTING_LABEL[c.setting]} {name}: {c.objects_thresholds[k].describe()}"
+        named = dict(fixed_k_rows(c, ks))
+        if (k := c.k_chosen) is not None and k not in named:
+            named[k] = chosen_k_name(k)
+        lines += [f"- {SETTING_LABEL[c.setting]} {name} + objects: {c.objects_thresholds[k].describe()}"
                   for k, name in named.items() if k in c.objects_thresholds]
     return lines
+
+
+def fixed_k_rows(c: SettingCurve, ks: Sequence[int]) -> list[tuple[int, str]]:
+    """The skill table's fixed-size rows of a setting, (K, name): the single best, each asked K below
+    the number of runs, and the ensemble of all runs. The table and :func:`objects_threshold_lines`
+    name their rows alike from it."""
+    n = len(c.runs)
+    return [(k, c.by_k[k].method if k != n or k == 1 else f"ensemble {k} (all)") for k in [1, *[k for k in ks if k < n], n]]
 
 
 def chosen_k_name(k: int) -> str:
