@@ -82,6 +82,8 @@ class Member:
     refine: bool = False  # full-resolution head (train.architectures.FullResRefine)
     decoder: str = "default"  # smp's decoder or the narrow one (train.architectures.Architecture.slim)
     decoder_norm: bool = True  # False: the decoder without its normalisation layers (create_model)
+    refine_width: int = 16  # the full-resolution head's shape (train.architectures.FullResRefine)
+    refine_depth: int = 1
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
@@ -402,6 +404,7 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
             "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
             "refine": bool(c.get("refine", False)), "decoder": c.get("decoder", "default"),
             "decoder_norm": bool(c.get("decoder_norm", True)),
+            "refine_width": int(c.get("refine_width", 16)), "refine_depth": int(c.get("refine_depth", 1)),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     evidence = objects = None
@@ -588,7 +591,8 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
                 f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
                 f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
         model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm, m.refine, m.decoder,
-                             decoder_norm=m.decoder_norm)
+                             decoder_norm=m.decoder_norm, refine_width=m.refine_width,
+                             refine_depth=m.refine_depth)
         model.load_state_dict(st_load(data))
         models.append(ready_for_inference(model, dev))
     return Ensemble(

@@ -66,6 +66,8 @@ DecoderNorms = Annotated[dict[ArchName, bool], AfterValidator(
     _only_architectures_with(lambda a: a.has_decoder_norm, "decoder normalisation to switch"))]
 LossName = Annotated[str, AfterValidator(lambda v: _lookup(loss_spec, v))]
 SettingName = Annotated[str, AfterValidator(lambda v: _lookup(setting, v))]
+RefineWidth = Annotated[int, Field(ge=1, le=256)]
+RefineDepth = Annotated[int, Field(ge=1, le=8)]
 
 
 class InferenceOptions(BaseModel):
@@ -135,6 +137,12 @@ class Profile(BaseModel):
     norm: Literal["batch", "group"] = Field(
         "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
     refine: bool = Field(False, description="add the full-resolution refinement head (architectures.FullResRefine)")
+    refine_width: RefineWidth | dict[SettingName, RefineWidth] = Field(
+        16, description="channels of each hidden layer of the refinement head: one number, or one per setting "
+        "({s1s2: 32}; a setting not named: 16)")
+    refine_depth: RefineDepth | dict[SettingName, RefineDepth] = Field(
+        1, description="hidden 3x3 layers of the refinement head (1 sees 5x5 pixels, 2 sees 7x7): one number, or "
+        "one per setting ({s1s2: 2}; a setting not named: 1)")
     decoder: Literal["default", "slim"] = Field(
         "default", description="smp's decoders (the paper) or narrow ones sized for a small encoder "
         "(architectures.Architecture.slim)")
@@ -244,6 +252,14 @@ class Profile(BaseModel):
     def boundary_weight_of(self, grid: ExtraGrid) -> float:
         """The loss's edge weight for the runs of an extra grid: its own, else the profile's."""
         return self.boundary_weight if grid.boundary_weight is None else grid.boundary_weight
+
+    def refine_head(self, setting_name: str) -> tuple[int, int]:
+        """(width, depth) of the refinement head of one setting's runs: the profile's number, or the
+        setting's entry in its per-setting mapping (a setting not named keeps the original 16, 1)."""
+        def pick(value: int | dict[str, int], original: int) -> int:
+            return value.get(setting_name, original) if isinstance(value, dict) else value
+
+        return pick(self.refine_width, 16), pick(self.refine_depth, 1)
 
     def decoder_dropout_of(self, grid: ExtraGrid) -> dict[str, float]:
         """The decoder dropout rates for the runs of an extra grid: its own, else the profile's."""

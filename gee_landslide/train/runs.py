@@ -45,7 +45,7 @@ EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0,
                                           "crop_stale_optical_share": 0.0, "crop_silent_sar_share": 0.0,
                                           "decoder": "default", "boundary_weight": 0.0, "decoder_dropout": None,
-                                          "decoder_norm": True}
+                                          "decoder_norm": True, "refine_width": 16, "refine_depth": 1}
 
 
 class RunConfig(BaseModel):
@@ -72,6 +72,8 @@ class RunConfig(BaseModel):
     eval_mask: str = "visible"
     norm: str = "batch"
     refine: bool = False
+    refine_width: int = 16  # the full-resolution head's channels and layers (architectures.FullResRefine)
+    refine_depth: int = 1
     decoder: str = "default"
     decoder_dropout: float | None = None  # None: smp's rate; only for architectures with a decoder dropout
     decoder_norm: bool = True  # False: smp's decoder_use_norm=False; only for architectures that have it

@@ -74,8 +74,10 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     for s, arch, loss, lr, opts, rates, norms in combos:
         seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
         sp = setting_splits(profile, splits, s)
+        width, depth = profile.refine_head(s)
         out.append(RunConfig(
             **opts, setting=s, architecture=arch, loss=loss, learning_rate=lr, seed=seed,
+            refine_width=width, refine_depth=depth,
             # smp's rate (None) and a normalised decoder (True) keep the ids of runs made before these options
             decoder_dropout=rates.get(arch), decoder_norm=norms.get(arch, True),
             train_events=sp.train, val_events=sp.val, test_events=sp.test,
@@ -112,7 +114,8 @@ def longest_first(configs: Sequence[RunConfig]) -> list[RunConfig]:
 
 # RunConfig fields that each run sets itself (its grid cell, its seed and the splits)
 PER_RUN_FIELDS = frozenset({"setting", "architecture", "loss", "learning_rate", "seed", "decoder_dropout",
-                            "decoder_norm", "train_events", "val_events", "test_events"})
+                            "decoder_norm", "refine_width", "refine_depth", "train_events", "val_events",
+                            "test_events"})
 
 
 def profile_run_options(profile: Profile) -> dict[str, Any]:

@@ -336,7 +336,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine,
-                         cfg.decoder, cfg.decoder_dropout, cfg.decoder_norm)
+                         cfg.decoder, cfg.decoder_dropout, cfg.decoder_norm, cfg.refine_width, cfg.refine_depth)
     precision = training_precision(device, amp, cpu_bf16)
     model = model.to(device=device, memory_format=precision.memory_format)
     optimizer = _make_optimizer(cfg, model)

@@ -283,6 +283,7 @@ def test_onehot_runs_train_and_their_ensemble_predicts(project, tmp_path):
 @pytest.mark.parametrize(("arch", "option", "recorded"), [
     ("PSPNet", {"decoder": "slim"}, {"decoder": "slim"}),
     ("Linknet", {"decoder_norm": {"Linknet": False}}, {"decoder_norm": False}),
+    ("Unet", {"refine": True, "refine_depth": 2, "refine_width": 8}, {"refine_depth": 2}),
 ])
 def test_decoder_options_travel_through_the_manifest(project, tmp_path, arch, option, recorded):
     """A run with the narrow decoder, or a decoder without its normalisation: run.json and the

@@ -274,6 +274,37 @@ def test_decoder_norm_option_is_validated_and_recorded_per_architecture(tmp_path
         assert s1.decoder_norm is expected, own
 
 
+def test_refine_head_reaches_the_runs_of_each_setting(tmp_path):
+    """The head's shape is part of a run's config (its weights differ). One number applies to every
+    run, a mapping to the settings it names; runs at the original shape (16, 1) keep their ids, so the
+    laptop's S2 and S1 runs are unchanged by its deeper S1+S2 head."""
+    from gee_landslide.train.profile import ProfileError, parse_profile
+
+    base = {**load_profile("smoke").model_dump(), "architectures": ["Unet"], "losses": ["Focal"], "refine": True,
+            "settings": ["s2", "s1s2"]}
+    with pytest.raises(ProfileError, match=r"my.yaml: refine_depth"):
+        parse_profile({**base, "refine_depth": 0}, "my.yaml")
+    with pytest.raises(ProfileError, match=r"refine_width.*s3"):
+        parse_profile({**base, "refine_width": {"s3": 32}}, "my.yaml")
+    splits = make_splits(tmp_path / "stacks", 2, 1, 1, size=64)
+
+    def heads(**option):
+        return {c.setting: (c.refine_width, c.refine_depth, c.run_id)
+                for c in expand_grid(parse_profile({**base, **option}), splits)}
+
+    plain = heads()
+    assert {k: v[:2] for k, v in plain.items()} == {"s2": (16, 1), "s1s2": (16, 1)}
+    assert not any("refine_" in c.canonical_json() for c in expand_grid(parse_profile(base), splits))
+    every = heads(refine_depth=2)
+    assert {k: v[:2] for k, v in every.items()} == {"s2": (16, 2), "s1s2": (16, 2)}
+    assert every["s2"][2] != plain["s2"][2]
+    per = heads(refine_depth={"s1s2": 2}, refine_width={"s1s2": 32})
+    assert {k: v[:2] for k, v in per.items()} == {"s2": (16, 1), "s1s2": (32, 2)}
+    assert per["s2"][2] == plain["s2"][2] and per["s1s2"][2] != plain["s1s2"][2]
+    laptop = {c.setting: (c.refine_width, c.refine_depth) for c in expand_grid(load_profile("laptop"), splits)}
+    assert laptop == {"s2": (16, 1), "s1s2": (32, 2), "s1": (16, 1)}
+
+
 def test_decoder_dropout_option_is_validated_and_recorded_per_architecture(tmp_path):
     """The profile's rates reach the runs of the architectures named, and only those: the others keep
     the run ids they had before the option existed, and so does every run where no rate is set."""

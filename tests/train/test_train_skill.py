@@ -192,6 +192,30 @@ def test_full_resolution_head_starts_as_the_base_model_and_keeps_the_stride():
     assert float(wrapped.refine[-1].weight.detach().abs().sum()) > 0
 
 
+def test_a_deeper_refinement_head_sees_farther_and_still_starts_as_the_base_model():
+    """Depth 2 widens what the head sees from 5x5 to 7x7 pixels; depth 1 keeps the layout (and so the
+    weights files) of every run made before the option existed."""
+    from gee_landslide.train.architectures import FullResRefine, create_model
+
+    torch.manual_seed(0)
+    base = create_model("Unet", 2, "tu-mobilenetv3_small_100", None, norm="group").eval()
+    old = FullResRefine(base, 2)
+    assert sorted(k for k in old.state_dict() if k.startswith("refine.")) == [
+        "refine.0.bias", "refine.0.weight", "refine.1.bias", "refine.1.weight", "refine.3.bias", "refine.3.weight"]
+    deep = FullResRefine(base, 2, width=8, depth=2).eval()
+    convs = [m for m in deep.refine if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(3, 8), (8, 8), (8, 1)]
+    x = torch.randn(1, 2, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(deep(x), base(x))
+        # three 3x3 layers: a logit depends on the bands 3 pixels away (GroupNorm aside, which pools the
+        # whole map), one more than the old head's two
+        assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) for c in convs)
+        assert len([m for m in old.refine if isinstance(m, torch.nn.Conv2d)]) == 2
+    with pytest.raises(ValueError, match="width >= 1 and depth >= 1, got width=16, depth=0"):
+        FullResRefine(base, 2, depth=0)
+
+
 def test_onehot_gives_each_land_cover_class_its_own_channel_and_survives_a_round_trip():
     from gee_landslide.train.data import CLASS_CODES, Normalisation
 
