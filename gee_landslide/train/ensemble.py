@@ -47,7 +47,7 @@ from gee_landslide.train.data import Normalisation
 from gee_landslide.train.fingerprint import code_digest, runs_digest, stacks_digest
 from gee_landslide.train.fingerprint import digest as inputs_sha
 from gee_landslide.train.inference import pick_device, predict, ready_for_inference
-from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, now_iso, sha256_bytes
+from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, model_build_options, now_iso, sha256_bytes
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = "gee-landslide-ensemble/1"
@@ -401,10 +401,7 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
             "weights": os.path.relpath(wpath, out_dir), "sha256": sha,
             "normalisation": rec["normalisation"],
             "in_channels": Normalisation.from_dict(rec["normalisation"]).out_channels,
-            "threshold": run_threshold(rec), "norm": c.get("norm", "batch"),
-            "refine": bool(c.get("refine", False)), "decoder": c.get("decoder", "default"),
-            "decoder_norm": bool(c.get("decoder_norm", True)),
-            "refine_width": int(c.get("refine_width", 16)), "refine_depth": int(c.get("refine_depth", 1)),
+            "threshold": run_threshold(rec), **model_build_options(c),
         })
     norms = {json.dumps(e["normalisation"], sort_keys=True) for e in entries}
     evidence = objects = None

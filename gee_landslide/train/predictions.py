@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gee_landslide.train.data import Normalisation, Scene
-from gee_landslide.train.runs import EVAL_PROBS_FILE
+from gee_landslide.train.runs import EVAL_PROBS_FILE, model_build_options
 
 
 def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
@@ -36,10 +36,7 @@ def run_probs(rec: dict, scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
 
     c = rec["config"]
     norm = Normalisation.from_dict(rec["normalisation"])
-    model = create_model(c["architecture"], norm.out_channels, c["encoder"], None,
-                         c.get("norm", "batch"), bool(c.get("refine", False)),
-                         c.get("decoder", "default"), decoder_norm=bool(c.get("decoder_norm", True)),
-                         refine_width=int(c.get("refine_width", 16)), refine_depth=int(c.get("refine_depth", 1)))
+    model = create_model(c["architecture"], norm.out_channels, c["encoder"], None, **model_build_options(c))
     model.load_state_dict(load_file(str(Path(rec["_dir"]) / rec["weights"]["file"])))
     model = ready_for_inference(model, torch.device("cpu"))
     for s in todo:

@@ -109,6 +109,18 @@ class RunConfig(BaseModel):
         return f"{self.setting}-{arch}-{loss}-lr{self.learning_rate:g}-{self.config_hash[:8]}"
 
 
+# the RunConfig fields that decide which weights a model holds: inference must build it with them
+MODEL_BUILD_FIELDS = ("norm", "refine", "decoder", "decoder_norm", "refine_width", "refine_depth")
+
+
+def model_build_options(config: dict[str, Any]) -> dict[str, Any]:
+    """``create_model``'s options for a run recorded with ``config`` (its run.json ``config``).
+
+    A field missing from an older record takes RunConfig's default, which is what those runs were
+    built with (each option was added with the earlier behaviour as its default)."""
+    return {k: config.get(k, RunConfig.model_fields[k].default) for k in MODEL_BUILD_FIELDS}
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -303,6 +303,15 @@ def test_refine_head_reaches_the_runs_of_each_setting(tmp_path):
     assert per["s2"][2] == plain["s2"][2] and per["s1s2"][2] != plain["s1s2"][2]
     laptop = {c.setting: (c.refine_width, c.refine_depth) for c in expand_grid(load_profile("laptop"), splits)}
     assert laptop == {"s2": (16, 1), "s1s2": (16, 2), "s1": (16, 1)}
+    # inference rebuilds a run from its recorded config; a record made before these options existed
+    # builds the model it trained (BatchNorm, smp's decoder, no head), a new one builds its own shape
+    from gee_landslide.train.runs import model_build_options
+
+    assert model_build_options({}) == {"norm": "batch", "refine": False, "decoder": "default", "decoder_norm": True,
+                                       "refine_width": 16, "refine_depth": 1}
+    s1s2 = next(c for c in expand_grid(load_profile("laptop"), splits) if c.setting == "s1s2")
+    assert model_build_options(s1s2.model_dump(mode="json")) == {
+        "norm": "group", "refine": True, "decoder": "slim", "decoder_norm": True, "refine_width": 16, "refine_depth": 2}
 
 
 def test_decoder_dropout_option_is_validated_and_recorded_per_architecture(tmp_path):
