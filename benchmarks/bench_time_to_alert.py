@@ -224,15 +224,16 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         results: dict[str, list] = {n: [] for n in runs}
         any_ctx = next(iter(ctxs.values()))
         area = any_ctx.grid.area_km2
-        # the recent-look mask of the region's optical_look_days is fetched once per tile (only SAR-first uses it)
-        sar_ctx = next((c for c in ctxs.values() if c.strategy == "sar-first"), None)
+        # the recent-look mask of the region's optical_look_days is fetched once per tile: SAR-first decides with it,
+        # and every strategy that reads Sentinel-2 tells a new optical look by it (confirm_rules.optical_look_of)
+        look_ctx = next((c for c in ctxs.values() if c.strategy != "s1-only"), None)
         # the S1 ensemble's own stack (s1_ensemble_post_days) is fetched once per tile too, for SAR-first and S1-only
         s1_ctx = next((c for c in ctxs.values() if c.strategy in S1_STRATEGIES), None)
         for tile in any_ctx.tiles:
             t0 = time.perf_counter()
             grid = tile.read_grid(any_ctx.grid)
             stack, truth = fetch_tile_stack(any_ctx, grid, tile.key)
-            look = None if sar_ctx is None else fetch_tile_look(sar_ctx, grid, tile.key)
+            look = None if look_ctx is None else fetch_tile_look(look_ctx, grid, tile.key)
             s1_stack = None if s1_ctx is None else fetch_tile_s1_stack(s1_ctx, grid, tile.key)
             fetch_s += time.perf_counter() - t0
             timed: set[str] = set()
@@ -246,7 +247,8 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                     ens.predict_with_objects(x) if filters_objects(ctx, ens) else ens.predict(x)
                     predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
                 own = s1_stack if ctx.strategy in S1_STRATEGIES else None
-                results[n].append(predict_tile(ctx, tile, stack, truth, look=look, s1_stack=own))
+                results[n].append(predict_tile(ctx, tile, stack, truth, look=None if ctx.strategy == "s1-only" else look,
+                                               s1_stack=own))
         summary = []
         for n, ctx in ctxs.items():
             r = finish_pass(ctx, results[n], runs[n].paths)
@@ -590,6 +592,9 @@ def main() -> None:
     ap.add_argument("--optical-look-days", type=int, default=0,
                     help="the regions' optical_look_days: SAR-first lets the optical ensemble's silence decide a pixel "
                     "only where Sentinel-2 saw it clear in the latest N days (0 = any clear look in the post window)")
+    ap.add_argument("--optical-confirm-look", choices=["any", "recent", "new"], default=None,
+                    help="the regions' optical_confirm_look: which later Sentinel-2 detection confirms one Sentinel-2 "
+                    "made before (default: the catalog region's with --region, else any)")
     ap.add_argument("--profile-set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="laptop profile options for the benchmark's 4 runs, e.g. crop_object_share=0")
     ap.add_argument("--contrast", action="store_true",
@@ -662,6 +667,8 @@ def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies:
                     simulation=RegionSimulation(seed=seed, landslide_dates=slide_dates, landslides_per_date=a.per_date))
     if a.region:
         slide_dates = list(region.simulation.landslide_dates)
+    if a.optical_confirm_look is not None:
+        region = region.model_copy(update={"optical_confirm_look": a.optical_confirm_look})
     catalog = catalog.model_copy(update={"regions": {region_id: region}})
     start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
     dates = [start + dt.timedelta(days=i) for i in range(0, (end - start).days + 1, a.every)]

@@ -397,6 +397,13 @@ class Region(_Strict):
         2, ge=1, le=2, description="passes that must see a detection before it is confirmed, the later one with "
         "Sentinel-2: 1 = the first optical detection confirms; 2 = a later pass must see it again, and a candidate "
         "only one pass saw with Sentinel-1 alone, or a cancelled one, needs two optical detections (monitor.store)")
+    optical_confirm_look: Literal["any", "recent", "new"] = Field(
+        "any", description="with confirm_looks 2, which later Sentinel-2 detection of an alert Sentinel-2 has detected "
+        "before confirms it: any = any later pass's; recent = one whose optical pixels mostly had a clear image in the "
+        "latest optical_look_days (a composite that fell back to older images re-reads what the earlier pass read); "
+        "new = a recent one from a pass optical_look_days or more after the earlier detection, so an image later than "
+        "it (without optical_look_days: a whole Sentinel-2 post window later). Stricter rules confirm fewer residual "
+        "clouds and fewer landslides that one clear image alone has shown (monitor.confirm_rules)")
     sar_confirm_passes: int | None = Field(
         None, ge=2, le=20, description="opt-in: a candidate that this many passes detected (the current one with "
         "Sentinel-1), the first and the latest at least one Sentinel-1 post window apart, is confirmed without "

@@ -172,6 +172,58 @@ class SarConfirm(NamedTuple):
     landcover: frozenset[int] | None = None
 
 
+class OpticalLook(NamedTuple):
+    """What makes a pass's Sentinel-2 detection a look of its own (:func:`plan_merge`, ``optical_look``).
+
+    ``span_days``: how many days after an alert's earlier Sentinel-2 detection the confirming pass must
+    run; ``fresh(cands)``: whether this pass saw the detections' pixels clear within its latest
+    ``span_days``. Both together put a clear acquisition between the two detections, so that their
+    composites do not hold the same images (:func:`gee_landslide.monitor.confirm_rules.optical_look_of`)."""
+
+    span_days: int
+    fresh: Callable[[Sequence[Candidate]], bool]
+
+
+def optical_look_date(alert: Alert) -> dt.date | None:
+    """The run date of the Sentinel-2 detection a confirmation of ``alert`` must be independent of
+    (``Alert.optical_look_on``); for a store written before that field, its first pass where Sentinel-2
+    has seen it, since most such alerts were raised by an optical detection; None when it has none."""
+    if alert.optical_look_on:
+        return parse_iso(alert.optical_look_on).date()
+    if alert.sensors == SENSORS_S1S2:
+        return parse_iso(alert.first_seen).date()
+    return None
+
+
+def _new_optical_look(old: Alert, cands: Sequence[Candidate], post: tuple[str, str],
+                      optical_look: OpticalLook | None) -> bool:
+    """Is this pass's Sentinel-2 detection of ``old`` a look independent of its earlier one?
+
+    Why: a greenest-pixel composite keeps a pixel's greenest clear image of the window, so two passes a
+    few days apart mostly re-read the same images: what one composite shows (an unmasked cloud, a
+    shadow) the next shows too. On the deployment's simulated season (laptop ensembles, session 39) all
+    five false Sentinel-2 confirmations lay under residual cloud in both post composites, whose pixels
+    had no clear image in the latest 12 days of either (their dNDVI -0.30 to -0.62 fell to -0.05 to 0.00
+    without the residual cloud). True when no rule is given, or no earlier Sentinel-2 detection."""
+    if optical_look is None:
+        return True
+    earlier = optical_look_date(old)
+    if earlier is None:
+        return True
+    gap = (dt.date.fromisoformat(post[1]) - earlier).days
+    return gap >= optical_look.span_days and optical_look.fresh(cands)
+
+
+def _optical_look_on(old: Alert, seen_with: str, run_iso: str) -> str:
+    """``Alert.optical_look_on`` after this pass: this pass's run time when it is the alert's first
+    Sentinel-2 detection or reopens it after a cancellation, else what it was (for a store written
+    before the field, the first pass where Sentinel-2 had seen it, as :func:`optical_look_date` reads it)."""
+    before = old.optical_look_on or (old.first_seen if old.sensors == SENSORS_S1S2 else "")
+    if seen_with == SENSORS_S1S2 and (old.stage == "cancelled" or not before):
+        return run_iso
+    return before
+
+
 def _sar_persistent(old: Alert, cands: Sequence[Candidate], seen_with: str, detections: int,
                     post: tuple[str, str], sar_confirm: tuple[int, ...] | None, iou_min: float,
                     sar_holds: Callable[[Sequence[Candidate]], bool] | None = None) -> bool:
@@ -269,6 +321,7 @@ def plan_merge(
     confirm_looks: int = 1,
     sar_confirm: tuple[int, ...] | None = None,
     sar_holds: Callable[[Sequence[Candidate]], bool] | None = None,
+    optical_look: OpticalLook | None = None,
 ) -> MergePlan:
     """The pure part of a merge: which candidate updates which alert, which are new (no I/O).
 
@@ -325,6 +378,13 @@ def plan_merge(
     ensemble reads a shorter one (``s1_ensemble_post_days``; None: no such check). Why: a one-look
     median puts a speckle detection under a grown candidate often enough to count N times; a
     median over two or more looks does not show it (see :func:`gee_landslide.monitor.confirm_rules.sar_holds_of`).
+
+    ``optical_look`` (:class:`OpticalLook`; None: any later pass's detection is a second look): with two
+    looks, an optical detection confirms an alert that Sentinel-2 has detected before
+    (:func:`optical_look_date`) only when it is a look of its own: this pass runs ``span_days`` or more
+    after that detection and saw the pixels clear within those days. Detections that are not keep the
+    alert a candidate (see :func:`_new_optical_look`). ``optical_look_on`` records the detection the next
+    confirmation must be independent of: an alert's first Sentinel-2 detection, or the one that reopened it.
     """
     if confirm_looks not in (1, 2):
         raise ValueError(f"confirm_looks {confirm_looks!r}: use 1 or 2")
@@ -387,7 +447,8 @@ def plan_merge(
         grown = sum(_deg2_to_m2(c.lonlat.difference(old.geometry).area, c.centroid_lat) for c in cands)
         grew = grown > rule.growth_tol_px * px_area  # below the tolerance the footprint stays as it is
         regrown = later_pass and grew and grown >= rule.regrowth_min_share * old.area_m2
-        optical_confirms = seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
+        optical_confirms = (seen_with == SENSORS_S1S2 and another_look and confirmable and can_confirm(old, pre, post)
+                            and (confirm_looks == 1 or _new_optical_look(old, cands, post, optical_look)))
         persistent = (old.stage != "confirmed" and confirmable
                       and _sar_persistent(old, cands, seen_with, detections, post, sar_confirm, rule.iou_min,
                                           sar_holds))
@@ -429,6 +490,7 @@ def plan_merge(
             grown_on=run_iso if regrown else old.grown_on,
             confirmed_by=confirmed_by,
             reopened_on=run_iso if old.stage == "cancelled" else old.reopened_on,
+            optical_look_on=_optical_look_on(old, seen_with, run_iso),
         )
         if proposal == old:
             result.unchanged.append(old)
@@ -491,6 +553,7 @@ def plan_merge(
             threshold=_round(threshold, PROB_DECIMALS),
             quicklook="",
             geometry=c.lonlat,
+            optical_look_on=run_iso if seen_with == SENSORS_S1S2 else "",
         )
         out[aid] = alert
         groups[aid] = [c]

@@ -86,6 +86,10 @@ class Alert:
     # over an alert a clear view had cancelled, confirm_looks 2: plan_merge); "" = never cancelled or
     # never reopened. Subscribers who saw the Cancel need to be told why the alert is back
     reopened_on: str = ""
+    # ISO UTC run time of the pass whose Sentinel-2 detection the next optical confirmation must be
+    # independent of (its first Sentinel-2 detection, or the one that reopened it); "" = none yet, and for
+    # stores written before the field existed (then first_seen stands in: alert_merge.optical_look_date)
+    optical_look_on: str = ""
 
     def properties(self) -> dict[str, Any]:
         """All attributes but the geometry (JSON-ready: None for missing values)."""

@@ -21,7 +21,7 @@ from gee_landslide.monitor.alerts import candidates_mask
 from gee_landslide.monitor.pass_context import SENSOR_CODE, PassContext
 
 if TYPE_CHECKING:
-    from gee_landslide.monitor.alert_merge import SarConfirm
+    from gee_landslide.monitor.alert_merge import OpticalLook, SarConfirm
 
 
 def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, Any] | None = None) -> SarConfirm | None:
@@ -125,3 +125,46 @@ def optical_coverage_of(sensors: np.ndarray, grid: Grid) -> Callable[[Any], floa
         return float((sensors[inside] == SENSOR_CODE["optical"]).mean())
 
     return coverage
+
+
+# a detection is a fresh Sentinel-2 look when at least this share of the pixels the optical ensemble
+# decided in it had a clear image in the latest optical_look_days
+FRESH_LOOK_MIN_SHARE = 0.5
+
+
+def optical_look_of(ctx: PassContext, m: dict[str, np.ndarray]) -> OpticalLook | None:
+    """The store's ``optical_look``: when this pass's Sentinel-2 detection of an alert that Sentinel-2
+    has detected before is a second look (:func:`gee_landslide.monitor.alert_merge.plan_merge`), by the
+    region's ``optical_confirm_look``; None (any later pass's detection) for ``any`` and S1-only passes.
+
+    ``recent``: most of the detection's optical pixels had a clear image in the latest
+    ``optical_look_days`` (the pass's ``look`` raster, :func:`gee_landslide.monitor.tile_inputs.fetch_tile_look`;
+    without one every detection is recent). ``new``: that, from a pass ``optical_look_days`` or more after
+    the earlier detection, so the image is later than it; without a look raster, a whole Sentinel-2 post
+    window (``optical_post_days``, else ``post_days``) after it, so that the two composites' windows do
+    not overlap (where the latest ``optical_post_days`` held no clear image the composite falls back to
+    the whole window, which this cannot see).
+
+    Why: greenest-pixel composites of passes a few days apart mostly hold the same images, so a residual
+    cloud or shadow in one is in the next; on the deployment's simulated season (session 39) the five false
+    Sentinel-2 confirmations were one such cloud, detected by passes 6 days apart whose pixels had no
+    clear image in the latest 12 days of either."""
+    rule = ctx.region.optical_confirm_look
+    if ctx.strategy == "s1-only" or rule == "any":
+        return None
+    from gee_landslide.monitor.alert_merge import OpticalLook
+
+    window = ctx.region.optical_look_window(ctx.post)
+    look = m.get("look")
+    if window is None or look is None or not np.isfinite(look).any():
+        return OpticalLook(ctx.region.s2_post_window(ctx.post).days if rule == "new" else 0, lambda cands: True)
+    optical = m["sensors"] == SENSOR_CODE["optical"]
+    grid = ctx.grid
+
+    def fresh(cands: Sequence[Any]) -> bool:
+        inside = candidates_mask(list(cands), grid).astype(bool) & optical
+        values = look[inside]
+        values = values[np.isfinite(values)]
+        return values.size == 0 or float(values.mean()) >= FRESH_LOOK_MIN_SHARE
+
+    return OpticalLook(window.days if rule == "new" else 0, fresh)

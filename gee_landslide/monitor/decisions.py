@@ -62,7 +62,8 @@ def predict_by_sensors(ctx: PassContext, stack: np.ndarray, look: np.ndarray | N
 
     ``look`` (SAR-first only, :func:`fetch_tile_look`): the pixels Sentinel-2 saw clear recently
     enough. Where the composite is clear but the look is older (stale), the optical ensemble's
-    detection still counts (the composite shows a change, so it may confirm an alert), but its
+    detection still counts (the composite shows a change: it raises or keeps an alert, and confirms one
+    unless the region's ``optical_confirm_look`` asks a second look for recent images), but its
     silence does not: a landslide younger than the pixel's last clear look cannot be in a
     greenest-pixel composite, so there the S1 ensemble decides.
 

@@ -118,6 +118,9 @@ class TileResult:
     dvh_window: np.ndarray | None = None
     tree_height: np.ndarray | None = None  # for the object filter (train.objects)
     objects_score: np.ndarray | None = None  # the deciding ensemble's score after its object filter; NaN: none
+    # 1 where Sentinel-2 saw the pixel clear in the latest optical_look_days of the post window, else 0;
+    # None where the pass did not ask (tile_inputs.fetch_tile_look): what makes an optical look new
+    look: np.ndarray | None = None
 
 
 @dataclass

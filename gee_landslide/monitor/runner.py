@@ -49,6 +49,7 @@ from gee_landslide.core.paths import ProjectPaths
 from gee_landslide.monitor.alerts import candidates_mask
 from gee_landslide.monitor.confirm_rules import (
     optical_coverage_of,
+    optical_look_of,
     retraction_view,
     sar_confirm_rule,
     sar_holds_of,
@@ -135,6 +136,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
         dvh_window=None if s1_stack is None else stack[BAND_INDEX["dVH"]][core],
         tree_height=stack[BAND_INDEX["tree_height"]][core],
         objects_score=objects,
+        look=None if look is None else look[core].astype(np.float32),
     )
 
 
@@ -142,7 +144,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
 def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
     keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "dvh_window", "slope", "landcover", "elevation",
-            "score", "tree_height", "objects_score")
+            "score", "tree_height", "objects_score", "look")
     out = {k: np.full((h, w), np.nan, np.float32) for k in keys}
     sensors = np.zeros((h, w), np.uint8)
     truth = np.zeros((h, w), np.uint8)
@@ -262,6 +264,7 @@ def finish_pass(
         confirm_looks=ctx.region.confirm_looks,
         sar_confirm=sar_confirm_rule(ctx.region, ctx.run_date, s1_evidence),
         sar_holds=sar_holds_of(m["dvh_window"], ctx.grid, s1_evidence),
+        optical_look=optical_look_of(ctx, m),
     )
     feeds = feed_paths(paths.alerts)  # merge_and_publish() has already republished them
     install_basemap(final_dir, paths.alerts, ctx.region_id)

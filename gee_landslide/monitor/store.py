@@ -58,7 +58,7 @@ from filelock import FileLock, Timeout
 from gee_landslide.core.atomic import atomic_path
 from gee_landslide.core.errors import UnknownIdError
 from gee_landslide.monitor.alert_gpkg import read_alerts, write_alerts
-from gee_landslide.monitor.alert_merge import MatchRule, MergePlan, MergeResult, plan_merge
+from gee_landslide.monitor.alert_merge import MatchRule, MergePlan, MergeResult, OpticalLook, plan_merge
 from gee_landslide.monitor.alert_record import Alert, iso_utc, window_strings
 from gee_landslide.monitor.alerts import Candidate, from_lonlat
 from gee_landslide.monitor.chips import ChipSource, render_quicklook
@@ -174,6 +174,7 @@ class AlertStore:
         confirm_looks: int = 1,
         sar_confirm: tuple[int, ...] | None = None,
         sar_holds: Callable[[Sequence[Candidate]], bool] | None = None,
+        optical_look: OpticalLook | None = None,
     ) -> MergeResult:
         """Merge one pass's candidates into the store (locked, atomic, idempotent).
 
@@ -183,8 +184,8 @@ class AlertStore:
         is still held (the feeds use it to publish exactly the state just committed).
         ``optical_coverage`` lets the merge retract candidates, ``confirm_looks`` sets how many
         passes confirm an optical detection, ``sar_confirm`` lets Sentinel-1's persistence confirm a
-        candidate and ``sar_holds`` asks its detections to hold over the full window (see
-        :func:`plan_merge`).
+        candidate, ``sar_holds`` asks its detections to hold over the full window and ``optical_look``
+        says when an optical detection is a look of its own (see :func:`plan_merge`).
         """
         cands = list(candidates)
         pre_s, post_s = window_strings(pre), window_strings(post)
@@ -196,7 +197,7 @@ class AlertStore:
                 existing, cands, region_id=region_id, pre=pre_s, post=post_s, run_iso=run_iso,
                 model_version=model_version, threshold=threshold, rule=self.rule,
                 optical_coverage=optical_coverage, confirm_looks=confirm_looks, sar_confirm=sar_confirm,
-                sar_holds=sar_holds,
+                sar_holds=sar_holds, optical_look=optical_look,
             )
             result = plan.result
             if result.changed or not self.gpkg.exists():  # (an empty store is written too, for QGIS)

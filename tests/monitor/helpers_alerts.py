@@ -73,7 +73,7 @@ SLIDES_B = [Slide(20, 20, 40, 33, 0.94), Slide(70, 60, 84, 90, 0.8, ellipse=True
 
 def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLIDES_A, coverage=None,
           notifier=None, confirm_looks: int = 1, confirmable: bool = True,
-          sar_confirm: tuple[int, int] | None = None, sar_holds=None) -> MergeResult:
+          sar_confirm: tuple[int, int] | None = None, sar_holds=None, optical_look=None) -> MergeResult:
     """One pass of the SAR-first lifecycle over the synthetic slides whose detections were made with
     ``sensors`` (or none: a pass that detected nothing); ``confirmable`` False = the object filter
     held them back (``objects_stage: confirm``)."""
@@ -84,5 +84,5 @@ def merge(store_dir: Path, run_date: dt.date, sensors: str | None, *, slides=SLI
         AlertStore(store_dir), cands, region_id="norway", pre=pre, post=post,
         run_time=dt.datetime(run_date.year, run_date.month, run_date.day, 6, 0), model_version="ens-k2",
         threshold=0.5, optical_coverage=coverage, notifier=notifier, confirm_looks=confirm_looks,
-        sar_confirm=sar_confirm, sar_holds=sar_holds,
+        sar_confirm=sar_confirm, sar_holds=sar_holds, optical_look=optical_look,
     )

@@ -14,7 +14,7 @@ from synthetic_pass import Slide, synthetic_pass
 
 from gee_landslide.monitor import store as store_mod
 from gee_landslide.monitor.alert_gpkg import alert_from_row, read_alerts
-from gee_landslide.monitor.alert_merge import can_confirm, can_judge
+from gee_landslide.monitor.alert_merge import OpticalLook, can_confirm, can_judge, optical_look_date
 from gee_landslide.monitor.alert_record import ALERT_COLUMNS, Alert
 from gee_landslide.monitor.alerts import SENSORS_CODE_S1, SENSORS_CODE_S1S2, detections_to_candidates
 
@@ -545,3 +545,84 @@ def test_daily_passes_over_the_same_scenes_do_not_confirm_by_persistence(tmp_pat
     assert res.confirmed == [] and {(a.stage, a.detections) for a in res.alerts} == {("candidate", 4)}
     res = merge(d, RUN_1 + dt.timedelta(days=18), "S1", sar_confirm=rule)  # three repeats after the first
     assert {(a.stage, a.detections) for a in res.alerts} == {("confirmed", 5)}
+
+
+# ----------------------------------------------------------------------------- a look of its own
+def _look(fresh: bool, span_days: int = 12) -> OpticalLook:
+    """The store's optical_look rule with this pass's detections seen clear recently, or not."""
+    return OpticalLook(span_days, lambda cands: fresh)
+
+
+def test_with_two_looks_an_optical_detection_confirms_only_as_a_look_of_its_own(tmp_path):
+    """``optical_look``: a second Sentinel-2 detection confirms only when its pass runs the rule's span
+    after the first and saw the pixels clear within it (a new image); without the rule, any later pass does."""
+    day = dt.timedelta(days=1)
+    d = tmp_path / "alerts"
+    first = merge(d, RUN_1, "S1+S2", confirm_looks=2, optical_look=_look(True))
+    ids = sorted(a.alert_id for a in first.new)
+    assert {a.optical_look_on[:10] for a in first.new} == {RUN_1.isoformat()}
+    soon = merge(d, RUN_1 + 6 * day, "S1+S2", confirm_looks=2, optical_look=_look(True))
+    assert soon.confirmed == [] and {a.stage for a in soon.alerts} == {"candidate"}
+    stale = merge(d, RUN_1 + 12 * day, "S1+S2", confirm_looks=2, optical_look=_look(False))
+    assert stale.confirmed == [] and {a.stage for a in stale.alerts} == {"candidate"}
+    assert {a.optical_look_on[:10] for a in stale.alerts} == {RUN_1.isoformat()}  # still the first look
+    new = merge(d, RUN_1 + 18 * day, "S1+S2", confirm_looks=2, optical_look=_look(True))
+    assert sorted(new.confirmed) == ids and {a.confirmed_by for a in new.alerts} == {"Sentinel-2"}
+
+    without = tmp_path / "without"
+    merge(without, RUN_1, "S1+S2", confirm_looks=2)
+    assert sorted(merge(without, RUN_1 + 6 * day, "S1+S2", confirm_looks=2).confirmed) == ids
+    one_look = tmp_path / "one-look"  # one look confirms at once: the rule has nothing to pair
+    assert {a.stage for a in merge(one_look, RUN_1, "S1+S2", optical_look=_look(False)).new} == {"confirmed"}
+
+
+def test_a_first_optical_detection_after_sentinel1_looks_confirms_whatever_its_images(tmp_path):
+    """The rule pairs Sentinel-2 detections only: after two Sentinel-1 detections the first optical one
+    is a look of another sensor and confirms, even from images older than the span."""
+    day = dt.timedelta(days=1)
+    d = tmp_path / "alerts"
+    ids = sorted(a.alert_id for a in merge(d, RUN_1, "S1", confirm_looks=2, optical_look=_look(False)).new)
+    merge(d, RUN_1 + 6 * day, "S1", confirm_looks=2, optical_look=_look(False))
+    res = merge(d, RUN_1 + 12 * day, "S1+S2", confirm_looks=2, optical_look=_look(False))
+    assert sorted(res.confirmed) == ids
+    assert {a.optical_look_on[:10] for a in res.alerts} == {(RUN_1 + 12 * day).isoformat()}
+
+
+def test_a_reopening_detection_is_the_look_the_confirmation_must_be_independent_of(tmp_path):
+    """After a cancellation the optical detection that reopens an alert becomes its earlier look: the
+    next pass confirms it only the span later, whatever the alert's first Sentinel-2 detection was."""
+    day = dt.timedelta(days=1)
+    d = tmp_path / "alerts"
+    ids = sorted(a.alert_id for a in merge(d, RUN_1, "S1+S2", confirm_looks=2, optical_look=_look(True)).new)
+    assert sorted(merge(d, RUN_1 + 40 * day, None, coverage=lambda a: 0.9, confirm_looks=2).cancelled) == ids
+    reopened = merge(d, RUN_1 + 46 * day, "S1+S2", confirm_looks=2, optical_look=_look(True))
+    assert {a.stage for a in reopened.alerts} == {"candidate"}
+    assert {a.optical_look_on[:10] for a in reopened.alerts} == {(RUN_1 + 46 * day).isoformat()}
+    assert merge(d, RUN_1 + 52 * day, "S1+S2", confirm_looks=2, optical_look=_look(True)).confirmed == []
+    assert sorted(merge(d, RUN_1 + 58 * day, "S1+S2", confirm_looks=2, optical_look=_look(True)).confirmed) == ids
+
+
+def test_old_store_rows_pair_with_their_first_pass_when_sentinel2_has_seen_them(tmp_path):
+    """A store written before ``optical_look_on`` existed: an alert Sentinel-2 has seen reads its first
+    pass as the earlier look (and keeps it when a later detection updates it); one only Sentinel-1 saw has none."""
+    d = tmp_path / "alerts"
+    merge(d, RUN_1, "S1+S2", confirm_looks=2)
+    optical = read_alerts(d / "alerts.gpkg")[0]
+    row = {c: getattr(optical, c) for c in ALERT_COLUMNS if c != "optical_look_on"}
+    old = alert_from_row(row, optical.geometry)
+    assert old.optical_look_on == "" and optical_look_date(old) == RUN_1
+    assert optical_look_date(dataclasses.replace(old, sensors="S1")) is None
+    store_mod.write_alerts(d / "alerts.gpkg", [dataclasses.replace(a, optical_look_on="")
+                                               for a in read_alerts(d / "alerts.gpkg")])
+    later = merge(d, RUN_1 + dt.timedelta(days=6), "S1+S2", confirm_looks=2, optical_look=_look(True))
+    assert later.confirmed == [] and {a.optical_look_on[:10] for a in later.alerts} == {RUN_1.isoformat()}
+
+
+def test_with_the_recent_rule_a_stale_detection_keeps_the_alert_a_candidate(tmp_path):
+    """``optical_confirm_look: recent`` (span 0): the next pass's detection confirms when its pixels had a
+    recent clear image, and never when its composite fell back to older ones."""
+    day = dt.timedelta(days=1)
+    d = tmp_path / "alerts"
+    ids = sorted(a.alert_id for a in merge(d, RUN_1, "S1+S2", confirm_looks=2, optical_look=_look(True, 0)).new)
+    assert merge(d, RUN_1 + 6 * day, "S1+S2", confirm_looks=2, optical_look=_look(False, 0)).confirmed == []
+    assert sorted(merge(d, RUN_1 + 12 * day, "S1+S2", confirm_looks=2, optical_look=_look(True, 0)).confirmed) == ids

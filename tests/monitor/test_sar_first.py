@@ -426,3 +426,55 @@ def test_the_s1_ensemble_reads_its_own_shorter_sentinel1_window(project):
     set_region(project, s1_ensemble_post_days=None)
     assert fetch_tile_s1_stack(prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE),
                                grid, tile.key) is None
+
+
+def test_a_detection_is_a_second_optical_look_by_the_regions_rule(project):
+    """confirm_rules.optical_look_of, by the region's optical_confirm_look: ``recent`` = most of the
+    detection's optical pixels had a clear image in the latest optical_look_days; ``new`` = that, from
+    a pass that many days after the earlier detection (without a look raster: a whole Sentinel-2 post
+    window after it); ``any`` and S1-only passes: no rule. Every strategy that reads Sentinel-2
+    carries the look raster into its tiles."""
+    from types import SimpleNamespace
+
+    from shapely.geometry import box
+
+    from gee_landslide.monitor.confirm_rules import optical_look_of
+    from gee_landslide.monitor.runner import process_tile
+    from gee_landslide.monitor.tile_inputs import fetch_tile_look
+
+    def ctx_with(**region: object):
+        set_region(project, **region)
+        return prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE)
+
+    ctx = ctx_with(optical_look_days=12, optical_confirm_look="new")
+    h, w = ctx.grid.shape
+    x0, y0, x1, y1 = ctx.grid.bounds
+    mid = (x0 + x1) / 2
+    left = SimpleNamespace(geometry=box(x0 + 50, y0 + 50, mid - 50, y1 - 50))
+    right = SimpleNamespace(geometry=box(mid + 50, y0 + 50, x1 - 50, y1 - 50))
+    look = np.zeros((h, w), np.float32)
+    look[:, : w // 2] = 1.0
+    sensors = np.full((h, w), 2, np.uint8)
+    m = {"sensors": sensors, "look": look}
+    rule = optical_look_of(ctx, m)
+    assert rule.span_days == 12
+    assert rule.fresh([left]) and not rule.fresh([right])
+    assert rule.fresh([left, right]) == (look[sensors == 2].mean() >= 0.5)
+    # pixels the S1 ensemble decided do not count: a detection over none of the optical ones is not stale
+    assert optical_look_of(ctx, {"sensors": np.where(look > 0, 2, 1).astype(np.uint8), "look": look}).fresh([right])
+    no_raster = optical_look_of(ctx, {"sensors": sensors, "look": np.full((h, w), np.nan, np.float32)})
+    assert no_raster.span_days == ctx.region.s2_post_window(ctx.post).days and no_raster.fresh([right])
+    assert optical_look_of(replace(ctx, strategy="s1-only"), m) is None
+
+    recent = optical_look_of(ctx_with(optical_confirm_look="recent"), m)
+    assert recent.span_days == 0 and recent.fresh([left]) and not recent.fresh([right])
+    assert optical_look_of(ctx_with(optical_confirm_look=None), m) is None  # the default: any
+    off = ctx_with(optical_look_days=None, optical_confirm_look="new")
+    assert optical_look_of(off, m).span_days == off.region.s2_post_window(off.post).days
+
+    ctx_with(optical_look_days=12, optical_confirm_look=None)
+    optical = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, strategy="optical-only")
+    tile = optical.tiles[0]
+    expected = fetch_tile_look(optical, tile.read_grid(optical.grid), tile.key)
+    result = process_tile(optical, tile)
+    np.testing.assert_array_equal(result.look, expected[tile.core_slices()].astype(np.float32))
