@@ -176,9 +176,11 @@ class OpticalLook(NamedTuple):
     """What makes a pass's Sentinel-2 detection a look of its own (:func:`plan_merge`, ``optical_look``).
 
     ``span_days``: how many days after an alert's earlier Sentinel-2 detection the confirming pass must
-    run; ``fresh(cands)``: whether this pass saw the detections' pixels clear within its latest
-    ``span_days``. Both together put a clear acquisition between the two detections, so that their
-    composites do not hold the same images (:func:`gee_landslide.monitor.confirm_rules.optical_look_of`)."""
+    run (0: any later pass); ``fresh(cands)``: whether this pass saw the detections' pixels clear
+    recently (within the region's ``optical_look_days``). ``fresh`` alone (``optical_confirm_look:
+    recent``) refuses composites that fell back to older images; with ``span_days`` equal to those
+    days (``new``) a clear image lies between the two detections, so that their composites do not hold
+    the same images (:func:`gee_landslide.monitor.confirm_rules.optical_look_of`)."""
 
     span_days: int
     fresh: Callable[[Sequence[Candidate]], bool]
@@ -197,7 +199,7 @@ def optical_look_date(alert: Alert) -> dt.date | None:
 
 def _new_optical_look(old: Alert, cands: Sequence[Candidate], post: tuple[str, str],
                       optical_look: OpticalLook | None) -> bool:
-    """Is this pass's Sentinel-2 detection of ``old`` a look independent of its earlier one?
+    """Is this pass's Sentinel-2 detection of ``old`` a second look by the region's rule (:class:`OpticalLook`)?
 
     Why: a greenest-pixel composite keeps a pixel's greenest clear image of the window, so two passes a
     few days apart mostly re-read the same images: what one composite shows (an unmasked cloud, a
@@ -382,7 +384,7 @@ def plan_merge(
     ``optical_look`` (:class:`OpticalLook`; None: any later pass's detection is a second look): with two
     looks, an optical detection confirms an alert that Sentinel-2 has detected before
     (:func:`optical_look_date`) only when it is a look of its own: this pass runs ``span_days`` or more
-    after that detection and saw the pixels clear within those days. Detections that are not keep the
+    after that detection (0 for ``recent``) and saw the pixels clear recently. Detections that are not keep the
     alert a candidate (see :func:`_new_optical_look`). ``optical_look_on`` records the detection the next
     confirmation must be independent of: an alert's first Sentinel-2 detection, or the one that reopened it.
     """
