@@ -680,6 +680,7 @@ def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies:
              f"region {a.km} km square around norway-5; S1 post window {a.s1_post_days or 30} d"
              f"{f' (S1 ensemble {a.s1_ensemble_post_days} d)' if a.s1_ensemble_post_days else ''}; landslides "
              f"{a.per_date} on each of {', '.join(d.isoformat() for d in slide_dates)}; seed {seed}")
+    where += f"; optical_confirm_look {region.optical_confirm_look}"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {where}; {len(dates)} "
           f"passes {start}..{end} every {a.every} d; ensembles {a.s1} + {a.optical}", flush=True)
     t0 = time.perf_counter()
