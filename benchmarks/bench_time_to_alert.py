@@ -205,6 +205,7 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         fetch_tile_s1_stack,
         fetch_tile_stack,
         role_stack,
+        wants_look,
     )
 
     runs: dict[str, StrategyRun] = {}
@@ -224,9 +225,9 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
         results: dict[str, list] = {n: [] for n in runs}
         any_ctx = next(iter(ctxs.values()))
         area = any_ctx.grid.area_km2
-        # the recent-look mask of the region's optical_look_days is fetched once per tile: SAR-first decides with it,
-        # and every strategy that reads Sentinel-2 tells a new optical look by it (confirm_rules.optical_look_of)
-        look_ctx = next((c for c in ctxs.values() if c.strategy != "s1-only"), None)
+        # the recent-look mask of the region's optical_look_days is fetched once per tile for the strategies that use
+        # it (tile_inputs.wants_look: SAR-first decides with it; optical_confirm_look tells a second look by it)
+        look_ctx = next((c for c in ctxs.values() if wants_look(c)), None)
         # the S1 ensemble's own stack (s1_ensemble_post_days) is fetched once per tile too, for SAR-first and S1-only
         s1_ctx = next((c for c in ctxs.values() if c.strategy in S1_STRATEGIES), None)
         for tile in any_ctx.tiles:
@@ -247,7 +248,7 @@ def run_season(catalog: Catalog, base: ProjectPaths, work: Path, region_id: str,
                     ens.predict_with_objects(x) if filters_objects(ctx, ens) else ens.predict(x)
                     predict_s[role] = predict_s.get(role, 0.0) + time.perf_counter() - t1
                 own = s1_stack if ctx.strategy in S1_STRATEGIES else None
-                results[n].append(predict_tile(ctx, tile, stack, truth, look=None if ctx.strategy == "s1-only" else look,
+                results[n].append(predict_tile(ctx, tile, stack, truth, look=look if wants_look(ctx) else None,
                                                s1_stack=own))
         summary = []
         for n, ctx in ctxs.items():

@@ -186,15 +186,17 @@ class OpticalLook(NamedTuple):
     fresh: Callable[[Sequence[Candidate]], bool]
 
 
+def _optical_look_iso(alert: Alert) -> str:
+    """``Alert.optical_look_on``, or for a store written before that field, the alert's first pass where
+    Sentinel-2 has seen it (most such alerts were raised by an optical detection); "" when it has none."""
+    return alert.optical_look_on or (alert.first_seen if alert.sensors == SENSORS_S1S2 else "")
+
+
 def optical_look_date(alert: Alert) -> dt.date | None:
     """The run date of the Sentinel-2 detection a confirmation of ``alert`` must be independent of
-    (``Alert.optical_look_on``); for a store written before that field, its first pass where Sentinel-2
-    has seen it, since most such alerts were raised by an optical detection; None when it has none."""
-    if alert.optical_look_on:
-        return parse_iso(alert.optical_look_on).date()
-    if alert.sensors == SENSORS_S1S2:
-        return parse_iso(alert.first_seen).date()
-    return None
+    (:func:`_optical_look_iso`); None when it has none."""
+    iso = _optical_look_iso(alert)
+    return parse_iso(iso).date() if iso else None
 
 
 def _new_optical_look(old: Alert, cands: Sequence[Candidate], post: tuple[str, str],
@@ -218,9 +220,8 @@ def _new_optical_look(old: Alert, cands: Sequence[Candidate], post: tuple[str, s
 
 def _optical_look_on(old: Alert, seen_with: str, run_iso: str) -> str:
     """``Alert.optical_look_on`` after this pass: this pass's run time when it is the alert's first
-    Sentinel-2 detection or reopens it after a cancellation, else what it was (for a store written
-    before the field, the first pass where Sentinel-2 had seen it, as :func:`optical_look_date` reads it)."""
-    before = old.optical_look_on or (old.first_seen if old.sensors == SENSORS_S1S2 else "")
+    Sentinel-2 detection or reopens it after a cancellation, else what it was (:func:`_optical_look_iso`)."""
+    before = _optical_look_iso(old)
     if seen_with == SENSORS_S1S2 and (old.stage == "cancelled" or not before):
         return run_iso
     return before

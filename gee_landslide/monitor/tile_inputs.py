@@ -53,21 +53,31 @@ def fetch_tile_s1_stack(ctx: PassContext, grid: Grid, key: str = "tile") -> np.n
     return stack
 
 
+def wants_look(ctx: PassContext) -> bool:
+    """Does the pass use the recent-look mask (:func:`fetch_tile_look`)? Only with ``optical_look_days``:
+    SAR-first decides stale pixels by it, and a pass of another strategy that reads Sentinel-2 tells a
+    new optical look by it where the region's ``optical_confirm_look`` asks for one (for ``any`` it would
+    be an export per tile that nothing reads)."""
+    if ctx.region.optical_look_window(ctx.post) is None or ctx.strategy == "s1-only":
+        return False
+    return ctx.strategy == "sar-first" or ctx.region.optical_confirm_look != "any"
+
+
 def fetch_tile_look(ctx: PassContext, grid: Grid, key: str = "tile") -> np.ndarray | None:
-    """With ``optical_look_days``: the pixels of one tile that Sentinel-2 saw clear in the latest days
-    of the post window (:meth:`Region.optical_look_window`); None otherwise, and for an S1-only pass.
+    """The pixels of one tile that Sentinel-2 saw clear in the latest ``optical_look_days`` of the post
+    window (:meth:`Region.optical_look_window`), where the pass uses them (:func:`wants_look`); else None.
 
     Why: a greenest-pixel composite keeps the greenest, pre-landslide look of its window, so where
     a pixel's clear looks all predate a landslide the optical ensemble sees no change there, while
     Sentinel-1, which has looked within its own short window, does (SAR-first lets it decide there).
-    Under every strategy that reads Sentinel-2 it also tells whether a detection is a new look, one
-    with an image later than an earlier pass's (:func:`gee_landslide.monitor.confirm_rules.optical_look_of`). A source with a cheap answer
+    It also tells whether a detection is a second look of recent images
+    (:func:`gee_landslide.monitor.confirm_rules.optical_look_of`). A source with a cheap answer
     (``fetch_clear_look``: the simulator reads its cloud calendar) gives it directly; any other
     source is asked for the tile over that window, whose dNDVI is finite exactly where both
     windows had a clear look (for Earth Engine: a second export of the tile, same recipe).
     """
     window = ctx.region.optical_look_window(ctx.post)
-    if ctx.strategy == "s1-only" or window is None:
+    if window is None or not wants_look(ctx):
         return None
     source = get_source(ctx.source)
     cheap = getattr(source, "fetch_clear_look", None)

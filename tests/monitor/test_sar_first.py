@@ -432,8 +432,8 @@ def test_a_detection_is_a_second_optical_look_by_the_regions_rule(project):
     """confirm_rules.optical_look_of, by the region's optical_confirm_look: ``recent`` = most of the
     detection's optical pixels had a clear image in the latest optical_look_days; ``new`` = that, from
     a pass that many days after the earlier detection (without a look raster: a whole Sentinel-2 post
-    window after it); ``any`` and S1-only passes: no rule. Every strategy that reads Sentinel-2
-    carries the look raster into its tiles."""
+    window after it); ``any`` and S1-only passes: no rule. A pass of any strategy that reads Sentinel-2
+    carries the look raster into its tiles where its rule uses it."""
     from types import SimpleNamespace
 
     from shapely.geometry import box
@@ -472,9 +472,14 @@ def test_a_detection_is_a_second_optical_look_by_the_regions_rule(project):
     off = ctx_with(optical_look_days=None, optical_confirm_look="new")
     assert optical_look_of(off, m).span_days == off.region.s2_post_window(off.post).days
 
-    ctx_with(optical_look_days=12, optical_confirm_look=None)
+    ctx_with(optical_look_days=12, optical_confirm_look="recent")
     optical = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, strategy="optical-only")
     tile = optical.tiles[0]
     expected = fetch_tile_look(optical, tile.read_grid(optical.grid), tile.key)
     result = process_tile(optical, tile)
     np.testing.assert_array_equal(result.look, expected[tile.core_slices()].astype(np.float32))
+    # with any later look, nothing reads the mask outside SAR-first: it is not fetched
+    ctx_with(optical_look_days=12, optical_confirm_look=None)
+    optical = prepare_pass(load_catalog(project.catalog), project, "norway", RUN_DATE, strategy="optical-only")
+    assert fetch_tile_look(optical, tile.read_grid(optical.grid), tile.key) is None
+    assert process_tile(optical, tile).look is None
