@@ -47,7 +47,14 @@ from gee_landslide.train.data import Normalisation
 from gee_landslide.train.fingerprint import code_digest, runs_digest, stacks_digest
 from gee_landslide.train.fingerprint import digest as inputs_sha
 from gee_landslide.train.inference import pick_device, predict, ready_for_inference
-from gee_landslide.train.runs import WEIGHTS_FILE, list_runs, model_build_options, now_iso, sha256_bytes
+from gee_landslide.train.runs import (
+    MODEL_BUILD_FIELDS,
+    WEIGHTS_FILE,
+    list_runs,
+    model_build_options,
+    now_iso,
+    sha256_bytes,
+)
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = "gee-landslide-ensemble/1"
@@ -587,9 +594,8 @@ def load_ensemble(manifest_path: Path, device: str | None = None) -> Ensemble:
             raise TamperedWeightsError(
                 f"{wpath}: SHA-256 {sha[:16]}... does not match the manifest's {m.sha256[:16]}... for member "
                 f"{m.run_id}; refusing to load changed weights (retrain the run or rebuild the ensemble)")
-        model = create_model(m.architecture, m.in_channels, m.encoder, None, m.norm, m.refine, m.decoder,
-                             decoder_norm=m.decoder_norm, refine_width=m.refine_width,
-                             refine_depth=m.refine_depth)
+        model = create_model(m.architecture, m.in_channels, m.encoder, None,
+                             **{k: getattr(m, k) for k in MODEL_BUILD_FIELDS})
         model.load_state_dict(st_load(data))
         models.append(ready_for_inference(model, dev))
     return Ensemble(
