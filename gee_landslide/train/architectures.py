@@ -138,6 +138,12 @@ def to_group_norm(model: torch.nn.Module, groups: int = GROUPS) -> torch.nn.Modu
     return model
 
 
+# The refinement head every run had before its shape became an option; runs, ensemble members and
+# profiles that do not name a shape mean this one, so their weights keep loading.
+REFINE_WIDTH = 16
+REFINE_DEPTH = 1
+
+
 class FullResRefine(torch.nn.Module):
     """An smp model plus a small full-resolution head that sees the input bands again.
 
@@ -152,7 +158,8 @@ class FullResRefine(torch.nn.Module):
     enough to tell a speckled Sentinel-1 change from a scar's (docs/experiments.md, session 38).
     """
 
-    def __init__(self, base: torch.nn.Module, in_channels: int, width: int = 16, depth: int = 1) -> None:
+    def __init__(self, base: torch.nn.Module, in_channels: int, width: int = REFINE_WIDTH,
+                 depth: int = REFINE_DEPTH) -> None:
         super().__init__()
         if width < 1 or depth < 1:
             raise ValueError(f"the refinement head needs width >= 1 and depth >= 1, got width={width}, depth={depth}")
@@ -192,8 +199,8 @@ def create_model(
     decoder: str = "default",
     decoder_dropout: float | None = None,
     decoder_norm: bool = True,
-    refine_width: int = 16,
-    refine_depth: int = 1,
+    refine_width: int = REFINE_WIDTH,
+    refine_depth: int = REFINE_DEPTH,
 ) -> torch.nn.Module:
     """One binary segmentation model (1 output channel, logits).
 

@@ -41,7 +41,7 @@ from gee_landslide.core.bands import setting as get_setting
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.paths import child_dir
 from gee_landslide.core.values import check_threshold
-from gee_landslide.train.architectures import create_model
+from gee_landslide.train.architectures import REFINE_DEPTH, REFINE_WIDTH, create_model
 from gee_landslide.train.constraints import min_side
 from gee_landslide.train.data import Normalisation
 from gee_landslide.train.fingerprint import code_digest, runs_digest, stacks_digest
@@ -89,8 +89,8 @@ class Member:
     refine: bool = False  # full-resolution head (train.architectures.FullResRefine)
     decoder: str = "default"  # smp's decoder or the narrow one (train.architectures.Architecture.slim)
     decoder_norm: bool = True  # False: the decoder without its normalisation layers (create_model)
-    refine_width: int = 16  # the full-resolution head's shape (train.architectures.FullResRefine)
-    refine_depth: int = 1
+    refine_width: int = REFINE_WIDTH  # the full-resolution head's shape (train.architectures.FullResRefine)
+    refine_depth: int = REFINE_DEPTH
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:

@@ -26,7 +26,13 @@ from ruamel.yaml.error import YAMLError
 from gee_landslide.core.bands import SETTINGS, setting
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.yamlsafe import YamlLimitError, load_yaml_file
-from gee_landslide.train.architectures import ARCHITECTURES, Architecture, architecture
+from gee_landslide.train.architectures import (
+    ARCHITECTURES,
+    REFINE_DEPTH,
+    REFINE_WIDTH,
+    Architecture,
+    architecture,
+)
 from gee_landslide.train.constraints import input_multiple, min_side
 from gee_landslide.train.losses import loss_spec
 
@@ -138,10 +144,10 @@ class Profile(BaseModel):
         "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
     refine: bool = Field(False, description="add the full-resolution refinement head (architectures.FullResRefine)")
     refine_width: RefineWidth | dict[SettingName, RefineWidth] = Field(
-        16, description="channels of each hidden layer of the refinement head: one number, or one per setting "
+        REFINE_WIDTH, description="channels of each hidden layer of the refinement head: one number, or one per setting "
         "({s1s2: 32}; a setting not named: 16)")
     refine_depth: RefineDepth | dict[SettingName, RefineDepth] = Field(
-        1, description="hidden 3x3 layers of the refinement head (1 sees 5x5 pixels, 2 sees 7x7): one number, or "
+        REFINE_DEPTH, description="hidden 3x3 layers of the refinement head (1 sees 5x5 pixels, 2 sees 7x7): one number, or "
         "one per setting ({s1s2: 2}; a setting not named: 1)")
     decoder: Literal["default", "slim"] = Field(
         "default", description="smp's decoders (the paper) or narrow ones sized for a small encoder "
@@ -255,11 +261,11 @@ class Profile(BaseModel):
 
     def refine_head(self, setting_name: str) -> tuple[int, int]:
         """(width, depth) of the refinement head of one setting's runs: the profile's number, or the
-        setting's entry in its per-setting mapping (a setting not named keeps the original 16, 1)."""
+        setting's entry in its per-setting mapping (a setting not named keeps the original head, ``REFINE_WIDTH`` and ``REFINE_DEPTH``)."""
         def pick(value: int | dict[str, int], original: int) -> int:
             return value.get(setting_name, original) if isinstance(value, dict) else value
 
-        return pick(self.refine_width, 16), pick(self.refine_depth, 1)
+        return pick(self.refine_width, REFINE_WIDTH), pick(self.refine_depth, REFINE_DEPTH)
 
     def decoder_dropout_of(self, grid: ExtraGrid) -> dict[str, float]:
         """The decoder dropout rates for the runs of an extra grid: its own, else the profile's."""

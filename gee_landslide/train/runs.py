@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gee_landslide.core.atomic import write_bytes_atomic
 from gee_landslide.ops.processes import pid_alive
-from gee_landslide.train.architectures import architecture
+from gee_landslide.train.architectures import REFINE_DEPTH, REFINE_WIDTH, architecture
 from gee_landslide.train.losses import loss_spec
 
 RUN_FILE = "run.json"
@@ -45,7 +45,8 @@ EVAL_PROBS_FILE = "eval_probs.npz"  # validation + test maps of the kept weights
 OPTIONS_ADDED_LATER: dict[str, object] = {"augment": "rot90", "crop_object_share": 0.0, "crop_background_share": 0.0,
                                           "crop_stale_optical_share": 0.0, "crop_silent_sar_share": 0.0,
                                           "decoder": "default", "boundary_weight": 0.0, "decoder_dropout": None,
-                                          "decoder_norm": True, "refine_width": 16, "refine_depth": 1}
+                                          "decoder_norm": True, "refine_width": REFINE_WIDTH,
+                                          "refine_depth": REFINE_DEPTH}
 
 
 class RunConfig(BaseModel):
@@ -72,8 +73,8 @@ class RunConfig(BaseModel):
     eval_mask: str = "visible"
     norm: str = "batch"
     refine: bool = False
-    refine_width: int = 16  # the full-resolution head's channels and layers (architectures.FullResRefine)
-    refine_depth: int = 1
+    refine_width: int = REFINE_WIDTH  # the full-resolution head's channels and layers (architectures.FullResRefine)
+    refine_depth: int = REFINE_DEPTH
     decoder: str = "default"
     decoder_dropout: float | None = None  # None: smp's rate; only for architectures with a decoder dropout
     decoder_norm: bool = True  # False: smp's decoder_use_norm=False; only for architectures that have it
