@@ -16,7 +16,9 @@ without the test event, and prints whether each target of the skill issue holds:
 - S1+S2 is not worse than S2 by more than 0.02 F1.
 
 It prints the same targets again for the ensemble whose size K was chosen on the validation events
-(``ensemble build --choose-k``), and counts them apart from the issue's.
+(``ensemble build --choose-k``), and counts them apart from the issue's. Beside each set, not counted,
+it prints the same ensembles against the single best run on the held-out mean
+(:func:`heldout_against_single`).
 
 A setting with fewer runs than a K ensembles all of them (the laptop profile's 9 runs per setting:
 K = 10 and 20 are one 9-member ensemble), and its targets are counted once (:func:`target_ks`).
@@ -91,6 +93,12 @@ def main() -> None:
         print(f"\n{len(met)}/{len(checks)} targets met ({sum(ch.clear for ch in met)} of them beyond noise); "
               f"of the {len(missed)} missed, {sum(not ch.clear for ch in missed)} within noise, "
               f"{sum(ch.clear for ch in missed)} missed beyond it\n")
+        beside = heldout_against_single(out["curves"], sizes, truth)
+        if beside:
+            print("beside them, not counted: the same ensembles against the single best run on the held-out mean")
+            for ch in beside:
+                print(f"  {ch.line()}")
+            print()
 
 
 def skill_checks(curves: list, sizes: dict[str, list[tuple[int, str]]], rule: MethodResult,
@@ -139,6 +147,32 @@ def skill_checks(curves: list, sizes: dict[str, list[tuple[int, str]]], rule: Me
             checks.append(Check(f"S1+S2 minus S2 ({label}, held-out mean) = {dh:+.3f} >= -0.02", dh >= -0.02,
                                 d_held, -0.02))
     return checks
+
+
+def heldout_against_single(curves: list, sizes: dict[str, list[tuple[int, str]]], truth: Truth) -> list[Check]:
+    """The ensembles of ``sizes`` against the single best run treated alike, on the held-out mean.
+
+    Why printed apart from the targets: the issue asks K = 10 and 20 to beat the single best run
+    without naming the measure, and the targets read it on the test event, where one event's false
+    objects decide much (docs/experiments.md, session 40). The held-out scenes are the other measure
+    the report has; shown beside the targets and not counted, the count stays the issue's list.
+    """
+    out: list[Check] = []
+    for c in curves:
+        if c.setting not in sizes:
+            continue
+        for suffix, by_k in (("", c.by_k), (" + objects", c.by_k_objects)):
+            single = by_k.get(1)
+            if single is None or not single.heldout:
+                continue
+            for k, label in sizes[c.setting]:
+                e = by_k.get(k)
+                if k == 1 or e is None or not e.heldout:
+                    continue
+                out.append(Check(f"{c.setting} {label}{suffix} held-out mean F1 {e.heldout_mean_f1:.3f} > single "
+                                 f"best{suffix} {single.heldout_mean_f1:.3f}",
+                                 e.heldout_mean_f1 > single.heldout_mean_f1, compare(e, single, truth)[1]))
+    return out
 
 
 TARGET_KS = (10, 20)  # the issue's ensemble sizes

@@ -134,6 +134,27 @@ def test_bench_skill_counts_each_distinct_ensemble_once(monkeypatch):
     assert target_ks(9) == [(9, "K=9 (all runs; K = 10 and 20 asked)")]  # one ensemble, one set of targets
 
 
+def test_bench_skill_sets_the_ensembles_against_the_single_best_run_on_the_held_out_mean(monkeypatch):
+    from gee_landslide.train.metrics import Counts
+    from gee_landslide.train.skill_results import MethodResult, SettingCurve, Truth
+
+    bench = load_benchmark("bench_skill", monkeypatch)
+
+    def result(k: int, held_tp: list[int]) -> MethodResult:
+        # each held-out scene: 100 landslide pixels, tp of them found, no false ones
+        return MethodResult("x", "s1s2", k, 0.5, "validation", Counts(10, 0, 0, 90),
+                            heldout=[Counts(tp, 0, 100 - tp, 900) for tp in held_tp])
+
+    single, ens = result(1, [80, 70, 90, 60]), result(9, [85, 75, 95, 58])
+    curve = SettingCurve("s1s2", runs=[], aggregation="mean", by_k={1: single, 9: ens}, test_scores={},
+                         thresholds={}, test=[], by_k_objects={1: result(1, [90] * 4), 9: result(9, [80] * 4)})
+    checks = bench.heldout_against_single([curve], {"s1s2": [(9, "K=9")]}, Truth([], []))
+    assert [ch.ok for ch in checks] == [True, False]  # plain ahead, filtered behind its filtered best run
+    assert "held-out mean F1" in checks[0].text and "+ objects" in checks[1].text
+    assert checks[0].diff is not None and checks[0].diff.value > 0 > checks[1].diff.value
+    assert bench.heldout_against_single([curve], {"s2": [(9, "K=9")]}, Truth([], [])) == []  # other setting
+
+
 def test_bootstrap_over_items_brackets_a_proportion_and_skips_undefined_draws():
     from gee_landslide.train.uncertainty import bootstrap_interval
 
