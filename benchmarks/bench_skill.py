@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from gee_landslide.train.report import compare
 from gee_landslide.train.skill_results import MethodResult, Truth
-from gee_landslide.train.uncertainty import Interval
+from gee_landslide.train.uncertainty import Interval, paired_mean_difference
 
 
 def main() -> None:
@@ -93,7 +93,7 @@ def main() -> None:
         print(f"\n{len(met)}/{len(checks)} targets met ({sum(ch.clear for ch in met)} of them beyond noise); "
               f"of the {len(missed)} missed, {sum(not ch.clear for ch in missed)} within noise, "
               f"{sum(ch.clear for ch in missed)} missed beyond it\n")
-        beside = heldout_against_single(out["curves"], sizes, truth)
+        beside = heldout_against_single(out["curves"], sizes)
         if beside:
             print("beside them, not counted: the same ensembles against the single best run on the held-out mean")
             for ch in beside:
@@ -149,7 +149,7 @@ def skill_checks(curves: list, sizes: dict[str, list[tuple[int, str]]], rule: Me
     return checks
 
 
-def heldout_against_single(curves: list, sizes: dict[str, list[tuple[int, str]]], truth: Truth) -> list[Check]:
+def heldout_against_single(curves: list, sizes: dict[str, list[tuple[int, str]]]) -> list[Check]:
     """The ensembles of ``sizes`` against the single best run treated alike, on the held-out mean.
 
     Why printed apart from the targets: the issue asks K = 10 and 20 to beat the single best run
@@ -171,7 +171,8 @@ def heldout_against_single(curves: list, sizes: dict[str, list[tuple[int, str]]]
                     continue
                 out.append(Check(f"{c.setting} {label}{suffix} held-out mean F1 {e.heldout_mean_f1:.3f} > single "
                                  f"best{suffix} {single.heldout_mean_f1:.3f}",
-                                 e.heldout_mean_f1 > single.heldout_mean_f1, compare(e, single, truth)[1]))
+                                 e.heldout_mean_f1 > single.heldout_mean_f1,
+                                 paired_mean_difference([x.f1 for x in e.heldout], [x.f1 for x in single.heldout])))
     return out
 
 

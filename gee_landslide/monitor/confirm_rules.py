@@ -24,6 +24,17 @@ if TYPE_CHECKING:
     from gee_landslide.monitor.alert_merge import OpticalLook, SarConfirm
 
 
+def _finite_under(raster: np.ndarray, cands: Sequence[Any], grid: Grid,
+                  within: np.ndarray | None = None) -> np.ndarray:
+    """The finite values of ``raster`` under the candidates' footprints (and ``within``, where given):
+    what the store's per-alert rules (:func:`sar_holds_of`, :func:`optical_look_of`) aggregate."""
+    inside = candidates_mask(list(cands), grid).astype(bool)
+    if within is not None:
+        inside &= within
+    values = raster[inside]
+    return values[np.isfinite(values)]
+
+
 def sar_confirm_rule(region: Region, run_date: dt.date, s1_evidence: dict[str, Any] | None = None) -> SarConfirm | None:
     """The store's confirmation by Sentinel-1 persistence, or None when the region does not ask for
     it: its ``sar_confirm_passes`` N, and between the first and the confirming detection at least
@@ -64,8 +75,7 @@ def sar_holds_of(dvh_window: np.ndarray, grid: Grid,
     limit = float(evidence["max_object_median"])
 
     def holds(cands: Sequence[Any]) -> bool:
-        values = dvh_window[candidates_mask(list(cands), grid).astype(bool)]
-        values = values[np.isfinite(values)]
+        values = _finite_under(dvh_window, cands, grid)
         return values.size > 0 and float(np.median(values)) <= limit
 
     return holds
@@ -162,9 +172,7 @@ def optical_look_of(ctx: PassContext, m: dict[str, np.ndarray]) -> OpticalLook |
     grid = ctx.grid
 
     def fresh(cands: Sequence[Any]) -> bool:
-        inside = candidates_mask(list(cands), grid).astype(bool) & optical
-        values = look[inside]
-        values = values[np.isfinite(values)]
+        values = _finite_under(look, cands, grid, within=optical)
         return values.size == 0 or float(values.mean()) >= FRESH_LOOK_MIN_SHARE
 
     return OpticalLook(window.days if rule == "new" else 0, fresh)

@@ -48,6 +48,7 @@ from gee_landslide.train.runs import (
     WEIGHTS_FILE,
     RunConfig,
     RunLock,
+    model_build_options,
     now_iso,
     read_record,
     sha256_bytes,
@@ -335,8 +336,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, stacks_dir: Path, device: torch
     s = get_setting(cfg.setting)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights, cfg.norm, cfg.refine,
-                         cfg.decoder, cfg.decoder_dropout, cfg.decoder_norm, cfg.refine_width, cfg.refine_depth)
+    model = create_model(cfg.architecture, data.norm.out_channels, cfg.encoder, cfg.encoder_weights,
+                         decoder_dropout=cfg.decoder_dropout, **model_build_options(cfg.model_dump()))
     precision = training_precision(device, amp, cpu_bf16)
     model = model.to(device=device, memory_format=precision.memory_format)
     optimizer = _make_optimizer(cfg, model)

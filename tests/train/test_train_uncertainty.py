@@ -136,7 +136,7 @@ def test_bench_skill_counts_each_distinct_ensemble_once(monkeypatch):
 
 def test_bench_skill_sets_the_ensembles_against_the_single_best_run_on_the_held_out_mean(monkeypatch):
     from gee_landslide.train.metrics import Counts
-    from gee_landslide.train.skill_results import MethodResult, SettingCurve, Truth
+    from gee_landslide.train.skill_results import MethodResult, SettingCurve
 
     bench = load_benchmark("bench_skill", monkeypatch)
 
@@ -148,11 +148,11 @@ def test_bench_skill_sets_the_ensembles_against_the_single_best_run_on_the_held_
     single, ens = result(1, [80, 70, 90, 60]), result(9, [85, 75, 95, 58])
     curve = SettingCurve("s1s2", runs=[], aggregation="mean", by_k={1: single, 9: ens}, test_scores={},
                          thresholds={}, test=[], by_k_objects={1: result(1, [90] * 4), 9: result(9, [80] * 4)})
-    checks = bench.heldout_against_single([curve], {"s1s2": [(9, "K=9")]}, Truth([], []))
+    checks = bench.heldout_against_single([curve], {"s1s2": [(9, "K=9")]})
     assert [ch.ok for ch in checks] == [True, False]  # plain ahead, filtered behind its filtered best run
     assert "held-out mean F1" in checks[0].text and "+ objects" in checks[1].text
     assert checks[0].diff is not None and checks[0].diff.value > 0 > checks[1].diff.value
-    assert bench.heldout_against_single([curve], {"s2": [(9, "K=9")]}, Truth([], [])) == []  # other setting
+    assert bench.heldout_against_single([curve], {"s2": [(9, "K=9")]}) == []  # other setting
 
 
 def test_bootstrap_over_items_brackets_a_proportion_and_skips_undefined_draws():
