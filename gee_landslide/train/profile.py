@@ -123,6 +123,9 @@ class Profile(BaseModel):
     losses: list[LossName] = Field(min_length=1)
     learning_rates: list[float] = Field(min_length=1)
     settings: list[SettingName] = Field(min_length=1)
+    setting_learning_rates: dict[SettingName, list[float]] = Field(
+        default_factory=dict, description="the learning rates of one main-grid setting's runs instead of "
+        "learning_rates ({s1s2: [0.002]}); a setting not named, and the extra grids, keep theirs")
     encoder: str = "resnet34"
     encoder_weights: str | None = None
     crop_size: int = Field(256, ge=32, le=2048)
@@ -218,9 +221,22 @@ class Profile(BaseModel):
     @field_validator("learning_rates")
     @classmethod
     def _lrs(cls, v: list[float]) -> list[float]:
-        if any(x <= 0 or x >= 1 for x in v):
-            raise ValueError("learning rates must be in (0, 1)")
+        _check_learning_rates(v)
         return v
+
+    @field_validator("setting_learning_rates")
+    @classmethod
+    def _setting_lrs(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for lrs in v.values():
+            _check_learning_rates(lrs)
+        return v
+
+    @model_validator(mode="after")
+    def _setting_lrs_in_main_grid(self) -> Profile:
+        if stray := sorted(set(self.setting_learning_rates) - set(self.settings)):
+            raise ValueError(f"setting_learning_rates names {', '.join(stray)}, not in settings {self.settings} "
+                             "(an extra grid sets its own learning_rates)")
+        return self
 
     @model_validator(mode="after")
     def _crop_fits(self) -> Profile:
@@ -267,6 +283,12 @@ class Profile(BaseModel):
 
         return pick(self.refine_width, REFINE_WIDTH), pick(self.refine_depth, REFINE_DEPTH)
 
+    def learning_rates_of(self, setting_name: str) -> list[float]:
+        """The learning rates of one main-grid setting's runs: its entry in ``setting_learning_rates``,
+        else the profile's (a setting may need another step size for the same budget: the laptop's S1+S2
+        runs still gained at their 10-epoch cap at 0.001)."""
+        return self.setting_learning_rates.get(setting_name, self.learning_rates)
+
     def decoder_dropout_of(self, grid: ExtraGrid) -> dict[str, float]:
         """The decoder dropout rates for the runs of an extra grid: its own, else the profile's."""
         return self.decoder_dropout if grid.decoder_dropout is None else grid.decoder_dropout
@@ -277,9 +299,16 @@ class Profile(BaseModel):
 
     @property
     def n_runs(self) -> int:
-        main = len(self.architectures) * len(self.losses) * len(self.learning_rates) * len(self.settings)
+        main = len(self.architectures) * len(self.losses) * sum(len(self.learning_rates_of(s)) for s in self.settings)
         return main + sum(len(g.settings) * len(g.architectures) * len(g.losses)
                           * len(g.learning_rates or self.learning_rates) for g in self.extra)
+
+
+def _check_learning_rates(lrs: list[float]) -> None:
+    if not lrs:
+        raise ValueError("a list of learning rates needs at least one")
+    if any(x <= 0 or x >= 1 for x in lrs):
+        raise ValueError("learning rates must be in (0, 1)")
 
 
 def _format_error(file: str, exc: ValidationError) -> str:

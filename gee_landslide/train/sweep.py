@@ -63,8 +63,9 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     if unknown:
         raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.all_settings})")
     options = profile_run_options(profile)
-    combos = [(*c, options, profile.decoder_dropout, profile.decoder_norm) for c in itertools.product(
-        [s for s in chosen if s in profile.settings], profile.architectures, profile.losses, profile.learning_rates)]
+    combos = [(s, *c, options, profile.decoder_dropout, profile.decoder_norm)
+              for s in chosen if s in profile.settings
+              for c in itertools.product(profile.architectures, profile.losses, profile.learning_rates_of(s))]
     for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
         own = {**options, "boundary_weight": profile.boundary_weight_of(g)}
         combos += [(*c, own, profile.decoder_dropout_of(g), profile.decoder_norm_of(g)) for c in itertools.product(

@@ -129,6 +129,26 @@ def test_laptop_trains_a_few_s1_models_for_sar_first_monitoring():
     assert len(expand_grid(laptop, splits, ["s2"])) == 9
 
 
+def test_a_setting_can_train_at_its_own_learning_rates():
+    """``setting_learning_rates`` replaces the profile's list for one main-grid setting only: the
+    others and the extra grids keep theirs, and the run count follows."""
+    base = {"name": "x", "architectures": ["Unet", "FPN"], "losses": ["Focal"], "learning_rates": [0.001],
+            "settings": ["s2", "s1s2"], "extra": [{"settings": ["s1"], "architectures": ["Unet"], "losses": ["Focal"]}]}
+    prof = parse_profile({**base, "setting_learning_rates": {"s1s2": [0.002, 0.01]}})
+    runs = expand_grid(prof, Splits(("a",), ("b",), ("c",)))
+    by_setting = {s: sorted({r.learning_rate for r in runs if r.setting == s}) for s in ("s2", "s1s2", "s1")}
+    assert by_setting == {"s2": [0.001], "s1s2": [0.002, 0.01], "s1": [0.001]}
+    assert prof.n_runs == len(runs) == 2 + 4 + 1
+    plain = expand_grid(parse_profile(base), Splits(("a",), ("b",), ("c",)))
+    assert [r.run_id for r in plain if r.setting != "s1s2"] == [r.run_id for r in runs if r.setting != "s1s2"]
+    with pytest.raises(ProfileError, match=r"setting_learning_rates.*s1\b.*extra grid"):
+        parse_profile({**base, "setting_learning_rates": {"s1": [0.002]}})
+    with pytest.raises(ProfileError, match=r"setting_learning_rates.*in \(0, 1\)"):
+        parse_profile({**base, "setting_learning_rates": {"s2": [1.5]}})
+    with pytest.raises(ProfileError, match=r"setting_learning_rates.*at least one"):
+        parse_profile({**base, "setting_learning_rates": {"s2": []}})
+
+
 def test_profile_errors_name_file_field_and_value(tmp_path):
     p = tmp_path / "mine.yaml"
     p.write_text("name: x\narchitectures: [Unet, SegFormer]\nlosses: [BCE]\nlearning_rates: [0.01]\n"
