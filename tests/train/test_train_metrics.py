@@ -147,6 +147,8 @@ def test_a_setting_can_train_at_its_own_learning_rates():
         parse_profile({**base, "setting_learning_rates": {"s2": [1.5]}})
     with pytest.raises(ProfileError, match=r"setting_learning_rates.*at least one"):
         parse_profile({**base, "setting_learning_rates": {"s2": []}})
+    with pytest.raises(ProfileError, match=r"extra\[0\]\.learning_rates = \[1\.5\].*in \(0, 1\)"):
+        parse_profile({**base, "extra": [{**base["extra"][0], "learning_rates": [1.5]}]})
 
 
 def test_profile_errors_name_file_field_and_value(tmp_path):
