@@ -31,7 +31,8 @@ def _root(tmp_path: Path, name: str, single: float, ens: float, chosen: int, run
         "baselines": [{"method": "dNDVI rule", **_method(0.60, 0.70)}],
         "s1s2": {"runs": 3, "k_on_validation": {"chosen": chosen}, "runs_alone": runs,
                  "methods": {"single best": _method(single, 0.80), "ensemble 2": _method(0.71, 0.81),
-                             "ensemble 3": _method(ens, 0.90), "ensemble 3 + objects": _method(ens + 0.1, 0.95)}},
+                             "ensemble 3": _method(ens, 0.90), "ensemble 3 + objects": _method(ens + 0.1, 0.95),
+                             "single best + objects": _method(single + 0.05, 0.97)}},
     }
     (root / "artifacts" / "reports" / "skill.json").write_text(json.dumps(skill))
     return root
@@ -48,7 +49,10 @@ def test_draws_are_summarised_per_method_and_per_architecture(draws, tmp_path, c
     assert "| S1+S2 ensemble of all runs | 0.700 / 0.900 | 0.740 / 0.900 | 0.720 / 0.900 | 0.700-0.740 / 0.900-0.900 |" in out
     # K on validation is each draw's own K: ensemble 2 on draw a, ensemble 3 on draw b
     assert "| S1+S2 ensemble, K on validation | 0.710 / 0.810 | 0.740 / 0.900 |" in out
-    assert "ahead on the test event in 1 of 2 draws; mean +0.020 / +0.100" in out
+    assert "the single best, test / held-out: -0.100 / +0.100, +0.140 / +0.100; ahead on the test event in 1 of 2 draws; mean +0.020 / +0.100" in out
+    # with the object filter on both: 0.80 - 0.85 and 0.84 - 0.65, held-out 0.95 - 0.97
+    assert ("the single best, both + objects, test / held-out: -0.050 / -0.020, +0.190 / -0.020; ahead on the test "
+            "event in 1 of 2 draws; mean +0.070 / -0.020") in out
     # architectures over both draws, the best mean test F1 first
     unet = out.index("| Unet | 2 | 0.850 | 0.750 (0.700-0.800) | 0.800 |")
     fpn = out.index("| FPN | 2 | 0.850 | 0.550 (0.500-0.600) | 0.750 |")
