@@ -54,6 +54,7 @@ from gee_landslide.train.runs import (
     model_build_options,
     now_iso,
     sha256_bytes,
+    training_events,
 )
 
 MANIFEST_FILE = "manifest.json"
@@ -301,7 +302,7 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     mt = [run_threshold(r) for r in members]
 
     def fit() -> ObjectFilter:
-        train = load_scenes(stacks_dir, tuple(c0["train_events"]))
+        train = load_scenes(stacks_dir, training_events(members))
         return fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask)
 
     try:
@@ -417,7 +418,7 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
         from gee_landslide.train.evidence import fit_evidence
 
         c0 = members[0]["config"]
-        evidence = fit_evidence(load_scenes(stacks_dir, [*c0["train_events"], *c0["val_events"]]), s.name)
+        evidence = fit_evidence(load_scenes(stacks_dir, [*training_events(members), *c0["val_events"]]), s.name)
         objects = build_object_filter(members, stacks_dir, s.name, out_dir, val_probs, aggregation)
     manifest = {
         "format": FORMAT,
@@ -452,8 +453,7 @@ def build_ensemble_if_changed(runs_dir: Path, ensembles_dir: Path, setting: str,
 def build_inputs(members: Sequence[dict[str, Any]], setting: str, k: int, name: str, threshold: float | None,
                  inference: dict[str, int] | None, stacks_dir: Path | None, aggregation: str) -> dict[str, Any]:
     """Everything :func:`build_ensemble` computes a manifest from (its digest is stored in it)."""
-    c0 = members[0]["config"]
-    events = [*c0["train_events"], *c0["val_events"]]
+    events = [*training_events(list(members)), *members[0]["config"]["val_events"]]
     return {"format": FORMAT, "code": code_digest(), "setting": setting, "k": k, "name": name,
             "threshold": threshold, "inference": inference, "aggregation": aggregation,
             "members": runs_digest(members),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gee_landslide.core.atomic import write_json_atomic
 from gee_landslide.train.fingerprint import code_digest, digest, runs_digest, stacks_digest
-from gee_landslide.train.runs import sha256_bytes
+from gee_landslide.train.runs import sha256_bytes, training_events
 
 if TYPE_CHECKING:
     from gee_landslide.train.objects import ObjectFilter
@@ -40,8 +40,7 @@ def filter_key(setting: str, runs: Sequence[dict[str, Any]], thresholds: Sequenc
                eval_mask: str) -> str:
     """The digest of everything the filter of ``runs`` is fitted from (thresholds rounded to 1e-6: the
     report holds them as float32, the builds as float)."""
-    c0 = runs[0]["config"]
-    events = [*c0["train_events"], *c0["val_events"]]
+    events = [*training_events(list(runs)), *runs[0]["config"]["val_events"]]
     return digest({"setting": setting, "runs": runs_digest(runs), "thresholds": [round(float(t), 6) for t in thresholds],
                    "stacks": stacks_digest(stacks_dir, events), "events": events, "eval_mask": eval_mask,
                    "code": code_digest()})

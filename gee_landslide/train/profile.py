@@ -122,6 +122,8 @@ class ExtraGrid(BaseModel):
         None, description="the decoder dropout of these runs' architectures (default: the profile's)")
     decoder_norm: DecoderNorms | None = Field(
         None, description="whether these runs' decoders normalise, per architecture (default: the profile's)")
+    member_events_out: int | None = Field(
+        None, ge=0, description="training events each of these runs leaves out (default: the profile's)")
 
 
 class Profile(BaseModel):
@@ -154,6 +156,10 @@ class Profile(BaseModel):
     seed_per_run: bool = Field(
         False, description="each run its own seed (seed + a number derived from its setting, architecture, loss "
         "and lr): different initial weights and crop sequences, so an ensemble's members do not share one error")
+    member_events_out: int = Field(
+        0, ge=0, description="each run of a setting trains on the training events minus this many, a different "
+        "set per run (subbagging, sweep.bagged): members that saw different events. 0: every run sees them all "
+        "(the paper)")
     eval_mask: Literal["none", "visible"] = "visible"
     norm: Literal["batch", "group"] = Field(
         "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")
@@ -291,6 +297,10 @@ class Profile(BaseModel):
     def decoder_dropout_of(self, grid: ExtraGrid) -> dict[str, float]:
         """The decoder dropout rates for the runs of an extra grid: its own, else the profile's."""
         return self.decoder_dropout if grid.decoder_dropout is None else grid.decoder_dropout
+
+    def member_events_out_of(self, grid: ExtraGrid) -> int:
+        """How many training events each run of an extra grid leaves out: its own number, else the profile's."""
+        return self.member_events_out if grid.member_events_out is None else grid.member_events_out
 
     def decoder_norm_of(self, grid: ExtraGrid) -> dict[str, bool]:
         """Whether the decoders of an extra grid's runs normalise: its own switches, else the profile's."""

@@ -38,7 +38,7 @@ from gee_landslide.train.learning_curves import budget_summary, learning_curves_
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
 from gee_landslide.train.predictions import member_probs
 from gee_landslide.train.report_figures import FIG7_COLOURS, comparison_map, f1_vs_k, performance_diagram
-from gee_landslide.train.runs import list_runs
+from gee_landslide.train.runs import list_runs, training_events
 from gee_landslide.train.skill_results import MethodResult, SettingCurve, Truth
 from gee_landslide.train.strata import incidence_labels, recall_by_incidence, recall_cells
 from gee_landslide.train.uncertainty import (
@@ -196,7 +196,7 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     sets = {"val": val, "test": test, "heldout": list(heldout)}
     cached = cached_filter(setting, runs, mt, stacks_dir, mask) if objects else NO_CACHE
     # the training events' maps only to fit an object filter that no ensemble build has fitted yet
-    train = load_scenes(stacks_dir, tuple(c0["train_events"])) if objects and cached.found is None else []
+    train = load_scenes(stacks_dir, training_events(runs)) if objects and cached.found is None else []
     # one call: each run's model is built once for the held-out scenes and the training events
     every = member_probs(runs, [*val, *test, *heldout, *train])
     probs = {name: {s.event_id: every[s.event_id] for s in sc} for name, sc in [*sets.items(), ("train", train)]}
@@ -513,7 +513,8 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     have = [s for s in settings if list_runs(runs_dir, s)]
     if not have:
         raise ValueError(f"no finished runs in {runs_dir} for settings {settings}")
-    c0 = list_runs(runs_dir, have[0])[0]["config"]
+    runs0 = list_runs(runs_dir, have[0])
+    c0 = runs0[0]["config"]
     mask = c0.get("eval_mask", "visible")
     heldout: list[Scene] = []
     if catalog is not None and n_heldout > 0:
@@ -524,7 +525,7 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
     if baselines:
         # the catalog's events alone: a setting trained on few-look variants (core.variants) must not
         # hand the baselines, fitted once for every setting, a second copy of each event
-        train = load_scenes(stacks_dir, events_only(c0["train_events"]))
+        train = load_scenes(stacks_dir, events_only(training_events(runs0)))
         base = baseline_results(train, load_scenes(stacks_dir, events_only(c0["val_events"])), curves[0].test,
                                 heldout, [c.setting for c in curves], mask)
     truth = Truth.of(curves[0].test, mask)

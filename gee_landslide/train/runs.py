@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -120,6 +121,31 @@ def model_build_options(config: dict[str, Any]) -> dict[str, Any]:
     A field missing from an older record takes RunConfig's default, which is what those runs were
     built with (each option was added with the earlier behaviour as its default)."""
     return {k: config.get(k, RunConfig.model_fields[k].default) for k in MODEL_BUILD_FIELDS}
+
+
+def training_events(runs: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Every training stack the ``runs`` (finished-run records) trained on, in the sweep's order.
+
+    Why not the first run's list: with ``member_events_out`` each run leaves some training events
+    out (``sweep.bagged``), and what is fitted for the runs together (their object filter, the
+    evidence limits, the baselines) must see all of them; a run's maps of the events it left out
+    are then out-of-sample, as the filter will meet them. Without it every list is the same one.
+    """
+    if not runs:
+        raise ValueError("no runs: no training events")
+    lists = [tuple(r["config"]["train_events"]) for r in runs]
+    if all(x == lists[0] for x in lists):
+        return lists[0]
+    index = [{e: i for i, e in enumerate(x)} for x in lists]
+
+    def before(a: str, b: str) -> int:
+        # each run's list is the sweep's list with some events left out: a list holding both orders them
+        for ix in index:
+            if a in ix and b in ix:
+                return ix[a] - ix[b]
+        return (a > b) - (a < b)
+
+    return tuple(sorted(dict.fromkeys(e for x in lists for e in x), key=functools.cmp_to_key(before)))
 
 
 def sha256_file(path: Path) -> str:

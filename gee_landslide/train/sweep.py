@@ -63,16 +63,18 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     if unknown:
         raise ValueError(f"setting(s) {unknown} are not in profile {profile.name!r} ({profile.all_settings})")
     options = profile_run_options(profile)
-    combos = [(s, *c, options, profile.decoder_dropout, profile.decoder_norm)
+    combos = [(s, *c, options, profile.decoder_dropout, profile.decoder_norm, profile.member_events_out)
               for s in chosen if s in profile.settings
               for c in itertools.product(profile.architectures, profile.losses, profile.learning_rates_of(s))]
     for g in profile.extra:  # smaller grids for other settings (e.g. the laptop's few S1 runs)
         own = {**options, "boundary_weight": profile.boundary_weight_of(g)}
-        combos += [(*c, own, profile.decoder_dropout_of(g), profile.decoder_norm_of(g)) for c in itertools.product(
-            [s for s in chosen if s in g.settings and s not in profile.settings],
-            g.architectures, g.losses, g.learning_rates or profile.learning_rates)]
+        combos += [(*c, own, profile.decoder_dropout_of(g), profile.decoder_norm_of(g), profile.member_events_out_of(g))
+                   for c in itertools.product([s for s in chosen if s in g.settings and s not in profile.settings],
+                                              g.architectures, g.losses, g.learning_rates or profile.learning_rates)]
     out = []
-    for s, arch, loss, lr, opts, rates, norms in combos:
+    index: dict[str, int] = {}  # each run's place among its setting's runs, in grid order
+    for s, arch, loss, lr, opts, rates, norms, events_out in combos:
+        j = index[s] = index.get(s, -1) + 1
         seed = profile.seed + (run_seed_offset(s, arch, loss, lr) if profile.seed_per_run else 0)
         sp = setting_splits(profile, splits, s)
         width, depth = profile.refine_head(s)
@@ -81,9 +83,30 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
             refine_width=width, refine_depth=depth,
             # smp's rate (None) and a normalised decoder (True) keep the ids of runs made before these options
             decoder_dropout=rates.get(arch), decoder_norm=norms.get(arch, True),
-            train_events=sp.train, val_events=sp.val, test_events=sp.test,
+            train_events=bagged(sp.train, j, events_out), val_events=sp.val, test_events=sp.test,
         ))
     return out
+
+
+def bagged(train: tuple[str, ...], j: int, out: int) -> tuple[str, ...]:
+    """The training stacks of a setting's ``j``-th run (in grid order) when each run leaves ``out``
+    training events out (``member_events_out``): events ``j*out .. j*out+out-1`` of the list, counted
+    round it, with their Sentinel-1 variants, so consecutive runs leave different events out and
+    every event is left out by about ``runs*out/events`` runs.
+
+    Why: the members of an ensemble trained on the same events make the same mistakes on them and
+    share what they learned wrongly from any one of them; each seeing a slightly different set of
+    events (subbagging) makes their errors less alike. Measured: docs/experiments.md, session 43.
+    """
+    if out <= 0:
+        return train
+    from gee_landslide.core.variants import events_only, parse_variant
+
+    events = events_only(train)
+    if out >= len(events):
+        raise ValueError(f"member_events_out {out} would leave none of the {len(events)} training events")
+    drop = {events[(j * out + k) % len(events)] for k in range(out)}
+    return tuple(e for e in train if parse_variant(e)[0] not in drop)
 
 
 def setting_splits(profile: Profile, splits: Splits, setting_name: str) -> Splits:
