@@ -89,15 +89,15 @@ def make_project(root: Path, n_train: int = 3, n_val: int = 2, n_test: int = 1, 
 
 
 def make_trained_project(root: Path, settings: list[str], architectures: list[str], losses: list[str],
-                         iterations_per_epoch: int = 3, size: int = 100, **profile_options):
-    """A project (2 train, 1 val, 1 test events) with smoke-profile runs of the given grid trained
-    (``profile_options``: more profile fields); returns ``(paths, profile, splits, sweep result)``."""
+                         iterations_per_epoch: int = 3, size: int = 100, n_train: int = 2, **profile_options):
+    """A project (``n_train`` train, 1 val, 1 test events) with smoke-profile runs of the given grid
+    trained (``profile_options``: more profile fields); returns ``(paths, profile, splits, sweep result)``."""
     from gee_landslide.core.catalog import load_catalog
     from gee_landslide.core.paths import project_paths
     from gee_landslide.train.profile import load_profile
     from gee_landslide.train.sweep import Splits, run_sweep
 
-    make_project(root, 2, 1, 1, size=size)
+    make_project(root, n_train, 1, 1, size=size)
     paths = project_paths(root)
     splits = Splits.from_catalog(load_catalog(paths.catalog))
     prof = load_profile("smoke").model_copy(update={

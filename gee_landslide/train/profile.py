@@ -158,8 +158,8 @@ class Profile(BaseModel):
         "and lr): different initial weights and crop sequences, so an ensemble's members do not share one error")
     member_events_out: int = Field(
         0, ge=0, description="each run of a setting trains on the training events minus this many, a different "
-        "set per run (subbagging, sweep.bagged): members that saw different events. 0: every run sees them all "
-        "(the paper)")
+        "set per run (subbagging, sweep.bagged): members that saw different events; at most a quarter of the events "
+        "(fewer than 4: none). 0: every run sees them all (the paper)")
     eval_mask: Literal["none", "visible"] = "visible"
     norm: Literal["batch", "group"] = Field(
         "batch", description="BatchNorm (the paper) or GroupNorm: batch-independent, for small batches")

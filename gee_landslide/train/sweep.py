@@ -88,23 +88,30 @@ def expand_grid(profile: Profile, splits: Splits, settings: Sequence[str] | None
     return out
 
 
+def events_left_out(n_events: int, out: int) -> int:
+    """How many of ``n_events`` training events each run leaves out for ``member_events_out: out``:
+    at most a quarter of them, so every run still trains on three quarters or more, and a catalog
+    of fewer than four training events trains every run on all of them."""
+    return max(0, min(out, n_events // 4))
+
+
 def bagged(train: tuple[str, ...], j: int, out: int) -> tuple[str, ...]:
     """The training stacks of a setting's ``j``-th run (in grid order) when each run leaves ``out``
-    training events out (``member_events_out``): events ``j*out .. j*out+out-1`` of the list, counted
-    round it, with their Sentinel-1 variants, so consecutive runs leave different events out and
-    every event is left out by about ``runs*out/events`` runs.
+    training events out (``member_events_out``; capped by :func:`events_left_out`): events
+    ``j*out .. j*out+out-1`` of the list, counted round it, with their Sentinel-1 variants, so
+    consecutive runs leave different events out and every event is left out by about
+    ``runs*out/events`` runs.
 
     Why: the members of an ensemble trained on the same events make the same mistakes on them and
     share what they learned wrongly from any one of them; each seeing a slightly different set of
     events (subbagging) makes their errors less alike. Measured: docs/experiments.md, session 43.
     """
-    if out <= 0:
-        return train
     from gee_landslide.core.variants import events_only, parse_variant
 
     events = events_only(train)
-    if out >= len(events):
-        raise ValueError(f"member_events_out {out} would leave none of the {len(events)} training events")
+    out = events_left_out(len(events), out)
+    if out == 0:
+        return train
     drop = {events[(j * out + k) % len(events)] for k in range(out)}
     return tuple(e for e in train if parse_variant(e)[0] not in drop)
 

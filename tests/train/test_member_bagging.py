@@ -32,9 +32,16 @@ def test_an_event_leaves_with_its_sentinel1_variants():
     assert bagged(train, 0, 1) == ("ev-01", "ev-02", "ev-03", variant_id("ev-03", 2))
 
 
-def test_leaving_every_event_out_is_refused():
-    with pytest.raises(ValueError, match="member_events_out 16 would leave none of the 16"):
-        bagged(SIXTEEN, 0, 16)
+def test_a_run_leaves_out_at_most_a_quarter_of_the_events():
+    assert len(bagged(SIXTEEN, 0, 16)) == 12
+    assert bagged(SIXTEEN[:7], 3, 2) == tuple(e for e in SIXTEEN[:7] if e != "ev-03")  # 7 events: one out
+    assert bagged(SIXTEEN[:3], 0, 2) == SIXTEEN[:3]  # fewer than 4 events: every run sees them all
+
+
+def test_a_small_catalog_trains_every_laptop_run_on_all_its_events():
+    """The laptop profile on a catalog of two training events (a user's first project) trains as without it."""
+    small = Splits(SIXTEEN[:2], ("val-a",), ("test-a",))
+    assert all(r.train_events == SIXTEEN[:2] for r in expand_grid(load_profile("laptop"), small))
 
 
 def test_the_laptop_profile_bags_its_main_settings_and_not_the_s1_runs():
@@ -72,18 +79,19 @@ def test_training_events_of_bagged_runs_are_all_of_them_in_the_sweeps_order():
 
 
 def test_an_ensemble_of_bagged_runs_fits_its_filter_and_evidence_on_every_training_event(tmp_path):
-    """Each of the two runs saw one of the two training events; the ensemble's object filter and
-    evidence must still learn from both (and the runs' maps of the event they left out)."""
+    """Each of the two runs left one of the four training events out; the ensemble's object filter
+    and evidence must still learn from all four (and the runs' maps of the events they left out)."""
     from gee_landslide.core.catalog import load_catalog
     from gee_landslide.train.ensemble import build_ensemble
     from gee_landslide.train.runs import list_runs
 
-    paths, _, _, res = make_trained_project(tmp_path, ["s1s2"], ["Linknet", "PSPNet"], ["BCE"], member_events_out=1)
+    paths, _, _, res = make_trained_project(tmp_path, ["s1s2"], ["Linknet", "PSPNet"], ["BCE"], n_train=4,
+                                            member_events_out=1)
     assert len(res.trained) == 2
     catalog = load_catalog(paths.catalog)
     train, val = [e.id for e in catalog.split("train")], [e.id for e in catalog.split("val")]
     runs = list_runs(paths.runs, "s1s2")
-    assert sorted(tuple(r["config"]["train_events"]) for r in runs) == sorted((e,) for e in train)
+    assert sorted(tuple(r["config"]["train_events"]) for r in runs) == sorted((tuple(train[1:]), (train[0], *train[2:])))
     man = json.loads(build_ensemble(paths.runs, paths.ensembles, "s1s2", 2, name="bag",
                                     stacks_dir=paths.stacks).read_text())
     assert man["evidence"]["fitted_on"] == [*train, *val]
