@@ -468,7 +468,9 @@ def report_inputs(runs_dir: Path, stacks_dir: Path, settings: list[str] | None =
     settings = settings or list(SETTINGS)
     runs = {s: list_runs(runs_dir, s) for s in settings}
     c0 = next((r[0]["config"] for r in runs.values() if r), {})
-    events = [*c0.get("train_events", ()), *c0.get("val_events", ()), *c0.get("test_events", ())]
+    # every run's training events (runs.training_events: with member_events_out no one run holds them all)
+    train = dict.fromkeys(e for r in runs.values() if r for e in training_events(r))
+    events = [*train, *c0.get("val_events", ()), *c0.get("test_events", ())]
     heldout = ([e.model_dump(mode="json") for e in heldout_events(catalog, n_heldout)]
                + [catalog.defaults.model_dump(mode="json")] if catalog is not None and n_heldout > 0 else [])
     return {"code": code_digest(), "runs": {s: runs_digest(r) for s, r in runs.items()},

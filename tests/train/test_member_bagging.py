@@ -96,3 +96,11 @@ def test_an_ensemble_of_bagged_runs_fits_its_filter_and_evidence_on_every_traini
                                     stacks_dir=paths.stacks).read_text())
     assert man["evidence"]["fitted_on"] == [*train, *val]
     assert set(man["objects"]["fitted_on"]) == {*train, *val}, man["objects"]
+    # the report's inputs cover a stack that the best run never trained on: changing it changes them
+    from gee_landslide.train.report import report_inputs
+
+    left_out = sorted(set(train) - set(runs[0]["config"]["train_events"]))
+    assert len(left_out) == 1
+    before = report_inputs(paths.runs, paths.stacks, ["s1s2"])["stacks"]
+    (paths.stacks / left_out[0] / "meta.json").write_text('{"changed": true}')
+    assert report_inputs(paths.runs, paths.stacks, ["s1s2"])["stacks"] != before
