@@ -60,6 +60,9 @@ REPO = Path(__file__).resolve().parents[1]
 STRATEGIES = {"S2-only": "optical-only", "S1-only": "s1-only", "SAR-first": "sar-first",
               "dNDVI rule": "optical-only"}
 RULE = "bench-rule"  # the reference: the one-band rule in place of the optical ensemble (S2-only)
+SINGLE_PASS_TARGET = 0.7  # issue #9's object precision and recall for one monitoring pass
+# a pass's candidate groups as pass.json scores them: every candidate, and those the object filter accepts
+SINGLE_PASS_GROUPS = {"all": "every candidate", "filter accepts": "the object filter accepts"}
 
 
 @dataclass
@@ -361,9 +364,11 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
     passes = sorted((run.paths.monitor / region_id).glob("????-??-??"))
     seen_ids: set[str] = set()
     confirmed_on: dict[str, dt.date] = {}  # alert id -> the pass that confirmed it
+    summaries = []
     for pdir in passes:
         day = dt.date.fromisoformat(pdir.name)
         summary = json.loads((pdir / "pass.json").read_text())
+        summaries.append(summary)
         new_ids = set(summary["alerts"]["new"]) - seen_ids
         for aid in summary["alerts"]["confirmed"]:
             confirmed_on.setdefault(aid, day)
@@ -434,12 +439,55 @@ def score(run: StrategyRun, slides: list, season_start: dt.date, grid_crs: str,
         "seen_by_s2": len(s2_saw) if s2_saw is not None else -1,
         "recall_confirmed_seen": covered_of(confirmed, s2_saw) if s2_saw is not None else float("nan"),
         "ttc_median": float(np.median(ttc)) if ttc.size else float("nan"),
+        "single_pass": single_pass_counts(summaries),
         # per landslide and per alert, for the intervals (season_intervals)
         "per_slide": {"tta": np.array([first_hits.get(s.id, np.nan) for s in in_season], float),
                       "confirmed": slide_confirmed},
         "per_alert": {"hit": alert_hit, "confirmed_hit": confirmed_hit, "confirmed_route": confirmed_route},
     }
     return out
+
+
+def single_pass_counts(summaries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Each pass scored alone, as ``monitor run`` prints it (``pass.json``'s object scores against the
+    simulator's truth), summed over the season's passes: detections and how many are real, landslides
+    present and found, and how many passes with a landslide reach :data:`SINGLE_PASS_TARGET` on both.
+
+    Why: issue #9 asks one ``monitor/norway`` pass for object precision and recall of 0.7. The demo's
+    pass of 2025-08-01 is one draw of clouds; every pass of a season says how often a single pass
+    reaches it, for every candidate and for those the object filter accepts (the ones that may confirm).
+    """
+    out: dict[str, dict[str, int]] = {}
+    for summary in summaries:
+        groups = {"all": summary.get("object_scores"), **(summary.get("object_scores_by") or {})}
+        for name in SINGLE_PASS_GROUPS:
+            s = groups.get(name)
+            if not s:
+                continue
+            c = out.setdefault(name, dict.fromkeys(("passes", "detections", "real", "landslides", "found",
+                                                    "passes_with_landslides", "passes_on_target"), 0))
+            c["passes"] += 1
+            c["detections"] += s["detections"]
+            c["real"] += s["true_detections"]
+            c["landslides"] += s["truth_objects"]
+            c["found"] += s["found_objects"]
+            if s["truth_objects"]:
+                c["passes_with_landslides"] += 1
+                c["passes_on_target"] += bool(s["precision"] >= SINGLE_PASS_TARGET and s["recall"] >= SINGLE_PASS_TARGET)
+    return out
+
+
+def single_pass_text(counts: dict[str, dict[str, int]]) -> str:
+    """:func:`single_pass_counts` in one line per group."""
+    lines = []
+    for name, c in counts.items():
+        p = c["real"] / c["detections"] if c["detections"] else float("nan")
+        r = c["found"] / c["landslides"] if c["landslides"] else float("nan")
+        lines.append(f"{SINGLE_PASS_GROUPS[name]}: P {p:.2f} ({c['real']} of {c['detections']} real), R {r:.2f} "
+                     f"({c['found']} of {c['landslides']} landslide-passes); {c['passes_on_target']} of "
+                     f"{c['passes_with_landslides']} passes with a landslide reach {SINGLE_PASS_TARGET} / "
+                     f"{SINGLE_PASS_TARGET}")
+    return "; ".join(lines) if lines else "no pass scored against truth"
 
 
 def confirmed_by_counts(routes: list[str], confirmed_hit: np.ndarray) -> dict[str, dict[str, int]]:
@@ -517,9 +565,21 @@ def pooled_scores(per_season: list[dict[str, dict]]) -> dict[str, dict[str, Any]
             "recall_confirmed": clustered_bootstrap_interval(conf, np.mean),
             "confirmed_by": confirmed_by_counts([r for s in seasons for r in s["per_alert"]["confirmed_route"]],
                                                 np.concatenate(chit)),
+            "single_pass": pooled_single_pass([s.get("single_pass", {}) for s in seasons]),
             "per_season": {k: [s[k] for s in seasons] for k in
                            ("tta_median", "precision_confirmed", "recall_confirmed")},
         }
+    return out
+
+
+def pooled_single_pass(per_season: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """:func:`single_pass_counts` of several seasons, summed group by group."""
+    out: dict[str, dict[str, int]] = {}
+    for counts in per_season:
+        for name, c in counts.items():
+            acc = out.setdefault(name, dict.fromkeys(c, 0))
+            for k, v in c.items():
+                acc[k] += v
     return out
 
 
@@ -545,6 +605,7 @@ def print_pooled(per_season: list[dict[str, dict]], seeds: list[int]) -> None:
                                             per["recall_confirmed"], strict=True)]
         print(f"  {'':<10} by season (TTA median" + (", P / R conf" if name != "S1-only" else "") + "): "
               + "; ".join(cells))
+        print(f"  {'':<10} single passes: {single_pass_text(p['single_pass'])}")
 
 
 def bare_forward_s(paths: ProjectPaths, name: str, stack: np.ndarray) -> float:
@@ -725,6 +786,9 @@ def one_season(a: argparse.Namespace, base: ProjectPaths, seed: int, strategies:
     for name, s in scores.items():
         print(f"  {name:<10} {s['noticed']} of {s['landslides']} landslides, median {s['notice_median']:.1f} days "
               f"(first new alert: {s['alerted']}, median {s['tta_median']:.1f})")
+    print("\neach pass alone (issue #9's single-pass target; pass.json's object scores, summed over the passes)")
+    for name, s in scores.items():
+        print(f"  {name:<10} {single_pass_text(s['single_pass'])}")
     print("\n95 % intervals (landslides, or alerts for precision, drawn again: benchmarks' season_intervals)")
     for name, s in scores.items():
         iv = season_intervals(s)

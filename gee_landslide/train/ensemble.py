@@ -303,7 +303,8 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
 
     def fit() -> ObjectFilter:
         train = load_scenes(stacks_dir, training_events(members))
-        return fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask)
+        return fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask,
+                                 trained_on=[r["config"]["train_events"] for r in members])
 
     try:
         flt = cached_filter(setting, members, mt, stacks_dir, mask).or_fit(fit)
@@ -315,6 +316,7 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     return {"file": OBJECTS_FILE, "sha256": sha256_bytes(path.read_bytes()), "threshold": flt.threshold,
             "features": list(feature_names(setting)), "objects": flt.objects,
             "fit_f1": flt.fit_f1, "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on),
+            "fitted_maps": flt.maps,  # every run's maps of the training events, or only their out-of-bag ones
             # thresholds whose fit F1 is within PLATEAU_F1 of the chosen one's: how loosely it is determined
             "threshold_plateau": list(flt.plateau() or ()),
             "ensemble_threshold": choice.threshold, "ensemble_val_f1": choice.f1,

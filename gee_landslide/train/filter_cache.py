@@ -59,6 +59,7 @@ def load_filter(cache: Path, key: str, setting: str) -> ObjectFilter | None:
                                              meta["threshold"])
         flt.fit_f1, flt.unfiltered_f1 = float(meta["fit_f1"]), float(meta["unfiltered_f1"])
         flt.fitted_on = tuple(meta["fitted_on"])
+        flt.maps = str(meta["maps"])
         flt.fit_curve = {float(t): float(f) for t, f in meta["fit_curve"]}
         return flt
     except (OSError, ValueError, KeyError, TypeError, ObjectFilterError):
@@ -71,7 +72,7 @@ def save_filter(cache: Path, key: str, flt: ObjectFilter) -> None:
     table = flt.save_table(cache / f"{key}.npz")
     write_json_atomic(cache / f"{key}.json", {
         "setting": flt.setting, "threshold": flt.threshold, "fit_f1": flt.fit_f1,
-        "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on), "objects": flt.objects,
+        "unfiltered_f1": flt.unfiltered_f1, "fitted_on": list(flt.fitted_on), "objects": flt.objects, "maps": flt.maps,
         "fit_curve": [[t, f] for t, f in flt.fit_curve.items()], "table_sha256": sha256_bytes(table.read_bytes())})
 
 

@@ -31,7 +31,7 @@ the manifest) and refits the same deterministic classifier when it loads (under 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +61,8 @@ FEATURE_DECIMALS = 9
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.0, 0.91, 0.05))
 FOLDS = 4
 PLATEAU_F1 = 0.01  # fit F1 this close to the best counts as equally good (ObjectFilter.plateau)
+# which runs' maps of the training events the filter learned from (fit_object_filter)
+EVERY_MAP, OUT_OF_BAG = "every run's maps", "out-of-bag maps"
 
 SHAPE_FEATURES = ("log_area", "elongation", "rectangle_fill", "downslope_alignment", "bbox_px")
 TERRAIN_FEATURES = ("slope_median", "elevation_std", "tree_height_median", "ring_tree_height_median",
@@ -230,6 +232,7 @@ class ObjectFilter:
     unfiltered_f1: float = float("nan")
     fitted_on: tuple[str, ...] = ()
     objects: int = 0
+    maps: str = EVERY_MAP  # which maps of the training events it learned from (fit_object_filter)
     model: WeightedBinnedBoosting | None = field(default=None, repr=False)
     table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     # threshold -> pixel F1 (out-of-fold train + validation) of every candidate: how sharp the choice was
@@ -345,7 +348,7 @@ class ObjectFilter:
 
     def describe(self) -> str:
         flat = self.plateau()
-        return (f"object filter ({self.setting}): {self.objects} training objects, drops objects with "
+        return (f"object filter ({self.setting}): {self.objects} training objects ({self.maps}), drops objects with "
                 f"p(landslide) < {self.threshold:.2f} (pixel F1 out-of-fold train + validation "
                 f"{self.unfiltered_f1:.3f} -> {self.fit_f1:.3f}"
                 + (f"; within {PLATEAU_F1} of it from {flat[0]:.2f} to {flat[1]:.2f}" if flat else "") + ")")
@@ -380,14 +383,36 @@ def plateau_top(curve: dict[float, float], tolerance: float = PLATEAU_F1) -> flo
     return plateau_range(curve, tolerance)[1]
 
 
+def out_of_bag_maps(trained_on: Sequence[Collection[str]] | None, train: Sequence[Scene]) -> list[tuple[int, Scene]]:
+    """The (run index, training scene) pairs where the run did not train on the scene: its out-of-bag
+    maps (``trained_on``: each run's training events; none without it or when every run saw every event)."""
+    if trained_on is None:
+        return []
+    return [(i, s) for i, events in enumerate(trained_on) for s in train if s.event_id not in set(events)]
+
+
 def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: dict[str, np.ndarray],
                       train: Sequence[Scene], val_probs: dict[str, np.ndarray], val: Sequence[Scene],
-                      eval_mask: str = "visible") -> ObjectFilter:
+                      eval_mask: str = "visible", trained_on: Sequence[Collection[str]] | None = None) -> ObjectFilter:
     """Fit a setting's filter from its runs' maps on the training and the validation events:
     ``{event id: (M,H,W) probabilities}`` as :func:`gee_landslide.train.predictions.member_probs`
-    gives them, each run's map taken at its own threshold (``thresholds``, M of them)."""
-    def candidates(probs: dict[str, np.ndarray], scenes: Sequence[Scene]) -> list[Candidates]:
-        return [Candidates.of(s, probs[s.event_id][i], float(t), setting)
-                for i, t in enumerate(thresholds) for s in scenes]
+    gives them, each run's map taken at its own threshold (``thresholds``, M of them).
 
-    return ObjectFilter(setting).fit(candidates(train_probs, train), candidates(val_probs, val), eval_mask)
+    ``trained_on`` (each run's training events): where runs left training events out
+    (``member_events_out``), the filter learns only from their maps of the events they left out,
+    the way a stacked second stage learns from its first stage's out-of-sample output. Why: a run's
+    map of an event it trained on is cleaner than any map it makes of new ground (on the demo's
+    S1+S2 runs 21 % of in-sample objects are landslides against 13 % out of bag), so a filter
+    trained on those maps is too sure of the objects monitoring meets: scored on held-out events'
+    out-of-bag objects at its 0.9 cut-off it kept 19 false and 93 real ones, trained on out-of-bag
+    objects alone 6 and 102 (grouped by event; docs/experiments.md, session 44). Without left-out
+    events every map is used, as before.
+    """
+    oob = out_of_bag_maps(trained_on, train)
+    pairs = oob or [(i, s) for i in range(len(thresholds)) for s in train]
+    fitted = ObjectFilter(setting).fit(
+        [Candidates.of(s, train_probs[s.event_id][i], float(thresholds[i]), setting) for i, s in pairs],
+        [Candidates.of(s, val_probs[s.event_id][i], float(t), setting) for i, t in enumerate(thresholds) for s in val],
+        eval_mask)
+    fitted.maps = OUT_OF_BAG if oob else EVERY_MAP
+    return fitted

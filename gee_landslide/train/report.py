@@ -251,7 +251,8 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     c0 = runs[0]["config"]
     mask = c0.get("eval_mask", "visible")
     try:
-        flt = cached.or_fit(lambda: fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask))
+        flt = cached.or_fit(lambda: fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask,
+                                                      trained_on=[r["config"]["train_events"] for r in runs]))
     except ObjectFilterError as e:
         curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"
         return
@@ -575,7 +576,9 @@ def write_report(runs_dir: Path, stacks_dir: Path, reports_dir: Path, settings: 
           *([("**Object filter** (rows `+ objects`). Most false pixels on the test event are whole "
               "false objects (fresh clear-cuts, diffuse NDVI loss), real vegetation losses no per-pixel "
               "threshold rejects. A classifier of object shape, terrain, cover and change, trained on "
-              "the objects the runs detect on the training events, drops the objects unlike a landslide "
+              "the objects the runs detect on the training events (where runs left events out, only on "
+              "each run's maps of the events it left out: maps of ground it never trained on, like "
+              "monitoring's), drops the objects unlike a landslide "
               "from each member's map before the members are combined; each K's threshold is then chosen "
               "on the validation events again (`gee_landslide.train.objects`):"), "",
              *[f"- {c.object_filter.describe()}" for c in curves if c.object_filter is not None], "",

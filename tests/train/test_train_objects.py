@@ -170,6 +170,39 @@ def test_filter_learns_to_drop_clear_cuts_and_keep_landslides():
     assert not (kept & ~lab).any() and (raw & ~lab).any()  # the clear-cuts are gone
 
 
+def test_runs_that_left_events_out_fit_the_filter_on_their_out_of_bag_maps_only():
+    """A subbagged run's map of an event it trained on is cleaner than its maps of new ground; the
+    filter must learn from the maps monitoring resembles: each run's maps of the events it left out."""
+    from gee_landslide.train.objects import EVERY_MAP, OUT_OF_BAG, label_objects
+
+    scenes = [_scene(s) for s in range(8)]
+    train = [sc for sc, _ in scenes]
+    val = [_scene(s) for s in range(100, 102)]
+    trained_on = [[sc.event_id for sc in train[:4]], [sc.event_id for sc in train[4:]]]
+
+    def clean(sc: Scene, p: np.ndarray) -> np.ndarray:  # fires on the landslides only, as on training ground
+        return np.where(sc.labels > 0, p, 0.05).astype(np.float32)
+
+    # run 0 trained on events 0-3 (clean maps there), run 1 on 4-7; each fires on the clear-cuts elsewhere
+    probs = {sc.event_id: np.stack([clean(sc, p) if i < 4 else p, p if i < 4 else clean(sc, p)])
+             for i, (sc, p) in enumerate(scenes)}
+    val_probs = {sc.event_id: np.stack([p, p]) for sc, p in val}
+    vals = [sc for sc, _ in val]
+    oob = fit_object_filter("s2", [0.5, 0.5], probs, train, val_probs, vals, trained_on=trained_on)
+    every = fit_object_filter("s2", [0.5, 0.5], probs, train, val_probs, vals)
+    n_objects = [[label_objects(probs[sc.event_id][r] > 0.5)[1] for sc in train] for r in range(2)]
+    assert oob.maps == OUT_OF_BAG and every.maps == EVERY_MAP and OUT_OF_BAG in oob.describe()
+    assert oob.objects == sum(n_objects[0][4:]) + sum(n_objects[1][:4])  # run 0 on 4-7, run 1 on 0-3
+    assert every.objects == sum(map(sum, n_objects))
+    assert set(oob.fitted_on) == {sc.event_id for sc in [*train, *vals]}
+    test, prob = _scene(999)
+    kept = oob.apply(test.stack, prob, 0.5)
+    assert kept[test.labels > 0].all() and not (kept & (test.labels == 0)).any()  # learned from both kinds
+    # runs that all trained on every event have no out-of-bag maps: every map, the same filter as without
+    same = fit_object_filter("s2", [0.5, 0.5], probs, train, val_probs, vals, trained_on=[[sc.event_id for sc in train]] * 2)
+    assert same.maps == EVERY_MAP and np.array_equal(same.table[0], every.table[0])
+
+
 def test_no_objects_or_one_class_is_a_clear_error():
     sc, prob = _scene(1)
     empty = Candidates.of(sc, np.zeros_like(prob), 0.5, "s2")

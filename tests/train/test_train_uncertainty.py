@@ -229,6 +229,33 @@ def test_time_to_alert_benchmark_pools_seasons_over_their_landslides_and_alerts(
     assert p["precision_confirmed"].lo < 0.8 < p["precision_confirmed"].hi
 
 
+def test_time_to_alert_benchmark_scores_each_pass_alone_against_the_single_pass_target(monkeypatch):
+    """Issue #9's single-pass target (object P and R >= 0.7) counted over a season's passes, as
+    ``pass.json`` scores them; a pass without landslides cannot reach it, and seasons pool by sum."""
+    mod = load_benchmark("bench_time_to_alert", monkeypatch)
+
+    def scores(det, real, truth, found):
+        return {"detections": det, "true_detections": real, "truth_objects": truth, "found_objects": found,
+                "precision": real / det if det else 0.0, "recall": found / truth if truth else 0.0}
+
+    passes = [
+        {"object_scores": scores(20, 2, 3, 3), "object_scores_by": {"filter accepts": scores(3, 3, 3, 3)}},  # on target
+        {"object_scores": scores(10, 1, 2, 1), "object_scores_by": {"filter accepts": scores(2, 1, 2, 1)}},  # P, R 0.5
+        {"object_scores": scores(5, 0, 0, 0), "object_scores_by": {"filter accepts": scores(0, 0, 0, 0)}},  # no landslide
+        {"object_scores": scores(4, 4, 4, 4)},  # a pass without the filter: only "all"
+    ]
+    c = mod.single_pass_counts(passes)
+    assert c["filter accepts"] == {"passes": 3, "detections": 5, "real": 4, "landslides": 5, "found": 4,
+                                   "passes_with_landslides": 2, "passes_on_target": 1}
+    assert c["all"]["passes"] == 4 and c["all"]["passes_with_landslides"] == 3 and c["all"]["passes_on_target"] == 1
+    assert (c["all"]["detections"], c["all"]["real"]) == (39, 7)
+    text = mod.single_pass_text(c)
+    assert "P 0.80 (4 of 5 real), R 0.80 (4 of 5 landslide-passes); 1 of 2 passes" in text
+    pooled = mod.pooled_single_pass([c, c])
+    assert pooled["filter accepts"]["detections"] == 10 and pooled["filter accepts"]["passes_on_target"] == 2
+    assert mod.single_pass_text({}) == "no pass scored against truth"
+
+
 def test_time_to_alert_benchmark_counts_an_alert_grown_over_a_landslide_as_its_first_notice(monkeypatch, tmp_path):
     """A landslide beside an older alert is first alerted by that alert growing over it: the benchmark
     counts it as noticed then (subscribers are told), while the first *new* alert misses it."""
