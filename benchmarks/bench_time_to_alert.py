@@ -21,8 +21,9 @@ landslide's date to the first pass with an alert over it: median and 90th percen
 landslides that got one), object precision
 and recall at first alert (every alert as first issued) and after confirmation (the alerts
 confirmed by the end of the season; cancelled ones dropped), what confirmed them (a second
-Sentinel-2 look or Sentinel-1 persistence, each with how many lie over a landslide), and the
-inference cost per ensemble in s/km² with its ratio to one bare forward pass of one member over
+Sentinel-2 look or Sentinel-1 persistence, each with how many lie over a landslide), each pass
+scored alone against issue #9's single-pass target (object precision and recall 0.7, for every
+candidate and for those the object filter accepts), and the inference cost per ensemble in s/km² with its ratio to one bare forward pass of one member over
 the same tiles. Each season's alert stores and passes stay under ``<root>/tta-work/seed-N`` (or
 ``region-NAME``) for a per-landslide look (``gee-landslide monitor history``).
 
