@@ -16,7 +16,9 @@ ring around it, the model's probability). A gradient-boosted trees classifier (s
 ``HistGradientBoostingClassifier``) learns ``object is mostly landslide`` from the objects the
 setting's runs detect on the **training** events (every run's map at its own threshold, so the
 filter sees the shapes all ensembles produce; objects weighted by the square root of their
-area). The probability below which an object is dropped is chosen on out-of-fold predictions
+area). Where runs left training events out (``member_events_out``), only each run's maps of the
+events it left out: maps of ground the run never trained on, as monitoring's are
+(:func:`fit_object_filter`). The probability below which an object is dropped is chosen on out-of-fold predictions
 over the training events (grouped by event) plus the validation events, the highest of those
 within 0.01 F1 of the best (:func:`plateau_top`): never the test event nor the held-out scenes.
 
