@@ -198,7 +198,8 @@ def ensemble_build(
 
         choice = ThresholdChoice(objects["ensemble_threshold"], objects["ensemble_val_f1"],
                                  tuple(objects["ensemble_threshold_plateau"]))
-        console.print(f"object filter: drops objects with p(landslide) < {objects['threshold']:.2f}; the filtered "
+        learned = f" (learned from {objects['objects']} objects of {objects['fitted_maps']})" if "fitted_maps" in objects else ""
+        console.print(f"object filter{learned}: drops objects with p(landslide) < {objects['threshold']:.2f}; the filtered "
                       f"members combined: {choice.describe()}", highlight=False)
     for m in man["members"]:
         console.print(f"  {m['val_f1']:.3f}  {m['run_id']}  sha256 {m['sha256'][:12]}")

@@ -405,6 +405,9 @@ def test_object_filter_travels_with_the_ensemble_and_a_changed_table_is_refused(
     said = " ".join(res.output.split())
     assert f"the filtered members combined: threshold {entry['ensemble_threshold']:.2f}" in said
     assert f"drops objects with p(landslide) < {entry['threshold']:.2f}" in said
+    # ... and what the filter learned from: these runs saw every event, so every run's maps
+    assert entry["fitted_maps"] == "every run's maps"
+    assert f"learned from {entry['objects']} objects of every run's maps" in said
     # predict_with_objects: the plain prediction, and the combined score of the filtered members
     pred, kept = ens.predict_with_objects(val[0].stack)
     assert np.allclose(pred.mean, ens.predict(val[0].stack).mean, atol=1e-6)
