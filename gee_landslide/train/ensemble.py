@@ -292,8 +292,14 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
     """
     from gee_landslide.train.data import load_scenes
     from gee_landslide.train.filter_cache import cached_filter
-    from gee_landslide.train.objects import ObjectFilter, ObjectFilterError, feature_names, fit_object_filter
-    from gee_landslide.train.predictions import member_probs
+    from gee_landslide.train.objects import (
+        ObjectFilter,
+        ObjectFilterError,
+        feature_names,
+        filter_maps,
+        fit_object_filter,
+    )
+    from gee_landslide.train.predictions import member_probs, pair_probs
 
     c0 = members[0]["config"]
     mask = c0.get("eval_mask", "visible")
@@ -303,8 +309,9 @@ def build_object_filter(members: list[dict[str, Any]], stacks_dir: Path, setting
 
     def fit() -> ObjectFilter:
         train = load_scenes(stacks_dir, training_events(members))
-        return fit_object_filter(setting, mt, member_probs(members, train), train, val_probs, val, mask,
-                                 trained_on=[r["config"]["train_events"] for r in members])
+        trained_on = [r["config"]["train_events"] for r in members]
+        maps = pair_probs(members, filter_maps(trained_on, train, len(members)))
+        return fit_object_filter(setting, mt, maps, train, val_probs, val, mask, trained_on=trained_on)
 
     try:
         flt = cached_filter(setting, members, mt, stacks_dir, mask).or_fit(fit)

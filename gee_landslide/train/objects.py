@@ -33,7 +33,7 @@ the manifest) and refits the same deterministic classifier when it loads (under 
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -393,12 +393,24 @@ def out_of_bag_maps(trained_on: Sequence[Collection[str]] | None, train: Sequenc
     return [(i, s) for i, events in enumerate(trained_on) for s in train if s.event_id not in set(events)]
 
 
-def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: dict[str, np.ndarray],
+def filter_maps(trained_on: Sequence[Collection[str]] | None, train: Sequence[Scene],
+                n_runs: int) -> list[tuple[int, Scene]]:
+    """The (run index, training scene) maps an object filter learns from: the runs' out-of-bag maps
+    where they left events out (:func:`out_of_bag_maps`), else every run's map of every training event.
+
+    Callers predict exactly these (:func:`gee_landslide.train.predictions.pair_probs`): with 9 runs
+    that each left 2 of 16 events out, 18 maps instead of 144."""
+    return out_of_bag_maps(trained_on, train) or [(i, s) for i in range(n_runs) for s in train]
+
+
+def fit_object_filter(setting: str, thresholds: Sequence[float], train_maps: Mapping[tuple[int, str], np.ndarray],
                       train: Sequence[Scene], val_probs: dict[str, np.ndarray], val: Sequence[Scene],
                       eval_mask: str = "visible", trained_on: Sequence[Collection[str]] | None = None) -> ObjectFilter:
-    """Fit a setting's filter from its runs' maps on the training and the validation events:
-    ``{event id: (M,H,W) probabilities}`` as :func:`gee_landslide.train.predictions.member_probs`
-    gives them, each run's map taken at its own threshold (``thresholds``, M of them).
+    """Fit a setting's filter from its runs' maps on the training and the validation events, each
+    run's map taken at its own threshold (``thresholds``, M of them). ``train_maps`` holds the
+    training maps as ``{(run index, event id): (H,W) probabilities}``, at least those
+    :func:`filter_maps` names; ``val_probs`` the validation maps as ``{event id: (M,H,W)}``
+    (:func:`gee_landslide.train.predictions.member_probs`).
 
     ``trained_on`` (each run's training events): where runs left training events out
     (``member_events_out``), the filter learns only from their maps of the events they left out,
@@ -411,9 +423,12 @@ def fit_object_filter(setting: str, thresholds: Sequence[float], train_probs: di
     events every map is used, as before.
     """
     oob = out_of_bag_maps(trained_on, train)
-    pairs = oob or [(i, s) for i in range(len(thresholds)) for s in train]
+    pairs = filter_maps(trained_on, train, len(thresholds))
+    missing = [f"run {i + 1} on {s.event_id}" for i, s in pairs if (i, s.event_id) not in train_maps]
+    if missing:
+        raise ValueError(f"fit_object_filter: no training map for {', '.join(missing)}")
     fitted = ObjectFilter(setting).fit(
-        [Candidates.of(s, train_probs[s.event_id][i], float(thresholds[i]), setting) for i, s in pairs],
+        [Candidates.of(s, train_maps[(i, s.event_id)], float(thresholds[i]), setting) for i, s in pairs],
         [Candidates.of(s, val_probs[s.event_id][i], float(t), setting) for i, t in enumerate(thresholds) for s in val],
         eval_mask)
     fitted.maps = OUT_OF_BAG if oob else EVERY_MAP

@@ -48,3 +48,16 @@ def member_probs(runs: Sequence[dict], scenes: Sequence[Scene]) -> dict[str, np.
     """(M,H,W) probabilities of the runs, per scene."""
     per_run = [run_probs(r, scenes) for r in runs]
     return {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in scenes}
+
+
+def pair_probs(runs: Sequence[dict], pairs: Sequence[tuple[int, Scene]]) -> dict[tuple[int, str], np.ndarray]:
+    """``{(run index, event id): (H,W) probabilities}`` of only the listed (run index, scene) pairs,
+    each run's model built once. Why: an object filter of runs that left events out learns from
+    their out-of-bag maps alone (:func:`gee_landslide.train.objects.filter_maps`), an eighth of
+    what every run on every training event would predict."""
+    out: dict[tuple[int, str], np.ndarray] = {}
+    for i, rec in enumerate(runs):
+        mine = [s for j, s in pairs if j == i]
+        if mine:
+            out.update({(i, eid): p for eid, p in run_probs(rec, mine).items()})
+    return out

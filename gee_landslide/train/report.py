@@ -36,7 +36,8 @@ from gee_landslide.train.filter_cache import NO_CACHE, CachedFilter, cached_filt
 from gee_landslide.train.fingerprint import code_digest, digest, runs_digest, stacks_digest
 from gee_landslide.train.learning_curves import budget_summary, learning_curves_figure
 from gee_landslide.train.metrics import PROB_CANDIDATES, Counts, best_threshold, confusion, evaluation_mask
-from gee_landslide.train.predictions import member_probs
+from gee_landslide.train.objects import filter_maps
+from gee_landslide.train.predictions import run_probs
 from gee_landslide.train.report_figures import FIG7_COLOURS, comparison_map, f1_vs_k, performance_diagram
 from gee_landslide.train.runs import list_runs, training_events
 from gee_landslide.train.skill_results import MethodResult, SettingCurve, Truth
@@ -197,9 +198,12 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     cached = cached_filter(setting, runs, mt, stacks_dir, mask) if objects else NO_CACHE
     # the training events' maps only to fit an object filter that no ensemble build has fitted yet
     train = load_scenes(stacks_dir, training_events(runs)) if objects and cached.found is None else []
-    # one call: each run's model is built once for the held-out scenes and the training events
-    every = member_probs(runs, [*val, *test, *heldout, *train])
-    probs = {name: {s.event_id: every[s.event_id] for s in sc} for name, sc in [*sets.items(), ("train", train)]}
+    # each run's model is built once for the evaluation scenes and the training maps its filter learns from
+    pairs = filter_maps([r["config"]["train_events"] for r in runs], train, len(runs)) if train else []
+    per_run = [run_probs(r, [*val, *test, *heldout, *(s for j, s in pairs if j == i)]) for i, r in enumerate(runs)]
+    probs: dict[str, dict[str, np.ndarray]] = {
+        name: {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in sc} for name, sc in sets.items()}
+    train_maps = {(i, s.event_id): per_run[i][s.event_id] for i, s in pairs}
     by_k: dict[int, MethodResult] = {}
     test_scores: dict[int, list[np.ndarray]] = {}
     thresholds: dict[int, float] = {}
@@ -225,19 +229,21 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     curve = SettingCurve(setting, runs, aggregation, by_k, test_scores, thresholds, test, members=members,
                          k_chosen=smallest_best_k(val_f1_by_k), val_f1_by_k=val_f1_by_k)
     if objects:
-        add_object_filter(curve, train, val, list(heldout), probs, mt, cached)
+        add_object_filter(curve, train, val, list(heldout), probs, mt, cached, train_maps)
     return curve
 
 
 def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence[Scene], heldout: Sequence[Scene],
                       probs: dict[str, dict[str, np.ndarray]], mt: np.ndarray,
-                      cached: CachedFilter = NO_CACHE) -> None:
+                      cached: CachedFilter = NO_CACHE,
+                      train_maps: dict[tuple[int, str], np.ndarray] | None = None) -> None:
     """Fit the setting's object filter on its runs' training-event maps; score every K with it.
 
     The filter judges each member's objects (what it was trained on: one run's map at that run's
     threshold), then the filtered members are combined and the ensemble's threshold is chosen on
     the validation events again (``probs``: the runs' (M,H,W) maps per event, under ``val``,
-    ``test``, ``heldout`` and ``train``). Filtering the combined map instead judges objects unlike any the
+    ``test`` and ``heldout``; ``train_maps``: the training maps the filter learns from, keyed by run
+    index and event, :func:`gee_landslide.train.objects.filter_maps`). Filtering the combined map instead judges objects unlike any the
     filter saw (an averaged map merges and smooths the members' objects): on the demo's runs that
     left the ensembles below their best member.
 
@@ -251,7 +257,7 @@ def add_object_filter(curve: SettingCurve, train: Sequence[Scene], val: Sequence
     c0 = runs[0]["config"]
     mask = c0.get("eval_mask", "visible")
     try:
-        flt = cached.or_fit(lambda: fit_object_filter(curve.setting, mt, probs["train"], train, probs["val"], val, mask,
+        flt = cached.or_fit(lambda: fit_object_filter(curve.setting, mt, train_maps or {}, train, probs["val"], val, mask,
                                                       trained_on=[r["config"]["train_events"] for r in runs]))
     except ObjectFilterError as e:
         curve.object_note = f"{SETTING_LABEL[curve.setting]}: no object filter ({e})"

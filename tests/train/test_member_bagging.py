@@ -78,7 +78,7 @@ def test_training_events_of_bagged_runs_are_all_of_them_in_the_sweeps_order():
         training_events([])
 
 
-def test_an_ensemble_of_bagged_runs_fits_its_filter_and_evidence_on_every_training_event(tmp_path):
+def test_an_ensemble_of_bagged_runs_fits_its_filter_and_evidence_on_every_training_event(tmp_path, monkeypatch):
     """Each of the two runs left one of the four training events out; the ensemble's evidence must
     still learn from all four, and its object filter from the runs' maps of the events they left out."""
     from gee_landslide.core.catalog import load_catalog
@@ -92,8 +92,17 @@ def test_an_ensemble_of_bagged_runs_fits_its_filter_and_evidence_on_every_traini
     train, val = [e.id for e in catalog.split("train")], [e.id for e in catalog.split("val")]
     runs = list_runs(paths.runs, "s1s2")
     assert sorted(tuple(r["config"]["train_events"]) for r in runs) == sorted((tuple(train[1:]), (train[0], *train[2:])))
+    import gee_landslide.train.predictions as predictions
+
+    asked: list[tuple[set[str], list[str]]] = []  # (the run's training events, the events it was asked to map)
+    real_run_probs = predictions.run_probs
+    monkeypatch.setattr(predictions, "run_probs", lambda rec, scenes: asked.append(
+        (set(rec["config"]["train_events"]), [s.event_id for s in scenes])) or real_run_probs(rec, scenes))
     man = json.loads(build_ensemble(paths.runs, paths.ensembles, "s1s2", 2, name="bag",
                                     stacks_dir=paths.stacks).read_text())
+    # the filter's maps were predicted for the left-out pairs only: no run mapped an event it trained on
+    assert asked and all(not trained & set(ids) for trained, ids in asked), asked
+    assert set(train[:2]) <= {e for _, ids in asked for e in ids}
     assert man["evidence"]["fitted_on"] == [*train, *val]
     # the filter learned from the runs' maps of the events each left out (train-0 and train-1), and the validation events
     assert man["objects"]["fitted_maps"] == "out-of-bag maps"

@@ -13,6 +13,7 @@ from gee_landslide.train.objects import (
     ObjectFilter,
     ObjectFilterError,
     feature_names,
+    filter_maps,
     fit_object_filter,
     object_features,
     plateau_top,
@@ -132,7 +133,7 @@ def test_a_sharp_edged_scar_has_a_larger_edge_step_than_a_fading_patch():
 def test_filtering_members_zeroes_the_objects_each_member_map_holds_that_the_filter_rejects():
     train = [_scene(s) for s in range(8)]
     val = [_scene(s) for s in range(100, 102)]
-    flt = fit_object_filter("s2", [0.5], {sc.event_id: p[None] for sc, p in train}, [sc for sc, _ in train],
+    flt = fit_object_filter("s2", [0.5], {(0, sc.event_id): p for sc, p in train}, [sc for sc, _ in train],
                             {sc.event_id: p[None] for sc, p in val}, [sc for sc, _ in val])
     test, prob = _scene(999)
     # member 2 fires on the landslides only; member 1 on everything
@@ -154,7 +155,7 @@ def test_sar_features_only_for_settings_with_sar():
 def test_filter_learns_to_drop_clear_cuts_and_keep_landslides():
     train = [_scene(s) for s in range(8)]
     val = [_scene(s) for s in range(100, 102)]
-    flt = fit_object_filter("s2", [0.5], {sc.event_id: p[None] for sc, p in train}, [sc for sc, _ in train],
+    flt = fit_object_filter("s2", [0.5], {(0, sc.event_id): p for sc, p in train}, [sc for sc, _ in train],
                             {sc.event_id: p[None] for sc, p in val}, [sc for sc, _ in val])
     assert flt.fitted_on == tuple(sc.event_id for sc, _ in [*train, *val])
     assert flt.fit_f1 > flt.unfiltered_f1
@@ -188,8 +189,15 @@ def test_runs_that_left_events_out_fit_the_filter_on_their_out_of_bag_maps_only(
              for i, (sc, p) in enumerate(scenes)}
     val_probs = {sc.event_id: np.stack([p, p]) for sc, p in val}
     vals = [sc for sc, _ in val]
-    oob = fit_object_filter("s2", [0.5, 0.5], probs, train, val_probs, vals, trained_on=trained_on)
-    every = fit_object_filter("s2", [0.5, 0.5], probs, train, val_probs, vals)
+    maps = {(r, e): p[r] for e, p in probs.items() for r in range(2)}
+    # only the out-of-bag maps are needed: run 0's of events 4-7, run 1's of events 0-3
+    needed = {(r, sc.event_id): maps[(r, sc.event_id)] for r, sc in filter_maps(trained_on, train, 2)}
+    assert sorted(needed) == sorted([(0, sc.event_id) for sc in train[4:]] + [(1, sc.event_id) for sc in train[:4]])
+    oob = fit_object_filter("s2", [0.5, 0.5], needed, train, val_probs, vals, trained_on=trained_on)
+    every = fit_object_filter("s2", [0.5, 0.5], maps, train, val_probs, vals)
+    with pytest.raises(ValueError, match=f"no training map for run 2 on {train[0].event_id}"):
+        fit_object_filter("s2", [0.5, 0.5], {k: v for k, v in needed.items() if k != (1, train[0].event_id)},
+                          train, val_probs, vals, trained_on=trained_on)
     n_objects = [[label_objects(probs[sc.event_id][r] > 0.5)[1] for sc in train] for r in range(2)]
     assert oob.maps == OUT_OF_BAG and every.maps == EVERY_MAP and OUT_OF_BAG in oob.describe()
     assert oob.objects == sum(n_objects[0][4:]) + sum(n_objects[1][:4])  # run 0 on 4-7, run 1 on 0-3
@@ -199,7 +207,7 @@ def test_runs_that_left_events_out_fit_the_filter_on_their_out_of_bag_maps_only(
     kept = oob.apply(test.stack, prob, 0.5)
     assert kept[test.labels > 0].all() and not (kept & (test.labels == 0)).any()  # learned from both kinds
     # runs that all trained on every event have no out-of-bag maps: every map, the same filter as without
-    same = fit_object_filter("s2", [0.5, 0.5], probs, train, val_probs, vals, trained_on=[[sc.event_id for sc in train]] * 2)
+    same = fit_object_filter("s2", [0.5, 0.5], maps, train, val_probs, vals, trained_on=[[sc.event_id for sc in train]] * 2)
     assert same.maps == EVERY_MAP and np.array_equal(same.table[0], every.table[0])
 
 
