@@ -70,3 +70,43 @@ def truth_objects_mostly_in(truth: np.ndarray, where: np.ndarray, min_truth_px: 
         return 0
     inside = ndimage.mean(np.asarray(where, np.float64), lab, index)
     return int(np.count_nonzero(np.asarray(inside) >= share))
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The best a ranking of a pass's candidates can do at a recall floor (:func:`ranking_ceiling`)."""
+
+    precision: float  # NaN: no cut-off of the ranking reaches the recall floor
+    recall: float
+    kept: int  # candidates above the cut-off
+
+
+def ranking_ceiling(scores: np.ndarray, hits: list[set[int]], truth_objects: int, min_recall: float) -> Ceiling:
+    """The highest object precision of any cut-off of ``scores`` (candidates ranked high to low) that
+    finds at least ``min_recall`` of the ``truth_objects``; ``hits[i]``: the truth labels candidate i
+    overlaps (:func:`truth_hits`).
+
+    The cut-off is chosen on the truth itself, so this is an upper bound on any threshold of that
+    score, not a result: where it stays below a target, no threshold of that evidence reaches it.
+    Ties are cut together (a threshold cannot split them)."""
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    ranked = np.asarray(scores, np.float64)[order]
+    best = Ceiling(float("nan"), float("nan"), 0)
+    found: set[int] = set()
+    real = 0
+    for n, i in enumerate(order, 1):
+        found |= hits[i]
+        real += bool(hits[i])
+        if n < len(order) and ranked[n] == ranked[n - 1]:
+            continue  # the next candidate ties with this one: no cut-off between them
+        p, r = real / n, len(found) / truth_objects if truth_objects else float("nan")
+        if r >= min_recall and not p <= best.precision:
+            best = Ceiling(p, r, n)
+    return best
+
+
+def truth_hits(masks: list[np.ndarray], truth: np.ndarray, min_truth_px: int = 1) -> list[set[int]]:
+    """Per candidate footprint (a boolean mask each), the labels of the truth objects it overlaps
+    (:func:`truth_labels`), as :func:`object_scores` counts them."""
+    lab = truth_labels(truth, min_truth_px)
+    return [set(np.unique(lab[m & (lab > 0)]).tolist()) for m in masks]

@@ -36,6 +36,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from gee_landslide.core.bands import BAND_INDEX
 from gee_landslide.core.catalog import Catalog
 from gee_landslide.core.grid import Grid
 from gee_landslide.core.paths import ProjectPaths
-from gee_landslide.monitor.alerts import candidates_mask
+from gee_landslide.monitor.alerts import candidates_mask, detections_to_candidates
 from gee_landslide.monitor.confirm_rules import (
     optical_coverage_of,
     optical_look_of,
@@ -141,7 +142,7 @@ def predict_tile(ctx: PassContext, tile: Tile, stack: np.ndarray, truth: np.ndar
 
 
 # ----------------------------------------------------------------------------- 3. finish
-def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
+def mosaic_tiles(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.ndarray]:
     h, w = ctx.grid.shape
     keys = ("mean", "std", "agreement", "dndvi", "dvv", "dvh", "dvh_window", "slope", "landcover", "elevation",
             "score", "tree_height", "objects_score", "look")
@@ -171,6 +172,36 @@ def _mosaic(ctx: PassContext, results: Iterable[TileResult]) -> dict[str, np.nda
     return out
 
 
+@dataclass
+class PassCandidates:
+    """What a pass's detections became: candidates, and what the rules rejected."""
+
+    candidates: list[Any]
+    rejected: list[Any]  # alerts.Rejected: too small, flat, water, too little change or contrast
+    object_rejects: Any  # the object filter's rejects where the region keeps them as candidates, else None
+    objects_dropped: int  # detections the object filter removed outright
+
+
+def pass_candidates(ctx: PassContext, m: dict[str, np.ndarray], threshold: Any) -> PassCandidates:
+    """Turn a pass's mosaic (:func:`mosaic_tiles`) into alert candidates: each ensemble's threshold on its
+    own score (mean probability, or the vote share), the object filter, and the area, slope, water,
+    change and contrast rules. Pure: it writes nothing, so benchmarks read the same candidates the
+    alert store receives."""
+    evidence = pass_evidence(ctx, m)
+    rejected: list[Any] = []
+    score, detect_threshold, object_rejects, objects_dropped = pass_object_stage(ctx, m, threshold)
+    candidates = detections_to_candidates(
+        score, m["std"], m["agreement"], ctx.grid, threshold=detect_threshold, slope=m["slope"],
+        landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
+        sensors=m["sensors"], change=None if evidence is None else evidence[0],
+        change_limit=None if evidence is None else evidence[1], rejected=rejected,
+        contrast_limit=None if evidence is None else pass_contrast_limit(ctx, m),
+        object_rejects=object_rejects,
+        objects_hold=ctx.region.objects_stage == "confirm",
+    )
+    return PassCandidates(candidates, rejected, object_rejects, objects_dropped)
+
+
 def finish_pass(
     ctx: PassContext,
     results: list[TileResult],
@@ -180,7 +211,6 @@ def finish_pass(
 ) -> PassResult:
     """Write the pass's rasters, turn detections into alerts, merge them, republish the feeds."""
     from gee_landslide.core.stackio import write_geotiff
-    from gee_landslide.monitor.alerts import detections_to_candidates
     from gee_landslide.monitor.basemap import install_basemap, write_basemap
     from gee_landslide.monitor.chips import ChipSource
     from gee_landslide.monitor.feeds import feed_paths, merge_and_publish
@@ -188,7 +218,7 @@ def finish_pass(
     from gee_landslide.monitor.store import AlertStore
 
     started = started if started is not None else time.perf_counter()
-    m = _mosaic(ctx, results)
+    m = mosaic_tiles(ctx, results)
     threshold = pass_thresholds(ctx, m["sensors"])
 
     final_dir = paths.monitor / ctx.region_id / ctx.run_date.isoformat()
@@ -207,19 +237,8 @@ def finish_pass(
         write_basemap(partial, ctx.region_id, ctx.grid, m["elevation"], m["landcover"], ctx.region.bbox,
                       ctx.run_date.isoformat())
 
-        # each ensemble's threshold applies to its own score (mean probability, or the vote share)
-        evidence = pass_evidence(ctx, m)
-        rejected: list[Any] = []
-        score, detect_threshold, object_rejects, objects_dropped = pass_object_stage(ctx, m, threshold)
-        candidates = detections_to_candidates(
-            score, m["std"], m["agreement"], ctx.grid, threshold=detect_threshold, slope=m["slope"],
-            landcover=m["landcover"], min_area_m2=ctx.region.min_area_m2, min_slope_deg=ctx.region.min_slope_deg,
-            sensors=m["sensors"], change=None if evidence is None else evidence[0],
-            change_limit=None if evidence is None else evidence[1], rejected=rejected,
-            contrast_limit=None if evidence is None else pass_contrast_limit(ctx, m),
-            object_rejects=object_rejects,
-            objects_hold=ctx.region.objects_stage == "confirm",
-        )
+        found = pass_candidates(ctx, m, threshold)
+        candidates, rejected, object_rejects = found.candidates, found.rejected, found.object_rejects
         shown_threshold = float(np.nanmedian(threshold)) if np.ndim(threshold) else float(threshold)
         render_pass_quicklook(partial / "quicklook.png", m, candidates, ctx, shown_threshold)
 
@@ -294,7 +313,7 @@ def finish_pass(
         confirmed=list(merged.confirmed),
         cancelled=list(merged.cancelled),
         grown=list(merged.grown),
-        filtered=dict(sorted((Counter(r.reason for r in rejected) + Counter(objects=objects_dropped)).items())),
+        filtered=dict(sorted((Counter(r.reason for r in rejected) + Counter(objects=found.objects_dropped)).items())),
     )
     write_json_atomic(final_dir / "pass.json", result.to_dict())
     return result
