@@ -3,6 +3,7 @@ the scores benchmarks/bench_pass_ceiling.py ranks them by."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from types import SimpleNamespace
 
@@ -66,3 +67,24 @@ def test_bench_scores_rank_a_stronger_change_higher_and_a_footprint_without_data
     assert s["dNDVI drop (median of clear pixels)"].argsort().tolist() == [2, 1, 0]
     assert s["dVH drop (median), latest look"].tolist() == [3.0, 3.0, 3.0]
     assert s["dVH drop held in each of the latest 2 looks"].tolist() == [2.0, 0.0, 0.0]
+
+
+def test_a_season_counts_the_passes_that_could_reach_the_target_at_all(monkeypatch):
+    bench = load_benchmark("bench_pass_ceiling", monkeypatch)
+    Ceiling = bench.Ceiling
+    nan = float("nan")
+
+    def counts(n: int, accepted: int, real: int, found: int) -> dict:
+        return {"landslides": n, "optical_view": 0, "candidates": 50, "real": real, "accepted": accepted,
+                "accepted_real": real, "accepted_found": found}
+
+    rows = [
+        (dt.date(2025, 7, 2), counts(0, 0, 0, 0), {"a": Ceiling(nan, nan, 0)}),  # nothing in view: not counted
+        (dt.date(2025, 7, 8), counts(10, 8, 7, 7), {"a": Ceiling(0.9, 0.7, 8), "b": Ceiling(0.2, 0.8, 40)}),
+        (dt.date(2025, 7, 14), counts(10, 2, 2, 2), {"a": Ceiling(0.1, 0.7, 80), "b": Ceiling(nan, nan, 0)}),
+    ]
+    text = bench.season_report(rows, 0.7, 0.7)
+    assert "2 passes with landslides in view" in text
+    assert "reach 0.7 / 0.7 in 1; some threshold of some score could in 1" in text
+    assert "| 2025-07-08 | 10 (0) | 50, 7 | 0.88 / 0.70 | 0.90 (a) |" in text
+    assert bench.best_ceiling({"b": Ceiling(nan, nan, 0)})[0] == ""
