@@ -159,7 +159,7 @@ def season_report(rows: list[tuple[dt.date, dict[str, Any], dict[str, Ceiling]]]
                   min_precision: float) -> str:
     """One line per pass: what it found, what its filter accepted, and the best ceiling of any score;
     then how many passes with landslides in view could reach the target at all."""
-    lines = [f"| pass | landslides (S2 clear view) | candidates, real | filter accepts: P / R | best ceiling "
+    lines = [f"| pass | landslides (S2 clear view) | candidates, real | filter accepts: n, P / R | best ceiling "
              f"at recall >= {min_recall:g} (score) |", "|---|---|---|---|---|"]
     with_slides = reach_any = reach_filter = 0
     for d, c, ceilings in rows:
@@ -168,7 +168,7 @@ def season_report(rows: list[tuple[dt.date, dict[str, Any], dict[str, Ceiling]]]
         ar = c["accepted_found"] / n if n else float("nan")
         name, best = best_ceiling(ceilings)
         cell = "-" if not n else ("never reaches the recall" if np.isnan(best.precision) else f"{best.precision:.2f} ({name})")
-        lines.append(f"| {d} | {n} ({c['optical_view']}) | {c['candidates']}, {c['real']} | {ap:.2f} / {ar:.2f} | {cell} |")
+        lines.append(f"| {d} | {n} ({c['optical_view']}) | {c['candidates']}, {c['real']} | {c['accepted']}, {ap:.2f} / {ar:.2f} | {cell} |")
         if n:
             with_slides += 1
             reach_any += bool(best.precision >= min_precision)

@@ -86,5 +86,5 @@ def test_a_season_counts_the_passes_that_could_reach_the_target_at_all(monkeypat
     text = bench.season_report(rows, 0.7, 0.7)
     assert "2 passes with landslides in view" in text
     assert "reach 0.7 / 0.7 in 1; some threshold of some score could in 1" in text
-    assert "| 2025-07-08 | 10 (0) | 50, 7 | 0.88 / 0.70 | 0.90 (a) |" in text
+    assert "| 2025-07-08 | 10 (0) | 50, 7 | 8, 0.88 / 0.70 | 0.90 (a) |" in text
     assert bench.best_ceiling({"b": Ceiling(nan, nan, 0)})[0] == ""
