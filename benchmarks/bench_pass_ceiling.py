@@ -20,10 +20,13 @@ can then be asked to hold in 2 or 3 looks, which is what persistence over passes
 
     python benchmarks/bench_pass_ceiling.py --root DEMO [--region norway] [--date 2025-08-01] [--recall 0.7]
     python benchmarks/bench_pass_ceiling.py --root DEMO --date 2025-07-02 --end 2025-10-15 --every 6
+    python benchmarks/bench_pass_ceiling.py --root DEMO --date 2025-06-01 --end 2025-10-15 --season-seeds 5,6,7,8,9
 
 The second form runs every pass of a season (one line each) and counts the passes with landslides
 in view where the filter's accepted candidates reach the target, and where any threshold of any
-score could (one pass is one draw of clouds).
+score could (one pass is one draw of clouds). The third runs the seasons of
+``bench_time_to_alert.py`` (its 3 km square, 8 landslides on each of 5 dates, one simulation per
+seed) with the region's own options, and pools them.
 
 Needs a source with truth (the simulator) and the region's ensembles built (``make demo``).
 """
@@ -40,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from gee_landslide.core.bands import BAND_INDEX
-from gee_landslide.core.catalog import Window, load_catalog
+from gee_landslide.core.catalog import Catalog, RegionSimulation, Window, load_catalog
 from gee_landslide.core.constellation import s1_repeat_days
 from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.paths import project_paths
@@ -107,11 +110,28 @@ def candidate_scores(cands: Sequence[Any], masks: Sequence[np.ndarray], m: dict[
     return scores
 
 
+def season_catalog(catalog: Catalog, region_id: str, seed: int, km: float, landslide_dates: list[dt.date],
+                   per_date: int) -> tuple[Catalog, str]:
+    """The catalog with one region, ``sim``: ``region_id``'s options on the square and the simulated
+    season of ``bench_time_to_alert.py`` (a ``km`` square around norway-5, ``per_date`` landslides on
+    each date, the simulation drawn with ``seed``). With the norway region's options these are the
+    passes that benchmark's five pooled seasons ran (same region id, so the same draw)."""
+    from bench_time_to_alert import bbox_around  # that benchmark's square, not a copy of it
+
+    event = catalog.event("norway-5")
+    region = catalog.regions[region_id].model_copy(update={
+        "bbox": bbox_around(event.lat, event.lon, km), "tile_px": 320,
+        "simulation": RegionSimulation(seed=seed, landslide_dates=landslide_dates, landslides_per_date=per_date)})
+    return catalog.model_copy(update={"regions": {"sim": region}}), "sim"
+
+
 def pass_ceilings(root: Path, region_id: str, date: dt.date, min_recall: float, looks: int,
-                  say: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, Ceiling]]:
-    """Run the pass without writing it and return its counts and every score's ceiling."""
+                  say: Callable[[str], None] = print,
+                  catalog: Catalog | None = None) -> tuple[dict[str, Any], dict[str, Ceiling]]:
+    """Run the pass without writing it and return its counts and every score's ceiling (``catalog``:
+    the root's unless given)."""
     paths = project_paths(root)
-    catalog = load_catalog(paths.catalog)
+    catalog = catalog or load_catalog(paths.catalog)
     ctx = prepare_pass(catalog, paths, region_id, date, "simulated", None, GateConfig(enabled=False), None)
     if not get_source(ctx.source).has_truth:
         raise GeeLandslideError(f"source {ctx.source!r} has no truth to score a pass against")
@@ -140,10 +160,11 @@ def pass_ceilings(root: Path, region_id: str, date: dt.date, min_recall: float, 
 
 
 def season_rows(root: Path, region_id: str, dates: list[dt.date], min_recall: float, looks: int,
-                say: Callable[[str], None] = print) -> list[tuple[dt.date, dict[str, Any], dict[str, Ceiling]]]:
+                say: Callable[[str], None] = print,
+                catalog: Catalog | None = None) -> list[tuple[dt.date, dict[str, Any], dict[str, Ceiling]]]:
     """:func:`pass_ceilings` for every date (passes with no landslide in view included: they show how
     many false candidates a pass raises)."""
-    return [(d, *pass_ceilings(root, region_id, d, min_recall, looks, say)) for d in dates]
+    return [(d, *pass_ceilings(root, region_id, d, min_recall, looks, say, catalog)) for d in dates]
 
 
 def best_ceiling(ceilings: dict[str, Ceiling]) -> tuple[str, Ceiling]:
@@ -206,13 +227,31 @@ def main() -> None:
                     help="run every pass from --date to this date (a season), one line each")
     ap.add_argument("--every", type=int, default=6, help="days between the passes of a season")
     ap.add_argument("--precision", type=float, default=0.7, help="the precision target of a season's summary")
+    ap.add_argument("--season-seeds", default=None, metavar="N,N,...",
+                    help="instead of the region itself, bench_time_to_alert.py's seasons with the region's options "
+                         "(its pooled seeds: 5,6,7,8,9); with --date/--end/--every as there (2025-06-01, 2025-10-15, 6)")
+    ap.add_argument("--km", type=float, default=3.0, help="side of a season's square (bench_time_to_alert.py's)")
+    ap.add_argument("--landslide-dates", default="2025-06-10,2025-07-04,2025-07-29,2025-08-22,2025-09-15",
+                    help="a season's landslide dates (bench_time_to_alert.py's default)")
+    ap.add_argument("--per-date", type=int, default=8, help="landslides on each date of a season")
     a = ap.parse_args()
     if a.end is None:
         counts, ceilings = pass_ceilings(a.root, a.region, a.date, a.recall, a.looks)
         print(report(counts, ceilings, a.recall))
         return
     dates = [a.date + dt.timedelta(days=i) for i in range(0, (a.end - a.date).days + 1, a.every)]
-    print(season_report(season_rows(a.root, a.region, dates, a.recall, a.looks), a.recall, a.precision))
+    if a.season_seeds is None:
+        print(season_report(season_rows(a.root, a.region, dates, a.recall, a.looks), a.recall, a.precision))
+        return
+    base = load_catalog(project_paths(a.root).catalog)
+    slide_dates = [dt.date.fromisoformat(d) for d in a.landslide_dates.split(",")]
+    pooled: list[tuple[dt.date, dict[str, Any], dict[str, Ceiling]]] = []
+    for seed in (int(v) for v in a.season_seeds.split(",")):
+        catalog, region_id = season_catalog(base, a.region, seed, a.km, slide_dates, a.per_date)
+        rows = season_rows(a.root, region_id, dates, a.recall, a.looks, catalog=catalog)
+        print(f"\nseason seed {seed}\n" + season_report(rows, a.recall, a.precision), flush=True)
+        pooled += rows
+    print("\nall seasons\n" + season_report(pooled, a.recall, a.precision).rsplit("\n\n", 1)[-1])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from helpers_bench import load_benchmark
 
 from gee_landslide.monitor.evaluate import ranking_ceiling, truth_hits
@@ -88,3 +89,23 @@ def test_a_season_counts_the_passes_that_could_reach_the_target_at_all(monkeypat
     assert "reach 0.7 / 0.7 in 1; some threshold of some score could in 1" in text
     assert "| 2025-07-08 | 10 (0) | 50, 7 | 8, 0.88 / 0.70 | 0.90 (a) |" in text
     assert bench.best_ceiling({"b": Ceiling(nan, nan, 0)})[0] == ""
+
+
+def test_a_season_is_the_time_to_alert_square_with_the_regions_own_options(monkeypatch):
+    from helpers_bench import BENCHMARKS
+
+    from gee_landslide.core.catalog import load_catalog
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the season's square comes from bench_time_to_alert.py
+    bench = load_benchmark("bench_pass_ceiling", monkeypatch)
+    base = load_catalog(BENCHMARKS.parent / "case_studies.yaml")
+    dates = [dt.date(2025, 6, 10), dt.date(2025, 7, 4)]
+    catalog, region_id = bench.season_catalog(base, "norway", 7, 3.0, dates, 8)
+    region, norway = catalog.regions[region_id], base.regions["norway"]
+    assert region_id == "sim" and list(catalog.regions) == ["sim"]
+    assert (region.simulation.seed, region.simulation.landslide_dates, region.simulation.landslides_per_date) == (7, dates, 8)
+    w, s, e, n = region.bbox
+    event = base.event("norway-5")
+    assert w < event.lon < e and s < event.lat < n and (n - s) * 111.32 == pytest.approx(3.0)
+    same = {k for k in norway.model_dump() if k not in {"bbox", "tile_px", "simulation"}}
+    assert {k: getattr(region, k) for k in same} == {k: getattr(norway, k) for k in same}
