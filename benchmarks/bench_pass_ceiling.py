@@ -49,7 +49,13 @@ from gee_landslide.core.errors import GeeLandslideError
 from gee_landslide.core.paths import project_paths
 from gee_landslide.monitor.alerts import candidates_mask
 from gee_landslide.monitor.decisions import pass_thresholds
-from gee_landslide.monitor.evaluate import Ceiling, ranking_ceiling, truth_hits, truth_objects_mostly_in
+from gee_landslide.monitor.evaluate import (
+    Ceiling,
+    object_scores,
+    ranking_ceiling,
+    truth_hits,
+    truth_objects_mostly_in,
+)
 from gee_landslide.monitor.pass_context import (
     SENSOR_CODE,
     GateConfig,
@@ -143,7 +149,7 @@ def pass_ceilings(root: Path, region_id: str, date: dt.date, min_recall: float, 
     masks = [candidates_mask([c], ctx.grid).astype(bool) for c in cands]
     min_px = int(ctx.region.min_area_m2 / ctx.grid.resolution**2)
     hits = truth_hits(masks, m["truth"], min_px)
-    n_truth = truth_objects_mostly_in(m["truth"], np.ones_like(m["truth"], bool), min_px)
+    n_truth = object_scores(candidates_mask(cands, ctx.grid), m["truth"], min_px).truth_objects
     say(f"reading {looks} single Sentinel-1 looks")
     scores = candidate_scores(cands, masks, m, look_dvh(ctx, looks))
     accepted = [h for c, h in zip(cands, hits, strict=True) if c.confirmable]

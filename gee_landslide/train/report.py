@@ -199,7 +199,7 @@ def setting_curve(runs_dir: Path, stacks_dir: Path, setting: str, max_k: int | N
     # the training events' maps only to fit an object filter that no ensemble build has fitted yet
     train = load_scenes(stacks_dir, training_events(runs)) if objects and cached.found is None else []
     # each run's model is built once for the evaluation scenes and the training maps its filter learns from
-    pairs = filter_maps([r["config"]["train_events"] for r in runs], train, len(runs)) if train else []
+    pairs = filter_maps([r["config"]["train_events"] for r in runs], train, len(runs))  # none without train
     per_run = [run_probs(r, [*val, *test, *heldout, *(s for j, s in pairs if j == i)]) for i, r in enumerate(runs)]
     probs: dict[str, dict[str, np.ndarray]] = {
         name: {s.event_id: np.stack([p[s.event_id] for p in per_run]) for s in sc} for name, sc in sets.items()}
